@@ -1,0 +1,52 @@
+# Every target that needs the environment depends on `setup`, so on a fresh clone
+# `make test` (or `make main`) alone installs everything it needs.
+PYTHON ?= python3.11
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+EXP    ?= tifa_meta_eval
+# One torch thread by default in tests: 2 threads stall when anything else runs (see README).
+export T2I_THREADS ?= 1
+
+.PHONY: setup test test-all lint format bench main run clean help
+
+help:
+	@echo "make setup   - create $(VENV) and install the project (editable) with dev extras"
+	@echo "make test    - the fast test suite (what CI runs)"
+	@echo "make lint    - ruff check + format check"
+	@echo "make main    - the main job: python -m experiments.run +exp=$(EXP)"
+	@echo "make run EXP=<name> ARGS='key=value ...' - any experiment"
+	@echo "make bench   - benchmarks (speed / memory numbers; not part of the tests)"
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	@touch $(STAMP)
+
+test: setup
+	$(PY) -m pytest -q -m "not slow and not gpu" --timeout=900
+
+test-all: setup
+	$(PY) -m pytest -q -m "not gpu" --timeout=3600
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: setup
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+main: setup
+	$(PY) -m experiments.run +exp=$(EXP) $(ARGS)
+
+run: main
+
+bench: setup
+	$(PY) -m experiments.bench
+
+clean:
+	rm -rf outputs multirun .pytest_cache .ruff_cache

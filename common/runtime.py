@@ -1,0 +1,113 @@
+"""Run-time plumbing shared by every experiment: threads, seeds, run directory, metrics.
+
+Every task function has the signature ``run(cfg, ctx, **params) -> dict`` and is called by
+``experiments.run`` with a :class:`RunContext`. What it returns is written to
+``<run_dir>/metrics.json``; the resolved config is written to ``<run_dir>/config.yaml`` before
+the task starts, so a crashed run still says what it was.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+from omegaconf import DictConfig, OmegaConf
+
+T = TypeVar("T")
+
+
+def set_threads(n: int | None) -> int:
+    """Set torch's intra-op thread count (``None`` keeps torch's default); returns the count."""
+    import torch
+
+    if n is not None:
+        if n < 1:
+            raise ValueError(f"runtime.threads must be >= 1, got {n}")
+        torch.set_num_threads(int(n))
+    return torch.get_num_threads()
+
+
+def seed_everything(seed: int) -> None:
+    """Seed python, numpy and torch (CPU and CUDA) from one integer."""
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed % (2**32))
+    torch.manual_seed(seed)
+
+
+def to_jsonable(obj: Any) -> Any:
+    """Convert numpy / torch scalars, paths and containers to plain JSON types (NaN -> None)."""
+    if isinstance(obj, dict):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [to_jsonable(v) for v in obj]
+    if isinstance(obj, Path):
+        return str(obj)
+    if hasattr(obj, "item") and getattr(obj, "ndim", 1) == 0:
+        obj = obj.item()
+    if isinstance(obj, np.ndarray):
+        return to_jsonable(obj.tolist())
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
+def write_json_atomic(path: Path, obj: Any) -> Path:
+    """Write JSON to ``path`` through a temporary file and a rename: never a half-written file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "w") as f:
+        json.dump(to_jsonable(obj), f, indent=2, sort_keys=False)
+        f.write("\n")
+    os.replace(tmp, path)
+    return path
+
+
+@dataclass
+class RunContext:
+    """What a task gets besides its config: where to write, and how to report progress."""
+
+    run_dir: Path
+    cfg: DictConfig
+    seed: int = 0
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+    def path(self, *parts: str) -> Path:
+        """A path inside the run directory (parents created)."""
+        p = self.run_dir.joinpath(*parts)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        return p
+
+    def save_json(self, name: str, obj: Any) -> Path:
+        return write_json_atomic(self.path(name), obj)
+
+    def log(self, metrics: dict[str, Any], step: int | None = None) -> None:
+        """Append one record of scalar metrics to ``<run_dir>/log.jsonl`` (and the logger)."""
+        record = {"step": step, **to_jsonable(metrics)}
+        self.history.append(record)
+        with self.path("log.jsonl").open("a") as f:
+            f.write(json.dumps(record) + "\n")
+
+    def progress(self, iterable: Iterable[T], desc: str, total: int | None = None) -> Iterator[T]:
+        """A tqdm progress bar (quiet when ``runtime.progress`` is false)."""
+        from tqdm.auto import tqdm
+
+        enabled = bool(OmegaConf.select(self.cfg, "runtime.progress", default=True))
+        return iter(tqdm(iterable, desc=desc, total=total, disable=not enabled, dynamic_ncols=True))
+
+
+def save_resolved_config(cfg: DictConfig, run_dir: Path) -> Path:
+    """Write the fully resolved config to ``<run_dir>/config.yaml``."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    path = run_dir / "config.yaml"
+    path.write_text(OmegaConf.to_yaml(cfg, resolve=True))
+    return path

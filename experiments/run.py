@@ -1,0 +1,81 @@
+"""The one entry point: ``python -m experiments.run +exp=<name> [overrides...]``.
+
+Each ``conf/exp/<name>.yaml`` names a task function (``task._target_``) and its parameters. The
+task runs with the composed config and a :class:`common.runtime.RunContext`; its return value is
+written to ``<run_dir>/metrics.json`` and the resolved config to ``<run_dir>/config.yaml``.
+Without ``+exp`` (or with an unknown one) the list of experiments is printed and the exit code is 2.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
+
+
+def available_experiments() -> dict[str, str]:
+    """Experiment name -> first comment line of its YAML (a one-line description)."""
+    out: dict[str, str] = {}
+    for path in sorted((CONF_DIR / "exp").glob("*.yaml")):
+        first = path.read_text().splitlines()[:3]
+        desc = next((ln.lstrip("# ").strip() for ln in first if ln.startswith("#") and "@package" not in ln), "")
+        out[path.stem] = desc
+    return out
+
+
+def requested_experiments(argv: list[str]) -> list[str] | None:
+    """The experiment names in ``+exp=a`` / ``exp=a,b`` arguments, or None if absent."""
+    for arg in argv:
+        key, sep, value = arg.lstrip("+~").partition("=")
+        if sep and key == "exp":
+            return [v.strip() for v in value.split(",") if v.strip()]
+    return None
+
+
+def usage(problem: str) -> str:
+    lines = [problem, "", "Usage: python -m experiments.run +exp=<name> [key=value ...]", "", "Experiments:"]
+    exps = available_experiments()
+    width = max((len(n) for n in exps), default=0)
+    lines += [f"  {name.ljust(width)}  {desc}" for name, desc in exps.items()]
+    return "\n".join(lines)
+
+
+def run_task(cfg: Any) -> dict[str, Any]:
+    """Run the task named by ``cfg.task`` inside the current Hydra run directory."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.utils import instantiate
+
+    from common.runtime import RunContext, save_resolved_config, seed_everything, set_threads, write_json_atomic
+
+    run_dir = Path(HydraConfig.get().runtime.output_dir)
+    save_resolved_config(cfg, run_dir)
+    set_threads(cfg.runtime.threads)
+    seed_everything(int(cfg.seed))
+    ctx = RunContext(run_dir=run_dir, cfg=cfg, seed=int(cfg.seed))
+    task = instantiate(cfg.task, _partial_=True)
+    metrics = task(cfg=cfg, ctx=ctx) or {}
+    write_json_atomic(run_dir / "metrics.json", metrics)
+    print(f"[{cfg.exp_name}] run directory: {run_dir}")
+    return metrics
+
+
+def main() -> None:
+    names = requested_experiments(sys.argv[1:])
+    known = available_experiments()
+    if names is None:
+        print(usage("No experiment chosen."), file=sys.stderr)
+        sys.exit(2)
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        print(usage(f"Unknown experiment(s): {', '.join(unknown)}."), file=sys.stderr)
+        sys.exit(2)
+
+    import hydra
+
+    hydra.main(config_path=str(CONF_DIR), config_name="config", version_base="1.3")(run_task)()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,46 @@
+"""The Hydra entry point: experiment list on bad input, run directory layout on success."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "experiments.run", *args], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+
+
+def test_without_experiment_lists_them_and_fails() -> None:
+    proc = run_cli()
+    assert proc.returncode == 2
+    assert "No experiment chosen" in proc.stderr
+    assert "hello" in proc.stderr
+
+
+def test_unknown_experiment_lists_them_and_fails() -> None:
+    proc = run_cli("+exp=does_not_exist")
+    assert proc.returncode == 2
+    assert "Unknown experiment(s): does_not_exist" in proc.stderr
+
+
+def test_run_writes_config_and_metrics(tmp_path: Path) -> None:
+    proc = run_cli("+exp=hello", f"paths.output_dir={tmp_path}", "task.message=hi there", "seed=7")
+    assert proc.returncode == 0, proc.stderr
+    (run_dir,) = (tmp_path / "runs" / "hello").iterdir()
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics == {"message": "hi there", "scale": "tiny", "seed": 7}
+    config = (run_dir / "config.yaml").read_text()
+    assert "message: hi there" in config and "seed: 7" in config
+    assert (run_dir / "log.jsonl").read_text().strip() == '{"step": 0, "message_length": 8}'
+
+
+def test_hydra_run_dir_override(tmp_path: Path) -> None:
+    proc = run_cli("+exp=hello", f"hydra.run.dir={tmp_path}/mine")
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "mine" / "metrics.json").exists()
