@@ -1,0 +1,93 @@
+"""Rewards shared by both reproductions: answer parsing, format reward, score rewards
+(single-wise, pairwise), FIRM's Base-and-Bonus combiners, and the T2I-Eval-R1 evaluator reward.
+
+Every reward function is registered in :data:`REWARDS` under the name configs use::
+
+    from common.rewards import REWARDS
+    fn = REWARDS.get("score_gaussian")
+"""
+
+from common.rewards.base_and_bonus import (
+    NAIVE_EQUAL,
+    NAIVE_WEIGHTED,
+    cme,
+    linear_combination,
+    qma,
+    quality_from_subscores,
+    to_unit,
+)
+from common.rewards.evaluator import (
+    BatchRewards,
+    CompositeReward,
+    RewardBreakdown,
+    compute_evaluator_reward,
+    compute_evaluator_rewards,
+)
+from common.rewards.format import format_reward
+from common.rewards.pairwise import (
+    normalize_pair_label,
+    pair_continuous,
+    pair_discrete,
+    pair_sigmoid,
+    pair_verdict,
+)
+from common.rewards.parsing import (
+    AnswerKind,
+    PairLabel,
+    PairParse,
+    ParsedAnswer,
+    ParseOutcome,
+    PreferenceParse,
+    ScoreParse,
+    parse_answer,
+    parse_completion,
+    parse_pair_scores,
+    parse_pair_scores_detailed,
+    parse_preference,
+    parse_preference_detailed,
+    parse_score,
+    parse_score_detailed,
+)
+from common.rewards.registry import REWARDS
+from common.rewards.score import check_scale, score_continuous, score_discrete, score_gaussian
+
+__all__ = [
+    "NAIVE_EQUAL",
+    "NAIVE_WEIGHTED",
+    "REWARDS",
+    "AnswerKind",
+    "BatchRewards",
+    "CompositeReward",
+    "PairLabel",
+    "PairParse",
+    "ParseOutcome",
+    "ParsedAnswer",
+    "PreferenceParse",
+    "RewardBreakdown",
+    "ScoreParse",
+    "check_scale",
+    "cme",
+    "compute_evaluator_reward",
+    "compute_evaluator_rewards",
+    "format_reward",
+    "linear_combination",
+    "normalize_pair_label",
+    "pair_continuous",
+    "pair_discrete",
+    "pair_sigmoid",
+    "pair_verdict",
+    "parse_answer",
+    "parse_completion",
+    "parse_pair_scores",
+    "parse_pair_scores_detailed",
+    "parse_preference",
+    "parse_preference_detailed",
+    "parse_score",
+    "parse_score_detailed",
+    "qma",
+    "quality_from_subscores",
+    "score_continuous",
+    "score_discrete",
+    "score_gaussian",
+    "to_unit",
+]
