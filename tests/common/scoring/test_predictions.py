@@ -1,0 +1,80 @@
+"""Reading predictions files, and the errors on bad input (file, line, field named)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from common.scoring.predictions import PredictionsFormatError, load_predictions
+
+
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    p = tmp_path / name
+    p.write_text(text)
+    return p
+
+
+def test_jsonl(tmp_path: Path) -> None:
+    p = write(
+        tmp_path,
+        "preds.jsonl",
+        '{"id": "a", "score": 3.5, "rationale": "ok"}\n\n'
+        '{"id": 7, "score": null}\n{"id": "c", "score": NaN}\n',
+    )
+    assert load_predictions(p) == {"a": 3.5, "7": None, "c": None}
+
+
+def test_json_mapping_and_list(tmp_path: Path) -> None:
+    assert load_predictions(write(tmp_path, "p.json", '{"a": 1, "b": null}')) == {"a": 1.0, "b": None}
+    recs = json.dumps([{"id": "a", "score": 2}, {"id": "b", "score": 4.5}])
+    assert load_predictions(write(tmp_path, "q.json", recs)) == {"a": 2.0, "b": 4.5}
+
+
+def test_other_suffix_is_sniffed(tmp_path: Path) -> None:
+    assert load_predictions(write(tmp_path, "p.txt", '{"a": 1}')) == {"a": 1.0}
+    assert load_predictions(write(tmp_path, "q.out", '{"id": "a", "score": 1}')) == {"a": 1.0}
+
+
+def test_custom_fields(tmp_path: Path) -> None:
+    p = write(tmp_path, "p.jsonl", '{"image": "x", "overall": 2}\n')
+    assert load_predictions(p, id_field="image", score_field="overall") == {"x": 2.0}
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "field", "message"),
+    [
+        ('{"id": "a", "score": 1}\n{"id": "b", "score": }\n', 2, None, "invalid JSON"),
+        ('{"id": "a", "score": 1}\n\n{"id": "b"}\n', 3, "score", "missing"),
+        ('{"id": "a", "score": "4"}\n', 1, "score", "expected a number or null, got '4'"),
+        ('{"id": "a", "score": true}\n', 1, "score", "expected a number or null"),
+        ('{"id": ["a"], "score": 1}\n', 1, "id", "expected a string"),
+        ('{"score": 1}\n', 1, "id", "missing"),
+        ("[1, 2]\n", 1, None, "expected a JSON object, got list"),
+        ('{"id": "a", "score": 1}\n{"id": "a", "score": 2}\n', 2, "id", "duplicate id 'a' (first at line 1)"),
+    ],
+)
+def test_jsonl_errors_name_file_line_and_field(
+    tmp_path: Path, text: str, line: int, field: str | None, message: str
+) -> None:
+    p = write(tmp_path, "bad.jsonl", text)
+    with pytest.raises(PredictionsFormatError) as info:
+        load_predictions(p)
+    err = info.value
+    assert (err.path, err.line, err.field) == (str(p), line, field)
+    assert str(err).startswith(f"{p}:{line}: ")
+    assert message in str(err)
+    if field is not None:
+        assert f"field {field!r}" in str(err)
+
+
+def test_json_errors(tmp_path: Path) -> None:
+    with pytest.raises(PredictionsFormatError, match=r"bad\.json: field 'score': id 'b': expected a number"):
+        load_predictions(write(tmp_path, "bad.json", '{"a": 1, "b": "x"}'))
+    with pytest.raises(PredictionsFormatError, match=r"broken\.json:3: invalid JSON"):
+        load_predictions(write(tmp_path, "broken.json", '{\n"a": 1,\n}'))
+    with pytest.raises(PredictionsFormatError, match="expected a JSON object"):
+        load_predictions(write(tmp_path, "num.json", "3"))
+    with pytest.raises(FileNotFoundError, match="predictions file not found"):
+        load_predictions(tmp_path / "nope.jsonl")
