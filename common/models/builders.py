@@ -1,0 +1,197 @@
+"""Loaders of whole bundles: one function per family, for hub ids and local directories alike.
+
+``load_vlm("Qwen/Qwen2.5-VL-7B-Instruct")`` (paper scale) and ``load_vlm("/runs/x/critic")`` (a
+tiny model saved with ``VLMBundle.save_pretrained``) run the same code: the library's
+``from_pretrained`` on the string given. Likewise :func:`load_t2i` reads a diffusers pipeline
+layout (``model_index.json``) from the hub or from disk. Missing hub models give a clear
+:class:`~common.models.hub.ModelNotAvailableError` (``HF_HUB_OFFLINE`` is respected).
+
+The ``conf/model/*.yaml`` presets name these functions (paper scale) or the tiny builders of
+:mod:`common.models.tiny` as their ``_target_``; :func:`build_model` instantiates a preset by name.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from common.models.bundles import T2IBundle, T2ISpec, VLMBundle, attach_saved_adapters, family_of_pipeline
+from common.models.hub import as_dtype, resolve_file
+from common.models.processor import PROCESSOR_CLASSES
+from common.models.tiny import VLM_CLASSES
+
+CONF_MODEL_DIR = Path(__file__).resolve().parents[2] / "conf" / "model"
+
+
+def load_vlm(
+    name_or_path: str,
+    *,
+    dtype: str | torch.dtype | None = None,
+    device: str | torch.device | None = None,
+    attn_implementation: str | None = "sdpa",
+    expected_class: str | None = None,
+    **from_pretrained_kwargs: Any,
+) -> VLMBundle:
+    """Load a Qwen2.5-VL / Qwen3-VL model with its (image-only) processor.
+
+    Args:
+        name_or_path: hub id (``"Qwen/Qwen3-VL-8B-Instruct"``) or a directory written by
+            :meth:`VLMBundle.save_pretrained`.
+        dtype: weights dtype (``"bfloat16"`` at paper scale); ``None`` keeps the saved one.
+        device: where to put the model (``None``: leave where ``from_pretrained`` puts it).
+        attn_implementation: ``"sdpa"``, ``"eager"`` or ``"flash_attention_2"``.
+        expected_class: if given, the model class the checkpoint must have (a preset's check
+            that its hub id names the right architecture).
+        **from_pretrained_kwargs: passed to the model's ``from_pretrained`` (``device_map``,
+            ``revision`` ...).
+    """
+    import transformers
+
+    config_path = resolve_file(name_or_path, "config.json")
+    model_type = json.loads(Path(config_path).read_text()).get("model_type")
+    if model_type not in VLM_CLASSES:
+        raise ValueError(
+            f"{name_or_path}: model_type {model_type!r} is not a supported VLM ({', '.join(VLM_CLASSES)})"
+        )
+    class_name = VLM_CLASSES[model_type]
+    if expected_class is not None and expected_class != class_name:
+        raise ValueError(f"{name_or_path} holds a {class_name}, not the expected {expected_class}")
+    model_cls = getattr(transformers, class_name)
+    kwargs = dict(from_pretrained_kwargs)
+    if dtype is not None:
+        kwargs["dtype"] = as_dtype(dtype)
+    if attn_implementation is not None:
+        kwargs["attn_implementation"] = attn_implementation
+    model = model_cls.from_pretrained(name_or_path, **kwargs)
+    attach_saved_adapters({"model": model}, name_or_path)
+    if device is not None:
+        model.to(device)
+    processor = PROCESSOR_CLASSES[model_type].from_pretrained(name_or_path)
+    return VLMBundle(model=model, processor=processor)
+
+
+def _load_component(source: str, name: str, library: str, class_name: str, dtype: torch.dtype | None) -> Any:
+    """One pipeline component, by the ``[library, class]`` entry of ``model_index.json``."""
+    import diffusers
+    import transformers
+
+    if name.startswith("tokenizer"):
+        return transformers.AutoTokenizer.from_pretrained(source, subfolder=name)
+    if name == "processor":
+        return PROCESSOR_CLASSES["qwen2_5_vl"].from_pretrained(source, subfolder=name)
+    module = {"diffusers": diffusers, "transformers": transformers}.get(library)
+    if module is None or not hasattr(module, class_name):
+        raise ValueError(f"{source}: component {name} has unsupported class {library}.{class_name}")
+    cls = getattr(module, class_name)
+    if name == "scheduler":
+        return cls.from_pretrained(source, subfolder=name)
+    if library == "diffusers":
+        return cls.from_pretrained(source, subfolder=name, torch_dtype=dtype)
+    return cls.from_pretrained(source, subfolder=name, dtype=dtype)
+
+
+def load_t2i(
+    name_or_path: str,
+    *,
+    dtype: str | torch.dtype | None = None,
+    device: str | torch.device | None = None,
+    expected_pipeline: str | None = None,
+    skip: tuple[str, ...] = (),
+    spec_overrides: dict[str, Any] | None = None,
+) -> T2IBundle:
+    """Load a flow-matching image model (generator or editor) from a hub id or a directory.
+
+    Args:
+        name_or_path: hub id (``"stabilityai/stable-diffusion-3.5-medium"``,
+            ``"Qwen/Qwen-Image-Edit-2509"``) or a directory written by :meth:`T2IBundle.save_pretrained`.
+        dtype: weights dtype of every module; ``None`` keeps the saved one.
+        device: where to put the modules.
+        expected_pipeline: if given, the pipeline class ``model_index.json`` must name.
+        skip: components not to load (e.g. ``("text_encoder_3",)`` to drop SD3's T5).
+        spec_overrides: fields of :class:`T2ISpec` to override (e.g. ``{"resolution": 512}``).
+    """
+    index = json.loads(Path(resolve_file(name_or_path, "model_index.json")).read_text())
+    pipeline_class = index.get("_class_name", "")
+    if expected_pipeline is not None and pipeline_class != expected_pipeline:
+        raise ValueError(f"{name_or_path} is a {pipeline_class}, not the expected {expected_pipeline}")
+    family = family_of_pipeline(pipeline_class)
+    torch_dtype = as_dtype(dtype)
+    components: dict[str, Any] = {}
+    for name, entry in index.items():
+        if name.startswith("_") or name in skip or not isinstance(entry, list) or entry[0] is None:
+            continue
+        components[name] = _load_component(name_or_path, name, entry[0], entry[1], torch_dtype)
+    try:
+        spec = T2ISpec.from_dict(json.loads(Path(resolve_file(name_or_path, "t2i_bundle.json")).read_text()))
+    except (FileNotFoundError, OSError):
+        spec = family.default_spec(components)
+    if spec_overrides:
+        spec = T2ISpec.from_dict({**spec.to_dict(), **spec_overrides})
+    known = {k: v for k, v in components.items() if k in T2IBundle.__dataclass_fields__}
+    attach_saved_adapters(components, name_or_path)
+    bundle = T2IBundle(**known, spec=spec)
+    if device is not None:
+        bundle.to(device=device)
+    return bundle
+
+
+def load_model(name_or_path: str, **kwargs: Any) -> VLMBundle | T2IBundle:
+    """Either family: a directory/repo with ``model_index.json`` is a T2I model, else a VLM."""
+    try:
+        resolve_file(name_or_path, "model_index.json")
+    except (FileNotFoundError, OSError):
+        return load_vlm(name_or_path, **kwargs)
+    return load_t2i(name_or_path, **kwargs)
+
+
+def model_preset(name: str) -> Any:
+    """The ``conf/model/<name>.yaml`` preset as an OmegaConf node (interpolations unresolved)."""
+    from omegaconf import OmegaConf
+
+    path = CONF_MODEL_DIR / f"{name}.yaml"
+    if not path.is_file():
+        known = ", ".join(sorted(p.stem for p in CONF_MODEL_DIR.glob("*.yaml")))
+        raise KeyError(f"no model preset {name!r}; known: {known}")
+    return OmegaConf.load(path)
+
+
+def build_model(preset: str | Any, **overrides: Any) -> VLMBundle | T2IBundle:
+    """Instantiate a model preset (a name in ``conf/model`` or a config node with ``_target_``).
+
+    ``overrides`` replace keys of the preset (e.g. ``dtype="bfloat16"``, ``text_layers=2``).
+    Interpolations such as ``${oc.select:scale.dtype,float32}`` resolve to their defaults when
+    the preset is used outside a full Hydra config.
+    """
+    from hydra.utils import instantiate
+    from omegaconf import OmegaConf
+
+    node = model_preset(preset) if isinstance(preset, str) else preset
+    node = OmegaConf.merge(node, overrides) if overrides else node
+    return instantiate(node, _convert_="all")
+
+
+def build_role(role: str, scale: str | Any = "tiny", **overrides: Any) -> VLMBundle | T2IBundle:
+    """Build the model a scale assigns to ``role`` (evaluator, reward_model, generator, editor).
+
+    ``scale`` is a name in ``conf/scale`` or a scale config node (``cfg.scale``); its ``dtype``
+    (and ``device`` for the tiny builders) apply unless ``overrides`` say otherwise.
+    """
+    from omegaconf import OmegaConf
+
+    scale_cfg = (
+        OmegaConf.load(CONF_MODEL_DIR.parent / "scale" / f"{scale}.yaml") if isinstance(scale, str) else scale
+    )
+    if role not in scale_cfg.models:
+        raise KeyError(
+            f"scale {scale_cfg.name!r} assigns no model to role {role!r}; roles: {list(scale_cfg.models)}"
+        )
+    node = model_preset(str(scale_cfg.models[role]))
+    settings: dict[str, Any] = {}
+    if "dtype" in node:
+        settings["dtype"] = scale_cfg.dtype
+    if "device" in node:
+        settings["device"] = scale_cfg.device
+    return build_model(node, **{**settings, **overrides})

@@ -1,0 +1,460 @@
+"""Sampling from the models, with what RL needs recorded.
+
+VLMs
+----
+:func:`sample_vlm` draws completions (temperature / top-p / ``max_new_tokens`` / ``n`` per
+prompt) with ``generate`` and returns a :class:`Rollout`: token ids, masks, texts and per-token
+log-probs. :func:`sequence_logprobs` recomputes those log-probs with one teacher-forced forward
+pass, as a GRPO trainer does; the two agree to float tolerance (tested), which rules out the
+classic rollout/training mismatch.
+
+Which log-probs: ``log softmax(logits / temperature)`` at the sampled token, i.e. the sampling
+distribution AFTER temperature scaling but BEFORE top-p / top-k truncation (which a
+teacher-forced pass cannot reproduce cheaply; all common GRPO implementations make the same
+choice). With ``temperature == 0`` (greedy) the log-probs are those of the untempered
+distribution (temperature 1).
+
+What makes the two passes agree: the prompt batch is expanded to ``n`` rows per prompt BEFORE
+``generate`` (so both passes see identical rows, pixel values included), generation runs with a
+fresh ``GenerationConfig`` (no checkpoint defaults such as ``repetition_penalty``), and the
+teacher-forced pass gives the model the same positions generation used: left padding is
+skipped, ``mm_token_type_ids`` is extended with zeros for the completion and 3-D M-RoPE
+positions come from the model's own ``get_rope_index`` (text-only batches: the attention-mask
+cumulative sum, as ``generate`` does).
+
+Images
+------
+:func:`sample_images` runs flow-matching Euler sampling with the bundle's
+``FlowMatchEulerDiscreteScheduler`` sigmas (the tiny models: ``shift=1``; the transformer sees
+``timestep = sigma * 1000`` for SD3), optional classifier-free guidance, a per-step callback and
+an optional trajectory record ``(x_t, v, sigma, sigma_next)``; ``step_fn`` can replace the Euler
+step (e.g. by an SDE step for Flow-GRPO).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from common.models.bundles import Conditioning, ImagesLike, T2IBundle, VLMBundle, tensor_to_pil
+
+PROMPT_KEYS: tuple[str, ...] = (
+    "input_ids",
+    "attention_mask",
+    "mm_token_type_ids",
+    "pixel_values",
+    "image_grid_thw",
+)
+
+
+# --------------------------------------------------------------------------------------------
+# VLM sampling
+# --------------------------------------------------------------------------------------------
+
+
+def unwrap_model(model: Any) -> Any:
+    """The underlying transformers model of a DDP / DeepSpeed / peft wrapper."""
+    while hasattr(model, "module") and isinstance(model.module, torch.nn.Module):
+        model = model.module
+    if hasattr(model, "get_base_model"):
+        model = model.get_base_model()
+    return model
+
+
+def images_per_row(mm_token_type_ids: torch.Tensor) -> list[int]:
+    """Number of images in each row: runs of image tokens (type 1) in ``mm_token_type_ids``."""
+    is_image = (mm_token_type_ids == 1).long()
+    starts = is_image[:, 1:] > is_image[:, :-1]
+    counts = starts.sum(dim=1) + is_image[:, 0]
+    return [int(c) for c in counts]
+
+
+def expand_batch(batch: Mapping[str, Any], n: int) -> dict[str, Any]:
+    """Repeat every row of a processor batch ``n`` times in place (row i -> rows i*n .. i*n+n-1).
+
+    Pixel values and ``image_grid_thw`` are repeated per image, following the rows' images.
+    """
+    out: dict[str, Any] = {k: v for k, v in batch.items() if k in PROMPT_KEYS}
+    if n == 1:
+        return out
+    for key in ("input_ids", "attention_mask", "mm_token_type_ids"):
+        if key in out:
+            out[key] = out[key].repeat_interleave(n, dim=0)
+    grid = batch.get("image_grid_thw")
+    if grid is not None:
+        per_row = images_per_row(batch["mm_token_type_ids"])
+        patches = grid.prod(dim=-1).tolist()
+        chunks = list(torch.split(batch["pixel_values"], patches, dim=0))
+        grids = list(grid)
+        pix, grd, i = [], [], 0
+        for count in per_row:
+            row_pix, row_grid = chunks[i : i + count], grids[i : i + count]
+            i += count
+            for _ in range(n):
+                pix += row_pix
+                grd += row_grid
+        out["pixel_values"] = torch.cat(pix, dim=0)
+        out["image_grid_thw"] = torch.stack(grd)
+    return out
+
+
+@dataclass
+class Rollout:
+    """Completions sampled for a batch of prompts (``n`` per prompt, grouped consecutively).
+
+    Attributes:
+        prompt_batch: the prompt batch expanded to one row per completion (what
+            :func:`sequence_logprobs` takes).
+        completion_ids: ``[N, T]`` sampled ids, padded with the pad id after the end.
+        completion_mask: ``[N, T]`` 1 for the completion's tokens up to and including the first
+            end-of-turn token, 0 after.
+        logprobs: ``[N, T]`` log-probs of the sampled tokens (0 where the mask is 0); see the
+            module docstring for which distribution.
+        texts: decoded completions (special tokens skipped; format tags kept).
+        group: ``[N]`` index of the prompt each row belongs to.
+        temperature: the sampling temperature the log-probs refer to.
+        finished: ``[N]`` whether the completion ended with an end token (not truncated).
+    """
+
+    prompt_batch: dict[str, Any]
+    completion_ids: torch.Tensor
+    completion_mask: torch.Tensor
+    logprobs: torch.Tensor
+    texts: list[str]
+    group: torch.Tensor
+    temperature: float
+    finished: torch.Tensor = field(default_factory=lambda: torch.zeros(0, dtype=torch.bool))
+
+    def __len__(self) -> int:
+        return int(self.completion_ids.shape[0])
+
+
+def _eos_ids(model: Any, tokenizer: Any) -> list[int]:
+    eos = model.generation_config.eos_token_id
+    ids = list(eos) if isinstance(eos, (list, tuple)) else ([eos] if eos is not None else [])
+    if tokenizer.eos_token_id is not None and tokenizer.eos_token_id not in ids:
+        ids.append(int(tokenizer.eos_token_id))
+    return [int(i) for i in ids]
+
+
+def completion_mask_from_ids(
+    completion_ids: torch.Tensor, eos_ids: Sequence[int]
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mask of the tokens up to and including the first end token; and whether one was found."""
+    is_end = torch.isin(completion_ids, torch.tensor(list(eos_ids), device=completion_ids.device))
+    ended_before = (is_end.long().cumsum(dim=1) - is_end.long()) > 0
+    return (~ended_before).long(), is_end.any(dim=1)
+
+
+@torch.no_grad()
+def sample_vlm(
+    bundle: VLMBundle,
+    batch: Mapping[str, Any],
+    *,
+    temperature: float = 1.0,
+    top_p: float = 1.0,
+    top_k: int = 0,
+    max_new_tokens: int = 64,
+    num_return_sequences: int = 1,
+    seed: int | None = None,
+    model: Any = None,
+) -> Rollout:
+    """Sample ``num_return_sequences`` completions per prompt of ``batch`` (a processor output).
+
+    Args:
+        bundle: the VLM (its tokenizer decodes; its model samples unless ``model`` is given).
+        batch: ``input_ids``, ``attention_mask``, ``mm_token_type_ids`` (+ ``pixel_values``,
+            ``image_grid_thw``), left-padded, e.g. from :meth:`VLMBundle.encode_chat`.
+        temperature: 0 means greedy decoding.
+        top_p / top_k: nucleus / top-k truncation (0 = off); not reflected in the log-probs.
+        max_new_tokens: completion length limit.
+        num_return_sequences: samples per prompt (a GRPO group).
+        seed: seeds torch's RNG for this call only (``generate`` takes no generator).
+        model: the module to sample from (e.g. a DeepSpeed-wrapped or gathered copy);
+            default ``bundle.model``.
+    """
+    from transformers import GenerationConfig
+
+    model = model if model is not None else bundle.model
+    core = unwrap_model(model)
+    tokenizer = bundle.tokenizer
+    prompts = expand_batch(batch, num_return_sequences)
+    eos_ids = _eos_ids(core, tokenizer)
+    greedy = temperature <= 0
+    config = GenerationConfig(
+        do_sample=not greedy,
+        temperature=None if greedy else float(temperature),
+        top_p=None if greedy else float(top_p),
+        top_k=None if greedy else int(top_k),
+        repetition_penalty=1.0,
+        max_new_tokens=int(max_new_tokens),
+        num_return_sequences=1,
+        num_beams=1,
+        pad_token_id=int(tokenizer.pad_token_id),
+        eos_token_id=eos_ids,
+        return_dict_in_generate=True,
+        output_logits=True,
+        use_cache=True,
+    )
+    with torch.random.fork_rng(devices=[]) if seed is not None else contextlib.nullcontext():
+        if seed is not None:
+            torch.manual_seed(seed)
+        out = core.generate(**prompts, generation_config=config)  # wrappers (DeepSpeed, DDP) have no generate
+    prompt_len = prompts["input_ids"].shape[1]
+    completion_ids = out.sequences[:, prompt_len:]
+    logits = torch.stack(out.logits, dim=1).float()
+    mask, finished = completion_mask_from_ids(completion_ids, eos_ids)
+    temp = 1.0 if greedy else float(temperature)
+    logprobs = torch.log_softmax(logits / temp, dim=-1).gather(-1, completion_ids.unsqueeze(-1)).squeeze(-1)
+    texts = tokenizer.batch_decode(
+        completion_ids * mask + tokenizer.pad_token_id * (1 - mask), skip_special_tokens=True
+    )
+    n_prompts = batch["input_ids"].shape[0]
+    group = torch.arange(n_prompts, device=completion_ids.device).repeat_interleave(num_return_sequences)
+    return Rollout(
+        prompt_batch=prompts,
+        completion_ids=completion_ids,
+        completion_mask=mask,
+        logprobs=logprobs * mask,
+        texts=texts,
+        group=group,
+        temperature=temp,
+        finished=finished,
+    )
+
+
+def position_ids_for(
+    model: Any, input_ids: torch.Tensor, attention_mask: torch.Tensor, batch: Mapping[str, Any]
+) -> torch.Tensor:
+    """The positions ``generate`` uses for a (left-padded) sequence, for one full forward pass.
+
+    With images: the model's 3-D M-RoPE positions (``get_rope_index``); text only: the
+    attention-mask cumulative sum (padding at position 0).
+    """
+    core = unwrap_model(model)
+    grid = batch.get("image_grid_thw")
+    if grid is not None:
+        mm = batch["mm_token_type_ids"]
+        positions, _ = core.model.get_rope_index(
+            input_ids=input_ids, mm_token_type_ids=mm, image_grid_thw=grid, attention_mask=attention_mask
+        )
+        return positions
+    positions = attention_mask.long().cumsum(dim=-1) - 1
+    return positions.masked_fill(attention_mask == 0, 0)
+
+
+def sequence_logprobs(
+    model: Any,
+    batch: Mapping[str, Any],
+    completion_ids: torch.Tensor,
+    completion_mask: torch.Tensor,
+    temperature: float = 1.0,
+    return_entropy: bool = False,
+) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+    """Teacher-forced per-token log-probs of ``completion_ids`` after the prompts of ``batch``.
+
+    Args:
+        model: the VLM (may be wrapped by DDP / DeepSpeed / peft); gradients flow.
+        batch: the prompt batch, one row per completion (``Rollout.prompt_batch``).
+        completion_ids: ``[N, T]``.
+        completion_mask: ``[N, T]`` 1 for real completion tokens.
+        temperature: the logits are divided by it before the softmax (use the sampling
+            temperature, so the result matches :func:`sample_vlm`'s log-probs).
+        return_entropy: also return the per-token entropy of the tempered distribution.
+
+    Returns:
+        ``[N, T]`` log-probs (0 where the mask is 0) [and entropies].
+    """
+    prompt_ids = batch["input_ids"]
+    input_ids = torch.cat([prompt_ids, completion_ids], dim=1)
+    attention_mask = torch.cat(
+        [batch["attention_mask"], completion_mask.to(batch["attention_mask"].dtype)], dim=1
+    )
+    mm = batch.get("mm_token_type_ids")
+    inputs: dict[str, Any] = {"input_ids": input_ids, "attention_mask": attention_mask}
+    if mm is not None:
+        inputs["mm_token_type_ids"] = torch.cat([mm, torch.zeros_like(completion_ids, dtype=mm.dtype)], dim=1)
+    for key in ("pixel_values", "image_grid_thw"):
+        if batch.get(key) is not None:
+            inputs[key] = batch[key]
+    inputs["position_ids"] = position_ids_for(model, input_ids, attention_mask, inputs)
+    length = completion_ids.shape[1]
+    out = model(**inputs, use_cache=False, logits_to_keep=length + 1)
+    logits = out.logits[:, -length - 1 : -1].float() / (temperature if temperature > 0 else 1.0)
+    logp_all = torch.log_softmax(logits, dim=-1)
+    logprobs = logp_all.gather(-1, completion_ids.unsqueeze(-1)).squeeze(-1) * completion_mask
+    if not return_entropy:
+        return logprobs
+    entropy = -(logp_all.exp() * logp_all).sum(-1) * completion_mask
+    return logprobs, entropy
+
+
+# --------------------------------------------------------------------------------------------
+# Image sampling
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class TrajectoryStep:
+    """One Euler step: state ``x_t`` at ``sigma``, the (guided) velocity ``v``, next ``sigma``."""
+
+    x_t: torch.Tensor
+    v: torch.Tensor
+    sigma: float
+    sigma_next: float
+
+
+class TrajectoryRecorder:
+    """A sampler callback that keeps every step (detached; on CPU when ``to_cpu``)."""
+
+    def __init__(self, to_cpu: bool = False) -> None:
+        self.steps: list[TrajectoryStep] = []
+        self.to_cpu = to_cpu
+
+    def __call__(
+        self, step: int, x_t: torch.Tensor, v: torch.Tensor, sigma: float, sigma_next: float
+    ) -> None:
+        def keep(t: torch.Tensor) -> torch.Tensor:
+            t = t.detach()
+            return t.cpu() if self.to_cpu else t.clone()
+
+        self.steps.append(TrajectoryStep(keep(x_t), keep(v), float(sigma), float(sigma_next)))
+
+
+StepFn = Callable[[torch.Tensor, torch.Tensor, float, float], torch.Tensor]
+Callback = Callable[[int, torch.Tensor, torch.Tensor, float, float], None]
+
+
+def euler_step(x: torch.Tensor, v: torch.Tensor, sigma: float, sigma_next: float) -> torch.Tensor:
+    """The flow-matching Euler ODE step ``x + (sigma_next - sigma) v`` (the scheduler's ``step``)."""
+    return x + (sigma_next - sigma) * v
+
+
+@dataclass
+class ImageSamples:
+    """Result of :func:`sample_images`.
+
+    Attributes:
+        x0: final samples in the model's space ``[B, C, h, w]``.
+        images: decoded images ``[B, 3, H, W]`` in [0, 1].
+        pil: the same as PIL images.
+        sigmas: the sigma schedule used (``num_steps + 1`` values, ending at 0).
+        trajectory: the recorded steps when ``record_trajectory`` was set, else ``None``.
+        noise: the initial noise ``x_1``.
+    """
+
+    x0: torch.Tensor
+    images: torch.Tensor
+    pil: list[Any]
+    sigmas: torch.Tensor
+    trajectory: list[TrajectoryStep] | None
+    noise: torch.Tensor
+
+
+def flow_sigmas(bundle: T2IBundle, num_steps: int, image_seq_len: int | None = None) -> torch.Tensor:
+    """The sampling sigmas of the bundle's scheduler for ``num_steps`` steps (``num_steps + 1`` values).
+
+    A fresh scheduler is made from the bundle's config (no shared state). Schedulers with dynamic
+    shifting (Qwen-Image) get ``mu`` from the image sequence length, as the pipelines compute it.
+    """
+    from diffusers import FlowMatchEulerDiscreteScheduler
+
+    scheduler = FlowMatchEulerDiscreteScheduler.from_config(bundle.scheduler.config)
+    kwargs: dict[str, Any] = {}
+    if scheduler.config.get("use_dynamic_shifting", False):
+        from diffusers.pipelines.qwenimage.pipeline_qwenimage import calculate_shift
+
+        kwargs["mu"] = calculate_shift(
+            image_seq_len or 256,
+            scheduler.config.get("base_image_seq_len", 256),
+            scheduler.config.get("max_image_seq_len", 4096),
+            scheduler.config.get("base_shift", 0.5),
+            scheduler.config.get("max_shift", 1.15),
+        )
+    scheduler.set_timesteps(num_steps, device="cpu", **kwargs)
+    return scheduler.sigmas.float()
+
+
+def sample_images(
+    bundle: T2IBundle,
+    prompts: Sequence[str] | None = None,
+    *,
+    source_images: ImagesLike | None = None,
+    cond: Conditioning | None = None,
+    uncond: Conditioning | None = None,
+    num_steps: int = 10,
+    guidance_scale: float = 1.0,
+    negative_prompt: str = "",
+    num_images_per_prompt: int = 1,
+    generator: torch.Generator | None = None,
+    noise: torch.Tensor | None = None,
+    callback: Callback | None = None,
+    record_trajectory: bool = False,
+    step_fn: StepFn | None = None,
+    grad: bool = False,
+) -> ImageSamples:
+    """Flow-matching sampling from noise (sigma 1) to images (sigma 0).
+
+    Args:
+        bundle: generator or editor.
+        prompts: text prompts / edit instructions (or give ``cond``).
+        source_images: the editor's source images, one per prompt.
+        cond / uncond: precomputed conditionings (skip the text encoder).
+        num_steps: Euler steps.
+        guidance_scale: classifier-free guidance ``v_u + w (v_c - v_u)``; 1 disables it.
+        negative_prompt: the unconditional prompt (the empty prompt by default).
+        num_images_per_prompt: samples per prompt (grouped consecutively).
+        generator: makes the initial noise reproducible (a CPU generator works on any device).
+        noise: the initial noise itself (overrides ``generator``).
+        callback: ``callback(step, x_t, v, sigma, sigma_next)`` after each velocity evaluation.
+        record_trajectory: keep every ``(x_t, v, sigma, sigma_next)`` in the result.
+        step_fn: ``step_fn(x, v, sigma, sigma_next) -> x_next``; default :func:`euler_step`.
+        grad: keep the autograd graph (off: sampling runs under ``torch.no_grad``).
+    """
+    with torch.set_grad_enabled(grad):
+        if cond is None:
+            if prompts is None:
+                raise ValueError("give prompts or cond")
+            cond = bundle.encode_prompt(list(prompts), source_images)
+        n_prompts = len(cond)
+        use_cfg = guidance_scale != 1.0
+        if use_cfg and uncond is None:
+            uncond = bundle.encode_prompt([negative_prompt] * n_prompts, source_images)
+        if num_images_per_prompt > 1:
+            cond = cond.repeat_interleave(num_images_per_prompt)
+            uncond = uncond.repeat_interleave(num_images_per_prompt) if uncond is not None else None
+        batch = len(cond)
+        shape = bundle.latent_shape(batch)
+        if noise is None:
+            noise = torch.randn(shape, generator=generator, device=generator.device if generator else "cpu")
+        x = noise.to(device=bundle.device, dtype=torch.float32)
+        both = Conditioning.cat([uncond, cond]) if use_cfg and uncond is not None else None
+        patch = int(getattr(bundle.transformer.config, "patch_size", 1))
+        sigmas = flow_sigmas(bundle, num_steps, image_seq_len=(shape[2] // patch) * (shape[3] // patch))
+        recorder = TrajectoryRecorder() if record_trajectory else None
+        step = step_fn or euler_step
+        for i in range(num_steps):
+            sigma, sigma_next = float(sigmas[i]), float(sigmas[i + 1])
+            if both is not None:
+                v_u, v_c = bundle.velocity(torch.cat([x, x]), sigma, both).float().chunk(2)
+                v = v_u + guidance_scale * (v_c - v_u)
+            else:
+                v = bundle.velocity(x, sigma, cond).float()
+            if recorder is not None:
+                recorder(i, x, v, sigma, sigma_next)
+            if callback is not None:
+                callback(i, x, v, sigma, sigma_next)
+            x = step(x, v, sigma, sigma_next)
+        images = bundle.decode(x)
+    return ImageSamples(
+        x0=x,
+        images=images,
+        pil=tensor_to_pil(images),
+        sigmas=sigmas,
+        trajectory=recorder.steps if recorder is not None else None,
+        noise=noise,
+    )

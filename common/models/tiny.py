@@ -1,0 +1,396 @@
+"""Tiny models of the real classes, built from small configs in code (random init).
+
+- :func:`build_tiny_vlm`: ``Qwen2_5_VLForConditionalGeneration`` / ``Qwen3VLForConditionalGeneration``
+  with the project's tokenizer and the real (image-only) processor.
+- :func:`build_tiny_sd3`: ``SD3Transformer2DModel`` + a tiny ``CLIPTextModelWithProjection``;
+  pixel space 32x32 RGB by default, or a tiny ``AutoencoderKL`` latent space.
+- :func:`build_tiny_editor`: ``QwenImageTransformer2DModel`` + a tiny Qwen2.5-VL text encoder.
+
+Why the editor is a tiny Qwen-Image transformer (and not an SD3 transformer fed source tokens):
+the paper's editor is Qwen-Image-Edit-2509, so at tiny scale the RL code (DiffusionNFT on the
+editor, LoRA targets, conditioning, sampling) runs on the same class and the same conditioning
+path it will run on at paper scale: source image packed into patch tokens appended to the noisy
+tokens with a 2-entry ``img_shapes`` RoPE layout, instruction + source image read by a
+Qwen2.5-VL text encoder with the system prompt dropped. An SD3 transformer has no native slot for
+source tokens (its positional embedding is a fixed 2-D grid and its joint attention has only a
+text stream), so it would need a hand-made variant that no paper-scale checkpoint shares. The
+cost is a text encoder that is itself a small VLM (~0.2M parameters at the default size).
+
+Configs that trained on 2 CPU cores are the defaults (see reference/tiny_scale_notes.md); the
+tests use smaller sizes. All builders are deterministic given ``seed``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+import torch
+
+from common.models.bundles import T2IBundle, T2ISpec, VLMBundle
+from common.models.hub import as_dtype
+from common.models.processor import build_image_processor, build_processor
+from common.models.tokenizer import build_tokenizer, special_token_ids
+
+EDIT_ENCODE_TEMPLATE = (
+    "<|im_start|>system\nedit the source image as the instruction says and keep the rest the same"
+    "<|im_end|>\n<|im_start|>user\n{}<|im_end|>\n<|im_start|>assistant\n"
+)
+"""The tiny editor's prompt template (all words in the project's vocabulary); ``{}`` is the
+user turn. The tokens before the user turn are dropped from the encoder output, as in the real
+Qwen-Image-Edit pipeline."""
+
+EDIT_IMAGE_TEMPLATE = "picture {} : <|vision_start|><|image_pad|><|vision_end|>"
+
+
+@contextlib.contextmanager
+def seeded(seed: int) -> Iterator[None]:
+    """Run a block with torch's global RNG seeded, restoring the previous state afterwards."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
+
+
+def _mrope_section(arch: str, head_dim: int) -> list[int]:
+    """M-RoPE split of ``head_dim / 2`` rotary frequencies into (temporal, height, width).
+
+    Scaled from the real models' splits for head_dim 128: Qwen2.5-VL [16, 24, 24], Qwen3-VL
+    [24, 20, 20]; the parts must sum to ``head_dim / 2``.
+    """
+    if head_dim % 32:
+        raise ValueError(f"head_dim must be a multiple of 32 for M-RoPE, got {head_dim}")
+    if arch == "qwen2_5_vl":
+        return [head_dim // 8, 3 * head_dim // 16, 3 * head_dim // 16]
+    return [3 * head_dim // 16, 5 * head_dim // 32, 5 * head_dim // 32]
+
+
+def tiny_vlm_config(
+    arch: str,
+    vocab_size: int,
+    token_ids: dict[str, int],
+    *,
+    text_hidden_size: int = 256,
+    text_intermediate_size: int = 512,
+    text_layers: int = 4,
+    text_heads: int = 4,
+    text_kv_heads: int = 2,
+    vision_hidden_size: int = 128,
+    vision_intermediate_size: int = 256,
+    vision_depth: int = 2,
+    vision_heads: int = 4,
+    max_position_embeddings: int = 4096,
+    rope_theta: float = 10000.0,
+) -> Any:
+    """The config of a tiny Qwen2.5-VL (``arch="qwen2_5_vl"``) or Qwen3-VL (``"qwen3_vl"``)."""
+    from transformers import Qwen2_5_VLConfig, Qwen3VLConfig
+
+    head_dim = text_hidden_size // text_heads
+    rope = {"rope_type": "default", "rope_theta": rope_theta, "mrope_section": _mrope_section(arch, head_dim)}
+    text = {
+        "vocab_size": vocab_size,
+        "hidden_size": text_hidden_size,
+        "intermediate_size": text_intermediate_size,
+        "num_hidden_layers": text_layers,
+        "num_attention_heads": text_heads,
+        "num_key_value_heads": text_kv_heads,
+        "max_position_embeddings": max_position_embeddings,
+        "pad_token_id": token_ids["pad_token_id"],
+    }
+    special = {
+        k: token_ids[k]
+        for k in ("image_token_id", "video_token_id", "vision_start_token_id", "vision_end_token_id")
+    }
+    if arch == "qwen2_5_vl":
+        text.update(
+            rope_parameters=rope,
+            bos_token_id=token_ids["bos_token_id"],
+            eos_token_id=token_ids["eos_token_id"],
+        )
+        vision = {
+            "depth": vision_depth,
+            "hidden_size": vision_hidden_size,
+            "intermediate_size": vision_intermediate_size,
+            "num_heads": vision_heads,
+            "patch_size": 14,
+            "spatial_merge_size": 2,
+            "temporal_patch_size": 2,
+            "window_size": 112,
+            "out_hidden_size": text_hidden_size,
+            "fullatt_block_indexes": [vision_depth - 1],
+        }
+        return Qwen2_5_VLConfig(text_config=text, vision_config=vision, tie_word_embeddings=True, **special)
+    if arch == "qwen3_vl":
+        text.update(rope_parameters={**rope, "mrope_interleaved": True}, head_dim=head_dim)
+        vision = {
+            "depth": vision_depth,
+            "hidden_size": vision_hidden_size,
+            "intermediate_size": vision_intermediate_size,
+            "num_heads": vision_heads,
+            "patch_size": 16,
+            "spatial_merge_size": 2,
+            "temporal_patch_size": 2,
+            "out_hidden_size": text_hidden_size,
+            "num_position_embeddings": 64,
+            "deepstack_visual_indexes": [0],
+        }
+        return Qwen3VLConfig(text_config=text, vision_config=vision, tie_word_embeddings=True, **special)
+    raise ValueError(f"unknown VLM architecture {arch!r}; known: qwen2_5_vl, qwen3_vl")
+
+
+VLM_CLASSES: dict[str, str] = {
+    "qwen2_5_vl": "Qwen2_5_VLForConditionalGeneration",
+    "qwen3_vl": "Qwen3VLForConditionalGeneration",
+}
+"""Model class name (in ``transformers``) by ``config.model_type``."""
+
+
+def build_tiny_vlm(
+    arch: str = "qwen2_5_vl",
+    *,
+    text_hidden_size: int = 256,
+    text_intermediate_size: int = 512,
+    text_layers: int = 4,
+    text_heads: int = 4,
+    text_kv_heads: int = 2,
+    vision_hidden_size: int = 128,
+    vision_intermediate_size: int = 256,
+    vision_depth: int = 2,
+    vision_heads: int = 4,
+    image_pixels: int | None = None,
+    seed: int = 0,
+    dtype: str | torch.dtype = "float32",
+    device: str = "cpu",
+    attn_implementation: str = "sdpa",
+) -> VLMBundle:
+    """A randomly initialised tiny VLM of the real class, with tokenizer and processor.
+
+    The defaults are the Qwen2.5-VL config that trained well on 2 cores (3.3M parameters); the
+    Qwen3-VL one has the same sizes. ``image_pixels`` is the processor's pixel budget (default:
+    16 image tokens for a 128x128 world image).
+    """
+    import transformers
+
+    tokenizer = build_tokenizer(padding_side="left")
+    ids = special_token_ids(tokenizer)
+    config = tiny_vlm_config(
+        arch,
+        len(tokenizer),
+        ids,
+        text_hidden_size=text_hidden_size,
+        text_intermediate_size=text_intermediate_size,
+        text_layers=text_layers,
+        text_heads=text_heads,
+        text_kv_heads=text_kv_heads,
+        vision_hidden_size=vision_hidden_size,
+        vision_intermediate_size=vision_intermediate_size,
+        vision_depth=vision_depth,
+        vision_heads=vision_heads,
+    )
+    config._attn_implementation = attn_implementation
+    model_cls = getattr(transformers, VLM_CLASSES[arch])
+    with seeded(seed):
+        model = model_cls(config)
+    gen = model.generation_config
+    gen.pad_token_id = ids["pad_token_id"]
+    gen.eos_token_id = [ids["eos_token_id"], ids["pad_token_id"]]
+    gen.bos_token_id = ids["bos_token_id"]
+    gen.do_sample = False
+    model.to(device=device, dtype=as_dtype(dtype))
+    processor = build_processor(arch, tokenizer, build_image_processor(arch, pixels=image_pixels))
+    return VLMBundle(model=model, processor=processor, tokenizer=tokenizer)
+
+
+def _flow_scheduler(shift: float = 1.0) -> Any:
+    from diffusers import FlowMatchEulerDiscreteScheduler
+
+    return FlowMatchEulerDiscreteScheduler(num_train_timesteps=1000, shift=shift)
+
+
+def _tiny_vae(block_out_channels: tuple[int, ...], latent_channels: int, resolution: int) -> Any:
+    from diffusers import AutoencoderKL
+
+    n = len(block_out_channels)
+    return AutoencoderKL(
+        in_channels=3,
+        out_channels=3,
+        down_block_types=("DownEncoderBlock2D",) * n,
+        up_block_types=("UpDecoderBlock2D",) * n,
+        block_out_channels=tuple(block_out_channels),
+        layers_per_block=1,
+        latent_channels=latent_channels,
+        norm_num_groups=min(8, min(block_out_channels)),
+        sample_size=resolution,
+        scaling_factor=1.0,
+        shift_factor=0.0,
+    )
+
+
+def build_tiny_sd3(
+    *,
+    resolution: int = 32,
+    patch_size: int = 4,
+    num_layers: int = 4,
+    attention_head_dim: int = 32,
+    num_attention_heads: int = 4,
+    text_hidden_size: int = 64,
+    text_layers: int = 2,
+    text_heads: int = 2,
+    text_intermediate_size: int = 128,
+    text_projection_dim: int = 64,
+    text_max_length: int = 32,
+    latent: bool = False,
+    vae_block_out_channels: tuple[int, ...] = (16, 32, 32),
+    latent_channels: int = 4,
+    qk_norm: str | None = None,
+    seed: int = 0,
+    dtype: str | torch.dtype = "float32",
+    device: str = "cpu",
+) -> T2IBundle:
+    """A tiny SD3 text-to-image model (``SD3Transformer2DModel`` + ``CLIPTextModelWithProjection``).
+
+    Pixel space by default (32x32 RGB in [-1, 1], patch 4: 64 image tokens; 2.3M transformer
+    parameters at the defaults). With ``latent=True`` a tiny ``AutoencoderKL`` (down-sampling
+    ``2**(len(vae_block_out_channels)-1)``) maps ``resolution``-pixel images to latents.
+
+    The text encoder's end-of-text token is ``<|endoftext|>`` (id 1): transformers' CLIP pooling
+    would switch to a legacy rule for id 2.
+    """
+    from diffusers import SD3Transformer2DModel
+    from transformers import CLIPTextConfig, CLIPTextModelWithProjection
+
+    tokenizer = build_tokenizer(padding_side="right", add_eos=True)
+    eot = tokenizer.convert_tokens_to_ids("<|endoftext|>")
+    with seeded(seed):
+        vae = _tiny_vae(tuple(vae_block_out_channels), latent_channels, resolution) if latent else None
+        factor = 2 ** (len(vae_block_out_channels) - 1) if latent else 1
+        channels = latent_channels if latent else 3
+        size = resolution // factor
+        if size % patch_size:
+            raise ValueError(f"model-space side {size} is not a multiple of patch_size {patch_size}")
+        transformer = SD3Transformer2DModel(
+            sample_size=size,
+            patch_size=patch_size,
+            in_channels=channels,
+            out_channels=channels,
+            num_layers=num_layers,
+            attention_head_dim=attention_head_dim,
+            num_attention_heads=num_attention_heads,
+            joint_attention_dim=text_hidden_size,
+            caption_projection_dim=attention_head_dim * num_attention_heads,
+            pooled_projection_dim=text_projection_dim,
+            pos_embed_max_size=size // patch_size,
+            qk_norm=qk_norm,
+        )
+        text_config = CLIPTextConfig(
+            vocab_size=len(tokenizer),
+            hidden_size=text_hidden_size,
+            intermediate_size=text_intermediate_size,
+            num_hidden_layers=text_layers,
+            num_attention_heads=text_heads,
+            max_position_embeddings=text_max_length,
+            projection_dim=text_projection_dim,
+            pad_token_id=eot,
+            bos_token_id=eot,
+            eos_token_id=eot,
+        )
+        text_encoder = CLIPTextModelWithProjection(text_config)
+    spec = T2ISpec(family="sd3", resolution=resolution, text_max_length=text_max_length)
+    bundle = T2IBundle(
+        transformer=transformer,
+        text_encoder=text_encoder,
+        tokenizer=tokenizer,
+        scheduler=_flow_scheduler(),
+        vae=vae,
+        spec=spec,
+    )
+    return bundle.to(device=device, dtype=as_dtype(dtype))
+
+
+def build_tiny_editor(
+    *,
+    resolution: int = 32,
+    patch_size: int = 4,
+    num_layers: int = 4,
+    attention_head_dim: int = 32,
+    num_attention_heads: int = 4,
+    axes_dims_rope: tuple[int, int, int] = (8, 12, 12),
+    text_hidden_size: int = 64,
+    text_intermediate_size: int = 128,
+    text_layers: int = 2,
+    text_heads: int = 2,
+    vision_hidden_size: int = 32,
+    vision_intermediate_size: int = 64,
+    vision_heads: int = 2,
+    seed: int = 0,
+    dtype: str | torch.dtype = "float32",
+    device: str = "cpu",
+) -> T2IBundle:
+    """A tiny Qwen-Image-Edit-style editor (``QwenImageTransformer2DModel`` + tiny Qwen2.5-VL encoder).
+
+    Pixel space (``resolution`` x ``resolution`` RGB). Patch tokens are ``patch_size`` x
+    ``patch_size`` pixels packed as the real pipeline packs 2x2 latent patches, so
+    ``in_channels = 3 * patch_size**2``; ``axes_dims_rope`` must sum to ``attention_head_dim``.
+    The module docstring says why this design was chosen.
+    """
+    from diffusers import QwenImageTransformer2DModel
+
+    if sum(axes_dims_rope) != attention_head_dim:
+        raise ValueError(
+            f"axes_dims_rope {axes_dims_rope} must sum to attention_head_dim {attention_head_dim}"
+        )
+    encoder = build_tiny_vlm(
+        "qwen2_5_vl",
+        text_hidden_size=text_hidden_size,
+        text_intermediate_size=text_intermediate_size,
+        text_layers=text_layers,
+        text_heads=text_heads,
+        text_kv_heads=1,
+        vision_hidden_size=vision_hidden_size,
+        vision_intermediate_size=vision_intermediate_size,
+        vision_depth=2,
+        vision_heads=vision_heads,
+        seed=seed + 1,
+    )
+    with seeded(seed):
+        transformer = QwenImageTransformer2DModel(
+            patch_size=patch_size,
+            in_channels=3 * patch_size * patch_size,
+            out_channels=3,
+            num_layers=num_layers,
+            attention_head_dim=attention_head_dim,
+            num_attention_heads=num_attention_heads,
+            joint_attention_dim=text_hidden_size,
+            axes_dims_rope=tuple(axes_dims_rope),
+        )
+    prefix = EDIT_ENCODE_TEMPLATE.split("{}")[0]
+    drop_idx = len(encoder.tokenizer(prefix).input_ids)
+    spec = T2ISpec(
+        family="qwen_image_edit",
+        resolution=resolution,
+        encode_template=EDIT_ENCODE_TEMPLATE,
+        encode_image_template=EDIT_IMAGE_TEMPLATE,
+        encode_drop_idx=drop_idx,
+        condition_resolution=128,
+    )
+    bundle = T2IBundle(
+        transformer=transformer,
+        text_encoder=encoder.model,
+        tokenizer=encoder.tokenizer,
+        scheduler=_flow_scheduler(),
+        processor=encoder.processor,
+        spec=spec,
+    )
+    return bundle.to(device=device, dtype=as_dtype(dtype))
+
+
+def count_parameters(module: torch.nn.Module, trainable_only: bool = False) -> int:
+    """Number of parameters (shared tensors counted once)."""
+    seen: set[int] = set()
+    total = 0
+    for p in module.parameters():
+        if id(p) in seen or (trainable_only and not p.requires_grad):
+            continue
+        seen.add(id(p))
+        total += p.numel()
+    return total
