@@ -1,0 +1,8 @@
+"""The embedded world: a procedural text-to-image domain in which every judgment has a ground truth.
+
+Modules (each with one job): ``vocab`` (closed vocabulary), ``scene`` (data model), ``shapes``
+(geometry), ``render`` (scene -> pixels), ``prompts`` (world prompts in GenEval's schema),
+``geneval`` (schema, correctness rule and scorer shared with the real GenEval file),
+``sampling`` (scenes that match / partially match / miss a prompt), ``defects`` (appearance
+defects and FIRM's 1-5 quality sub-scores), ``checker`` (pixels -> objects -> GenEval verdicts).
+"""

@@ -1,0 +1,397 @@
+"""The world's GenEval detector: image pixels -> objects -> per-requirement verdicts.
+
+It reads pixels only (never the scene) and knows only the world's vocabulary: the palette
+(:data:`common.world.vocab.COLORS`) and the shapes' geometry (:mod:`common.world.shapes`).
+
+Pipeline (:func:`detect_objects`), all vectorised numpy / scipy.ndimage:
+    1. Noise guard: if the fine-scale noise (MAD of image minus its 3x3 median) is high, the
+       image is median-filtered first.
+    2. Background model: a robust quadratic surface per channel (iteratively refitted without
+       outliers), plus a local correction: Gaussian-weighted (sigma 4 px) mean of the residual
+       over pixels away from any object.
+    3. Foreground: pixels whose RGB distance to the background exceeds ``FG_THRESHOLD`` (28);
+       8-connected components larger than ``MIN_AREA`` of the canvas are objects.
+    4. Colour: within a component, pixels closer than ``SOLID_DISTANCE`` to a palette colour
+       are solid pixels of that colour; each colour with at least ``SEED_PIXELS`` of them seeds
+       one object (so a stain or a neighbour of another colour touching an object does not
+       merge with it), whose colour is the median RGB of its seed, named by the nearest palette
+       colour. A component without seeds (e.g. strongly blurred) uses its core (mask eroded by
+       a pixel); one farther than ``MAX_COLOR_DISTANCE`` from every palette colour is dropped.
+    5. Coverage: each pixel's alpha is its RGB offset from the background projected on the
+       object's offset (colour - background), clipped to [0, 1]: anti-aliased edges become
+       fractional coverage; pixels far off that colour axis (``OFF_AXIS``) get none, and with
+       several seeds only coverage connected to the object's own seed counts. Area, centroid
+       and the box (alpha >= 0.5) come from it.
+    6. Shape: the radial profile r(theta) (the integral of bilinear-interpolated alpha along
+       128 rays from the centroid, i.e. a sub-pixel boundary distance) is compared with every
+       shape's exact profile at every rotation (1 degree steps) with a least-squares scale;
+       the smallest relative residual names the shape. Rays that run into the canvas edge
+       while still inside the object (cut-off objects) are left out of the fit.
+Then :func:`check` applies GenEval's rule (:func:`common.world.geneval.evaluate_prompt`).
+
+Public API:
+    detect_objects(image) -> list[DetectedObject]
+    check(prompt, image) -> Verdict
+    checker_records(n_prompts, seed, *, defects=None, modes=MODES, tags=GENEVAL_TAGS) -> list[dict]
+    confusion_by_tag(records) -> dict[tag | "all", dict]
+    confusion_markdown(confusion) -> str
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from PIL import Image
+from scipy import ndimage
+
+from common.world.geneval import Detection, GenEvalPrompt, Verdict, evaluate_prompt
+from common.world.shapes import SYMMETRY, radial_profile
+from common.world.vocab import COLORS, GENEVAL_TAGS, SHAPES
+
+FG_THRESHOLD = 28.0
+"""RGB distance from the background model above which a pixel is foreground."""
+
+MIN_AREA = 0.0008
+"""Smallest component kept, as a share of the canvas area (13 px at 128 x 128)."""
+
+MAX_COLOR_DISTANCE = 50.0
+"""Components whose core colour is farther than this from every palette colour are not objects
+(stains, artefacts); clean objects are within about 15 (jitter)."""
+
+OFF_AXIS = 28.0
+"""A pixel whose offset from the background has more than this off the object's colour axis
+(e.g. a stain touching the object) gets no coverage."""
+
+SOLID_DISTANCE = 45.0
+"""A foreground pixel this close to a palette colour is a solid object pixel of that colour."""
+
+SEED_PIXELS = 10
+"""Solid pixels of one colour a component needs to hold an object of that colour."""
+
+NOISE_GUARD = 6.0
+"""Estimated per-channel noise (grey levels) above which the image is median-filtered first."""
+
+N_RAYS = 128
+RAY_STEP = 0.25
+_PALETTE_NAMES = tuple(COLORS)
+_PALETTE = np.array([COLORS[c] for c in _PALETTE_NAMES], dtype=np.float32)
+_EIGHT = np.ones((3, 3), dtype=bool)
+
+
+@dataclass(frozen=True)
+class DetectedObject:
+    """One object read back from pixels. Coordinates are fractions of the canvas side."""
+
+    shape: str
+    color: str
+    bbox: tuple[float, float, float, float]
+    centroid: tuple[float, float]
+    area: float
+    shape_error: float
+    color_distance: float
+
+    def to_detection(self) -> Detection:
+        return Detection(cls=self.shape, bbox=self.bbox, color=self.color, score=1.0 - self.shape_error)
+
+
+@functools.lru_cache(maxsize=1)
+def _templates() -> tuple[np.ndarray, np.ndarray]:
+    """Radial profiles of every shape at every rotation: (n_templates, N_RAYS), shape index."""
+    angles = np.arange(N_RAYS) * 360.0 / N_RAYS
+    rows, owner = [], []
+    for si, shape in enumerate(SHAPES):
+        period = SYMMETRY[shape]
+        rots = [0.0] if shape == "circle" else np.arange(0.0, period, 1.0)
+        for rot in rots:
+            rows.append(radial_profile(shape, angles, float(rot)))
+            owner.append(si)
+    return np.asarray(rows, dtype=np.float64), np.asarray(owner)
+
+
+def _as_array(image: Image.Image | np.ndarray) -> np.ndarray:
+    if isinstance(image, Image.Image):
+        image = np.asarray(image.convert("RGB"))
+    arr = np.asarray(image, dtype=np.float32)
+    if arr.ndim != 3 or arr.shape[2] != 3:
+        raise ValueError(f"expected an RGB image, got shape {arr.shape}")
+    return arr
+
+
+def _background(img: np.ndarray) -> np.ndarray:
+    h, w, _ = img.shape
+    step = max(1, min(h, w) // 48)
+    ys = (np.arange(0, h, step) + 0.5) / h - 0.5
+    xs = (np.arange(0, w, step) + 0.5) / w - 0.5
+    yy, xx = np.meshgrid(ys, xs, indexing="ij")
+    A = np.stack([np.ones_like(xx), xx, yy, xx * xx, xx * yy, yy * yy], axis=-1).reshape(-1, 6)
+    vals = img[::step, ::step].reshape(-1, 3).astype(np.float64)
+    keep = np.ones(len(vals), dtype=bool)
+    coef = np.zeros((6, 3))
+    for thr in (60.0, 35.0, 22.0):
+        Ak = A[keep]
+        coef = np.linalg.solve(Ak.T @ Ak + 1e-6 * np.eye(6), Ak.T @ vals[keep])
+        res = np.linalg.norm(vals - A @ coef, axis=1)
+        new_keep = res < thr
+        if new_keep.sum() < 0.2 * len(vals):
+            break
+        keep = new_keep
+    fy = (np.arange(h) + 0.5) / h - 0.5
+    fx = (np.arange(w) + 0.5) / w - 0.5
+    YY, XX = np.meshgrid(fy, fx, indexing="ij")
+    full = np.stack([np.ones_like(XX), XX, YY, XX * XX, XX * YY, YY * YY], axis=-1) @ coef
+    poly = full.astype(np.float32)
+    resid = img - poly
+    bgmask = np.linalg.norm(resid, axis=-1) < FG_THRESHOLD * 0.8
+    bgmask = ~ndimage.binary_dilation(~bgmask, structure=_EIGHT, iterations=2)
+    m = bgmask.astype(np.float32)
+    den = ndimage.gaussian_filter(m, 4.0, mode="nearest")
+    num = ndimage.gaussian_filter(resid * m[..., None], (4.0, 4.0, 0), mode="nearest")
+    return poly + num / (den[..., None] + 0.05)
+
+
+def _denoise(img: np.ndarray) -> np.ndarray:
+    lum = img.sum(axis=-1)
+    # Fine-scale residual of the channel sum against its 4-neighbour mean; its MAD, in per
+    # channel grey levels, is ~0 on clean renders (smooth background, sharp but sparse edges).
+    hp = lum[1:-1, 1:-1] - 0.25 * (lum[:-2, 1:-1] + lum[2:, 1:-1] + lum[1:-1, :-2] + lum[1:-1, 2:])
+    sigma = 1.4826 * float(np.median(np.abs(hp))) / (np.sqrt(3.0) * np.sqrt(1.25))
+    if sigma <= NOISE_GUARD:
+        return img
+    return ndimage.median_filter(img, size=(3, 3, 1), mode="nearest")
+
+
+def _radial(alpha: np.ndarray, cy: float, cx: float, rmax: float) -> np.ndarray:
+    """Boundary distance along N_RAYS rays from (cy, cx) in ``alpha``'s pixel coordinates."""
+    th = np.arange(N_RAYS) * 2 * np.pi / N_RAYS
+    ts = np.arange(RAY_STEP / 2, rmax, RAY_STEP)
+    py = cy + np.sin(th)[:, None] * ts[None, :] - 0.5
+    px = cx + np.cos(th)[:, None] * ts[None, :] - 0.5
+    vals = ndimage.map_coordinates(alpha, [py.ravel(), px.ravel()], order=1, mode="constant", cval=0.0)
+    return vals.reshape(N_RAYS, -1).sum(axis=1) * RAY_STEP
+
+
+def _border_distance(cy: float, cx: float, h: int, w: int) -> np.ndarray:
+    th = np.arange(N_RAYS) * 2 * np.pi / N_RAYS
+    c, s = np.cos(th), np.sin(th)
+    with np.errstate(divide="ignore"):
+        tx = np.where(c > 1e-9, (w - cx) / c, np.where(c < -1e-9, -cx / c, np.inf))
+        ty = np.where(s > 1e-9, (h - cy) / s, np.where(s < -1e-9, -cy / s, np.inf))
+    return np.minimum(tx, ty)
+
+
+def _classify_shape(r: np.ndarray, weight: np.ndarray) -> tuple[str, float]:
+    T, owner = _templates()
+    w = weight.astype(np.float64)
+    wr = w * r
+    k = (T @ wr) / np.maximum((T * T) @ w, 1e-12)
+    res = ((r[None, :] - k[:, None] * T) ** 2) @ w
+    err = res / max(float(wr @ r), 1e-12)
+    best = int(np.argmin(err))
+    return SHAPES[int(owner[best])], float(err[best])
+
+
+def _measure(
+    alpha: np.ndarray, y0: int, x0: int, h: int, w: int, color: str, cdist: float
+) -> DetectedObject | None:
+    """Area, centroid, box and shape of one object's coverage patch at offset (y0, x0)."""
+    area = float(alpha.sum())
+    yy, xx = np.nonzero(alpha > 0)
+    if len(yy) == 0 or area <= 0:
+        return None
+    cy = float((alpha[yy, xx] * (yy + 0.5)).sum() / area)
+    cx = float((alpha[yy, xx] * (xx + 0.5)).sum() / area)
+    rmax = float(np.sqrt(((yy + 0.5 - cy) ** 2 + (xx + 0.5 - cx) ** 2).max())) + 1.5
+    r = _radial(alpha, cy, cx, rmax)
+    uncensored = r < _border_distance(cy + y0, cx + x0, h, w) - 0.75
+    if uncensored.sum() < N_RAYS // 4:
+        uncensored = np.ones_like(uncensored)
+    shape, err = _classify_shape(r, uncensored)
+    solid = alpha >= 0.5
+    cols = np.nonzero(solid.any(axis=0))[0]
+    rows = np.nonzero(solid.any(axis=1))[0]
+    if len(cols) == 0:
+        return None
+    return DetectedObject(
+        shape=shape,
+        color=color,
+        bbox=(
+            float((x0 + cols[0]) / w),
+            float((y0 + rows[0]) / h),
+            float((x0 + cols[-1] + 1) / w),
+            float((y0 + rows[-1] + 1) / h),
+        ),
+        centroid=((cx + x0) / w, (cy + y0) / h),
+        area=area / (h * w),
+        shape_error=err,
+        color_distance=cdist,
+    )
+
+
+def detect_objects(image: Image.Image | np.ndarray) -> list[DetectedObject]:
+    """Objects in ``image`` (see the module docstring), in raster order of their components."""
+    img = _denoise(_as_array(image))
+    h, w, _ = img.shape
+    bg = _background(img)
+    diff = img - bg
+    dist = np.linalg.norm(diff, axis=-1)
+    fg = dist > FG_THRESHOLD
+    labels, n = ndimage.label(fg, structure=_EIGHT)
+    if n == 0:
+        return []
+    fg_rgb = img[fg]
+    d2 = (
+        (fg_rgb * fg_rgb).sum(-1)[:, None]
+        - 2.0 * fg_rgb @ _PALETTE.T
+        + (_PALETTE * _PALETTE).sum(-1)[None, :]
+    )
+    pal_i = np.zeros((h, w), dtype=np.int64)
+    pal_i[fg] = d2.argmin(axis=1)
+    solid_px = np.zeros((h, w), dtype=bool)
+    solid_px[fg] = d2.min(axis=1) < SOLID_DISTANCE**2
+    min_px = max(4.0, MIN_AREA * h * w)
+    out: list[DetectedObject] = []
+    for k, sl in enumerate(ndimage.find_objects(labels), start=1):
+        if sl is None:
+            continue
+        y0, y1 = max(sl[0].start - 2, 0), min(sl[0].stop + 2, h)
+        x0, x1 = max(sl[1].start - 2, 0), min(sl[1].stop + 2, w)
+        lab = labels[y0:y1, x0:x1]
+        mask = lab == k
+        if mask.sum() < min_px:
+            continue
+        region = ndimage.binary_dilation(mask, structure=_EIGHT) & ((lab == 0) | mask)
+        img_p, bg_p, dif_p = img[y0:y1, x0:x1], bg[y0:y1, x0:x1], diff[y0:y1, x0:x1]
+        solid = mask & solid_px[y0:y1, x0:x1]
+        idx = pal_i[y0:y1, x0:x1][solid]
+        seeds = [(int(c), solid & (pal_i[y0:y1, x0:x1] == c)) for c in np.unique(idx)]
+        seeds = [(c, m) for c, m in seeds if m.sum() >= SEED_PIXELS]
+        if not seeds:  # no pixel close to the palette (e.g. a strongly blurred object): use the core
+            core = ndimage.binary_erosion(mask, structure=_EIGHT)
+            if core.sum() < 5:
+                d = dist[y0:y1, x0:x1]
+                core = mask & (d >= np.percentile(d[mask], 60))
+            seeds = [(-1, core)]
+        for ci, seed in seeds:
+            col = np.median(img_p[seed], axis=0)
+            cd = np.linalg.norm(_PALETTE - col[None, :], axis=1)
+            ci = int(np.argmin(cd))
+            if cd[ci] > MAX_COLOR_DISTANCE:
+                continue
+            vec = col[None, None, :] - bg_p
+            raw = (dif_p * vec).sum(-1) / np.maximum((vec * vec).sum(-1), 1.0)
+            off_axis = np.linalg.norm(dif_p - raw[..., None] * vec, axis=-1)
+            alpha = np.clip(raw, 0.0, 1.0) * (region & (off_axis <= OFF_AXIS))
+            if len(seeds) > 1:  # keep only the coverage connected to this colour's seed
+                pieces, _ = ndimage.label(alpha > 0.05, structure=_EIGHT)
+                keep = np.unique(pieces[seed & (pieces > 0)])
+                alpha = alpha * np.isin(pieces, keep)
+            if alpha.sum() < min_px * 0.5:
+                continue
+            obj = _measure(alpha, y0, x0, h, w, _PALETTE_NAMES[ci], float(cd[ci]))
+            if obj is not None:
+                out.append(obj)
+    return out
+
+
+def check(prompt: GenEvalPrompt, image: Image.Image | np.ndarray) -> Verdict:
+    """GenEval verdict of ``image`` for ``prompt``, from pixels only."""
+    return evaluate_prompt(prompt, [d.to_detection() for d in detect_objects(image)])
+
+
+# ----------------------------------------------------------------------------- evaluation
+
+
+def checker_records(
+    n_prompts: int,
+    seed: int,
+    *,
+    defects: object | Callable[[np.random.Generator], object] = None,
+    modes: Sequence[str] = ("match", "partial", "miss"),
+    tags: Sequence[str] = GENEVAL_TAGS,
+    canvas: int = 128,
+) -> list[dict[str, Any]]:
+    """Sample ``n_prompts`` prompts x ``modes`` scenes, render, check; one record per image.
+
+    ``defects`` is fixed defects or a function of the rng returning them. Ground truth is the
+    GenEval rule on the scene actually drawn (``defects.prepare_scene``). A record holds
+    ``tag, mode, defects, truth, pred`` (requirement dicts) and the prompt text.
+    """
+    from common.world.defects import as_defects, prepare_scene
+    from common.world.prompts import sample_prompts
+    from common.world.render import render_array
+    from common.world.sampling import sample_scene, truth_verdict
+
+    rng = np.random.default_rng(seed)
+    prompts = sample_prompts(n_prompts, rng, tags)
+    records = []
+    for p in prompts:
+        for mode in modes:
+            s = sample_scene(p, rng, mode=mode, canvas=canvas)
+            d = as_defects(defects(rng) if callable(defects) else defects)
+            drawn = prepare_scene(s.scene, d)
+            truth = truth_verdict(p, drawn)
+            pred = check(p, render_array(s.scene, defects=d))
+            records.append(
+                {
+                    "tag": p.tag,
+                    "mode": mode,
+                    "prompt": p.prompt,
+                    "defects": d.to_dict(),
+                    "truth": truth.requirements,
+                    "pred": pred.requirements,
+                    "truth_correct": truth.correct,
+                    "pred_correct": pred.correct,
+                }
+            )
+    return records
+
+
+def confusion_by_tag(records: Iterable[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """Requirement-level confusion per tag and over all (``"all"``).
+
+    Positive = the requirement holds. ``tp`` holds and judged to hold, ``fn`` holds but judged
+    violated, ``fp`` violated but judged to hold, ``tn`` violated and judged violated.
+    ``req_accuracy`` = (tp + tn) / requirements; ``image_accuracy`` = share of images whose
+    whole GenEval verdict (correct or not) agrees with the truth.
+    """
+    acc: dict[str, dict[str, float]] = {}
+
+    def bucket(tag: str) -> dict[str, float]:
+        return acc.setdefault(
+            tag, {"images": 0, "requirements": 0, "tp": 0, "fn": 0, "fp": 0, "tn": 0, "agree": 0}
+        )
+
+    for rec in records:
+        for b in (bucket(rec["tag"]), bucket("all")):
+            b["images"] += 1
+            b["agree"] += int(rec["truth_correct"] == rec["pred_correct"])
+            for key, t in rec["truth"].items():
+                p = rec["pred"][key]
+                b["requirements"] += 1
+                b["tp" if t and p else "fn" if t else "fp" if p else "tn"] += 1
+    order = [t for t in GENEVAL_TAGS if t in acc] + [t for t in acc if t not in GENEVAL_TAGS]
+    out = {}
+    for t in order:
+        b = acc[t]
+        out[t] = {
+            **{k: int(v) for k, v in b.items() if k != "agree"},
+            "req_accuracy": (b["tp"] + b["tn"]) / max(b["requirements"], 1),
+            "image_accuracy": b["agree"] / max(b["images"], 1),
+        }
+    return out
+
+
+def confusion_markdown(confusion: dict[str, dict[str, float]]) -> str:
+    """The confusion as a Markdown table."""
+    head = "| tag | images | requirements | TP | FN | FP | TN | req. acc. | image acc. |"
+    lines = [head, "|" + "---|" * 9]
+    for tag, c in confusion.items():
+        lines.append(
+            f"| {tag} | {c['images']} | {c['requirements']} | {c['tp']} | {c['fn']} | {c['fp']} | {c['tn']} "
+            f"| {100 * c['req_accuracy']:.2f}% | {100 * c['image_accuracy']:.2f}% |"
+        )
+    return "\n".join(lines)
