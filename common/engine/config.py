@@ -1,0 +1,301 @@
+"""Engine configuration: dataclasses behind ``conf/engine/*.yaml`` and the DeepSpeed JSON built from them.
+
+The YAML files are plain data; :meth:`EngineConfig.from_cfg` checks them against the dataclasses
+below (unknown keys, wrong types, values outside their allowed set, inconsistent combinations) and
+raises :class:`EngineConfigError` with the dotted path of the offending key. The DeepSpeed JSON is
+never written by hand: :func:`deepspeed_config` derives it from the validated config, so one YAML
+key (e.g. ``gradient_clipping``) means the same thing under every strategy.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Accelerator = Literal["auto", "cpu", "cuda", "gpu"]
+Strategy = Literal["auto", "ddp", "ddp_spawn", "deepspeed"]
+Precision = Literal["32-true", "16-mixed", "bf16-mixed", "16-true", "bf16-true"]
+OffloadDevice = Literal["none", "cpu", "nvme"]
+Backend = Literal["gloo", "nccl"]
+
+
+class EngineConfigError(ValueError):
+    """An engine config that does not match :class:`EngineConfig`; the message names the key."""
+
+
+@dataclass
+class DeepSpeedOptions:
+    """The DeepSpeed part of an engine config (``engine.deepspeed``); JSON via :func:`deepspeed_config`.
+
+    Field names follow DeepSpeed's own keys so that its documentation applies; ``extra`` is merged
+    last into the generated JSON for anything not modelled here.
+    """
+
+    stage: int = 3
+    offload_optimizer: OffloadDevice = "none"
+    offload_param: OffloadDevice = "none"
+    nvme_path: str | None = None
+    pin_memory: bool = True
+    overlap_comm: bool = True
+    contiguous_gradients: bool = True
+    reduce_bucket_size: int = 500_000_000
+    stage3_prefetch_bucket_size: int = 50_000_000
+    stage3_param_persistence_threshold: int = 100_000
+    stage3_max_live_parameters: int = 1_000_000_000
+    stage3_max_reuse_distance: int = 1_000_000_000
+    stage3_gather_16bit_weights_on_model_save: bool = True
+    sub_group_size: int = 1_000_000_000
+    train_micro_batch_size_per_gpu: int = 1
+    gradient_accumulation_steps: int = 1
+    # Trainers pass torch optimizers (no JIT-compiled DeepSpeed ops): allow them, also with offload.
+    zero_allow_untested_optimizer: bool = True
+    zero_force_ds_cpu_optimizer: bool = False
+    steps_per_print: int = 1_000_000_000
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def validate(self, path: str = "engine.deepspeed") -> None:
+        """Raise :class:`EngineConfigError` on values DeepSpeed would reject or misread."""
+        if self.stage not in (0, 1, 2, 3):
+            raise EngineConfigError(f"{path}.stage must be 0, 1, 2 or 3, got {self.stage}")
+        if self.offload_param != "none" and self.stage != 3:
+            raise EngineConfigError(f"{path}.offload_param needs stage 3, got stage {self.stage}")
+        if self.offload_optimizer != "none" and self.stage == 0:
+            raise EngineConfigError(f"{path}.offload_optimizer needs stage >= 1")
+        if "nvme" in (self.offload_param, self.offload_optimizer) and not self.nvme_path:
+            raise EngineConfigError(f"{path}.nvme_path is required when offloading to nvme")
+        for name in (
+            "reduce_bucket_size",
+            "stage3_prefetch_bucket_size",
+            "stage3_max_live_parameters",
+            "stage3_max_reuse_distance",
+            "sub_group_size",
+            "train_micro_batch_size_per_gpu",
+            "gradient_accumulation_steps",
+            "steps_per_print",
+        ):
+            if getattr(self, name) < 1:
+                raise EngineConfigError(f"{path}.{name} must be >= 1, got {getattr(self, name)}")
+        if self.stage3_param_persistence_threshold < 0:
+            raise EngineConfigError(f"{path}.stage3_param_persistence_threshold must be >= 0")
+
+
+@dataclass
+class EngineConfig:
+    """How a run is placed on hardware: one ``conf/engine/<name>.yaml`` file.
+
+    ``gradient_clipping`` is the max global gradient norm (``None``: no clipping); DeepSpeed applies
+    it inside its step, the other strategies through :func:`common.engine.clip_gradients`.
+    """
+
+    name: str = "cpu"
+    accelerator: Accelerator = "cpu"
+    devices: int | str = 1
+    num_nodes: int = 1
+    strategy: Strategy = "auto"
+    precision: Precision = "32-true"
+    gradient_clipping: float | None = 1.0
+    process_group_backend: Backend | None = None
+    find_unused_parameters: bool = False
+    deepspeed: DeepSpeedOptions | None = None
+
+    @classmethod
+    def from_cfg(cls, cfg: Any) -> EngineConfig:
+        """Build and validate from a mapping or an OmegaConf node (interpolations resolved)."""
+        if isinstance(cfg, EngineConfig):
+            cfg.validate()
+            return cfg
+        try:
+            from omegaconf import DictConfig, OmegaConf
+
+            if isinstance(cfg, DictConfig):
+                cfg = OmegaConf.to_container(cfg, resolve=True)
+        except ImportError:  # pragma: no cover - omegaconf is a dependency
+            pass
+        if not isinstance(cfg, Mapping):
+            raise EngineConfigError(f"engine config must be a mapping, got {type(cfg).__name__}")
+        out = _build_dataclass(cls, cfg, "engine")
+        out.validate()
+        return out
+
+    def validate(self) -> None:
+        """Check the combination of fields; raises :class:`EngineConfigError`."""
+        if isinstance(self.devices, str) and self.devices != "auto":
+            raise EngineConfigError(f"engine.devices must be a positive int or 'auto', got {self.devices!r}")
+        if isinstance(self.devices, int) and self.devices < 1:
+            raise EngineConfigError(f"engine.devices must be >= 1, got {self.devices}")
+        if self.num_nodes < 1:
+            raise EngineConfigError(f"engine.num_nodes must be >= 1, got {self.num_nodes}")
+        if self.gradient_clipping is not None and self.gradient_clipping <= 0:
+            raise EngineConfigError(
+                f"engine.gradient_clipping must be > 0 or null (no clipping), got {self.gradient_clipping}"
+            )
+        if self.strategy == "deepspeed":
+            if self.deepspeed is None:
+                raise EngineConfigError("engine.strategy is 'deepspeed' but engine.deepspeed is missing")
+            if self.accelerator == "cpu":
+                raise EngineConfigError(
+                    "engine.strategy 'deepspeed' needs CUDA (Lightning's DeepSpeed strategy refuses CPUs); "
+                    "on CPU use engine=ddp or engine=cpu"
+                )
+            self.deepspeed.validate()
+        elif self.deepspeed is not None:
+            raise EngineConfigError(
+                f"engine.deepspeed is set but engine.strategy is {self.strategy!r}; "
+                "remove it or use strategy: deepspeed"
+            )
+        if self.strategy == "auto" and self.num_nodes > 1:
+            raise EngineConfigError("engine.num_nodes > 1 needs a distributed strategy (ddp or deepspeed)")
+
+    @property
+    def is_zero3(self) -> bool:
+        """True for DeepSpeed with ZeRO stage 3 (parameters partitioned across ranks)."""
+        return self.strategy == "deepspeed" and self.deepspeed is not None and self.deepspeed.stage == 3
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-dict form (for run directories and logs)."""
+        return dataclasses.asdict(self)
+
+
+def deepspeed_config(engine_cfg: EngineConfig | Mapping[str, Any]) -> dict[str, Any]:
+    """The DeepSpeed JSON (as a dict) for a ``strategy: deepspeed`` engine config.
+
+    Carries the ZeRO section (stage, offload, buckets, 16-bit gather on save), bf16/fp16 from
+    ``precision``, ``gradient_clipping``, the micro batch and accumulation, and permission to use
+    torch optimizers (``zero_allow_untested_optimizer``; ``zero_force_ds_cpu_optimizer`` false so
+    offload works without compiling DeepSpeed's CPU Adam). ``deepspeed.extra`` is merged last.
+    """
+    cfg = EngineConfig.from_cfg(engine_cfg)
+    ds = cfg.deepspeed
+    if ds is None:
+        raise EngineConfigError(f"engine {cfg.name!r} has no deepspeed section (strategy {cfg.strategy!r})")
+    zero: dict[str, Any] = {
+        "stage": ds.stage,
+        "overlap_comm": ds.overlap_comm,
+        "contiguous_gradients": ds.contiguous_gradients,
+        "reduce_bucket_size": ds.reduce_bucket_size,
+        "sub_group_size": ds.sub_group_size,
+    }
+    if ds.stage == 3:
+        zero.update(
+            stage3_prefetch_bucket_size=ds.stage3_prefetch_bucket_size,
+            stage3_param_persistence_threshold=ds.stage3_param_persistence_threshold,
+            stage3_max_live_parameters=ds.stage3_max_live_parameters,
+            stage3_max_reuse_distance=ds.stage3_max_reuse_distance,
+            stage3_gather_16bit_weights_on_model_save=ds.stage3_gather_16bit_weights_on_model_save,
+        )
+    for key, device in (("offload_optimizer", ds.offload_optimizer), ("offload_param", ds.offload_param)):
+        if device != "none":
+            section: dict[str, Any] = {"device": device, "pin_memory": ds.pin_memory}
+            if device == "nvme":
+                section["nvme_path"] = ds.nvme_path
+            zero[key] = section
+    out: dict[str, Any] = {
+        "train_micro_batch_size_per_gpu": ds.train_micro_batch_size_per_gpu,
+        "gradient_accumulation_steps": ds.gradient_accumulation_steps,
+        "gradient_clipping": float(cfg.gradient_clipping or 0.0),
+        "zero_optimization": zero,
+        "zero_allow_untested_optimizer": ds.zero_allow_untested_optimizer,
+        "zero_force_ds_cpu_optimizer": ds.zero_force_ds_cpu_optimizer,
+        "bf16": {"enabled": cfg.precision.startswith("bf16")},
+        "fp16": {"enabled": cfg.precision.startswith("16")},
+        "steps_per_print": ds.steps_per_print,
+        "wall_clock_breakdown": False,
+    }
+    _deep_merge(out, ds.extra)
+    return out
+
+
+# --------------------------------------------------------------------------- validation helpers
+
+
+def _deep_merge(base: dict[str, Any], extra: Mapping[str, Any]) -> None:
+    for key, value in extra.items():
+        if isinstance(value, Mapping) and isinstance(base.get(key), dict):
+            _deep_merge(base[key], value)
+        else:
+            base[key] = value
+
+
+def _build_dataclass(cls: type, data: Mapping[str, Any], path: str) -> Any:
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    unknown = sorted(set(map(str, data)) - set(names))
+    if unknown:
+        raise EngineConfigError(f"{path}: unknown key(s) {unknown}; valid keys: {names}")
+    kwargs = {name: _coerce(data[name], hints[name], f"{path}.{name}") for name in names if name in data}
+    return cls(**kwargs)
+
+
+def _describe(hint: Any) -> str:
+    origin = typing.get_origin(hint)
+    if origin is Literal:
+        return "one of " + ", ".join(repr(a) for a in typing.get_args(hint))
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_describe(a) for a in typing.get_args(hint))
+    if hint is type(None):
+        return "null"
+    return getattr(hint, "__name__", str(hint))
+
+
+def _coerce(value: Any, hint: Any, path: str) -> Any:
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        options = [a for a in typing.get_args(hint) if a is not type(None)]
+        if value is None and len(options) < len(typing.get_args(hint)):
+            return None
+        if len(options) == 1:  # Optional[X]: X's own, more precise error
+            return _coerce(value, options[0], path)
+        for option in options:
+            try:
+                return _coerce(value, option, path)
+            except EngineConfigError:
+                continue
+        raise EngineConfigError(f"{path}: expected {_describe(hint)}, got {value!r}")
+    if origin is Literal:
+        if value not in typing.get_args(hint):
+            raise EngineConfigError(f"{path}: expected {_describe(hint)}, got {value!r}")
+        return value
+    if hint is type(None):
+        if value is not None:
+            raise EngineConfigError(f"{path}: expected null, got {value!r}")
+        return None
+    if dataclasses.is_dataclass(hint):
+        if not isinstance(value, Mapping):
+            raise EngineConfigError(f"{path}: expected a mapping, got {value!r}")
+        return _build_dataclass(hint, value, path)
+    if origin is dict or hint is dict:
+        if not isinstance(value, Mapping):
+            raise EngineConfigError(f"{path}: expected a mapping, got {value!r}")
+        return dict(value)
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise EngineConfigError(f"{path}: expected true or false, got {value!r}")
+        return value
+    if hint is int:
+        if isinstance(value, bool):
+            raise EngineConfigError(f"{path}: expected an integer, got {value!r}")
+        if isinstance(value, float) and value.is_integer():
+            return int(value)  # YAML's 5.0e8 style sizes
+        if isinstance(value, str):
+            try:
+                as_float = float(value)
+            except ValueError:
+                raise EngineConfigError(f"{path}: expected an integer, got {value!r}") from None
+            if as_float.is_integer():
+                return int(as_float)
+        if not isinstance(value, int):
+            raise EngineConfigError(f"{path}: expected an integer, got {value!r}")
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise EngineConfigError(f"{path}: expected a number, got {value!r}")
+        return float(value)
+    if hint is str:
+        if not isinstance(value, str):
+            raise EngineConfigError(f"{path}: expected a string, got {value!r}")
+        return value
+    raise EngineConfigError(f"{path}: unsupported field type {hint!r}")  # pragma: no cover

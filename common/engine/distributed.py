@@ -1,0 +1,135 @@
+"""Rank helpers and cluster detection (through Lightning's cluster environments).
+
+The rank helpers read ``torch.distributed`` when it is initialised and fall back to a single
+process otherwise, so library code can call them unconditionally. :func:`detect_cluster` asks
+Lightning's environments in the order Fabric does (TorchElastic, SLURM, LSF, MPI, then the plain
+local/env-var environment) and reports what the chosen one sees, without side effects.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import torch.distributed as dist
+
+
+def is_distributed() -> bool:
+    """True when ``torch.distributed`` is initialised with more than one process."""
+    return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+
+
+def global_rank() -> int:
+    """This process's rank among all processes (0 when not distributed)."""
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank()
+    return 0
+
+
+def world_size() -> int:
+    """Number of processes (1 when not distributed)."""
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_world_size()
+    return 1
+
+
+def local_rank() -> int:
+    """This process's rank on its node (``LOCAL_RANK``, ``SLURM_LOCALID``, else 0)."""
+    for key in ("LOCAL_RANK", "SLURM_LOCALID"):
+        if key in os.environ:
+            return int(os.environ[key])
+    return 0
+
+
+def is_global_zero() -> bool:
+    """True on the process that writes files and logs."""
+    return global_rank() == 0
+
+
+def barrier() -> None:
+    """Wait for every process (no-op when not distributed)."""
+    if is_distributed():
+        dist.barrier()
+
+
+@dataclass(frozen=True)
+class ClusterInfo:
+    """What the detected cluster environment says about this process."""
+
+    name: str  # "torchelastic", "slurm", "lsf", "mpi" or "local"
+    environment: str  # Lightning's class name
+    global_rank: int
+    local_rank: int
+    node_rank: int
+    world_size: int
+    main_address: str
+    main_port: int | None
+    creates_processes_externally: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict (for logs and JSON)."""
+        return asdict(self)
+
+
+def detect_cluster() -> ClusterInfo:
+    """Detect the cluster environment Fabric would use, and the ranks and world size it reports.
+
+    SLURM is detected by Lightning's ``SLURMEnvironment.detect()`` (``srun`` sets SLURM_NTASKS;
+    jobs named ``bash`` or ``interactive`` count as interactive and are not treated as SLURM).
+    Environment variables that Lightning's environments set as a side effect (MASTER_ADDR,
+    MASTER_PORT) are restored, so calling this changes nothing.
+    """
+    from lightning.fabric.plugins.environments import (
+        LightningEnvironment,
+        LSFEnvironment,
+        MPIEnvironment,
+        SLURMEnvironment,
+        TorchElasticEnvironment,
+    )
+
+    saved = {key: os.environ.get(key) for key in ("MASTER_ADDR", "MASTER_PORT")}
+    try:
+        for name, env_type in (
+            ("torchelastic", TorchElasticEnvironment),
+            ("slurm", SLURMEnvironment),
+            ("lsf", LSFEnvironment),
+            ("mpi", MPIEnvironment),
+        ):
+            if env_type.detect():
+                env = env_type()
+                return ClusterInfo(
+                    name=name,
+                    environment=env_type.__name__,
+                    global_rank=env.global_rank(),
+                    local_rank=env.local_rank(),
+                    node_rank=env.node_rank(),
+                    world_size=env.world_size(),
+                    main_address=env.main_address,
+                    main_port=env.main_port,
+                    creates_processes_externally=env.creates_processes_externally,
+                )
+        env = LightningEnvironment()
+        port = os.environ.get("MASTER_PORT")
+        if dist.is_available() and dist.is_initialized():
+            rank, size = dist.get_rank(), dist.get_world_size()
+        else:  # torchrun-style variables, or Lightning's launcher (which sets LOCAL_RANK, WORLD_SIZE)
+            rank = int(os.environ.get("RANK", env.local_rank()))
+            size = int(os.environ.get("WORLD_SIZE", 1))
+        return ClusterInfo(
+            name="local",
+            environment=LightningEnvironment.__name__,
+            global_rank=rank,
+            local_rank=env.local_rank(),
+            node_rank=env.node_rank(),
+            world_size=size,
+            main_address=env.main_address,
+            main_port=int(port) if port else None,
+            creates_processes_externally=env.creates_processes_externally,
+        )
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
