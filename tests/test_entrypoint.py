@@ -12,7 +12,11 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "experiments.run", *args], cwd=ROOT, capture_output=True, text=True, timeout=300
+        [sys.executable, "-m", "experiments.run", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
 
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 SHAPES: tuple[str, ...] = ("circle", "square", "triangle", "star", "cross", "hexagon")
 """Object classes. They play the role of GenEval's COCO classes."""
 
-SHAPE_PLURALS: dict[str, str] = {s: s + ("es" if s.endswith(("ss", "x", "sh", "ch")) else "s") for s in SHAPES}
+SHAPE_PLURALS: dict[str, str] = {
+    s: s + ("es" if s.endswith(("ss", "x", "sh", "ch")) else "s") for s in SHAPES
+}
 """Plural forms used in counting prompts ("three crosses")."""
 
 COLORS: dict[str, tuple[int, int, int]] = {
@@ -36,5 +38,12 @@ RELATIONS: tuple[str, ...] = ("left of", "right of", "above", "below")
 NUMBER_WORDS: tuple[str, ...] = ("zero", "one", "two", "three", "four", "five", "six")
 """Count words, indexed by the count."""
 
-GENEVAL_TAGS: tuple[str, ...] = ("single_object", "two_object", "counting", "colors", "position", "color_attr")
+GENEVAL_TAGS: tuple[str, ...] = (
+    "single_object",
+    "two_object",
+    "counting",
+    "colors",
+    "position",
+    "color_attr",
+)
 """The six GenEval task tags."""
