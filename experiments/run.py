@@ -20,7 +20,9 @@ def available_experiments() -> dict[str, str]:
     out: dict[str, str] = {}
     for path in sorted((CONF_DIR / "exp").glob("*.yaml")):
         first = path.read_text().splitlines()[:3]
-        desc = next((ln.lstrip("# ").strip() for ln in first if ln.startswith("#") and "@package" not in ln), "")
+        desc = next(
+            (ln.lstrip("# ").strip() for ln in first if ln.startswith("#") and "@package" not in ln), ""
+        )
         out[path.stem] = desc
     return out
 
@@ -47,7 +49,13 @@ def run_task(cfg: Any) -> dict[str, Any]:
     from hydra.core.hydra_config import HydraConfig
     from hydra.utils import instantiate
 
-    from common.runtime import RunContext, save_resolved_config, seed_everything, set_threads, write_json_atomic
+    from common.runtime import (
+        RunContext,
+        save_resolved_config,
+        seed_everything,
+        set_threads,
+        write_json_atomic,
+    )
 
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     save_resolved_config(cfg, run_dir)
