@@ -1,0 +1,45 @@
+"""World benchmarks: seeded HF datasets shaped like T2I-Eval-Bench, TIFA, ImageReward, FIRM-Bench.
+
+Public API:
+    BENCHMARKS                          name -> :class:`Benchmark` (splits, sizes, columns, builder)
+    build_benchmark(name, seed=0, sizes=None, scale=1.0, canvas=128) -> Built (in memory)
+    save_benchmark(name, path, ...) -> manifest      data + README.md card + build.json
+    world_dataset_path(cfg, name, seed=None) -> <cache_dir>/world/<name>-seed<seed>
+    load_world_dataset(cfg, name, ...) -> DatasetDict (built on first use)
+    prompt_side(prompt) -> "train" | "heldout"    the project-wide prompt split
+
+See :mod:`~common.world.benchmarks.builders` for the list, :mod:`~.truth` for the ground truth
+and :mod:`common.world.annotators` for the simulated raters.
+"""
+
+from __future__ import annotations
+
+from common.world.benchmarks.builders import BENCHMARKS, Benchmark, BuildArgs, Built
+from common.world.benchmarks.items import prompt_pools, prompt_side
+from common.world.benchmarks.store import (
+    BUILD_VERSION,
+    arrow_fingerprint,
+    build_benchmark,
+    load_world_dataset,
+    read_manifest,
+    save_benchmark,
+    world_dataset_path,
+    world_seed,
+)
+
+__all__ = [
+    "BENCHMARKS",
+    "BUILD_VERSION",
+    "Benchmark",
+    "BuildArgs",
+    "Built",
+    "arrow_fingerprint",
+    "build_benchmark",
+    "load_world_dataset",
+    "prompt_pools",
+    "prompt_side",
+    "read_manifest",
+    "save_benchmark",
+    "world_dataset_path",
+    "world_seed",
+]

@@ -1,0 +1,179 @@
+"""Where world benchmarks live on disk, how they are written, found and (re)built.
+
+Layout: ``<cache_dir>/world/<name>-seed<seed>/`` holds ``datasets.DatasetDict.save_to_disk``
+output, the dataset card ``README.md`` and ``build.json`` (name, seed, sizes, canvas, build
+version, per-split fingerprints). :func:`world_dataset_path` gives the directory for a config;
+:func:`load_world_dataset` loads it and, when it is missing or was built with other arguments,
+builds it first. Writes go to a temporary sibling directory renamed into place, so a crashed or
+concurrent build never leaves a half-written dataset where readers look.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import datasets
+
+from common.world.benchmarks.builders import BENCHMARKS, BuildArgs, Built, Progress, no_progress
+from common.world.benchmarks.cards import render_card
+
+BUILD_VERSION = 1
+"""Bump when a builder changes what it writes: cached datasets of older versions are rebuilt."""
+
+DEFAULT_WORLD_SEED = 0
+
+
+def _cache_root(cfg_or_root: Any) -> Path:
+    if isinstance(cfg_or_root, str | os.PathLike):
+        return Path(cfg_or_root)
+    from omegaconf import OmegaConf
+
+    cache = OmegaConf.select(cfg_or_root, "paths.cache_dir")
+    if cache is None:
+        raise KeyError("the config has no paths.cache_dir")
+    return Path(str(cache)) / "world"
+
+
+def world_seed(cfg: Any) -> int:
+    """The world data seed of a config: ``world.seed`` if set, else 0 (not the run's ``seed``:
+    training seeds vary, the benchmark they are measured on should not)."""
+    if cfg is None or isinstance(cfg, str | os.PathLike):
+        return DEFAULT_WORLD_SEED
+    from omegaconf import OmegaConf
+
+    return int(OmegaConf.select(cfg, "world.seed", default=DEFAULT_WORLD_SEED))
+
+
+def world_dataset_path(cfg_or_root: Any, name: str, seed: int | None = None) -> Path:
+    """``<cache_dir>/world/<name>-seed<seed>`` for a config (or ``<root>/<name>-seed<seed>`` for a
+    directory ``root``)."""
+    if name not in BENCHMARKS:
+        raise KeyError(f"unknown world benchmark {name!r}; known: {', '.join(BENCHMARKS)}")
+    s = world_seed(cfg_or_root) if seed is None else int(seed)
+    return _cache_root(cfg_or_root) / f"{name}-seed{s}"
+
+
+def arrow_fingerprint(path: Path) -> str:
+    """SHA-256 over a saved dataset's arrow files (relative path + bytes), 16 hex digits."""
+    h = hashlib.sha256()
+    for f in sorted(path.rglob("*.arrow")):
+        h.update(str(f.relative_to(path)).encode())
+        h.update(f.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def build_benchmark(
+    name: str,
+    *,
+    seed: int = DEFAULT_WORLD_SEED,
+    sizes: Mapping[str, int] | None = None,
+    scale: float = 1.0,
+    canvas: int = 128,
+    progress: Progress = no_progress,
+) -> Built:
+    """Build ``name`` in memory (sizes: defaults x ``scale``, then ``sizes`` overrides)."""
+    bench = BENCHMARKS[name]
+    args = BuildArgs(
+        seed=int(seed), sizes=bench.resolve_sizes(sizes, scale), canvas=int(canvas), progress=progress
+    )
+    return bench.build(args)
+
+
+def _manifest(name: str, seed: int, sizes: Mapping[str, int], canvas: int) -> dict[str, Any]:
+    return {
+        "name": name,
+        "seed": int(seed),
+        "sizes": dict(sizes),
+        "canvas": int(canvas),
+        "version": BUILD_VERSION,
+    }
+
+
+def read_manifest(path: Path) -> dict[str, Any] | None:
+    """The ``build.json`` of a saved benchmark, or None."""
+    f = Path(path) / "build.json"
+    return json.loads(f.read_text()) if f.is_file() else None
+
+
+def save_benchmark(
+    name: str,
+    path: str | Path,
+    *,
+    seed: int = DEFAULT_WORLD_SEED,
+    sizes: Mapping[str, int] | None = None,
+    scale: float = 1.0,
+    canvas: int = 128,
+    progress: Progress = no_progress,
+    overwrite: bool = False,
+) -> dict[str, Any]:
+    """Build ``name`` and write it (data, README.md, build.json) to ``path``; returns the manifest.
+
+    An existing directory built with the same arguments and version is kept unless ``overwrite``.
+    """
+    bench = BENCHMARKS[name]
+    resolved = bench.resolve_sizes(sizes, scale)
+    want = _manifest(name, seed, resolved, canvas)
+    path = Path(path)
+    have = read_manifest(path)
+    if have is not None and not overwrite and {k: have.get(k) for k in want} == want:
+        return have | {"skipped": True}
+    built = build_benchmark(name, seed=seed, sizes=resolved, canvas=canvas, progress=progress)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    quiet = datasets.are_progress_bars_disabled()
+    try:
+        datasets.disable_progress_bars()  # our own bars say what is happening; theirs would repeat it
+        built.data.save_to_disk(str(tmp))
+        prints = {split: arrow_fingerprint(tmp / split) for split in built.data}
+        manifest = want | {
+            "fingerprints": prints,
+            "rows": {s: len(d) for s, d in built.data.items()},
+            "stats": built.stats,
+        }
+        card = render_card(bench, built, seed=seed, canvas=canvas, version=BUILD_VERSION, fingerprints=prints)
+        (tmp / "README.md").write_text(card)
+        (tmp / "build.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+        os.chmod(tmp, 0o755)  # mkdtemp makes it private; a dataset cache is meant to be shared
+        if path.exists():
+            shutil.rmtree(path)
+        os.replace(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    finally:
+        if not quiet:
+            datasets.enable_progress_bars()
+    return manifest
+
+
+def load_world_dataset(
+    cfg_or_root: Any,
+    name: str,
+    *,
+    seed: int | None = None,
+    sizes: Mapping[str, int] | None = None,
+    scale: float = 1.0,
+    canvas: int = 128,
+    build: bool = True,
+    progress: Progress = no_progress,
+) -> datasets.DatasetDict:
+    """Load world benchmark ``name`` for a config; build it first if missing or stale (``build``)."""
+    path = world_dataset_path(cfg_or_root, name, seed)
+    s = world_seed(cfg_or_root) if seed is None else int(seed)
+    want = _manifest(name, s, BENCHMARKS[name].resolve_sizes(sizes, scale), canvas)
+    have = read_manifest(path)
+    if have is None or {k: have.get(k) for k in want} != want:
+        if not build:
+            raise FileNotFoundError(
+                f"world benchmark {name!r} is not built at {path} (or was built with other arguments); "
+                "run `python -m experiments.run +exp=world_build`"
+            )
+        save_benchmark(name, path, seed=s, sizes=sizes, scale=scale, canvas=canvas, progress=progress)
+    return datasets.load_from_disk(str(path))

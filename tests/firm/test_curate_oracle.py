@@ -1,0 +1,113 @@
+"""Both curation pipelines end to end with the world oracle: datasets, histograms, rejections."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+from datasets import load_from_disk
+
+from common.rewards.parsing import parse_score
+from firm.curation.assemble import histogram_table, score_histogram
+from firm.curation.validate import validate_quality
+from tests.firm.conftest import run_experiment
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def rejected_ids(out: Path) -> dict[str, set[str]]:
+    by_subset: dict[str, set[str]] = defaultdict(set)
+    lines = (out / "rejected.jsonl").read_text().splitlines()
+    for line in lines:
+        rec = json.loads(line)
+        assert rec["reason"] and rec["stage"]
+        by_subset[rec["dataset"]].add(rec["id"])
+    return by_subset
+
+
+def test_gen_curation_with_a_noisy_sloppy_oracle(tmp_path: Path) -> None:
+    metrics, _ = run_experiment(
+        "firm_gen_curate", tmp_path, "task.n_prompts=60", "annotator.malformed_rate=0.08", "seed=5"
+    )
+    out = Path(metrics["out_dir"])
+    inst, qual = load_from_disk(str(out / "instruction")), load_from_disk(str(out / "quality"))
+    assert len(inst) == metrics["rows"]["instruction"] and len(qual) == metrics["rows"]["quality"]
+    rejected = rejected_ids(out)
+    assert metrics["rejected_total"] == sum(map(len, rejected.values())) > 0
+    assert len(inst) + len(rejected["instruction"]) == 60 and len(qual) + len(rejected["quality"]) == 60
+    assert not rejected["instruction"] & set(inst["id"]) and not rejected["quality"] & set(qual["id"])
+    assert inst[0]["image"].size == (128, 128)
+    for row in inst:
+        assert parse_score(row["response"], 1, 5) == row["score"] and row["plan"].startswith("[Main Subject")
+    for row in qual:
+        assert validate_quality(row["response"]).value == {
+            k: row[k] for k in ("aesthetics", "quality", "structure")
+        }
+    hist = score_histogram(inst["score"])
+    assert metrics["histogram"]["instruction"] == hist
+    card = (out / "README.md").read_text()
+    assert (
+        histogram_table([("FIRM-Gen (world, this run)", "Instruction following", hist)]).splitlines()[2]
+        in card
+    )
+    assert "FIRM-Gen-293K (published)" in card
+    assert metrics["agreement"]["instruction"]["mae"] < 0.3
+
+
+def test_edit_curation_with_rebalancing(tmp_path: Path) -> None:
+    metrics, _ = run_experiment(
+        "firm_edit_curate",
+        tmp_path,
+        "task.n_examples=40",
+        "task.mismatch_share=0.25",
+        "annotator.malformed_rate=0.08",
+    )
+    out = Path(metrics["out_dir"])
+    ex, co = load_from_disk(str(out / "execution")), load_from_disk(str(out / "consistency"))
+    rejected = rejected_ids(out)
+    n_mis = metrics["mismatched"]
+    assert 8 <= n_mis <= 10 and metrics["mismatch_share_realised"] == n_mis / 40
+    assert len(ex) + len(rejected["execution"]) == 40
+    assert len(co) + len(rejected["consistency"]) == 40 - n_mis
+    assert not any(co["mismatch"]) and sum(1 for m in ex["mismatch"] if m) >= n_mis - len(
+        rejected["execution"]
+    )
+    for row in ex:
+        assert parse_score(row["response"], 1, 5) == row["score"]
+        assert "## Obvious differences" in row["report"] and "## Detailed differences" in row["report"]
+        assert (row["instruction"] != row["original_instruction"]) == bool(row["mismatch"])
+    card = (out / "README.md").read_text()
+    for dim in ("Execution", "Consistency"):
+        assert f"| FIRM-Edit-370K (published) | {dim} |" in card
+        assert f"| FIRM-Edit (world, this run) | {dim} |" in card
+    assert metrics["histogram"]["execution"] == score_histogram(ex["score"])
+    assert metrics["agreement"]["consistency"]["mae"] < 0.4
+
+
+@pytest.mark.parametrize("exp", ["firm_edit_curate"])
+def test_command_line(exp: str, tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "experiments.run",
+            f"+exp={exp}",
+            f"paths.output_dir={tmp_path}",
+            "task.n_examples=12",
+            "runtime.progress=false",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (run_dir,) = (tmp_path / "runs" / exp).iterdir()
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert (run_dir / "datasets" / "firm_edit" / "README.md").exists()
+    assert metrics["rows"]["execution"] + sum(metrics["rejected"].get("execution", {}).values()) == 12
+    assert "| FIRM-Edit (world, this run) | Execution |" in proc.stdout
