@@ -4,5 +4,9 @@ Modules (each with one job): ``vocab`` (closed vocabulary), ``scene`` (data mode
 (geometry), ``render`` (scene -> pixels), ``prompts`` (world prompts in GenEval's schema),
 ``geneval`` (schema, correctness rule and scorer shared with the real GenEval file),
 ``sampling`` (scenes that match / partially match / miss a prompt), ``defects`` (appearance
-defects and FIRM's 1-5 quality sub-scores), ``checker`` (pixels -> objects -> GenEval verdicts).
+defects and FIRM's 1-5 quality sub-scores), ``checker`` (pixels -> objects -> GenEval
+verdicts), ``edits`` (edit operations, sloppy variants, FIRM execution / consistency ground
+truth, difference reports), ``annotators`` (simulated raters on the papers' scales),
+``benchmarks`` (seeded HF-dataset builders and their cards), ``build`` (the
+``+exp=world_build`` task), ``preview`` (contact sheets).
 """
