@@ -1,0 +1,37 @@
+"""GRPO training of the T2I-Eval-R1 evaluator (one trainer for single-wise and pairwise corpora).
+
+* :mod:`~t2ieval_r1.grpo.config`: :class:`GRPOConfig` (validated dataclasses behind ``task.grpo``).
+* :mod:`~t2ieval_r1.grpo.items`: :class:`EvalItem`, the resumable :class:`DataStream`.
+* :mod:`~t2ieval_r1.grpo.policy`: sampling and teacher-forced log-probs with banned tokens.
+* :mod:`~t2ieval_r1.grpo.rollout`: G completions per item, micro-batches.
+* :mod:`~t2ieval_r1.grpo.rewards`: the evaluator reward path (format + score / pairwise rewards).
+* :mod:`~t2ieval_r1.grpo.update`: the clipped token loss + KL over PPO epochs and micro-batches.
+* :mod:`~t2ieval_r1.grpo.checkpoint`: atomic checkpoints, RNG state, the resume key.
+* :mod:`~t2ieval_r1.grpo.validate`: greedy validation during training.
+* :mod:`~t2ieval_r1.grpo.trainer`: :class:`GRPOTrainer`, the loop.
+"""
+
+from t2ieval_r1.grpo.checkpoint import latest_checkpoint, resume_key
+from t2ieval_r1.grpo.config import GRPOConfig, GRPOConfigError, OptimConfig, RewardConfig, RolloutConfig
+from t2ieval_r1.grpo.items import DataStream, EvalItem, item_from_row, load_items
+from t2ieval_r1.grpo.rewards import EvaluatorReward, RewardFn, RewardResult
+from t2ieval_r1.grpo.trainer import FAILURE_REASONS, GRPOTrainer
+
+__all__ = [
+    "FAILURE_REASONS",
+    "DataStream",
+    "EvalItem",
+    "EvaluatorReward",
+    "GRPOConfig",
+    "GRPOConfigError",
+    "GRPOTrainer",
+    "OptimConfig",
+    "RewardConfig",
+    "RewardFn",
+    "RewardResult",
+    "RolloutConfig",
+    "item_from_row",
+    "latest_checkpoint",
+    "load_items",
+    "resume_key",
+]

@@ -1,0 +1,141 @@
+"""``+exp=t2ieval_r1_grpo`` (and its variants): GRPO training of the T2I-Eval-R1 evaluator.
+
+Loads the training (and validation) corpus (:func:`t2ieval_r1.data.load_corpus`), builds the
+policy (:mod:`t2ieval_r1.grpo.model`), trains it with :class:`t2ieval_r1.grpo.GRPOTrainer` on the
+engine of ``cfg.engine``, and saves the trained evaluator to ``<run_dir>/evaluator`` (a directory
+``load_vlm`` and the meta-evaluation read).
+
+Resume: checkpoints go to ``task.checkpoint_dir``, by default
+``${paths.output_dir}/checkpoints/<exp_name>-<resume key>`` where the key hashes the config
+without its run length, logging and paths (:data:`t2ieval_r1.grpo.checkpoint.NOT_IN_RESUME_KEY`).
+Rerunning the same command after a kill continues from the newest checkpoint; rerunning it with
+a larger ``task.grpo.max_steps`` extends the run. ``task.resume=never`` starts afresh with the
+checkpoints in the run directory instead.
+
+Returns (``metrics.json``): the trainer's summary (steps, resume point, train time, first and
+last step metrics), the final validation metrics, wall times, the checkpoint and evaluator paths;
+``samples.json`` in the run directory holds completions of the last step with their rewards.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from common.engine import build_fabric, is_zero3, sharded_init
+from common.runtime import RunContext
+from t2ieval_r1.data import load_corpus
+from t2ieval_r1.grpo import GRPOConfig, GRPOTrainer, resume_key
+from t2ieval_r1.grpo.model import PolicySpec, build_policy
+
+__all__ = ["checkpoint_root", "run"]
+
+
+def checkpoint_root(
+    cfg: DictConfig, ctx: RunContext, resume: str, checkpoint_dir: str | None
+) -> tuple[Path, str]:
+    """The checkpoint directory of this run and its resume key (see the module docstring)."""
+    key = resume_key(OmegaConf.to_container(cfg, resolve=True))  # type: ignore[arg-type]
+    if resume not in ("auto", "never"):
+        raise ValueError(f"task.resume must be 'auto' or 'never', got {resume!r}")
+    if resume == "never":
+        return ctx.run_dir / "checkpoints", key
+    if checkpoint_dir is not None:
+        return Path(checkpoint_dir).expanduser(), key
+    return Path(str(cfg.paths.output_dir)) / "checkpoints" / f"{cfg.exp_name}-{key}", key
+
+
+def run(
+    cfg: DictConfig,
+    ctx: RunContext,
+    train: Any = None,
+    val: Any = None,
+    model: Any = None,
+    grpo: Any = None,
+    resume: str = "auto",
+    checkpoint_dir: str | None = None,
+    export: bool = True,
+    n_samples: int = 8,
+    reward_fn: Any = None,
+) -> dict[str, Any]:
+    """Train the evaluator; see the module docstring. ``train`` / ``val`` are corpus specs.
+
+    ``reward_fn``: ``None`` (T2I-Eval-R1's reward configured by ``grpo.reward``) or a callable
+    ``(completions, items) -> RewardResult``, e.g. from a Hydra node
+    ``{_target_: my.module.MyReward, ...}`` (instantiated before the task runs).
+    """
+    t_start = time.perf_counter()
+    if train is None:
+        raise ValueError("task.train must name a training corpus (e.g. {source: world_quick, kind: single})")
+    grpo_params = (
+        OmegaConf.to_container(grpo, resolve=True) if isinstance(grpo, DictConfig) else dict(grpo or {})
+    )
+    grpo_params["seed"] = int(ctx.seed)
+    gcfg = GRPOConfig.from_dict(grpo_params)
+    spec = PolicySpec.from_dict(model)
+    root, key = checkpoint_root(cfg, ctx, resume, checkpoint_dir)
+
+    fabric = build_fabric(cfg.engine)
+    fabric.launch()
+    t0 = time.perf_counter()
+    train_ds = load_corpus(train, cfg)
+    val_ds = load_corpus(val, cfg) if val is not None else None
+    t_data = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    with sharded_init(fabric):  # ZeRO-3: built directly partitioned; a no-op otherwise
+        bundle = build_policy(spec, cfg)
+    reference_model = None
+    uses_copy = gcfg.reference == "copy" or (gcfg.reference == "auto" and spec.lora is None)
+    if gcfg.kl_coef > 0 and uses_copy and is_zero3(fabric):  # a sharded model cannot be deep-copied
+        with sharded_init(fabric):
+            reference_model = fabric.setup(build_policy(dataclasses.replace(spec, lora=None), cfg).model)
+    t_model = time.perf_counter() - t0
+
+    trainer = GRPOTrainer(
+        gcfg,
+        bundle,
+        train_ds,
+        val=val_ds,
+        fabric=fabric,
+        engine_cfg=cfg.engine,
+        reward_fn=reward_fn,
+        reference_model=reference_model,
+        checkpoint_dir=root,
+        resume=True,
+        log_fn=ctx.log,
+        run_info={"resume_key": key, "exp_name": str(cfg.exp_name)},
+    )
+    summary = trainer.fit()
+    rewards = trainer.last_rewards
+    samples = [
+        {
+            "item": it.id,
+            "label": it.label,
+            "completion": text,
+            "reward": rewards.totals[i] if rewards else None,
+            "failure": rewards.failure_reasons[i] if rewards else None,
+        }
+        for i, (text, it) in enumerate(zip(trainer.last_texts, trainer.last_items, strict=True))
+    ][:n_samples]
+    if fabric.global_rank == 0:
+        ctx.save_json("samples.json", samples)
+        ctx.save_json("train_log.json", trainer.history)
+    evaluator = trainer.export(ctx.run_dir / "evaluator") if export else None
+    return {
+        **summary,
+        "resume_key": key,
+        "evaluator": str(evaluator) if evaluator else None,
+        "train_size": len(train_ds),
+        "val_size": len(val_ds) if val_ds is not None else 0,
+        "grpo": gcfg.to_dict(),
+        "model": spec.to_dict(),
+        "wall": {
+            "data_s": round(t_data, 2),
+            "model_s": round(t_model, 2),
+            "total_s": round(time.perf_counter() - t_start, 2),
+        },
+    }
