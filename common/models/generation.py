@@ -150,6 +150,32 @@ def completion_mask_from_ids(
     return (~ended_before).long(), is_end.any(dim=1)
 
 
+_VISION_ID_FIELDS = ("image_token_id", "video_token_id", "vision_start_token_id", "vision_end_token_id")
+
+
+def banned_token_ids(bundle: VLMBundle, extra: Sequence[int] = ()) -> list[int]:
+    """Ids a completion must never contain: the model's vision placeholders (+ ``extra``).
+
+    A policy that samples ``<|image_pad|>`` inside its completion makes the next teacher-forced
+    pass fail ("image features and image tokens do not match"); a random-init tiny model does so
+    within a few hundred tokens. Pass these ids as ``banned`` to :func:`sample_vlm` and
+    :func:`sequence_logprobs`.
+    """
+    config = unwrap_model(bundle.model).config
+    ids = {int(getattr(config, f)) for f in _VISION_ID_FIELDS if getattr(config, f, None) is not None}
+    ids.update(int(i) for i in extra)
+    return sorted(ids)
+
+
+def _mask_banned(logits: torch.Tensor, banned: Sequence[int]) -> torch.Tensor:
+    """``logits`` with the ``banned`` ids set to -inf (a copy; unchanged when none are banned)."""
+    if not banned:
+        return logits
+    logits = logits.clone()
+    logits[..., list(banned)] = float("-inf")
+    return logits
+
+
 @torch.no_grad()
 def sample_vlm(
     bundle: VLMBundle,
@@ -162,6 +188,7 @@ def sample_vlm(
     num_return_sequences: int = 1,
     seed: int | None = None,
     model: Any = None,
+    banned: Sequence[int] = (),
 ) -> Rollout:
     """Sample ``num_return_sequences`` completions per prompt of ``batch`` (a processor output).
 
@@ -176,6 +203,9 @@ def sample_vlm(
         seed: seeds torch's RNG for this call only (``generate`` takes no generator).
         model: the module to sample from (e.g. a DeepSpeed-wrapped or gathered copy);
             default ``bundle.model``.
+        banned: token ids never sampled (``GenerationConfig.suppress_tokens``); their logits
+            are masked in the returned log-probs too, so they match :func:`sequence_logprobs`
+            called with the same ``banned`` (see :func:`banned_token_ids`).
     """
     from transformers import GenerationConfig
 
@@ -196,6 +226,7 @@ def sample_vlm(
         num_beams=1,
         pad_token_id=int(tokenizer.pad_token_id),
         eos_token_id=eos_ids,
+        suppress_tokens=list(banned) or None,
         return_dict_in_generate=True,
         output_logits=True,
         use_cache=True,
@@ -206,7 +237,7 @@ def sample_vlm(
         out = core.generate(**prompts, generation_config=config)  # wrappers (DeepSpeed, DDP) have no generate
     prompt_len = prompts["input_ids"].shape[1]
     completion_ids = out.sequences[:, prompt_len:]
-    logits = torch.stack(out.logits, dim=1).float()
+    logits = _mask_banned(torch.stack(out.logits, dim=1).float(), banned)
     mask, finished = completion_mask_from_ids(completion_ids, eos_ids)
     temp = 1.0 if greedy else float(temperature)
     logprobs = torch.log_softmax(logits / temp, dim=-1).gather(-1, completion_ids.unsqueeze(-1)).squeeze(-1)
@@ -254,6 +285,7 @@ def sequence_logprobs(
     completion_mask: torch.Tensor,
     temperature: float = 1.0,
     return_entropy: bool = False,
+    banned: Sequence[int] = (),
 ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
     """Teacher-forced per-token log-probs of ``completion_ids`` after the prompts of ``batch``.
 
@@ -265,6 +297,7 @@ def sequence_logprobs(
         temperature: the logits are divided by it before the softmax (use the sampling
             temperature, so the result matches :func:`sample_vlm`'s log-probs).
         return_entropy: also return the per-token entropy of the tempered distribution.
+        banned: token ids whose logits are masked, as in :func:`sample_vlm`.
 
     Returns:
         ``[N, T]`` log-probs (0 where the mask is 0) [and entropies].
@@ -285,11 +318,11 @@ def sequence_logprobs(
     length = completion_ids.shape[1]
     out = model(**inputs, use_cache=False, logits_to_keep=length + 1)
     logits = out.logits[:, -length - 1 : -1].float() / (temperature if temperature > 0 else 1.0)
-    logp_all = torch.log_softmax(logits, dim=-1)
+    logp_all = torch.log_softmax(_mask_banned(logits, banned), dim=-1)
     logprobs = logp_all.gather(-1, completion_ids.unsqueeze(-1)).squeeze(-1) * completion_mask
     if not return_entropy:
         return logprobs
-    entropy = -(logp_all.exp() * logp_all).sum(-1) * completion_mask
+    entropy = -(logp_all.exp() * torch.nan_to_num(logp_all, neginf=0.0)).sum(-1) * completion_mask
     return logprobs, entropy
 
 
