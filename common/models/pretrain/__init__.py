@@ -1,0 +1,61 @@
+"""Base pretraining of the tiny models on the embedded world, cached checkpoints and model cards.
+
+The papers fine-tune pretrained models; at ``scale=tiny`` the project pretrains its own bases
+on the world (issue 4, item 3) and stops early on purpose, so the papers' stages have headroom:
+
+- ``tiny_qwen2_5_vl`` / ``tiny_qwen3_vl``: describe + VQA (:mod:`.vlm`);
+- ``tiny_sd3``: text-to-image flow matching on (prompt, image) pairs (:mod:`.flow`);
+- ``tiny_editor``: flow matching on (source image, instruction, edited image) triples (:mod:`.flow`).
+
+Public API:
+
+- :func:`ensure_base` ``(name, cfg) -> Path``: build on first use (progress bar), reuse after;
+  :func:`load_base` returns the bundle; :func:`base_for_role` maps a scale role to its base.
+- :func:`load_pretrain_config` / :func:`config_hash`: ``conf/pretrain/<name>.yaml`` as a
+  dataclass and its cache key; :func:`available_bases` lists them.
+- :func:`read_card`: a base's ``card.json`` (quality numbers, wall time, threads ...).
+- :data:`OBJECTIVES` / :func:`fit`: the objectives and the shared resumable Fabric loop.
+"""
+
+from common.models.pretrain.cache import (
+    base_dir,
+    base_for_role,
+    cache_root,
+    card_of,
+    ensure_base,
+    is_built,
+    load_base,
+)
+from common.models.pretrain.cards import read_card, render_model_card
+from common.models.pretrain.config import (
+    FlowPretrainConfig,
+    PretrainConfig,
+    VLMPretrainConfig,
+    available_bases,
+    config_hash,
+    load_pretrain_config,
+)
+from common.models.pretrain.loop import fit
+from common.models.pretrain.objectives import OBJECTIVES, Objective, get_objective
+
+__all__ = [
+    "OBJECTIVES",
+    "FlowPretrainConfig",
+    "Objective",
+    "PretrainConfig",
+    "VLMPretrainConfig",
+    "available_bases",
+    "base_dir",
+    "base_for_role",
+    "cache_root",
+    "card_of",
+    "config_hash",
+    "ensure_base",
+    "fit",
+    "get_objective",
+    "is_built",
+    "load_base",
+    "load_pretrain_config",
+    "read_card",
+    "render_model_card",
+]

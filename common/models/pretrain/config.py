@@ -1,0 +1,216 @@
+"""Pretraining configs: dataclasses behind ``conf/pretrain/<name>.yaml`` and the cache key.
+
+A base is named after its file in ``conf/pretrain`` (``tiny_qwen2_5_vl``, ``tiny_qwen3_vl``,
+``tiny_sd3``, ``tiny_editor``: the same names as the ``conf/model`` presets they train). The YAML
+is checked against the objective's dataclass (unknown keys are errors). The cache key
+(:func:`config_hash`) covers everything that changes the weights: the pretraining config, the
+model preset it builds (with its overrides and the scale's dtype), the tokenizer's vocabulary
+fingerprint and :data:`PRETRAIN_FORMAT`; it leaves out what does not (checkpoint and log
+intervals, device, attention kernel).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+CONF_PRETRAIN_DIR = Path(__file__).resolve().parents[3] / "conf" / "pretrain"
+
+PRETRAIN_FORMAT = 1
+"""Bumped when the training code changes what a config produces (invalidates cached bases)."""
+
+NOT_HASHED: frozenset[str] = frozenset({"checkpoint_every", "log_every", "name"})
+"""Config fields that do not change the weights."""
+
+MODEL_KEYS_NOT_HASHED: frozenset[str] = frozenset({"device", "attn_implementation"})
+
+
+@dataclass
+class PretrainConfig:
+    """Fields shared by every objective.
+
+    Attributes:
+        name: the base's name (the YAML file's stem).
+        objective: ``vlm``, ``t2i`` or ``editor`` (:data:`common.models.pretrain.objectives.OBJECTIVES`).
+        model: the ``conf/model`` preset that is built and trained.
+        model_overrides: keys of the preset to replace (e.g. smaller sizes in tests).
+        steps: optimizer steps (the budget; sized for ~5 min on one thread of an idle core).
+        batch_size: examples per step.
+        lr: peak AdamW learning rate (linear warm-up, cosine decay to ``min_lr_ratio * lr``).
+        warmup_steps / min_lr_ratio / weight_decay / grad_clip: the optimizer schedule.
+        seed: seeds the model init offset, data pool, batches and noise.
+        pool_size: scenes rendered once up front and reused across steps (rendering costs more
+            than a training step otherwise); questions / noise / dropout are fresh every step.
+        eval_size: held-out items for the model card's quality numbers.
+        eval_seed: seed of the held-out set (disjoint from training seeds).
+        checkpoint_every: steps between resumable checkpoints (inside the build directory).
+        log_every: steps between loss records in the build log.
+    """
+
+    name: str
+    objective: str
+    model: str
+    model_overrides: dict[str, Any] = field(default_factory=dict)
+    steps: int = 600
+    batch_size: int = 32
+    lr: float = 1e-3
+    warmup_steps: int = 30
+    min_lr_ratio: float = 0.1
+    weight_decay: float = 0.0
+    grad_clip: float | None = 1.0
+    seed: int = 0
+    pool_size: int = 4096
+    eval_size: int = 192
+    eval_seed: int = 10_007
+    checkpoint_every: int = 100
+    log_every: int = 20
+
+    def validate(self) -> None:
+        """Raise ``ValueError`` on values that cannot train."""
+        for key in ("steps", "batch_size", "pool_size", "eval_size", "checkpoint_every", "log_every"):
+            if getattr(self, key) < (0 if key == "steps" else 1):
+                raise ValueError(f"pretrain {self.name}: {key} must be positive, got {getattr(self, key)}")
+        if self.lr <= 0 or not 0 <= self.min_lr_ratio <= 1:
+            raise ValueError(f"pretrain {self.name}: bad lr {self.lr} / min_lr_ratio {self.min_lr_ratio}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass
+class VLMPretrainConfig(PretrainConfig):
+    """Describe + VQA pretraining of a VLM.
+
+    Attributes:
+        describe_share: share of training items that are captions (the rest: VQA kinds uniform).
+        single_object_share: share of the scene pool that holds exactly one object (an easy
+            curriculum component: colour, shape and place of one object at a time).
+        vision_lr_mult: learning-rate multiplier of the vision tower (randomly initialised
+            features have further to go than the language side).
+        max_new_tokens: generation limit when evaluating captions.
+        eval_batch_size: items per generation batch in evaluation.
+    """
+
+    describe_share: float = 0.6
+    single_object_share: float = 0.0
+    vision_lr_mult: float = 1.0
+    max_new_tokens: int = 64
+    eval_batch_size: int = 64
+
+    def validate(self) -> None:
+        super().validate()
+        if not 0 <= self.describe_share <= 1 or not 0 <= self.single_object_share <= 1:
+            raise ValueError(f"pretrain {self.name}: describe_share / single_object_share must be in [0, 1]")
+        if self.vision_lr_mult <= 0:
+            raise ValueError(f"pretrain {self.name}: vision_lr_mult must be positive")
+
+
+@dataclass
+class FlowPretrainConfig(PretrainConfig):
+    """Flow-matching pretraining of a text-to-image generator or an editor.
+
+    Attributes:
+        ema_decay: EMA of the weights (the saved base is the EMA); the decay used at step ``t``
+            is ``min(ema_decay, (1 + t) / (10 + t))`` so early steps do not anchor it to the init.
+        prompt_dropout: share of prompts replaced by the empty prompt (classifier-free guidance).
+        logit_mean / logit_std: ``sigma = sigmoid(N(mean, std))`` (SD3's logit-normal sampling).
+        sample_steps: Euler steps when evaluating.
+        guidance_scales: CFG scales evaluated (1.0 = no guidance).
+        eval_batch_size: images per sampling batch in evaluation.
+        edit_kinds: the editor's edit kinds (``None``: all of ``common.world.edits.EDIT_KINDS``).
+    """
+
+    ema_decay: float = 0.999
+    prompt_dropout: float = 0.1
+    logit_mean: float = 0.0
+    logit_std: float = 1.0
+    sample_steps: int = 20
+    guidance_scales: list[float] = field(default_factory=lambda: [1.0, 3.0])
+    eval_batch_size: int = 64
+    edit_kinds: list[str] | None = None
+
+    def validate(self) -> None:
+        super().validate()
+        if not 0 <= self.ema_decay < 1 or not 0 <= self.prompt_dropout < 1:
+            raise ValueError(f"pretrain {self.name}: ema_decay and prompt_dropout must be in [0, 1)")
+
+
+CONFIG_CLASSES: dict[str, type[PretrainConfig]] = {
+    "vlm": VLMPretrainConfig,
+    "t2i": FlowPretrainConfig,
+    "editor": FlowPretrainConfig,
+}
+
+
+def available_bases() -> list[str]:
+    """Names of the pretraining configs in ``conf/pretrain``."""
+    return sorted(p.stem for p in CONF_PRETRAIN_DIR.glob("*.yaml"))
+
+
+def load_pretrain_config(name: str, overrides: dict[str, Any] | None = None) -> PretrainConfig:
+    """``conf/pretrain/<name>.yaml`` (+ ``overrides``) as its objective's dataclass, validated."""
+    from omegaconf import OmegaConf
+
+    path = CONF_PRETRAIN_DIR / f"{name}.yaml"
+    if not path.is_file():
+        raise KeyError(f"no pretraining config {name!r}; known: {', '.join(available_bases())}")
+    data = OmegaConf.to_container(OmegaConf.load(path), resolve=True)
+    assert isinstance(data, dict)
+    data = {**data, **(dict(overrides) if overrides else {})}
+    data["name"] = name
+    return config_from_dict(data)
+
+
+def config_from_dict(data: dict[str, Any]) -> PretrainConfig:
+    """Build and validate a config from a plain dict (``objective`` picks the dataclass)."""
+    objective = data.get("objective")
+    if objective not in CONFIG_CLASSES:
+        raise ValueError(
+            f"pretrain config: objective must be one of {sorted(CONFIG_CLASSES)}, got {objective!r}"
+        )
+    cls = CONFIG_CLASSES[str(objective)]
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ValueError(
+            f"pretrain config {data.get('name')!r}: unknown keys {unknown} for objective {objective}"
+        )
+    cfg = cls(**data)
+    cfg.validate()
+    return cfg
+
+
+def model_node(cfg: PretrainConfig, scale: Any = None) -> dict[str, Any]:
+    """The model preset this config trains, with its overrides and the scale's dtype/device, resolved."""
+    from omegaconf import OmegaConf
+
+    from common.models.builders import model_preset
+
+    node = model_preset(cfg.model)
+    settings: dict[str, Any] = {}
+    if scale is not None:
+        for key in ("dtype", "device", "attn_implementation"):
+            if key in node and OmegaConf.select(scale, key) is not None:
+                settings[key] = OmegaConf.select(scale, key)
+    merged = OmegaConf.merge(node, settings, cfg.model_overrides or {})
+    out = OmegaConf.to_container(merged, resolve=True)
+    assert isinstance(out, dict)
+    return out
+
+
+def config_hash(cfg: PretrainConfig, scale: Any = None) -> str:
+    """12 hex digits identifying the weights ``cfg`` produces (see the module docstring)."""
+    from common.models.vocabulary import vocabulary_fingerprint
+
+    payload = {
+        "format": PRETRAIN_FORMAT,
+        "config": {k: v for k, v in cfg.to_dict().items() if k not in NOT_HASHED},
+        "model": {k: v for k, v in model_node(cfg, scale).items() if k not in MODEL_KEYS_NOT_HASHED},
+        "vocabulary": vocabulary_fingerprint(),
+    }
+    text = json.dumps(payload, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]

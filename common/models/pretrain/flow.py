@@ -1,0 +1,396 @@
+"""Flow-matching base pretraining of the tiny generator (``t2i``) and the tiny editor (``editor``).
+
+Objective (rectified flow / conditional flow matching, as SD3 trains): ``x_t = (1 - sigma) x_0 +
+sigma * noise`` with ``sigma = sigmoid(N(logit_mean, logit_std))`` (SD3's logit-normal
+sampling), loss ``|| v_theta(x_t, sigma, c) - (noise - x_0) ||^2``; the text encoder trains
+jointly with the transformer. A share ``prompt_dropout`` of prompts is replaced by the empty
+prompt so that classifier-free guidance works at sampling time (for the editor only the
+instruction is dropped; the source image is kept). The saved base is the EMA of the weights.
+
+Data: world scenes rendered at the model's resolution (32 pixels): for ``t2i`` a GenEval-style
+world prompt and a scene matching it; for ``editor`` an :class:`~common.models.pretrain.data.EditTriple`
+(source image, instruction, edited image).
+
+Evaluation on held-out prompts / edits, sampling with the bundle's Euler sampler, each image
+upsampled (Lanczos x4) and read by the world checker: GenEval-world accuracy (mean over tags, as
+GenEval defines it) and requirement-level accuracy for ``t2i``; edit accuracy (execution and
+consistency, :func:`~common.models.pretrain.data.edit_verdict`) for ``editor``. Beside each, the
+same pipeline applied to the ground-truth renders at 32 pixels (the ceiling a perfect model
+reaches through this checker) and, for the editor, to the unedited source (copying the input).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from common.grpo.flow import interpolate, velocity_target
+from common.models.pretrain.config import FlowPretrainConfig, PretrainConfig
+from common.models.pretrain.data import (
+    EditTriple,
+    edit_verdict,
+    render_at,
+    upsample_for_checker,
+    world_edits,
+    world_scenes,
+)
+from common.models.pretrain.objectives import OBJECTIVES, Objective, step_generator
+
+
+def images_to_uint8(images: list[Image.Image]) -> torch.Tensor:
+    """PIL images -> ``[N, 3, H, W]`` uint8 (compact pool storage)."""
+    arr = np.stack([np.asarray(im.convert("RGB")) for im in images])
+    return torch.from_numpy(arr).permute(0, 3, 1, 2).contiguous()
+
+
+class FlowMatchingLoss(torch.nn.Module):
+    """``forward(batch) -> loss``: flow-matching MSE of a :class:`~common.models.bundles.T2IBundle`.
+
+    Holds the bundle's transformer and text encoder as sub-modules (so a Fabric / DDP / DeepSpeed
+    wrapper of this module owns their parameters) and calls the bundle's ``encode_prompt`` /
+    ``velocity``, which use the very same module objects.
+    """
+
+    def __init__(self, bundle: Any) -> None:
+        super().__init__()
+        self.bundle = bundle
+        self.transformer = bundle.transformer
+        self.text_encoder = bundle.text_encoder
+
+    def forward(self, batch: dict[str, Any]) -> torch.Tensor:
+        bundle = self.bundle
+        device = bundle.device
+        source = batch.get("source")
+        cond = bundle.encode_prompt(batch["prompts"], None if source is None else source.to(device))
+        x0 = bundle.encode_images(batch["x0"].to(device))
+        noise = batch["noise"].to(device=device, dtype=x0.dtype)
+        sigma = batch["sigma"].to(device=device, dtype=x0.dtype)
+        v = bundle.velocity(interpolate(x0, noise, sigma), sigma, cond)
+        return F.mse_loss(v.float(), velocity_target(x0, noise).float())
+
+
+@dataclass
+class FlowPool:
+    """Training pool: prompts / instructions, target images, and the editor's source images."""
+
+    prompts: list[str]
+    images: torch.Tensor
+    sources: torch.Tensor | None = None
+
+
+class _FlowObjective(Objective):
+    uses_ema = True
+
+    def module(self, bundle: Any) -> torch.nn.Module:
+        return FlowMatchingLoss(bundle)
+
+    def batch(self, cfg: PretrainConfig, bundle: Any, data: FlowPool, step: int) -> dict[str, Any]:
+        assert isinstance(cfg, FlowPretrainConfig)
+        g = step_generator(cfg.seed, step, 0xF10)
+        n = len(data.prompts)
+        idx = torch.randint(0, n, (cfg.batch_size,), generator=g)
+        drop = torch.rand(cfg.batch_size, generator=g) < cfg.prompt_dropout
+        prompts = ["" if d else data.prompts[int(i)] for i, d in zip(idx, drop, strict=True)]
+        x0 = data.images[idx].float() / 255.0
+        shape = bundle.latent_shape(cfg.batch_size)
+        noise = torch.randn(shape, generator=g)
+        sigma = torch.sigmoid(cfg.logit_mean + cfg.logit_std * torch.randn(cfg.batch_size, generator=g))
+        out: dict[str, Any] = {"prompts": prompts, "x0": x0, "noise": noise, "sigma": sigma}
+        if data.sources is not None:
+            out["source"] = data.sources[idx].float() / 255.0
+        return out
+
+    def describe_model(self, bundle: Any) -> dict[str, Any]:
+        from common.models.tiny import count_parameters
+
+        return {
+            "class": type(bundle.transformer).__name__,
+            "text_encoder_class": type(bundle.text_encoder).__name__,
+            "family": bundle.spec.family,
+            "resolution": bundle.spec.resolution,
+            "parameters": count_parameters(bundle.transformer),
+            "text_encoder_parameters": count_parameters(bundle.text_encoder),
+        }
+
+
+@OBJECTIVES.register("t2i")
+class T2IObjective(_FlowObjective):
+    """Flow matching on world (prompt, image) pairs (see the module docstring)."""
+
+    name = "t2i"
+
+    def prepare(self, cfg: PretrainConfig, bundle: Any) -> FlowPool:
+        size = bundle.spec.resolution
+        pairs = world_scenes(cfg.pool_size, cfg.seed, modes=("match",))
+        return FlowPool(
+            prompts=[p.prompt for p, _ in pairs],
+            images=images_to_uint8([render_at(s, size) for _, s in pairs]),
+        )
+
+    def evaluate(
+        self, cfg: PretrainConfig, bundle: Any, out_dir: Path, progress: bool = False
+    ) -> dict[str, Any]:
+        assert isinstance(cfg, FlowPretrainConfig)
+        return evaluate_t2i(
+            bundle,
+            n=cfg.eval_size,
+            seed=cfg.eval_seed,
+            num_steps=cfg.sample_steps,
+            guidance_scales=cfg.guidance_scales,
+            batch_size=cfg.eval_batch_size,
+            grid_path=out_dir / "samples.png",
+        )
+
+
+@OBJECTIVES.register("editor")
+class EditorObjective(_FlowObjective):
+    """Flow matching on world (source image, instruction, edited image) triples."""
+
+    name = "editor"
+
+    def prepare(self, cfg: PretrainConfig, bundle: Any) -> FlowPool:
+        assert isinstance(cfg, FlowPretrainConfig)
+        size = bundle.spec.resolution
+        edits = world_edits(cfg.pool_size, cfg.seed, cfg.edit_kinds, phrasings=True)
+        return FlowPool(
+            prompts=[e.instruction for e in edits],
+            images=images_to_uint8([render_at(e.target, size) for e in edits]),
+            sources=images_to_uint8([render_at(e.source, size) for e in edits]),
+        )
+
+    def evaluate(
+        self, cfg: PretrainConfig, bundle: Any, out_dir: Path, progress: bool = False
+    ) -> dict[str, Any]:
+        assert isinstance(cfg, FlowPretrainConfig)
+        return evaluate_editor(
+            bundle,
+            n=cfg.eval_size,
+            seed=cfg.eval_seed,
+            kinds=cfg.edit_kinds,
+            num_steps=cfg.sample_steps,
+            guidance_scales=cfg.guidance_scales,
+            batch_size=cfg.eval_batch_size,
+            grid_path=out_dir / "samples.png",
+        )
+
+
+# ----------------------------------------------------------------------------- evaluation
+
+
+def _sample(
+    bundle: Any,
+    prompts: list[str],
+    *,
+    sources: torch.Tensor | None,
+    num_steps: int,
+    guidance_scale: float,
+    batch_size: int,
+    seed: int,
+) -> list[Image.Image]:
+    """Images for ``prompts`` (and sources), in batches, with reproducible noise."""
+    from common.models.generation import sample_images
+
+    was_training = bundle.transformer.training
+    for m in bundle.modules().values():
+        m.eval()
+    out: list[Image.Image] = []
+    try:
+        for start in range(0, len(prompts), batch_size):
+            g = torch.Generator(device="cpu").manual_seed(seed + start)
+            src = None if sources is None else sources[start : start + batch_size]
+            res = sample_images(
+                bundle,
+                prompts[start : start + batch_size],
+                source_images=src,
+                num_steps=num_steps,
+                guidance_scale=guidance_scale,
+                generator=g,
+            )
+            out += res.pil
+    finally:
+        for m in bundle.modules().values():
+            m.train(was_training)
+    return out
+
+
+def contact_sheet(images: list[Image.Image], columns: int = 8, scale: int = 2) -> Image.Image:
+    """A grid of images (upscaled ``scale`` x with nearest neighbour), row-major."""
+    w, h = images[0].size
+    w, h = w * scale, h * scale
+    rows = (len(images) + columns - 1) // columns
+    sheet = Image.new("RGB", (columns * (w + 2), rows * (h + 2)), (255, 255, 255))
+    for i, im in enumerate(images):
+        r, c = divmod(i, columns)
+        sheet.paste(im.resize((w, h), Image.Resampling.NEAREST), (c * (w + 2), r * (h + 2)))
+    return sheet
+
+
+def noise_images(n: int, size: int, seed: int) -> list[Image.Image]:
+    """Images of the prior's noise mapped to pixels: what an untrained pixel-space model outputs.
+
+    The checker finds spurious objects in such noise, so this is the chance level of the
+    GenEval-world numbers (well above 0%).
+    """
+    from common.models.bundles import tensor_to_pil
+
+    g = torch.Generator(device="cpu").manual_seed(seed)
+    return tensor_to_pil(((torch.randn(n, 3, size, size, generator=g) + 1.0) / 2.0).clamp(0, 1))
+
+
+EXTRA_OBJECTS = 2
+"""World scenes hold at most this many objects beyond those their prompt asks for (the
+sampler's distractors), which defines ``geneval_clean``."""
+
+
+def geneval_summary(prompts: list[Any], images: list[Image.Image]) -> dict[str, Any]:
+    """GenEval-world accuracy of images (checker after x4 Lanczos upsampling).
+
+    ``geneval``: GenEval's rule, overall = mean over tags. ``geneval_clean``: the same, but an
+    image with more than :data:`EXTRA_OBJECTS` detected objects beyond those the prompt asks for
+    is wrong (no world scene has more, while the checker reads ~10 spurious objects in pure
+    noise and so passes half of the single-object prompts on noise). ``requirement_accuracy``:
+    share of single requirements met; ``objects_per_image``: mean detections.
+    """
+    from common.world.checker import detect_objects
+    from common.world.geneval import evaluate_prompt, score_geneval
+
+    detections = [detect_objects(upsample_for_checker(im)) for im in images]
+    verdicts = [
+        evaluate_prompt(p, [d.to_detection() for d in dets])
+        for p, dets in zip(prompts, detections, strict=True)
+    ]
+    clean = [
+        {"tag": v.tag, "correct": v.correct and len(d) <= sum(it.count for it in p.include) + EXTRA_OBJECTS}
+        for p, v, d in zip(prompts, verdicts, detections, strict=True)
+    ]
+    score = score_geneval(verdicts)
+    reqs = [v for verdict in verdicts for v in verdict.requirements.values()]
+    return {
+        "geneval": score["overall"],
+        "geneval_clean": score_geneval(clean)["overall"],
+        "per_tag": score["per_tag"],
+        "requirement_accuracy": float(np.mean(reqs)) if reqs else float("nan"),
+        "objects_per_image": float(np.mean([len(d) for d in detections])),
+    }
+
+
+def evaluate_t2i(
+    bundle: Any,
+    *,
+    n: int = 240,
+    seed: int = 10_007,
+    num_steps: int = 20,
+    guidance_scales: list[float] | tuple[float, ...] = (1.0, 3.0),
+    batch_size: int = 64,
+    grid_path: Path | None = None,
+) -> dict[str, Any]:
+    """GenEval-world accuracy of a generator on ``n`` held-out world prompts, per CFG scale.
+
+    ``ceiling`` is the same pipeline on ground-truth renders at the model's resolution.
+    """
+    start = time.perf_counter()
+    pairs = world_scenes(n, seed, modes=("match",))
+    prompts = [p for p, _ in pairs]
+    size = bundle.spec.resolution
+    out: dict[str, Any] = {"n": n, "sample_steps": num_steps}
+    out["ceiling"] = geneval_summary(prompts, [render_at(s, size) for _, s in pairs])
+    out["noise"] = geneval_summary(prompts, noise_images(n, size, seed))
+    by_scale: dict[str, Any] = {}
+    best: tuple[float, list[Image.Image]] = (-1.0, [])
+    for w in guidance_scales:
+        images = _sample(
+            bundle,
+            [p.prompt for p in prompts],
+            sources=None,
+            num_steps=num_steps,
+            guidance_scale=float(w),
+            batch_size=batch_size,
+            seed=seed,
+        )
+        by_scale[f"cfg_{w:g}"] = summary = geneval_summary(prompts, images)
+        if summary["geneval"] > best[0]:
+            best = (summary["geneval"], images)
+    out["by_guidance"] = by_scale
+    key = max(by_scale, key=lambda k: by_scale[k]["geneval"])
+    out["geneval"] = by_scale[key]["geneval"]
+    out["geneval_clean"] = by_scale[key]["geneval_clean"]
+    out["best_guidance"] = key
+    if grid_path is not None and best[1]:
+        contact_sheet(best[1][:64]).save(grid_path)
+        out["grid"] = grid_path.name
+        out["grid_prompts"] = [p.prompt for p in prompts[:64]]
+    out["eval_s"] = round(time.perf_counter() - start, 1)
+    return out
+
+
+def edit_summary(
+    edits: list[EditTriple], images: list[Image.Image], sources: list[Image.Image]
+) -> dict[str, Any]:
+    """Edit accuracy, execution, consistency (overall and per op) of edited images."""
+    verdicts = [
+        edit_verdict(e, im, source_image=src) for e, im, src in zip(edits, images, sources, strict=True)
+    ]
+    out: dict[str, Any] = {}
+    for key in ("correct", "execution", "consistency", "kept_share"):
+        out[key if key != "correct" else "edit_accuracy"] = float(np.mean([v[key] for v in verdicts]))
+    ops = sorted({v["op"] for v in verdicts})
+    out["per_op"] = {op: float(np.mean([v["correct"] for v in verdicts if v["op"] == op])) for op in ops}
+    return out
+
+
+def evaluate_editor(
+    bundle: Any,
+    *,
+    n: int = 200,
+    seed: int = 10_007,
+    kinds: list[str] | None = None,
+    num_steps: int = 20,
+    guidance_scales: list[float] | tuple[float, ...] = (1.0, 3.0),
+    batch_size: int = 64,
+    grid_path: Path | None = None,
+) -> dict[str, Any]:
+    """Checker-based edit accuracy on ``n`` held-out edits, per CFG scale (over the instruction).
+
+    ``ceiling``: the ground-truth edited renders; ``copy_source``: returning the source unchanged.
+    """
+    start = time.perf_counter()
+    edits = world_edits(n, seed, kinds)
+    size = bundle.spec.resolution
+    sources_pil = [render_at(e.source, size) for e in edits]
+    sources = images_to_uint8(sources_pil).float() / 255.0
+    out: dict[str, Any] = {"n": n, "sample_steps": num_steps}
+    out["ceiling"] = edit_summary(edits, [render_at(e.target, size) for e in edits], sources_pil)
+    out["copy_source"] = edit_summary(edits, sources_pil, sources_pil)
+    by_scale: dict[str, Any] = {}
+    best: tuple[float, list[Image.Image]] = (-1.0, [])
+    for w in guidance_scales:
+        images = _sample(
+            bundle,
+            [e.instruction for e in edits],
+            sources=sources,
+            num_steps=num_steps,
+            guidance_scale=float(w),
+            batch_size=batch_size,
+            seed=seed,
+        )
+        by_scale[f"cfg_{w:g}"] = summary = edit_summary(edits, images, sources_pil)
+        if summary["edit_accuracy"] > best[0]:
+            best = (summary["edit_accuracy"], images)
+    out["by_guidance"] = by_scale
+    key = max(by_scale, key=lambda k: by_scale[k]["edit_accuracy"])
+    out["edit_accuracy"] = by_scale[key]["edit_accuracy"]
+    out["best_guidance"] = key
+    if grid_path is not None and best[1]:
+        pairs = [im for k in range(min(32, n)) for im in (sources_pil[k], best[1][k])]
+        contact_sheet(pairs).save(grid_path)
+        out["grid"] = grid_path.name
+        out["grid_instructions"] = [e.instruction for e in edits[:32]]
+    out["eval_s"] = round(time.perf_counter() - start, 1)
+    return out

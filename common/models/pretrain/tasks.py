@@ -1,0 +1,92 @@
+"""Experiment tasks: ``python -m experiments.run +exp=pretrain_{vlm,t2i,editor,all}``.
+
+Each builds (or reuses from the cache) the named bases and prints their model cards; the run's
+``metrics.json`` holds each base's path, whether it was built by this run, and its card's
+headline numbers.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from common.models.pretrain.cache import base_dir, ensure_base, is_built
+from common.models.pretrain.cards import read_card, render_model_card
+from common.runtime import RunContext
+
+HEADLINES: dict[str, tuple[str, ...]] = {
+    "vlm": ("caption_exact", "object_recall", "vqa_accuracy", "vqa_chance"),
+    "t2i": ("geneval", "geneval_clean", "best_guidance"),
+    "editor": ("edit_accuracy", "best_guidance"),
+}
+
+
+def headline(card: dict[str, Any]) -> dict[str, Any]:
+    """The card's main quality numbers and build time."""
+    q = card["quality"]
+    out = {k: q[k] for k in HEADLINES[card["objective"]] if k in q}
+    if card["objective"] == "t2i":
+        out["ceiling"] = q["ceiling"]["geneval"]
+        out["noise"] = q.get("noise", {}).get("geneval")
+    if card["objective"] == "editor":
+        out["ceiling"] = q["ceiling"]["edit_accuracy"]
+    t = card["training"]
+    out.update(
+        steps=t["steps"],
+        train_s=t["train_s"],
+        wall_s=t["wall_s"],
+        threads=card["environment"]["torch_threads"],
+    )
+    return out
+
+
+def run(
+    cfg: DictConfig,
+    ctx: RunContext,
+    bases: list[str],
+    overrides: dict[str, Any] | None = None,
+    base_overrides: dict[str, dict[str, Any]] | None = None,
+    force: bool = False,
+    print_cards: bool = True,
+) -> dict[str, Any]:
+    """Build or reuse ``bases`` (names in ``conf/pretrain``) and report their cards.
+
+    Args:
+        bases: which bases.
+        overrides: pretraining config keys replaced in every base (e.g. ``{steps: 20}``).
+        base_overrides: per-base replacements, ``{name: {key: value}}`` (applied after ``overrides``).
+        force: rebuild even when a finished base is cached.
+        print_cards: print each ``MODEL_CARD.md``.
+    """
+    common = _plain(overrides)
+    per_base = _plain(base_overrides)
+    out: dict[str, Any] = {}
+    for name in bases:
+        ov = {**common, **per_base.get(name, {})} or None
+        cached = is_built(base_dir(name, cfg, ov)) and not force
+        start = time.perf_counter()
+        path = ensure_base(name, cfg, overrides=ov, force=force)
+        card = read_card(path)
+        out[name] = {
+            "path": str(path),
+            "built_now": not cached,
+            "seconds": round(time.perf_counter() - start, 1),
+            **headline(card),
+        }
+        ctx.log({"base": name, **{k: v for k, v in out[name].items() if not isinstance(v, dict)}})
+        if print_cards:
+            print(render_model_card(card))
+            print(f"[{name}] {'built' if not cached else 'reused'}: {path}\n")
+    return out
+
+
+def _plain(node: Any) -> dict[str, Any]:
+    if node is None:
+        return {}
+    if OmegaConf.is_config(node):
+        data = OmegaConf.to_container(node, resolve=True)
+        assert isinstance(data, dict)
+        return data
+    return dict(node)

@@ -1,0 +1,275 @@
+"""VLM base pretraining: describe world images and answer simple questions about them.
+
+Objective: teacher-forced cross-entropy on the answer tokens only (the assistant turn's words
+and its closing ``<|im_end|>``; the image, the question and the chat scaffolding are context,
+label ``-100``), i.e. supervised next-token prediction of LLaVA-style visual instruction tuning.
+Items are captions (share ``describe_share``) and VQA questions of four kinds (count, colour,
+relation, existence); formats in :mod:`common.models.pretrain.data`.
+
+Evaluation on held-out scenes (greedy decoding): exact caption accuracy (the caption equals the
+canonical one), object recall / precision over (colour, shape, position) triples, VQA accuracy
+per kind with the best-constant-answer ("chance") accuracy beside it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+
+from common.models.pretrain.config import PretrainConfig, VLMPretrainConfig
+from common.models.pretrain.data import (
+    QA,
+    VQA_KINDS,
+    caption_triples,
+    parse_caption,
+    render_at,
+    sample_qa,
+    single_object_scenes,
+    vlm_eval_items,
+    world_scenes,
+)
+from common.models.pretrain.objectives import OBJECTIVES, Objective
+from common.world.scene import Scene
+
+IMAGE_SIZE = 128
+"""World canvas the VLMs see (the processors turn it into 16 image tokens)."""
+
+
+def conversation(image: Image.Image, question: str, answer: str | None = None) -> list[dict[str, Any]]:
+    """A one-turn chat: the image and the question from the user (and the answer, if given)."""
+    conv: list[dict[str, Any]] = [
+        {"role": "user", "content": [{"type": "image", "image": image}, {"type": "text", "text": question}]}
+    ]
+    if answer is not None:
+        conv.append({"role": "assistant", "content": answer})
+    return conv
+
+
+def answer_labels(bundle: Any, batch: Any, answers: list[str]) -> torch.Tensor:
+    """Labels that are ``-100`` except on each row's answer tokens and its final ``<|im_end|>``.
+
+    Rows are left-padded and end with ``answer <|im_end|>`` (the template's trailing newline is
+    no token), so the answer occupies the last ``len(answer tokens) + 1`` positions.
+    """
+    ids = batch["input_ids"]
+    labels = torch.full_like(ids, -100)
+    eos = bundle.tokenizer.convert_tokens_to_ids("<|im_end|>")
+    for row, answer in enumerate(answers):
+        n = len(bundle.tokenizer(answer, add_special_tokens=False).input_ids) + 1
+        labels[row, -n:] = ids[row, -n:]
+        if int(ids[row, -1]) != eos:
+            raise ValueError("a training row does not end with <|im_end|>: the chat template changed")
+    return labels
+
+
+@dataclass
+class VLMPool:
+    """Rendered world scenes reused across steps."""
+
+    scenes: list[Scene]
+    images: list[Image.Image]
+
+
+class VLMLoss(torch.nn.Module):
+    """``forward(batch) -> loss``: the model's cross-entropy on the labelled (answer) tokens."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, batch: dict[str, Any]) -> torch.Tensor:
+        inputs = {k: v for k, v in batch.items() if k != "labels"}
+        return self.model(**inputs, labels=batch["labels"], use_cache=False).loss
+
+
+@OBJECTIVES.register("vlm")
+class VLMObjective(Objective):
+    """Describe + VQA pretraining of a tiny Qwen2.5-VL / Qwen3-VL (see the module docstring)."""
+
+    name = "vlm"
+
+    def module(self, bundle: Any) -> torch.nn.Module:
+        return VLMLoss(bundle.model)
+
+    def param_groups(self, cfg: PretrainConfig, module: torch.nn.Module) -> list[dict[str, Any]]:
+        assert isinstance(cfg, VLMPretrainConfig)
+        named = [(n, p) for n, p in module.named_parameters() if p.requires_grad]
+        vision = [p for n, p in named if ".visual." in f".{n}"]
+        rest = [p for n, p in named if ".visual." not in f".{n}"]
+        groups = [{"params": rest, "lr_mult": 1.0}]
+        if vision:
+            groups.append({"params": vision, "lr_mult": cfg.vision_lr_mult})
+        return groups
+
+    def prepare(self, cfg: PretrainConfig, bundle: Any) -> VLMPool:
+        assert isinstance(cfg, VLMPretrainConfig)
+        n_single = round(cfg.pool_size * cfg.single_object_share)
+        scenes = [s for _, s in world_scenes(cfg.pool_size - n_single, cfg.seed)]
+        scenes += single_object_scenes(n_single, cfg.seed)
+        return VLMPool(scenes=scenes, images=[render_at(s, IMAGE_SIZE) for s in scenes])
+
+    def items(self, cfg: PretrainConfig, data: VLMPool, step: int) -> tuple[list[int], list[QA]]:
+        """Which pool scenes and questions make the batch of ``step``."""
+        assert isinstance(cfg, VLMPretrainConfig)
+        rng = np.random.default_rng([cfg.seed, step, 0x7A1])
+        idx = [int(i) for i in rng.integers(0, len(data.scenes), size=cfg.batch_size)]
+        return idx, [sample_qa(data.scenes[i], rng, cfg.describe_share) for i in idx]
+
+    def batch(self, cfg: PretrainConfig, bundle: Any, data: VLMPool, step: int) -> dict[str, Any]:
+        idx, qas = self.items(cfg, data, step)
+        convs = [conversation(data.images[i], q.question, q.answer) for i, q in zip(idx, qas, strict=True)]
+        enc = bundle.encode_chat(convs, add_generation_prompt=False)
+        out = dict(enc)
+        out["labels"] = answer_labels(bundle, enc, [q.answer for q in qas])
+        return out
+
+    def evaluate(
+        self, cfg: PretrainConfig, bundle: Any, out_dir: Path, progress: bool = False
+    ) -> dict[str, Any]:
+        assert isinstance(cfg, VLMPretrainConfig)
+        return evaluate_vlm(
+            bundle,
+            n=cfg.eval_size,
+            seed=cfg.eval_seed,
+            batch_size=cfg.eval_batch_size,
+            max_new_tokens=cfg.max_new_tokens,
+            progress=progress,
+        )
+
+    def describe_model(self, bundle: Any) -> dict[str, Any]:
+        from common.models.tiny import count_parameters
+
+        model = bundle.model
+        vision = getattr(getattr(model, "model", model), "visual", None)
+        return {
+            "class": type(model).__name__,
+            "arch": bundle.arch,
+            "parameters": count_parameters(model),
+            "vision_parameters": count_parameters(vision) if vision is not None else None,
+            "vocab_size": len(bundle.tokenizer),
+        }
+
+
+@torch.no_grad()
+def answer_questions(
+    bundle: Any,
+    images: list[Image.Image],
+    questions: list[str],
+    *,
+    max_new_tokens: int,
+    batch_size: int = 64,
+) -> list[str]:
+    """Greedy answers of the VLM to one question per image (canonical text)."""
+    from common.models.generation import sample_vlm
+
+    was_training = bundle.model.training
+    bundle.model.eval()
+    out: list[str] = []
+    try:
+        for start in range(0, len(images), batch_size):
+            convs = [
+                conversation(im, q)
+                for im, q in zip(
+                    images[start : start + batch_size], questions[start : start + batch_size], strict=True
+                )
+            ]
+            batch = bundle.encode_chat(convs, add_generation_prompt=True)
+            rollout = sample_vlm(bundle, batch, temperature=0.0, max_new_tokens=max_new_tokens)
+            out += [t.strip() for t in rollout.texts]
+    finally:
+        bundle.model.train(was_training)
+    return out
+
+
+def caption_scores(predictions: list[str], scenes: list[Scene]) -> dict[str, float]:
+    """Exact caption accuracy; object recall / precision over (colour, shape, position) triples
+    (multisets); recall of each attribute alone and of (colour, shape); share of captions that
+    list the right number of objects."""
+    from common.models.pretrain.data import describe
+
+    exact, count_ok, hit, n_true, n_pred = 0, 0, 0, 0, 0
+    part_hits = {"color": 0, "shape": 0, "position": 0, "color_shape": 0}
+    parts = {"color": (0,), "shape": (1,), "position": (2,), "color_shape": (0, 1)}
+    for pred, scene in zip(predictions, scenes, strict=True):
+        exact += int(pred == describe(scene))
+        true_list, got_list = caption_triples(scene), parse_caption(pred)
+        count_ok += int(len(true_list) == len(got_list))
+        truth, got = Counter(true_list), Counter(got_list)
+        hit += sum((truth & got).values())
+        n_true += sum(truth.values())
+        n_pred += sum(got.values())
+        for name, idx in parts.items():
+            t = Counter(tuple(x[i] for i in idx) for x in true_list)
+            g = Counter(tuple(x[i] for i in idx) for x in got_list)
+            part_hits[name] += sum((t & g).values())
+    n = max(len(scenes), 1)
+    return {
+        "caption_exact": exact / n,
+        "object_recall": hit / max(n_true, 1),
+        "object_precision": hit / max(n_pred, 1),
+        "object_count_accuracy": count_ok / n,
+        **{f"{name}_recall": v / max(n_true, 1) for name, v in part_hits.items()},
+    }
+
+
+def vqa_scores(predictions: list[str], items: list[QA]) -> dict[str, Any]:
+    """Accuracy per VQA kind and overall (mean over kinds), with the best-constant-answer accuracy."""
+    per_kind: dict[str, list[bool]] = {}
+    answers: dict[str, list[str]] = {}
+    for pred, item in zip(predictions, items, strict=True):
+        per_kind.setdefault(item.kind, []).append(pred == item.answer)
+        answers.setdefault(item.kind, []).append(item.answer)
+    kinds = [k for k in VQA_KINDS if k in per_kind]
+    acc = {k: float(np.mean(per_kind[k])) for k in kinds}
+    chance = {k: Counter(answers[k]).most_common(1)[0][1] / len(answers[k]) for k in kinds}
+    return {
+        "vqa_accuracy": float(np.mean(list(acc.values()))) if acc else float("nan"),
+        "vqa_per_kind": acc,
+        "vqa_chance": float(np.mean(list(chance.values()))) if chance else float("nan"),
+        "vqa_chance_per_kind": chance,
+        "vqa_n_per_kind": {k: len(per_kind[k]) for k in kinds},
+    }
+
+
+def evaluate_vlm(
+    bundle: Any,
+    *,
+    n: int = 192,
+    seed: int = 10_007,
+    batch_size: int = 64,
+    max_new_tokens: int = 64,
+    progress: bool = False,
+) -> dict[str, Any]:
+    """Caption and VQA quality of a VLM on ``n`` held-out world scenes (greedy decoding)."""
+    start = time.perf_counter()
+    scenes = [s for _, s in world_scenes(n, seed)]
+    images = [render_at(s, IMAGE_SIZE) for s in scenes]
+    items = vlm_eval_items(scenes, seed)
+    describe_items = [q for _, q in items if q.kind == "describe"]
+    vqa = [q for _, q in items if q.kind != "describe"]
+    vqa_images = [images[i] for i, q in items if q.kind != "describe"]
+    captions = answer_questions(
+        bundle,
+        images,
+        [q.question for q in describe_items],
+        max_new_tokens=max_new_tokens,
+        batch_size=batch_size,
+    )
+    answers = answer_questions(
+        bundle, vqa_images, [q.question for q in vqa], max_new_tokens=4, batch_size=batch_size
+    )
+    out: dict[str, Any] = {**caption_scores(captions, scenes), **vqa_scores(answers, vqa)}
+    out["n_captions"] = len(scenes)
+    out["n_vqa"] = len(vqa)
+    out["examples"] = [
+        {"truth": q.answer, "prediction": p} for q, p in list(zip(describe_items, captions, strict=True))[:4]
+    ]
+    out["eval_s"] = round(time.perf_counter() - start, 1)
+    return out

@@ -1,0 +1,54 @@
+"""Tiny pretraining budgets shared by the pretraining tests (small models, a handful of steps)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from omegaconf import DictConfig, OmegaConf
+
+from tests.common.models.conftest import SMALL_VLM
+
+TINY_BUDGET: dict[str, dict[str, Any]] = {
+    "tiny_qwen2_5_vl": {
+        "model_overrides": SMALL_VLM,
+        "steps": 4,
+        "batch_size": 4,
+        "pool_size": 12,
+        "eval_size": 4,
+        "max_new_tokens": 8,
+        "warmup_steps": 1,
+        "checkpoint_every": 2,
+        "log_every": 1,
+    },
+    "tiny_sd3": {
+        "model_overrides": {"num_layers": 1},
+        "steps": 4,
+        "batch_size": 4,
+        "pool_size": 12,
+        "eval_size": 6,
+        "sample_steps": 2,
+        "warmup_steps": 1,
+        "checkpoint_every": 2,
+        "log_every": 1,
+    },
+    "tiny_editor": {
+        "model_overrides": {"num_layers": 1},
+        "steps": 4,
+        "batch_size": 4,
+        "pool_size": 12,
+        "eval_size": 5,
+        "sample_steps": 2,
+        "warmup_steps": 1,
+        "checkpoint_every": 2,
+        "log_every": 1,
+    },
+}
+TINY_BUDGET["tiny_qwen3_vl"] = TINY_BUDGET["tiny_qwen2_5_vl"]
+
+
+@pytest.fixture()
+def run_cfg(tmp_path: Path) -> DictConfig:
+    """A minimal run config: a private cache directory, no progress bars, the CPU engine."""
+    return OmegaConf.create({"paths": {"cache_dir": str(tmp_path / "cache")}, "runtime": {"progress": False}})
