@@ -8,7 +8,7 @@ EXP    ?= tifa_meta_eval
 # One torch thread by default in tests: 2 threads stall when anything else runs (see README).
 export T2I_THREADS ?= 1
 
-.PHONY: setup test test-all lint format bench main run clean help
+.PHONY: setup test test-all lint format bench bases main run clean help
 
 help:
 	@echo "make setup   - create $(VENV) and install the project (editable) with dev extras"
@@ -16,6 +16,7 @@ help:
 	@echo "make lint    - ruff check + format check"
 	@echo "make main    - the main job: python -m experiments.run +exp=$(EXP)"
 	@echo "make run EXP=<name> ARGS='key=value ...' - any experiment"
+	@echo "make bases   - pretrain (or reuse from the cache) the tiny base models"
 	@echo "make bench   - benchmarks (speed / memory numbers; not part of the tests)"
 
 setup: $(STAMP)
@@ -44,6 +45,9 @@ main: setup
 	$(PY) -m experiments.run +exp=$(EXP) $(ARGS)
 
 run: main
+
+bases: setup
+	$(PY) -m experiments.run +exp=pretrain_all $(ARGS)
 
 bench: setup
 	$(PY) -m experiments.bench
