@@ -124,6 +124,10 @@ TEMPLATE_WORDS: tuple[str, ...] = _words(
 
     out max min maximum minimum range between score_1 score_2 image_1 image_2 picture_1
     picture_2 times time step steps
+
+    action asks besides border boxed cannot composition constraints deformed done element end
+    formed got hold instructed melted negative noticeable off ok pixel satisfied slight softens
+    strong structure_texture style subject against unintended visual well gone
     """
 )
 """Words the prompt templates, rationales and instructions of the project may use (beyond the
