@@ -109,6 +109,9 @@ class TransformersVLMAnnotator(CachedAnnotator):
                             text=rollout.texts[i].strip(),
                             model=self.model,
                             finish_reason=None if finished is None else ("stop" if finished else "length"),
-                            usage={"completion_tokens": int(rollout.completion_mask[i].sum())},
+                            usage={
+                                "prompt_tokens": int(batch["attention_mask"][i].sum()),
+                                "completion_tokens": int(rollout.completion_mask[i].sum()),
+                            },
                         ),
                     )

@@ -1,0 +1,192 @@
+"""The reward server's settings: one dataclass tree behind both ``+exp=firm_serve`` and the CLI.
+
+``conf/exp/firm_serve.yaml`` mirrors these defaults (a test checks that they agree), and
+``python -m firm.serve`` builds its argument parser from them, so a default lives in one place.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "DEFAULT_SCORE_MAX_TOKENS",
+    "ModelSpec",
+    "ServeConfig",
+    "ServeLimits",
+    "config_from_mapping",
+    "resolve_template",
+]
+
+DEFAULT_SCORE_MAX_TOKENS: dict[str, int] = {
+    "execution": 256,
+    "consistency": 256,
+    "instruction": 1024,
+    "quality": 256,
+}
+"""Completion budget per RM mode for ``/v1/score``. FIRM serves its edit RM with 256 tokens and
+its gen RM with up to 8192 (papers/firm.md §3); raise ``instruction`` at paper scale."""
+
+
+@dataclass
+class ModelSpec:
+    """Which in-process model answers (ignored when ``ServeConfig.upstream_url`` is set).
+
+    Precedence: ``path`` (a checkpoint directory or hub id, :func:`common.models.load_vlm`),
+    then ``base`` (a pretrained tiny base of ``conf/pretrain``, built on first use), then
+    ``preset`` (a ``conf/model`` preset; random weights for the tiny ones) with ``overrides``.
+
+    Attributes:
+        name: the served model name (``/v1/models``, responses, what clients put in ``model``);
+            default: the path, ``base:<name>`` or ``preset:<name>``.
+        device / dtype: where and in what precision the model runs (``None``: the preset's or
+            the checkpoint's own).
+    """
+
+    preset: str | None = "tiny_qwen3_vl"
+    overrides: dict[str, Any] = field(default_factory=dict)
+    path: str | None = None
+    base: str | None = None
+    name: str | None = None
+    device: str | None = None
+    dtype: str | None = None
+
+    def source(self) -> tuple[str, str]:
+        """``(kind, value)`` of the model that will be loaded: path, base or preset."""
+        for kind in ("path", "base", "preset"):
+            value = getattr(self, kind)
+            if value:
+                return kind, str(value)
+        raise ValueError("no model to serve: set model.path, model.base or model.preset (or upstream_url)")
+
+    def served_name(self) -> str:
+        if self.name:
+            return str(self.name)
+        kind, value = self.source()
+        return value if kind == "path" else f"{kind}:{value}"
+
+
+@dataclass
+class ServeLimits:
+    """What one request may ask for; anything beyond is refused with a 4xx that says which limit.
+
+    Attributes:
+        max_body_bytes: request body size (HTTP 413 above it).
+        max_items: items per ``/v1/score`` request.
+        max_image_side / max_image_pixels: per decoded image (checked before decoding pixels).
+        max_images: images per chat-completions request.
+        max_tokens: the largest ``max_tokens`` a chat request may set.
+        max_queue: model items waiting for the batcher (HTTP 503 "busy" above it).
+        request_timeout_s: how long a request waits for its answers (HTTP 504 after).
+        read_timeout_s: socket timeout while reading a request.
+    """
+
+    max_body_bytes: int = 64 * 1024 * 1024
+    max_items: int = 64
+    max_image_side: int = 4096
+    max_image_pixels: int = 4096 * 4096
+    max_images: int = 8
+    max_tokens: int = 8192
+    max_queue: int = 1024
+    request_timeout_s: float = 600.0
+    read_timeout_s: float = 30.0
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if not isinstance(value, int | float) or value <= 0:
+                raise ValueError(f"limits.{f.name} must be a positive number, got {value!r}")
+
+
+@dataclass
+class ServeConfig:
+    """Everything the server needs (see ``conf/exp/firm_serve.yaml`` for the same fields).
+
+    Attributes:
+        model: the in-process model (:class:`ModelSpec`).
+        upstream_url: an OpenAI-compatible endpoint to forward model calls to (e.g. ``vllm
+            serve`` at ``http://gpu-node:8000/v1``); the in-process model is then not loaded.
+        upstream_model: the model name to ask the upstream for (default: its first served model).
+        upstream_timeout / upstream_retries: per-call timeout and retries of the upstream client.
+        upstream_workers: batches in flight at once to the upstream (an in-process model has one).
+        template: the RM prompt template (``tiny`` / ``full``); ``None`` picks by model.
+        host / port: where to listen (``port=0``: an ephemeral port, printed and written to
+            ``url_file``).
+        max_batch_size / max_wait_ms: dynamic batching: the worker takes up to
+            ``max_batch_size`` items, waiting at most ``max_wait_ms`` for more.
+        score_max_tokens: completion budget per mode for ``/v1/score``.
+        limits: :class:`ServeLimits`.
+        url_file: where to write ``{"url", "base_url", "model"}`` once listening (``None``: nowhere).
+    """
+
+    model: ModelSpec = field(default_factory=ModelSpec)
+    upstream_url: str | None = None
+    upstream_model: str | None = None
+    upstream_timeout: float = 300.0
+    upstream_retries: int = 2
+    upstream_workers: int = 4
+    template: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8000
+    max_batch_size: int = 8
+    max_wait_ms: float = 10.0
+    score_max_tokens: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_SCORE_MAX_TOKENS))
+    limits: ServeLimits = field(default_factory=ServeLimits)
+    url_file: str | None = None
+
+    def __post_init__(self) -> None:
+        if not 0 <= int(self.port) <= 65535:
+            raise ValueError(f"port must be in 0-65535 (0: ephemeral), got {self.port}")
+        if int(self.max_batch_size) < 1:
+            raise ValueError(f"max_batch_size must be >= 1, got {self.max_batch_size}")
+        if int(self.upstream_workers) < 1:
+            raise ValueError(f"upstream_workers must be >= 1, got {self.upstream_workers}")
+        if float(self.max_wait_ms) < 0:
+            raise ValueError(f"max_wait_ms must be >= 0, got {self.max_wait_ms}")
+        unknown = set(self.score_max_tokens) - set(DEFAULT_SCORE_MAX_TOKENS)
+        if unknown:
+            raise ValueError(
+                f"score_max_tokens has unknown mode(s) {sorted(unknown)}; "
+                f"modes: {list(DEFAULT_SCORE_MAX_TOKENS)}"
+            )
+        self.score_max_tokens = {
+            **DEFAULT_SCORE_MAX_TOKENS,
+            **{k: int(v) for k, v in self.score_max_tokens.items()},
+        }
+
+
+def _build(cls: type, values: Mapping[str, Any], where: str) -> Any:
+    """``cls(**values)`` with nested dataclasses built too; unknown keys are an error naming them."""
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - set(fields))
+    if unknown:
+        raise ValueError(f"unknown {where} option(s) {unknown}; known: {sorted(fields)}")
+    kwargs: dict[str, Any] = {}
+    for key, value in values.items():
+        sub = {"model": ModelSpec, "limits": ServeLimits}.get(key) if cls is ServeConfig else None
+        if sub is not None and isinstance(value, Mapping):
+            value = _build(sub, value, key)
+        elif isinstance(value, Mapping):
+            value = dict(value)
+        kwargs[key] = value
+    return cls(**kwargs)
+
+
+def config_from_mapping(values: Mapping[str, Any]) -> ServeConfig:
+    """A :class:`ServeConfig` from plain nested mappings (e.g. a Hydra node as a container)."""
+    return _build(ServeConfig, values, "server")
+
+
+def resolve_template(template: str | None, config: ServeConfig, scale_name: str | None = None) -> str:
+    """The RM template to use: ``template`` if given; else ``tiny`` for a tiny model (``scale=tiny``,
+    a ``tiny_*`` preset or a pretrained base) and ``full`` for everything else."""
+    if template:
+        return str(template)
+    if scale_name is not None:
+        return "tiny" if scale_name == "tiny" else "full"
+    if config.upstream_url:
+        return "full"
+    kind, value = config.model.source()
+    return "tiny" if kind == "base" or (kind == "preset" and value.startswith("tiny")) else "full"

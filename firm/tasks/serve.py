@@ -1,0 +1,38 @@
+"""``+exp=firm_serve``: FIRM's reward server (:mod:`firm.serve`) in the foreground.
+
+Listens until SIGINT / SIGTERM (or ``duration_s``), writes ``<run_dir>/server.json`` (``url``,
+``base_url``, ``model``) as soon as it listens, and returns the final counters as the run's
+metrics. The RM template defaults to the scale's (``tiny`` at ``scale=tiny``, else ``full``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from common.runtime import RunContext
+from firm.serve.config import config_from_mapping
+from firm.serve.runner import serve
+
+__all__ = ["run"]
+
+
+def _plain(value: Any) -> Any:
+    return OmegaConf.to_container(value, resolve=True) if OmegaConf.is_config(value) else value
+
+
+def run(cfg: DictConfig, ctx: RunContext, duration_s: float | None = None, **server: Any) -> dict[str, Any]:
+    """Serve with the settings in ``server`` (the fields of :class:`firm.serve.ServeConfig`)."""
+    values = {k: _plain(v) for k, v in server.items()}
+    if not values.get("url_file"):
+        values["url_file"] = str(ctx.path("server.json"))
+    config = config_from_mapping(values)
+    scale = OmegaConf.select(cfg, "scale.name")
+    report = serve(config, cfg=cfg, scale_name=None if scale is None else str(scale), duration_s=duration_s)
+    return {
+        "url": report["url"],
+        "model": report["model"],
+        "template": report["template"],
+        **report["counters"],
+    }
