@@ -35,9 +35,10 @@ def test_messages_per_mode(template: str) -> None:
 
 
 def test_full_template_keeps_the_curation_rubric() -> None:
-    text = rm_messages("consistency", image=IMG, source=SRC, instruction="i", template="full")[-1]["content"][-1]
-    assert "4 - One significant and/or one or two minor unintended changes." in text["text"]
-    assert "Check the two images carefully." in text["text"]
+    msgs = rm_messages("consistency", image=IMG, source=SRC, instruction="i", template="full")
+    text = msgs[-1]["content"][-1]["text"]
+    assert "4 - One significant and/or one or two minor unintended changes." in text
+    assert "Check the two images carefully." in text
 
 
 @pytest.mark.parametrize(
@@ -46,7 +47,7 @@ def test_full_template_keeps_the_curation_rubric() -> None:
         ("execution", '{"reasoning": "the circle is red now.", "score": 4}', 4.0, 0.75),
         ("consistency", canonical_text('{"reasoning": "nothing else changed.", "score": 5}'), 5.0, 1.0),
         ("instruction", "Final Analysis: fine.\nFinal Alignment Rating: 2\n\\boxed{2}", 2.0, 0.25),
-        ("instruction", canonical_text("final analysis : ok . final alignment rating : 3 \\boxed{3}"), 3.0, 0.5),
+        ("instruction", canonical_text("final analysis : ok . rating : 3 \\boxed{3}"), 3.0, 0.5),
         ("quality", '{"reasoning": "x", "aesthetics": 4, "quality": 2, "structure_texture": 5}', 2.0, 0.25),
     ],
 )
