@@ -137,12 +137,16 @@ def sft_targets(
     captions: Sequence[str] | None = None,
     metas: Sequence[Mapping[str, Any] | str] | None = None,
     seed: int = 0,
+    n_scores: int = 1,
 ) -> list[str]:
     """The target completion of every item for SFT ``kind`` (see the module docstring).
 
     ``captions`` (the model's own, :func:`own_captions`) are needed by ``format`` and ``scores``;
-    ``metas`` (the corpus' ``meta`` column) by ``rationale``.
+    ``metas`` (the corpus' ``meta`` column) by ``rationale``. ``n_scores=2``: a pairwise
+    ``format`` target, two random scores ``s_a , s_b`` (pairwise answers).
     """
+    if n_scores not in (1, 2) or (n_scores == 2 and kind != "format"):
+        raise ValueError("n_scores=2 (pairwise answers) is supported by the 'format' kind only")
     if kind not in SFT_KINDS:
         raise ValueError(f"unknown SFT kind {kind!r}; choose one of {', '.join(SFT_KINDS)}")
     n = len(labels)
@@ -158,6 +162,9 @@ def sft_targets(
             continue
         if captions is None:
             raise ValueError(f"the {kind!r} SFT kind needs the model's own captions")
-        answer = random_score(scales[i], rng) if kind == "format" else _score_text(labels[i])
+        if kind == "format":
+            answer = " , ".join(random_score(scales[i], rng) for _ in range(n_scores))
+        else:
+            answer = _score_text(labels[i])
         out.append(format_completion(captions[i], answer))
     return out

@@ -10,6 +10,9 @@ Exactly one source is used, in this order of precedence:
 * ``preset``: a ``conf/model`` preset with ``overrides`` (random init for the tiny presets);
 * none of them: the model the scale assigns to the ``evaluator`` role (``conf/scale``).
 
+``warmup`` (fields of :class:`t2ieval_r1.sft.WarmupSpec`, with ``base``) starts from the base
+after the label-free format warm-up, built on first use and cached (:func:`start_checkpoint`).
+
 ``lora`` (fields of :class:`common.models.lora.LoRASettings`) injects an adapter and trains only
 it; the KL reference is then the base with the adapter disabled.
 """
@@ -22,7 +25,7 @@ from typing import Any
 
 from common.models.bundles import VLMBundle
 
-__all__ = ["PolicySpec", "build_policy"]
+__all__ = ["PolicySpec", "build_policy", "start_checkpoint"]
 
 
 @dataclass
@@ -35,6 +38,7 @@ class PolicySpec:
     overrides: dict[str, Any] = field(default_factory=dict)
     dtype: str | None = None
     lora: dict[str, Any] | None = None
+    warmup: dict[str, Any] | None = None
 
     @classmethod
     def from_dict(cls, data: Any) -> PolicySpec:
@@ -53,6 +57,21 @@ class PolicySpec:
         return dataclasses.asdict(self)
 
 
+def start_checkpoint(spec: PolicySpec, cfg: Any = None) -> Any:
+    """The directory the policy of a ``base`` spec starts from: the pretrained base, or the base
+    after its format warm-up when ``spec.warmup`` is set (both built on first use, cached)."""
+    from common.models.pretrain import ensure_base
+
+    if spec.base is None:
+        raise ValueError("start_checkpoint needs task.model.base")
+    path = ensure_base(spec.base, cfg)
+    if spec.warmup is None:
+        return path
+    from t2ieval_r1.sft import WarmupSpec, ensure_warmup
+
+    return ensure_warmup(path, WarmupSpec.from_dict(spec.warmup), cfg)
+
+
 def build_policy(spec: PolicySpec, cfg: Any = None) -> VLMBundle:
     """Build / load the policy of ``spec`` (``cfg``: the run config, for the scale and the cache)."""
     from omegaconf import OmegaConf
@@ -64,9 +83,7 @@ def build_policy(spec: PolicySpec, cfg: Any = None) -> VLMBundle:
     if spec.name_or_path is not None:
         bundle: Any = load_vlm(spec.name_or_path, dtype=dtype)  # Fabric moves it to the run's device
     elif spec.base is not None:
-        from common.models.pretrain import ensure_base
-
-        bundle = load_vlm(str(ensure_base(spec.base, cfg)), dtype=dtype)
+        bundle = load_vlm(str(start_checkpoint(spec, cfg)), dtype=dtype)
     elif spec.preset is not None:
         bundle = build_model(spec.preset, **spec.overrides)
     else:

@@ -32,7 +32,30 @@ from t2ieval_r1.data import load_corpus
 from t2ieval_r1.grpo import GRPOConfig, GRPOTrainer, resume_key
 from t2ieval_r1.grpo.model import PolicySpec, build_policy
 
-__all__ = ["checkpoint_root", "run"]
+__all__ = ["checkpoint_root", "meta_evaluation", "run"]
+
+
+def meta_evaluation(
+    cfg: DictConfig, ctx: RunContext, spec: PolicySpec, evaluator: Path, params: Any
+) -> dict[str, Any]:
+    """Meta-evaluate the trained ``evaluator`` and the run's starting checkpoint; the headline
+    numbers of both and their difference (``gain``: trained minus start)."""
+    from t2ieval_r1.grpo.model import start_checkpoint
+    from t2ieval_r1.tasks.evaluate_after import evaluate_cached, evaluate_exported, summary_of
+
+    trained = summary_of(evaluate_exported(cfg, ctx, evaluator, params))
+    start_path = spec.name_or_path if spec.base is None else start_checkpoint(spec, cfg)
+    out: dict[str, Any] = {"trained": trained}
+    if start_path is not None and Path(str(start_path)).is_dir():
+        start = summary_of(evaluate_cached(cfg, ctx, start_path, params, subdir="meta_eval_start"))
+        out["start"] = start
+        out["start_checkpoint"] = str(start_path)
+        out["gain"] = {
+            k: trained[k] - start[k]
+            for k in trained
+            if k in start and isinstance(trained[k], int | float) and isinstance(start[k], int | float)
+        }
+    return out
 
 
 def checkpoint_root(
@@ -61,12 +84,17 @@ def run(
     export: bool = True,
     n_samples: int = 8,
     reward_fn: Any = None,
+    meta_eval: Any = None,
 ) -> dict[str, Any]:
     """Train the evaluator; see the module docstring. ``train`` / ``val`` are corpus specs.
 
     ``reward_fn``: ``None`` (T2I-Eval-R1's reward configured by ``grpo.reward``) or a callable
     ``(completions, items) -> RewardResult``, e.g. from a Hydra node
     ``{_target_: my.module.MyReward, ...}`` (instantiated before the task runs).
+
+    ``meta_eval``: ``None`` (skip) or the parameters of ``+exp=t2ieval_r1_meta_eval``'s task; the
+    exported evaluator is meta-evaluated in ``<run_dir>/meta_eval/`` and the starting checkpoint
+    (the base, after its warm-up if any) in ``<run_dir>/meta_eval_start/`` (cached beside it).
     """
     t_start = time.perf_counter()
     if train is None:
@@ -125,6 +153,11 @@ def run(
         ctx.save_json("samples.json", samples)
         ctx.save_json("train_log.json", trainer.history)
     evaluator = trainer.export(ctx.run_dir / "evaluator") if export else None
+    evaluation: dict[str, Any] = {}
+    if meta_eval is not None and evaluator is not None and fabric.global_rank == 0:
+        t0 = time.perf_counter()
+        evaluation = meta_evaluation(cfg, ctx, spec, evaluator, meta_eval)
+        evaluation["wall_s"] = round(time.perf_counter() - t0, 2)
     return {
         **summary,
         "resume_key": key,
@@ -133,6 +166,7 @@ def run(
         "val_size": len(val_ds) if val_ds is not None else 0,
         "grpo": gcfg.to_dict(),
         "model": spec.to_dict(),
+        "meta_eval": evaluation,
         "wall": {
             "data_s": round(t_data, 2),
             "model_s": round(t_model, 2),

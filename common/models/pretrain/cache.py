@@ -82,7 +82,8 @@ def is_built(path: Path) -> bool:
 
 
 @contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
+def file_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``path`` (created if missing) for the ``with`` block."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
@@ -127,7 +128,7 @@ def ensure_base(
             "processes; build the bases once in one process first: "
             "python -m experiments.run +exp=pretrain_all engine=cpu (the cache is then shared)"
         )
-    with _locked(root / f".{name}-{key}.lock"):
+    with file_lock(root / f".{name}-{key}.lock"):
         if is_built(final) and not force:  # another process finished it while we waited
             return final
         if progress is None:

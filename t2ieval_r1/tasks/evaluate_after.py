@@ -1,0 +1,62 @@
+"""Meta-evaluation at the end of a training task (``task.meta_eval`` of the GRPO and SFT runs).
+
+:func:`evaluate_exported` runs ``+exp=t2ieval_r1_meta_eval`` 's task on a freshly exported
+evaluator, in ``<run_dir>/<subdir>/`` (its own ``metrics.json``, ``predictions.jsonl`` and tables),
+with the parameters of ``task.meta_eval`` (any of :func:`t2ieval_r1.tasks.meta_eval.run` 's
+keyword arguments). :func:`evaluate_cached` does the same for a checkpoint that many runs share
+(the GRPO runs' starting checkpoint): the metrics are stored beside the checkpoint, keyed by the
+parameters and the seed, and reused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from common.runtime import RunContext, write_json_atomic
+
+__all__ = ["evaluate_cached", "evaluate_exported", "summary_of"]
+
+
+def _params(meta_eval: Any) -> dict[str, Any]:
+    if isinstance(meta_eval, DictConfig):
+        meta_eval = OmegaConf.to_container(meta_eval, resolve=True)
+    return dict(meta_eval or {})
+
+
+def evaluate_exported(
+    cfg: DictConfig, ctx: RunContext, evaluator: str | Path, meta_eval: Any, *, subdir: str = "meta_eval"
+) -> dict[str, Any]:
+    """Meta-evaluate ``evaluator`` with the ``meta_eval`` parameters; returns its metrics."""
+    from t2ieval_r1.tasks.meta_eval import run as meta_eval_run
+
+    sub = RunContext(run_dir=ctx.run_dir / subdir, cfg=cfg, seed=ctx.seed)
+    sub.run_dir.mkdir(parents=True, exist_ok=True)
+    metrics = meta_eval_run(cfg, sub, evaluator=str(evaluator), **_params(meta_eval))
+    write_json_atomic(sub.run_dir / "metrics.json", metrics)
+    return metrics
+
+
+def evaluate_cached(
+    cfg: DictConfig, ctx: RunContext, checkpoint: str | Path, meta_eval: Any, *, subdir: str
+) -> dict[str, Any]:
+    """:func:`evaluate_exported` of a shared ``checkpoint``, cached in ``checkpoint/meta_eval-<key>.json``."""
+    params = _params(meta_eval)
+    key = hashlib.sha256(json.dumps({**params, "seed": ctx.seed}, sort_keys=True).encode()).hexdigest()[:12]
+    cache = Path(checkpoint) / f"meta_eval-{key}.json"
+    if cache.is_file():
+        metrics = json.loads(cache.read_text())
+        write_json_atomic(ctx.path(subdir, "metrics.json"), metrics)
+        return metrics
+    metrics = evaluate_exported(cfg, ctx, checkpoint, params, subdir=subdir)
+    write_json_atomic(cache, metrics)
+    return metrics
+
+
+def summary_of(metrics: dict[str, Any]) -> dict[str, Any]:
+    """The flat headline numbers of a meta-evaluation (its ``summary``)."""
+    return dict(metrics.get("summary", {}))

@@ -1,0 +1,90 @@
+"""``+exp=t2ieval_r1_sft_scores`` / ``t2ieval_r1_sft_rationale``: the SFT baselines of the evaluator.
+
+The paper argues that GRPO from coarse labels beats imitation; these baselines make that
+comparison at the same scale (targets in :mod:`t2ieval_r1.sft_targets`):
+
+* ``scores``: the model's own caption as the rationale and the corpus label as the answer
+  (supervised by the same coarse labels GRPO sees);
+* ``rationale``: a full ground-truth rationale from the world's scene plus the label (the
+  "expensive annotation" the paper avoids).
+
+The model starts from the pretrained base (``task.model``, as in the GRPO experiments), is
+fine-tuned with :class:`common.sft.SFTTrainer` (resumable: rerunning the same command after a kill
+continues from ``<checkpoint_dir>/checkpoint.pt``) and exported to ``<run_dir>/evaluator``; with
+``task.meta_eval`` set, the exported evaluator is meta-evaluated as ``+exp=t2ieval_r1_meta_eval``
+would do it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from common.runtime import RunContext
+from common.sft import SFTConfig
+from t2ieval_r1.data import load_corpus
+from t2ieval_r1.grpo.model import PolicySpec, build_policy
+from t2ieval_r1.sft import train_evaluator_sft
+
+__all__ = ["run"]
+
+
+def _plain(node: Any) -> Any:
+    return OmegaConf.to_container(node, resolve=True) if isinstance(node, DictConfig) else node
+
+
+def _checkpoint_dir(cfg: DictConfig, params: dict[str, Any], checkpoint_dir: str | None) -> Path:
+    """``checkpoint_dir`` or ``${paths.output_dir}/checkpoints/<exp_name>-<hash of the settings>``."""
+    if checkpoint_dir is not None:
+        return Path(checkpoint_dir).expanduser()
+    key = hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()[:12]
+    return Path(str(cfg.paths.output_dir)) / "checkpoints" / f"{cfg.exp_name}-{key}"
+
+
+def run(
+    cfg: DictConfig,
+    ctx: RunContext,
+    kind: str = "scores",
+    train: Any = None,
+    model: Any = None,
+    sft: Any = None,
+    template: str = "default",
+    checkpoint_dir: str | None = None,
+    meta_eval: Any = None,
+) -> dict[str, Any]:
+    """Fine-tune the evaluator on ``kind`` targets; see the module docstring."""
+    t0 = time.perf_counter()
+    if train is None:
+        raise ValueError("task.train must name a single-wise training corpus (e.g. {source: world, ...})")
+    sft_params = {**(_plain(sft) or {}), "seed": int(ctx.seed)}
+    sft_cfg = SFTConfig.from_dict(sft_params)
+    spec = PolicySpec.from_dict(model)
+    params = {"kind": kind, "train": _plain(train), "model": spec.to_dict(), "sft": sft_cfg.to_dict()}
+    params["sft"].pop("max_time_s", None)
+    root = _checkpoint_dir(cfg, {**params, "template": template}, checkpoint_dir)
+    ds = load_corpus(train, cfg)
+    bundle = build_policy(spec, cfg)
+    result = train_evaluator_sft(
+        bundle,
+        ds,
+        kind,
+        sft_cfg,
+        root,
+        template=template,
+        engine_cfg=cfg.engine,
+        progress=bool(OmegaConf.select(cfg, "runtime.progress", default=True)),
+    )
+    evaluator = ctx.run_dir / "evaluator"
+    bundle.save_pretrained(evaluator)
+    out: dict[str, Any] = {**params, **result, "evaluator": str(evaluator), "checkpoint_dir": str(root)}
+    if meta_eval is not None:
+        from t2ieval_r1.tasks.evaluate_after import evaluate_exported
+
+        out["meta_eval"] = evaluate_exported(cfg, ctx, evaluator, meta_eval)
+    out["wall_s"] = round(time.perf_counter() - t0, 1)
+    return out
