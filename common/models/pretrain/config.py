@@ -121,6 +121,8 @@ class FlowPretrainConfig(PretrainConfig):
         sample_steps: Euler steps when evaluating.
         guidance_scales: CFG scales evaluated (1.0 = no guidance).
         eval_batch_size: images per sampling batch in evaluation.
+        distractors: (min, max) objects beyond the prompt's in the generator's training scenes
+            (the world sampler's default is (0, 2); (0, 0) shows exactly what the prompt says).
         edit_kinds: the editor's edit kinds (``None``: all of ``common.world.edits.EDIT_KINDS``).
     """
 
@@ -131,6 +133,7 @@ class FlowPretrainConfig(PretrainConfig):
     sample_steps: int = 20
     guidance_scales: list[float] = field(default_factory=lambda: [1.0, 3.0])
     eval_batch_size: int = 64
+    distractors: list[int] = field(default_factory=lambda: [0, 2])
     edit_kinds: list[str] | None = None
 
     def validate(self) -> None:

@@ -119,17 +119,21 @@ def caption_triples(scene: Scene) -> list[tuple[str, str, str]]:
     return [(o.color, o.shape, position_word(o)) for o in reading_order(scene)]
 
 
-def world_scenes(n: int, seed: int, *, modes: Sequence[str] = MODES) -> list[tuple[Any, Scene]]:
+def world_scenes(
+    n: int, seed: int, *, modes: Sequence[str] = MODES, distractors: Sequence[int] = (0, 2)
+) -> list[tuple[Any, Scene]]:
     """``n`` (GenEval prompt, scene) pairs; tags cycle, modes are drawn uniformly from ``modes``.
 
     ``match`` scenes fit the prompt; ``partial`` / ``miss`` scenes give the VLMs varied contents.
+    ``distractors``: (min, max) objects the prompt does not mention (the world sampler's default).
     """
     rng = np.random.default_rng([seed, 0x5CE])
     prompts = sample_prompts(n, rng, GENEVAL_TAGS)
     out = []
     for p in prompts:
         mode = modes[int(rng.integers(len(modes)))]
-        out.append((p, sample_scene(p, rng, mode=mode).scene))
+        lo, hi = int(distractors[0]), int(distractors[1])
+        out.append((p, sample_scene(p, rng, mode=mode, distractors=(lo, hi)).scene))
     return out
 
 

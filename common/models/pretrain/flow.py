@@ -128,7 +128,8 @@ class T2IObjective(_FlowObjective):
 
     def prepare(self, cfg: PretrainConfig, bundle: Any) -> FlowPool:
         size = bundle.spec.resolution
-        pairs = world_scenes(cfg.pool_size, cfg.seed, modes=("match",))
+        assert isinstance(cfg, FlowPretrainConfig)
+        pairs = world_scenes(cfg.pool_size, cfg.seed, modes=("match",), distractors=cfg.distractors)
         return FlowPool(
             prompts=[p.prompt for p, _ in pairs],
             images=images_to_uint8([render_at(s, size) for _, s in pairs]),
@@ -303,7 +304,7 @@ def evaluate_t2i(
     out["ceiling"] = geneval_summary(prompts, [render_at(s, size) for _, s in pairs])
     out["noise"] = geneval_summary(prompts, noise_images(n, size, seed))
     by_scale: dict[str, Any] = {}
-    best: tuple[float, list[Image.Image]] = (-1.0, [])
+    samples: dict[str, list[Image.Image]] = {}
     for w in guidance_scales:
         images = _sample(
             bundle,
@@ -314,16 +315,16 @@ def evaluate_t2i(
             batch_size=batch_size,
             seed=seed,
         )
-        by_scale[f"cfg_{w:g}"] = summary = geneval_summary(prompts, images)
-        if summary["geneval"] > best[0]:
-            best = (summary["geneval"], images)
+        by_scale[f"cfg_{w:g}"] = geneval_summary(prompts, images)
+        samples[f"cfg_{w:g}"] = images
     out["by_guidance"] = by_scale
-    key = max(by_scale, key=lambda k: by_scale[k]["geneval"])
+    # The best scale by the clean score (plain GenEval also rewards spurious, noise-like objects).
+    key = max(by_scale, key=lambda k: (by_scale[k]["geneval_clean"], by_scale[k]["geneval"]))
     out["geneval"] = by_scale[key]["geneval"]
     out["geneval_clean"] = by_scale[key]["geneval_clean"]
     out["best_guidance"] = key
-    if grid_path is not None and best[1]:
-        contact_sheet(best[1][:64]).save(grid_path)
+    if grid_path is not None and samples[key]:
+        contact_sheet(samples[key][:64]).save(grid_path)
         out["grid"] = grid_path.name
         out["grid_prompts"] = [p.prompt for p in prompts[:64]]
     out["eval_s"] = round(time.perf_counter() - start, 1)
@@ -369,7 +370,7 @@ def evaluate_editor(
     out["ceiling"] = edit_summary(edits, [render_at(e.target, size) for e in edits], sources_pil)
     out["copy_source"] = edit_summary(edits, sources_pil, sources_pil)
     by_scale: dict[str, Any] = {}
-    best: tuple[float, list[Image.Image]] = (-1.0, [])
+    samples: dict[str, list[Image.Image]] = {}
     for w in guidance_scales:
         images = _sample(
             bundle,
@@ -380,15 +381,14 @@ def evaluate_editor(
             batch_size=batch_size,
             seed=seed,
         )
-        by_scale[f"cfg_{w:g}"] = summary = edit_summary(edits, images, sources_pil)
-        if summary["edit_accuracy"] > best[0]:
-            best = (summary["edit_accuracy"], images)
+        by_scale[f"cfg_{w:g}"] = edit_summary(edits, images, sources_pil)
+        samples[f"cfg_{w:g}"] = images
     out["by_guidance"] = by_scale
     key = max(by_scale, key=lambda k: by_scale[k]["edit_accuracy"])
     out["edit_accuracy"] = by_scale[key]["edit_accuracy"]
     out["best_guidance"] = key
-    if grid_path is not None and best[1]:
-        pairs = [im for k in range(min(32, n)) for im in (sources_pil[k], best[1][k])]
+    if grid_path is not None and samples[key]:
+        pairs = [im for k in range(min(32, n)) for im in (sources_pil[k], samples[key][k])]
         contact_sheet(pairs).save(grid_path)
         out["grid"] = grid_path.name
         out["grid_instructions"] = [e.instruction for e in edits[:32]]

@@ -53,6 +53,9 @@ def test_vlm_base_builds_with_cards_then_is_reused(run_cfg: DictConfig) -> None:
     assert card["hash"] == key and card["training"]["steps"] == 4
     assert card["model"]["class"] == "Qwen2_5_VLForConditionalGeneration"
     assert {"caption_exact", "object_recall", "vqa_accuracy", "vqa_chance"} <= set(card["quality"])
+    assert {"color_recall", "shape_recall", "position_recall", "object_count_accuracy"} <= set(
+        card["quality"]
+    )
     assert card["environment"]["torch_threads"] >= 1 and card["training"]["wall_s"] > 0
     text = (path / "MODEL_CARD.md").read_text()
     assert "exact caption accuracy" in text and key in text
@@ -77,7 +80,8 @@ def test_a_changed_config_builds_a_new_base(run_cfg: DictConfig) -> None:
         ensure_base("tiny_sd3", run_cfg, overrides={**budget, "checkpoint_every": 3}) == first
     )  # not hashed
     q = read_card(first)["quality"]
-    assert {"geneval", "by_guidance", "ceiling", "noise"} <= set(q)
+    assert {"geneval", "geneval_clean", "by_guidance", "ceiling", "noise"} <= set(q)
+    assert q["noise"]["geneval_clean"] == 0.0 and q["ceiling"]["geneval_clean"] > 0.5
     assert (first / "samples.png").is_file() and (first / "model_index.json").is_file()
 
 
