@@ -32,7 +32,7 @@ from t2ieval_r1.data import load_corpus
 from t2ieval_r1.grpo import GRPOConfig, GRPOTrainer, resume_key
 from t2ieval_r1.grpo.model import PolicySpec, build_policy
 
-__all__ = ["checkpoint_root", "meta_evaluation", "run"]
+__all__ = ["checkpoint_root", "correlation_gain", "meta_evaluation", "run"]
 
 
 def meta_evaluation(
@@ -50,12 +50,27 @@ def meta_evaluation(
         start = summary_of(evaluate_cached(cfg, ctx, start_path, params, subdir="meta_eval_start"))
         out["start"] = start
         out["start_checkpoint"] = str(start_path)
-        out["gain"] = {
-            k: trained[k] - start[k]
-            for k in trained
-            if k in start and isinstance(trained[k], int | float) and isinstance(start[k], int | float)
-        }
+        out["gain"], out["undefined_as_zero"] = correlation_gain(trained, start)
     return out
+
+
+def correlation_gain(trained: dict[str, Any], start: dict[str, Any]) -> tuple[dict[str, float], list[str]]:
+    """``trained - start`` per numeric summary key. A rank correlation that is undefined
+    (``None``: the evaluator gave every item the same score, so it ranks nothing) counts as 0,
+    and its key is listed; other missing values are left out."""
+    gain: dict[str, float] = {}
+    as_zero: list[str] = []
+    for k, t in trained.items():
+        if k not in start or isinstance(t, bool):
+            continue
+        s = start[k]
+        is_corr = k.endswith(("/spearman", "/kendall"))
+        if (t is None or s is None) and is_corr:
+            as_zero.append(k)
+            t, s = 0.0 if t is None else t, 0.0 if s is None else s
+        if isinstance(t, int | float) and isinstance(s, int | float):
+            gain[k] = float(t) - float(s)
+    return gain, as_zero
 
 
 def checkpoint_root(
