@@ -167,7 +167,8 @@ def test_t2i_round_trip_through_load_t2i(which: str, request, images, tmp_path) 
     with torch.no_grad():
         va = bundle.velocity(x, 0.4, bundle.encode_prompt(["a red circle"], sources))
         vb = loaded.velocity(x, 0.4, loaded.encode_prompt(["a red circle"], sources))
-        assert torch.equal(va, vb)
+        # equal weights; kernels may differ by an ulp between the two tensors' memory layouts
+        torch.testing.assert_close(va, vb, rtol=1e-5, atol=1e-6)
         if bundle.vae is not None:
             assert torch.equal(bundle.encode_images(images[:1]), loaded.encode_images(images[:1]))
     assert isinstance(load_model(str(tmp_path)), T2IBundle)
