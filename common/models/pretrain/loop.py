@@ -1,29 +1,38 @@
-"""The one resumable training loop every pretraining objective runs, through Lightning Fabric.
+"""The one resumable training loop every objective runs (pretraining, SFT), through Lightning Fabric.
 
 ``fit`` builds AdamW over the objective's trainable module, sets both up with the engine's Fabric
 (``conf/engine``: one CPU process by default; the same loop runs under DDP or DeepSpeed), and
 steps ``cfg.steps`` times: learning rate (linear warm-up, cosine decay to ``min_lr_ratio``),
 batch (a pure function of seed and step; parameter groups may scale the rate, e.g. a VLM's vision
-tower), ``loss = module(batch)``, backward, global-norm
+tower), ``loss = sum_k w_k * module(micro_batch_k)`` with backward per micro-batch (gradient
+accumulation; one micro-batch of weight 1 unless the objective splits the step), global-norm
 clipping, step, EMA update (flow objectives). Every ``checkpoint_every`` steps (and at the end)
 it writes ``checkpoint.pt`` into the work directory (model, optimizer, EMA, step, wall time,
 loss history), atomically; a later call with the same work directory resumes from it, so a
-killed build continues where it stopped. At the end the EMA weights (when used) are copied into
+killed build continues where it stopped. ``max_time_s`` stops (and checkpoints) once the summed
+training time of all calls reaches it. At the end the EMA weights (when used) are copied into
 the model: what is saved and evaluated is the EMA.
+
+``cfg`` is any object with the fields of :class:`LoopConfig` (a pretraining config, or the
+resolved schedule of :mod:`common.sft`). Under DeepSpeed the engine owns accumulation and
+clipping: ``optimizer.step()`` runs after every micro-batch (DeepSpeed updates at the boundary),
+its ``gradient_accumulation_steps`` must equal the number of micro-batches, and each loss is
+multiplied by it to undo DeepSpeed's own ``1 / gas`` scaling (the weights already average).
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
+import shutil
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 
-from common.models.pretrain.config import PretrainConfig
 from common.models.pretrain.objectives import Objective
 
 CHECKPOINT = "checkpoint.pt"
@@ -33,7 +42,24 @@ StepHook = Callable[[int, float], None]
 use it to simulate a kill)."""
 
 
-def lr_at(cfg: PretrainConfig, step: int) -> float:
+class LoopConfig(Protocol):
+    """What :func:`fit` reads from its config (``PretrainConfig`` and ``common.sft.SFTSchedule`` have it).
+
+    ``ema_decay`` is read too when the objective uses an EMA.
+    """
+
+    name: str
+    steps: int
+    lr: float
+    warmup_steps: int
+    min_lr_ratio: float
+    weight_decay: float
+    grad_clip: float | None
+    checkpoint_every: int
+    log_every: int
+
+
+def lr_at(cfg: LoopConfig, step: int) -> float:
     """Learning rate of optimizer step ``step`` (0-based): linear warm-up, then cosine decay."""
     if cfg.warmup_steps > 0 and step < cfg.warmup_steps:
         return cfg.lr * (step + 1) / cfg.warmup_steps
@@ -103,13 +129,20 @@ def _save_atomic(fabric: Any, path: Path, state: dict[str, Any]) -> None:
     fabric.save(tmp, state)
     fabric.barrier()
     if fabric.is_global_zero:
-        os.replace(tmp, path)
+        if tmp.is_dir() and path.is_dir():  # DeepSpeed writes a directory: swap it in by renames
+            old = path.with_name(path.name + ".old")
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(path, old)
+            os.replace(tmp, path)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, path)
     fabric.barrier()
 
 
 def fit(
     objective: Objective,
-    cfg: PretrainConfig,
+    cfg: LoopConfig,
     bundle: Any,
     work_dir: Path,
     *,
@@ -117,14 +150,20 @@ def fit(
     engine_cfg: Any = None,
     progress: bool = True,
     hooks: Sequence[StepHook] = (),
+    max_time_s: float | None = None,
+    betas: tuple[float, float] = (0.9, 0.999),
+    eps: float = 1e-8,
 ) -> dict[str, Any]:
     """Train ``bundle`` for ``cfg.steps`` steps (resuming from ``work_dir/checkpoint.pt``).
 
-    Returns ``steps``, ``resumed_from``, ``train_s`` (optimizer-step wall time summed over
-    resumes), ``data_s`` (building the pool in this process), ``history`` (loss records) and
-    ``final_loss``.
+    ``max_time_s`` (optional) ends training early once the summed training time reaches it;
+    ``betas`` / ``eps`` are AdamW's. Returns ``steps``, ``resumed_from``, ``train_s``
+    (optimizer-step wall time summed over resumes), ``data_s`` (building the pool in this
+    process), ``history`` (loss records), ``first_loss`` / ``final_loss`` and ``stopped_by_time``.
     """
     from tqdm.auto import tqdm
+
+    from common.engine import find_deepspeed_engine
 
     work_dir.mkdir(parents=True, exist_ok=True)
     fabric = fabric if fabric is not None else make_fabric(engine_cfg)
@@ -133,9 +172,14 @@ def fit(
     groups = objective.param_groups(cfg, module)
     params = [p for g in groups for p in g["params"]]
     optimizer = torch.optim.AdamW(
-        [{**g, "lr": cfg.lr * g["lr_mult"]} for g in groups], lr=cfg.lr, weight_decay=cfg.weight_decay
+        [{**g, "lr": cfg.lr * g["lr_mult"]} for g in groups],
+        lr=cfg.lr,
+        weight_decay=cfg.weight_decay,
+        betas=betas,
+        eps=eps,
     )
     module, optimizer = fabric.setup(module, optimizer)
+    ds_engine = find_deepspeed_engine(module)
     ema = EMA(params, cfg.ema_decay) if objective.uses_ema else None  # type: ignore[attr-defined]
 
     meta: dict[str, Any] = {"step": 0, "train_s": 0.0, "history": []}
@@ -164,29 +208,54 @@ def fit(
     bar = tqdm(
         total=cfg.steps,
         initial=start,
-        desc=f"pretrain {cfg.name}",
+        desc=f"train {cfg.name}",
         disable=not progress or not fabric.is_global_zero,
         dynamic_ncols=True,
     )
+    stopped_by_time = False
     for step in range(start, cfg.steps):
+        if max_time_s is not None and float(meta["train_s"]) >= max_time_s:
+            stopped_by_time = True
+            break
         t_step = time.perf_counter()
         lr = lr_at(cfg, step)
         for group in optimizer.param_groups:
             group["lr"] = lr * group.get("lr_mult", 1.0)
-        batch = objective.batch(cfg, bundle, data, step)
-        loss = module(batch)
-        fabric.backward(loss)
-        if cfg.grad_clip is not None:
-            fabric.clip_gradients(module, optimizer, max_norm=cfg.grad_clip)
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
+        micro = objective.micro_batches(cfg, bundle, data, step)
+        ds_scale = 1.0
+        if ds_engine is not None:
+            gas = int(ds_engine.gradient_accumulation_steps())
+            if gas != len(micro):
+                raise ValueError(
+                    f"DeepSpeed accumulates {gas} micro-batches per step but the objective gives "
+                    f"{len(micro)}: set engine.deepspeed.gradient_accumulation_steps={len(micro)}"
+                )
+            ds_scale = float(gas)
+        value = 0.0
+        for k, (batch, weight) in enumerate(micro):
+            sync = (
+                contextlib.nullcontext()
+                if ds_engine is not None
+                else fabric.no_backward_sync(module, enabled=k < len(micro) - 1)
+            )
+            with sync:
+                loss = module(batch)
+                fabric.backward(loss * (weight * ds_scale))  # x 1.0 (one micro-batch, no DeepSpeed) is exact
+            if ds_engine is not None:
+                optimizer.step()  # DeepSpeed steps (and clips) only at the accumulation boundary
+            value += float(loss.detach()) * weight
+        if ds_engine is None:
+            if cfg.grad_clip is not None:
+                fabric.clip_gradients(module, optimizer, max_norm=cfg.grad_clip)
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
         if ema is not None:
             ema.update(step)
-        value = float(loss.detach())
         window.append(value)
         meta["train_s"] = float(meta["train_s"]) + time.perf_counter() - t_step
         meta["step"] = step + 1
-        if (step + 1) % cfg.log_every == 0 or step + 1 == cfg.steps:
+        out_of_time = max_time_s is not None and float(meta["train_s"]) >= max_time_s
+        if (step + 1) % cfg.log_every == 0 or step + 1 == cfg.steps or out_of_time:
             meta["history"].append(
                 {
                     "step": step + 1,
@@ -198,7 +267,7 @@ def fit(
             window = []
         bar.update(1)
         bar.set_postfix(loss=f"{value:.4f}")
-        if (step + 1) % cfg.checkpoint_every == 0 or step + 1 == cfg.steps:
+        if (step + 1) % cfg.checkpoint_every == 0 or step + 1 == cfg.steps or out_of_time:
             save()
         for hook in hooks:
             hook(step + 1, value)
@@ -214,4 +283,5 @@ def fit(
         "history": history,
         "first_loss": history[0]["loss"] if history else None,
         "final_loss": history[-1]["loss"] if history else None,
+        "stopped_by_time": stopped_by_time or (max_time_s is not None and int(meta["step"]) < cfg.steps),
     }

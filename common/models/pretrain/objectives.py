@@ -46,6 +46,14 @@ class Objective:
         """The batch of ``step``: a pure function of ``cfg.seed``, ``step`` and the pool."""
         raise NotImplementedError
 
+    def micro_batches(
+        self, cfg: PretrainConfig, bundle: Any, data: Any, step: int
+    ) -> list[tuple[dict[str, Any], float]]:
+        """The step's batch as ``(micro_batch, weight)`` pairs: the step's loss is
+        ``sum_k weight_k * module(micro_batch_k)`` (gradient accumulation). Default: the whole
+        :meth:`batch` with weight 1."""
+        return [(self.batch(cfg, bundle, data, step), 1.0)]
+
     def evaluate(
         self, cfg: PretrainConfig, bundle: Any, out_dir: Path, progress: bool = False
     ) -> dict[str, Any]:

@@ -55,17 +55,28 @@ def conversation(image: Image.Image, question: str, answer: str | None = None) -
 def answer_labels(bundle: Any, batch: Any, answers: list[str]) -> torch.Tensor:
     """Labels that are ``-100`` except on each row's answer tokens and its final ``<|im_end|>``.
 
-    Rows are left-padded and end with ``answer <|im_end|>`` (the template's trailing newline is
-    no token), so the answer occupies the last ``len(answer tokens) + 1`` positions.
+    Rows are left-padded and end with ``answer <|im_end|>``, possibly followed by the template's
+    trailing newline (no token for the project's tokenizer, one for Qwen's): the answer is the
+    ``len(answer tokens)`` positions before the row's last ``<|im_end|>``, and those positions
+    must hold exactly the answer's tokens (else ``ValueError``: the answer tokenises differently
+    in context, or the template changed).
     """
     ids = batch["input_ids"]
     labels = torch.full_like(ids, -100)
     eos = bundle.tokenizer.convert_tokens_to_ids("<|im_end|>")
     for row, answer in enumerate(answers):
-        n = len(bundle.tokenizer(answer, add_special_tokens=False).input_ids) + 1
-        labels[row, -n:] = ids[row, -n:]
-        if int(ids[row, -1]) != eos:
-            raise ValueError("a training row does not end with <|im_end|>: the chat template changed")
+        target = bundle.tokenizer(answer, add_special_tokens=False).input_ids
+        ends = (ids[row] == eos).nonzero()
+        if len(ends) == 0:
+            raise ValueError("a training row holds no <|im_end|>: the chat template changed")
+        end = int(ends[-1]) + 1
+        start = end - len(target) - 1
+        if start < 0 or ids[row, start : end - 1].tolist() != list(target):
+            raise ValueError(
+                f"row {row}: the tokens before the last <|im_end|> are not the answer's "
+                f"({len(target)} tokens); the answer tokenises differently in context"
+            )
+        labels[row, start:end] = ids[row, start:end]
     return labels
 
 

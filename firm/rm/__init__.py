@@ -1,0 +1,28 @@
+"""FIRM's reward models (papers/firm.md §3): SFT of a Qwen3-VL on the curated data.
+
+* :mod:`firm.rm.examples`: curated rows -> RM prompts (no report / plan) + curated responses;
+* :mod:`firm.rm.data`: the curated datasets (a given directory, or the world-oracle curation
+  cached on first use);
+* :mod:`firm.rm.sources`: model sources as strings (``base``, run directories, checkpoints, hub
+  ids) and the RM template per scale.
+
+Training is :class:`common.sft.SFTTrainer`; the experiments are ``+exp=firm_edit_rm`` and
+``+exp=firm_gen_rm`` (:mod:`firm.tasks.rm`).
+"""
+
+from firm.rm.data import load_curated
+from firm.rm.examples import KIND_MODES, curated_score, rm_example, rm_examples, rm_prompt
+from firm.rm.sources import RM_EXPORT_DIR, resolve_source, resolve_template, run_seed
+
+__all__ = [
+    "KIND_MODES",
+    "RM_EXPORT_DIR",
+    "curated_score",
+    "load_curated",
+    "resolve_source",
+    "resolve_template",
+    "rm_example",
+    "rm_examples",
+    "rm_prompt",
+    "run_seed",
+]

@@ -1,0 +1,130 @@
+"""Where a reward model's curated training data comes from.
+
+Either a directory written by ``+exp=firm_edit_curate`` / ``+exp=firm_gen_curate`` (any
+annotator: the world oracle, an OpenAI-compatible endpoint, an in-process VLM), given as
+``data.path``, or, when no path is given, the curation run here on first use with the world
+oracle (``conf/annotator/oracle.yaml``, overridable by ``data.annotator``) and cached under
+``<cache_dir>/firm_curated/<kind>-<key>`` where ``key`` hashes the curation parameters, the
+annotator settings and the data seed. Building happens in a ``.partial`` sibling renamed into
+place when complete, under a file lock, so concurrent runs (e.g. three training seeds) curate
+once and a killed build never leaves half a dataset where readers look.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from common.runtime import RunContext
+from firm.rm.examples import KIND_MODES
+
+__all__ = ["CURATED_DIR", "CURATION_TASKS", "curated_cache_dir", "load_curated"]
+
+CURATED_DIR = "firm_curated"
+CURATION_TASKS: dict[str, str] = {"edit": "firm.tasks.edit_curate", "gen": "firm.tasks.gen_curate"}
+"""The curation task module that builds each kind's data."""
+
+_ORACLE_YAML = Path(__file__).resolve().parents[2] / "conf" / "annotator" / "oracle.yaml"
+
+
+def _oracle_node(seed: int, overrides: Mapping[str, Any] | None) -> dict[str, Any]:
+    node = OmegaConf.merge(OmegaConf.load(_ORACLE_YAML), {"seed": seed}, dict(overrides or {}))
+    out = OmegaConf.to_container(node, resolve=True)
+    assert isinstance(out, dict)
+    return out
+
+
+def curated_cache_dir(
+    cfg: Any, kind: str, curate: Mapping[str, Any], seed: int, annotator: Mapping[str, Any] | None = None
+) -> Path:
+    """``<cache_dir>/firm_curated/<kind>-<key>`` for these curation settings (nothing is built)."""
+    payload = {
+        "kind": kind,
+        "curate": dict(curate),
+        "seed": int(seed),
+        "annotator": _oracle_node(seed, annotator),
+    }
+    key = hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:12]
+    return Path(str(OmegaConf.select(cfg, "paths.cache_dir"))) / CURATED_DIR / f"{kind}-{key}"
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _complete(path: Path, kind: str) -> bool:
+    return (path / "README.md").is_file() and all((path / m).is_dir() for m in KIND_MODES[kind])
+
+
+def _curate(
+    cfg: DictConfig, kind: str, out: Path, curate: Mapping[str, Any], seed: int, annotator: Any
+) -> dict[str, Any]:
+    """Run the kind's curation task with the world oracle into ``out``; returns its metrics."""
+    import importlib
+
+    task = importlib.import_module(CURATION_TASKS[kind])
+    run_cfg = OmegaConf.merge(cfg, {"seed": int(seed)})
+    OmegaConf.update(run_cfg, "annotator", _oracle_node(seed, annotator), force_add=True, merge=False)
+    ctx = RunContext(run_dir=out / "_curation_run", cfg=run_cfg, seed=int(seed))  # type: ignore[arg-type]
+    metrics = task.run(run_cfg, ctx, out_dir=str(out), **dict(curate))
+    shutil.rmtree(out / "_curation_run", ignore_errors=True)
+    return metrics
+
+
+def load_curated(
+    kind: str,
+    cfg: DictConfig,
+    *,
+    path: str | None = None,
+    curate: Mapping[str, Any] | None = None,
+    seed: int = 0,
+    annotator: Mapping[str, Any] | None = None,
+) -> tuple[dict[str, Any], Path]:
+    """The curated subsets of ``kind`` (``{mode: datasets.Dataset}``) and their directory.
+
+    ``path``: a curated directory (``<path>/<mode>`` for each mode of the kind); ``None``: the
+    cached world-oracle curation with parameters ``curate`` (those of the curation task, e.g.
+    ``n_examples`` / ``n_prompts``), data seed ``seed`` and oracle settings ``annotator``.
+    """
+    import datasets
+
+    if kind not in KIND_MODES:
+        raise ValueError(f"unknown RM kind {kind!r}; choose from {', '.join(KIND_MODES)}")
+    if path is not None:
+        root = Path(path).expanduser()
+        missing = [m for m in KIND_MODES[kind] if not (root / m).is_dir()]
+        if missing:
+            raise FileNotFoundError(
+                f"{root} is not a curated {kind} directory: no subset(s) {missing} "
+                f"(write one with +exp=firm_{kind}_curate)"
+            )
+    else:
+        curate = dict(curate or {})
+        root = curated_cache_dir(cfg, kind, curate, seed, annotator)
+        if not _complete(root, kind):
+            with _locked(root.with_name(f".{root.name}.lock")):
+                if not _complete(root, kind):  # another process may have finished it meanwhile
+                    partial = root.with_name(f".{root.name}.partial-{os.getpid()}")
+                    shutil.rmtree(partial, ignore_errors=True)
+                    _curate(cfg, kind, partial, curate, seed, annotator)
+                    if root.exists():
+                        shutil.rmtree(root)
+                    os.replace(partial, root)
+    subsets = {m: datasets.load_from_disk(str(root / m)) for m in KIND_MODES[kind]}
+    return subsets, root
