@@ -12,18 +12,17 @@ once and a killed build never leaves half a dataset where readers look.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import json
 import os
 import shutil
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from common.models.pretrain.cache import file_lock
 from common.runtime import RunContext
 from firm.rm.examples import KIND_MODES
 
@@ -55,17 +54,6 @@ def curated_cache_dir(
     }
     key = hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:12]
     return Path(str(OmegaConf.select(cfg, "paths.cache_dir"))) / CURATED_DIR / f"{kind}-{key}"
-
-
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def _complete(path: Path, kind: str) -> bool:
@@ -118,7 +106,7 @@ def load_curated(
         curate = dict(curate or {})
         root = curated_cache_dir(cfg, kind, curate, seed, annotator)
         if not _complete(root, kind):
-            with _locked(root.with_name(f".{root.name}.lock")):
+            with file_lock(root.with_name(f".{root.name}.lock")):
                 if not _complete(root, kind):  # another process may have finished it meanwhile
                     partial = root.with_name(f".{root.name}.partial-{os.getpid()}")
                     shutil.rmtree(partial, ignore_errors=True)

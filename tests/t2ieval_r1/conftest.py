@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import datasets
@@ -40,3 +41,15 @@ def single_corpus() -> datasets.Dataset:
 def pair_corpus() -> datasets.Dataset:
     """6 world image pairs (pairwise)."""
     return quick_pairwise(6, seed=0)
+
+
+@pytest.fixture(scope="module")
+def world_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The small world benchmarks of the meta-evaluation tests, built once per module."""
+    from t2ieval_r1.evaluate import BenchmarkSpec, load_benchmark
+    from tests.t2ieval_r1.meta_eval_fixtures import small_benchmarks
+
+    root = tmp_path_factory.mktemp("world")
+    for name, node in small_benchmarks(root).items():
+        load_benchmark(BenchmarkSpec.from_config(name, node))
+    return root

@@ -42,15 +42,6 @@ from tests.t2ieval_r1.meta_eval_fixtures import (
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(scope="module")
-def world_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The small world benchmarks, built once for this module."""
-    root = tmp_path_factory.mktemp("world")
-    for name, node in small_benchmarks(root).items():
-        load_benchmark(BenchmarkSpec.from_config(name, node))
-    return root
-
-
 def specs(root: Path) -> dict[str, BenchmarkSpec]:
     return {n: BenchmarkSpec.from_config(n, node) for n, node in small_benchmarks(root).items()}
 

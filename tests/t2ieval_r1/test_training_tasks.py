@@ -11,19 +11,10 @@ import pytest
 from hydra import compose, initialize_config_dir
 
 from common.runtime import RunContext
-from t2ieval_r1.evaluate import BenchmarkSpec, load_benchmark
 from tests.t2ieval_r1.conftest import SMALL_VLM, small_vlm
 from tests.t2ieval_r1.meta_eval_fixtures import small_benchmarks
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def world_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("world")
-    for name, node in small_benchmarks(root).items():
-        load_benchmark(BenchmarkSpec.from_config(name, node))
-    return root
 
 
 def meta_eval_params(root: Path) -> dict[str, Any]:
