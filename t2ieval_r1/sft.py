@@ -169,10 +169,10 @@ class WarmupSpec:
 
 
 def warmup_dir(cfg: Any, name: str, key: str) -> Path:
-    """``${paths.cache_dir}/t2ieval_r1_warmup/<name>-<key>``."""
-    cache_dir = OmegaConf.select(cfg, "paths.cache_dir") if cfg is not None else None
-    root = Path(str(cache_dir or os.environ.get("T2I_CACHE_DIR", ".cache/t2i_critics"))).expanduser()
-    return root / WARMUP_DIR / f"{name}-{key}"
+    """``${paths.cache_dir}/t2ieval_r1_warmup/<name>-<key>`` (the cache root the bases use)."""
+    from common.models.pretrain.cache import cache_root
+
+    return cache_root(cfg).parent / WARMUP_DIR / f"{name}-{key}"
 
 
 def ensure_warmup(

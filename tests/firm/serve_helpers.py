@@ -17,19 +17,10 @@ from PIL import Image
 from common.annotators import TransformersVLMAnnotator
 from common.models.builders import build_model
 from firm.serve import CriticServer, ServeConfig, ServeLimits
+from tests.common.models.conftest import SMALL_VLM
 
-SMALL: dict[str, int] = {
-    "text_hidden_size": 64,
-    "text_intermediate_size": 128,
-    "text_layers": 2,
-    "text_heads": 2,
-    "text_kv_heads": 1,
-    "vision_hidden_size": 32,
-    "vision_intermediate_size": 64,
-    "vision_depth": 2,
-    "vision_heads": 2,
-}
-"""Overrides of the ``tiny_qwen3_vl`` preset that make it fast enough for tests (~0.1M params)."""
+SMALL: dict[str, int] = dict(SMALL_VLM)
+"""Overrides of the ``tiny_qwen3_vl`` preset that make it fast enough for tests (the models' SMALL_VLM)."""
 
 TINY_TOKENS = {"execution": 8, "consistency": 8, "instruction": 8, "quality": 8}
 """``score_max_tokens`` for tests: a random model never stops by itself."""
