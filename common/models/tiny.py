@@ -158,6 +158,7 @@ def build_tiny_vlm(
     vision_depth: int = 2,
     vision_heads: int = 4,
     image_pixels: int | None = None,
+    rope_theta: float = 10000.0,
     seed: int = 0,
     dtype: str | torch.dtype = "float32",
     device: str = "cpu",
@@ -167,7 +168,9 @@ def build_tiny_vlm(
 
     The defaults are the Qwen2.5-VL config that trained well on 2 cores (3.3M parameters); the
     Qwen3-VL one has the same sizes. ``image_pixels`` is the processor's pixel budget (default:
-    16 image tokens for a 128x128 world image).
+    16 image tokens for a 128x128 world image; the presets use 224*224, see ``conf/model``).
+    ``rope_theta`` is the language model's RoPE base (see ``conf/model/tiny_qwen2_5_vl.yaml`` for
+    why that preset lowers it).
     """
     import transformers
 
@@ -186,6 +189,7 @@ def build_tiny_vlm(
         vision_intermediate_size=vision_intermediate_size,
         vision_depth=vision_depth,
         vision_heads=vision_heads,
+        rope_theta=rope_theta,
     )
     config._attn_implementation = attn_implementation
     model_cls = getattr(transformers, VLM_CLASSES[arch])

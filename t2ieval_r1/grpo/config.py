@@ -131,8 +131,9 @@ class GRPOConfig:
         eval_every: steps between validations on the validation corpus (0 = never; the final
             step is validated when a validation corpus is given).
         eval_max_items: validation items (greedy decoding).
-        max_time_s: stop (with a checkpoint) once this much training time has passed in this
-            process; ``None`` = no limit. Stopping by time is not bit-reproducible.
+        max_time_s: stop (with a checkpoint) once the training time summed over every resume
+            of the run (validation excluded) reaches this; ``None`` = no limit. A resumed run
+            that already spent it stops at once. Stopping by time is not bit-reproducible.
         seed: seeds the data order and every rollout (set from the run's ``seed``).
     """
 

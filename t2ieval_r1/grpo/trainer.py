@@ -341,9 +341,8 @@ class GRPOTrainer:
     def fit(self) -> dict[str, Any]:
         """Train until ``max_steps`` (or ``max_time_s``); returns a summary of the run."""
         cfg = self.cfg
-        start = time.perf_counter()
-        stopped_by_time = False
-        while self.step < cfg.max_steps:
+        stopped_by_time = self._out_of_time()
+        while self.step < cfg.max_steps and not stopped_by_time:
             t0 = time.perf_counter()
             metrics = self.train_step()
             self.train_time_s += time.perf_counter() - t0
@@ -353,7 +352,7 @@ class GRPOTrainer:
             # JSON-clean (NaN -> None) now, so that the history reads the same after a resume
             record = to_jsonable({"step": self.step, **metrics, "time/train_s": self.train_time_s})
             self.history.append(record)
-            stopped_by_time = cfg.max_time_s is not None and time.perf_counter() - start >= cfg.max_time_s
+            stopped_by_time = self._out_of_time()
             if self.step % cfg.log_every == 0 or last or stopped_by_time:
                 self._log({k: v for k, v in record.items() if k != "step"}, self.step)
                 self._print(self._line(record))
@@ -363,6 +362,10 @@ class GRPOTrainer:
                 self._print(f"stopping at step {self.step}: max_time_s={cfg.max_time_s} reached")
                 break
         return self.summary(stopped_by_time=stopped_by_time)
+
+    def _out_of_time(self) -> bool:
+        """Whether the training time summed over this run's resumes reached ``max_time_s``."""
+        return self.cfg.max_time_s is not None and self.train_time_s >= self.cfg.max_time_s
 
     def summary(self, *, stopped_by_time: bool = False) -> dict[str, Any]:
         """Steps done, resume point, train time, the first and last logged metrics."""

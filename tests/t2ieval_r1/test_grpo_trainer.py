@@ -214,3 +214,19 @@ def test_exact_resume_in_process(tmp_path: Path, single_corpus: datasets.Dataset
     # a rerun of a finished run trains nothing
     again = GRPOTrainer(cfg_long, small_vlm(), single_corpus, checkpoint_dir=tmp_path / "b", verbose=False)
     assert again.fit()["steps"] == 4 and len(again.history) == 4
+
+
+def test_max_time_counts_the_time_of_every_resume(tmp_path: Path, single_corpus: datasets.Dataset) -> None:
+    budget = config(max_steps=4, max_time_s=1e-6)
+    first = GRPOTrainer(budget, small_vlm(), single_corpus, checkpoint_dir=tmp_path, verbose=False)
+    summary = first.fit()
+    assert summary["stopped_by_time"] and summary["steps"] == 1
+    # the budget is spent: a rerun of the same command trains nothing more
+    again = GRPOTrainer(budget, small_vlm(), single_corpus, checkpoint_dir=tmp_path, verbose=False)
+    summary = again.fit()
+    assert summary["stopped_by_time"] and summary["steps"] == 1 and again.resumed_from == 1
+    # a larger budget continues from the checkpoint
+    more = GRPOTrainer(
+        config(max_steps=2), small_vlm(), single_corpus, checkpoint_dir=tmp_path, verbose=False
+    )
+    assert more.fit()["steps"] == 2
