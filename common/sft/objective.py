@@ -52,7 +52,7 @@ class SFTObjective(Objective):
         self.order = ExampleOrder(len(examples), cfg.seed)
         self._tokens: dict[int, int] = {}
 
-    def module(self, bundle: Any) -> torch.nn.Module:
+    def module(self, cfg: Any, bundle: Any) -> torch.nn.Module:
         return VLMLoss(bundle.model)
 
     def param_groups(self, cfg: Any, module: torch.nn.Module) -> list[dict[str, Any]]:

@@ -21,11 +21,12 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from common.models.bundles import VLMBundle
 
-__all__ = ["PolicySpec", "build_policy", "start_checkpoint"]
+__all__ = ["PolicySpec", "build_policy", "policy_source", "start_checkpoint"]
 
 
 @dataclass
@@ -70,6 +71,20 @@ def start_checkpoint(spec: PolicySpec, cfg: Any = None) -> Any:
     from t2ieval_r1.sft import WarmupSpec, ensure_warmup
 
     return ensure_warmup(path, WarmupSpec.from_dict(spec.warmup), cfg)
+
+
+def policy_source(spec: PolicySpec, cfg: Any = None) -> str | None:
+    """What the policy's weights come from, for resume keys: the starting checkpoint's directory
+    name for a ``base`` spec (it carries the base's config hash, and the warm-up's), the given
+    path or hub id for ``name_or_path``, ``None`` when the weights are built from the config.
+
+    Without it a rebuilt base (same name, new weights) would resume the old base's checkpoints.
+    """
+    if spec.name_or_path is not None:
+        return str(spec.name_or_path)
+    if spec.base is not None:
+        return Path(str(start_checkpoint(spec, cfg))).name
+    return None
 
 
 def build_policy(spec: PolicySpec, cfg: Any = None) -> VLMBundle:

@@ -30,7 +30,7 @@ from common.engine import build_fabric, is_zero3, sharded_init
 from common.runtime import RunContext
 from t2ieval_r1.data import load_corpus
 from t2ieval_r1.grpo import GRPOConfig, GRPOTrainer, resume_key
-from t2ieval_r1.grpo.model import PolicySpec, build_policy
+from t2ieval_r1.grpo.model import PolicySpec, build_policy, policy_source
 
 __all__ = ["checkpoint_root", "correlation_gain", "meta_evaluation", "run"]
 
@@ -74,10 +74,15 @@ def correlation_gain(trained: dict[str, Any], start: dict[str, Any]) -> tuple[di
 
 
 def checkpoint_root(
-    cfg: DictConfig, ctx: RunContext, resume: str, checkpoint_dir: str | None
+    cfg: DictConfig, ctx: RunContext, resume: str, checkpoint_dir: str | None, model_source: str | None = None
 ) -> tuple[Path, str]:
-    """The checkpoint directory of this run and its resume key (see the module docstring)."""
-    key = resume_key(OmegaConf.to_container(cfg, resolve=True))  # type: ignore[arg-type]
+    """The checkpoint directory of this run and its resume key (see the module docstring).
+
+    The key covers the run config and ``model_source`` (:func:`t2ieval_r1.grpo.model.policy_source`),
+    so a rebuilt base or warm-up never resumes a checkpoint trained from the old one.
+    """
+    tree = {**OmegaConf.to_container(cfg, resolve=True), "_model_source": model_source}  # type: ignore[dict-item]
+    key = resume_key(tree)
     if resume not in ("auto", "never"):
         raise ValueError(f"task.resume must be 'auto' or 'never', got {resume!r}")
     if resume == "never":
@@ -120,10 +125,10 @@ def run(
     grpo_params["seed"] = int(ctx.seed)
     gcfg = GRPOConfig.from_dict(grpo_params)
     spec = PolicySpec.from_dict(model)
-    root, key = checkpoint_root(cfg, ctx, resume, checkpoint_dir)
 
     fabric = build_fabric(cfg.engine)
     fabric.launch()
+    root, key = checkpoint_root(cfg, ctx, resume, checkpoint_dir, policy_source(spec, cfg))
     t0 = time.perf_counter()
     train_ds = load_corpus(train, cfg)
     val_ds = load_corpus(val, cfg) if val is not None else None

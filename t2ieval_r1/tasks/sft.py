@@ -28,7 +28,7 @@ from omegaconf import DictConfig, OmegaConf
 from common.runtime import RunContext
 from common.sft import SFTConfig
 from t2ieval_r1.data import load_corpus
-from t2ieval_r1.grpo.model import PolicySpec, build_policy
+from t2ieval_r1.grpo.model import PolicySpec, build_policy, policy_source
 from t2ieval_r1.sft import train_evaluator_sft
 
 __all__ = ["run"]
@@ -66,7 +66,8 @@ def run(
     spec = PolicySpec.from_dict(model)
     params = {"kind": kind, "train": _plain(train), "model": spec.to_dict(), "sft": sft_cfg.to_dict()}
     params["sft"].pop("max_time_s", None)
-    root = _checkpoint_dir(cfg, {**params, "template": template}, checkpoint_dir)
+    source = policy_source(spec, cfg)  # a rebuilt base / warm-up must not resume the old one's run
+    root = _checkpoint_dir(cfg, {**params, "template": template, "_model_source": source}, checkpoint_dir)
     ds = load_corpus(train, cfg)
     bundle = build_policy(spec, cfg)
     result = train_evaluator_sft(

@@ -26,6 +26,10 @@ PRETRAIN_FORMAT = 1
 NOT_HASHED: frozenset[str] = frozenset({"checkpoint_every", "log_every", "name"})
 """Config fields that do not change the weights."""
 
+HASHED_UNLESS_DEFAULT: dict[str, Any] = {"vision_aux_weight": 0.0}
+"""Fields added after bases were cached: hashed only when they differ from the value that
+reproduces the older code, so adding a field does not invalidate every cached base."""
+
 MODEL_KEYS_NOT_HASHED: frozenset[str] = frozenset({"device", "attn_implementation"})
 
 
@@ -91,6 +95,12 @@ class VLMPretrainConfig(PretrainConfig):
             curriculum component: colour, shape and place of one object at a time).
         vision_lr_mult: learning-rate multiplier of the vision tower (randomly initialised
             features have further to go than the language side).
+        vision_aux_weight: weight of the dense auxiliary loss on the vision tower (0: off). Two
+            linear heads read each merged image token and predict the shape and the colour of the
+            object on top in that cell (or background, :func:`common.models.pretrain.data.
+            dense_cell_labels`); the loss is ``LM + w * (CE_shape + CE_colour) / 2``. It stands in
+            for the separate pretraining the real models' vision encoders had; the heads are not
+            part of the saved base.
         max_new_tokens: generation limit when evaluating captions.
         eval_batch_size: items per generation batch in evaluation.
     """
@@ -98,6 +108,7 @@ class VLMPretrainConfig(PretrainConfig):
     describe_share: float = 0.6
     single_object_share: float = 0.0
     vision_lr_mult: float = 1.0
+    vision_aux_weight: float = 0.0
     max_new_tokens: int = 64
     eval_batch_size: int = 64
 
@@ -105,6 +116,8 @@ class VLMPretrainConfig(PretrainConfig):
         super().validate()
         if not 0 <= self.describe_share <= 1 or not 0 <= self.single_object_share <= 1:
             raise ValueError(f"pretrain {self.name}: describe_share / single_object_share must be in [0, 1]")
+        if self.vision_aux_weight < 0:
+            raise ValueError(f"pretrain {self.name}: vision_aux_weight must be >= 0")
         if self.vision_lr_mult <= 0:
             raise ValueError(f"pretrain {self.name}: vision_lr_mult must be positive")
 
@@ -211,7 +224,11 @@ def config_hash(cfg: PretrainConfig, scale: Any = None) -> str:
 
     payload = {
         "format": PRETRAIN_FORMAT,
-        "config": {k: v for k, v in cfg.to_dict().items() if k not in NOT_HASHED},
+        "config": {
+            k: v
+            for k, v in cfg.to_dict().items()
+            if k not in NOT_HASHED and not (k in HASHED_UNLESS_DEFAULT and v == HASHED_UNLESS_DEFAULT[k])
+        },
         "model": {k: v for k, v in model_node(cfg, scale).items() if k not in MODEL_KEYS_NOT_HASHED},
         "vocabulary": vocabulary_fingerprint(),
     }

@@ -144,6 +144,31 @@ def single_object_scenes(n: int, seed: int) -> list[Scene]:
     return [sample_scene(p, rng, mode="match", distractors=(0, 0)).scene for p in prompts]
 
 
+DENSE_COVERAGE = 0.3
+"""A grid cell is labelled with the top-most object covering at least this share of its area."""
+
+
+def dense_cell_labels(scene: Scene, grid_h: int, grid_w: int) -> tuple[list[int], list[int]]:
+    """Per grid cell (row-major), the shape and colour index of the object on top there.
+
+    The image is cut into ``grid_h x grid_w`` cells (a VLM's merged image tokens); a cell takes the
+    last-drawn object whose coverage of the cell is at least :data:`DENSE_COVERAGE`. Indices are
+    into :data:`SHAPES` / :data:`COLORS`; background cells get ``len(SHAPES)`` / ``len(COLORS)``.
+    """
+    from common.world.render import object_alpha
+
+    shapes = np.full((grid_h, grid_w), len(SHAPES), dtype=np.int64)
+    colors = np.full((grid_h, grid_w), len(COLORS), dtype=np.int64)
+    names = list(COLORS)
+    for obj in scene.objects:  # drawing order: later objects are on top
+        big = object_alpha(obj, int(np.lcm(grid_h, grid_w)) * 8, supersample=2)
+        cover = big.reshape(grid_h, big.shape[0] // grid_h, grid_w, big.shape[1] // grid_w).mean(axis=(1, 3))
+        on = cover >= DENSE_COVERAGE
+        shapes[on] = SHAPES.index(obj.shape)
+        colors[on] = names.index(obj.color)
+    return shapes.ravel().tolist(), colors.ravel().tolist()
+
+
 def render_at(scene: Scene, size: int) -> Image.Image:
     """Render ``scene`` on a ``size``-pixel canvas (the renderer is resolution independent)."""
     return render(replace(scene, canvas=size))

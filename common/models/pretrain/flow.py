@@ -88,7 +88,7 @@ class FlowPool:
 class _FlowObjective(Objective):
     uses_ema = True
 
-    def module(self, bundle: Any) -> torch.nn.Module:
+    def module(self, cfg: Any, bundle: Any) -> torch.nn.Module:
         return FlowMatchingLoss(bundle)
 
     def batch(self, cfg: PretrainConfig, bundle: Any, data: FlowPool, step: int) -> dict[str, Any]:

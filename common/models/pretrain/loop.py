@@ -167,7 +167,7 @@ def fit(
 
     work_dir.mkdir(parents=True, exist_ok=True)
     fabric = fabric if fabric is not None else make_fabric(engine_cfg)
-    module = objective.module(bundle)
+    module = objective.module(cfg, bundle)
     module.train()
     groups = objective.param_groups(cfg, module)
     params = [p for g in groups for p in g["params"]]

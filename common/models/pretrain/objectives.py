@@ -30,7 +30,7 @@ class Objective:
 
         return instantiate(model_node(cfg, scale), _convert_="all")
 
-    def module(self, bundle: Any) -> torch.nn.Module:
+    def module(self, cfg: Any, bundle: Any) -> torch.nn.Module:
         """The trainable module; ``module(batch)`` returns the scalar loss."""
         raise NotImplementedError
 

@@ -28,6 +28,7 @@ from common.models.pretrain.data import (
     QA,
     VQA_KINDS,
     caption_triples,
+    dense_cell_labels,
     parse_caption,
     render_at,
     sample_qa,
@@ -88,16 +89,67 @@ class VLMPool:
     images: list[Image.Image]
 
 
-class VLMLoss(torch.nn.Module):
-    """``forward(batch) -> loss``: the model's cross-entropy on the labelled (answer) tokens."""
+DENSE_KEYS: tuple[str, str] = ("vision_shape_labels", "vision_color_labels")
+"""Batch keys of the dense vision labels: one entry per merged image token, all images concatenated."""
 
-    def __init__(self, model: torch.nn.Module) -> None:
+
+class VLMLoss(torch.nn.Module):
+    """``forward(batch) -> loss``: the model's cross-entropy on the labelled (answer) tokens, plus,
+    with ``aux_weight > 0``, the dense vision loss ``aux_weight * (CE_shape + CE_colour) / 2``.
+
+    The dense loss reads the vision tower's merged tokens (its ``pooler_output``) from the same
+    forward pass, through a forward hook, so the images are encoded once.
+    """
+
+    def __init__(self, model: torch.nn.Module, aux_weight: float = 0.0) -> None:
         super().__init__()
+        from common.world.vocab import COLORS, SHAPES
+
         self.model = model
+        self.aux_weight = float(aux_weight)
+        if self.aux_weight > 0:
+            width = int(model.config.vision_config.out_hidden_size)
+            self.shape_head = torch.nn.Linear(width, len(SHAPES) + 1)
+            self.color_head = torch.nn.Linear(width, len(COLORS) + 1)
 
     def forward(self, batch: dict[str, Any]) -> torch.Tensor:
-        inputs = {k: v for k, v in batch.items() if k != "labels"}
-        return self.model(**inputs, labels=batch["labels"], use_cache=False).loss
+        inputs = {k: v for k, v in batch.items() if k != "labels" and k not in DENSE_KEYS}
+        if self.aux_weight <= 0:
+            return self.model(**inputs, labels=batch["labels"], use_cache=False).loss
+        captured: list[torch.Tensor] = []
+
+        def keep(_module: Any, _args: Any, output: Any) -> None:
+            captured.append(output.pooler_output)
+
+        handle = self.model.model.visual.register_forward_hook(keep)
+        try:
+            lm = self.model(**inputs, labels=batch["labels"], use_cache=False).loss
+        finally:
+            handle.remove()
+        if len(captured) != 1:
+            raise RuntimeError(f"expected one vision forward per batch, saw {len(captured)}")
+        tokens = captured[0]
+        shape_labels, color_labels = (batch[k].to(tokens.device) for k in DENSE_KEYS)
+        if tokens.shape[0] != shape_labels.shape[0]:
+            raise ValueError(
+                f"{tokens.shape[0]} merged image tokens but {shape_labels.shape[0]} dense labels"
+            )
+        dense = 0.5 * (
+            torch.nn.functional.cross_entropy(self.shape_head(tokens).float(), shape_labels)
+            + torch.nn.functional.cross_entropy(self.color_head(tokens).float(), color_labels)
+        )
+        return lm + self.aux_weight * dense
+
+
+def dense_labels(scenes: list[Scene], grid_thw: torch.Tensor, merge: int) -> dict[str, torch.Tensor]:
+    """The dense vision labels of ``scenes`` for the processor's ``image_grid_thw`` (one image each)."""
+    shapes: list[int] = []
+    colors: list[int] = []
+    for scene, (_, h, w) in zip(scenes, grid_thw.tolist(), strict=True):
+        a, c = dense_cell_labels(scene, int(h) // merge, int(w) // merge)
+        shapes += a
+        colors += c
+    return {DENSE_KEYS[0]: torch.tensor(shapes), DENSE_KEYS[1]: torch.tensor(colors)}
 
 
 @OBJECTIVES.register("vlm")
@@ -106,8 +158,9 @@ class VLMObjective(Objective):
 
     name = "vlm"
 
-    def module(self, bundle: Any) -> torch.nn.Module:
-        return VLMLoss(bundle.model)
+    def module(self, cfg: Any, bundle: Any) -> torch.nn.Module:
+        assert isinstance(cfg, VLMPretrainConfig)
+        return VLMLoss(bundle.model, cfg.vision_aux_weight)
 
     def param_groups(self, cfg: PretrainConfig, module: torch.nn.Module) -> list[dict[str, Any]]:
         assert isinstance(cfg, VLMPretrainConfig)
@@ -139,6 +192,10 @@ class VLMObjective(Objective):
         enc = bundle.encode_chat(convs, add_generation_prompt=False)
         out = dict(enc)
         out["labels"] = answer_labels(bundle, enc, [q.answer for q in qas])
+        assert isinstance(cfg, VLMPretrainConfig)
+        if cfg.vision_aux_weight > 0:
+            merge = int(bundle.model.config.vision_config.spatial_merge_size)
+            out.update(dense_labels([data.scenes[i] for i in idx], enc["image_grid_thw"], merge))
         return out
 
     def evaluate(

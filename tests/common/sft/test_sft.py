@@ -131,7 +131,7 @@ def test_accumulated_loss_is_the_token_mean_of_the_whole_step() -> None:
     exs = examples(4)
     cfg = tiny_cfg(batch_size=2, grad_accum=2)
     obj = SFTObjective(exs, cfg, cfg.schedule(len(exs)))
-    module = obj.module(bundle)
+    module = obj.module(cfg, bundle)
     with torch.no_grad():
         accumulated = sum(float(module(b)) * w for b, w in obj.micro_batches(None, bundle, None, 0))
         whole = float(module(obj.batch(None, bundle, None, 0)))

@@ -112,3 +112,21 @@ def test_world_data_is_a_function_of_the_seed() -> None:
     assert [describe(s) for _, s in world_scenes(8, 3)] == [describe(s) for _, s in world_scenes(8, 3)]
     assert [e.instruction for e in world_edits(8, 3)] == [e.instruction for e in world_edits(8, 3)]
     assert [e.instruction for e in world_edits(8, 3)] != [e.instruction for e in world_edits(8, 4)]
+
+
+def test_dense_cell_labels_mark_the_object_on_top() -> None:
+    from common.models.pretrain.data import dense_cell_labels
+    from common.world.scene import Scene, SceneObject
+    from common.world.vocab import COLORS, SHAPES
+
+    big = SceneObject(shape="square", color="red", x=0.25, y=0.25, radius=0.24, rotation=0.0)
+    top = SceneObject(shape="circle", color="blue", x=0.25, y=0.25, radius=0.2, rotation=0.0)
+    scene = Scene(objects=(big, top))
+    shapes, colors = dense_cell_labels(scene, 4, 4)
+    bg_shape, bg_color = len(SHAPES), len(COLORS)
+    # the circle is drawn last and covers the cells around (0.25, 0.25): cells 0, 1, 4, 5
+    assert [shapes[i] for i in (0, 1, 4, 5)] == [SHAPES.index("circle")] * 4
+    assert [colors[i] for i in (0, 1, 4, 5)] == [list(COLORS).index("blue")] * 4
+    assert (shapes[15], colors[15]) == (bg_shape, bg_color)  # the far corner is background
+    with_square = dense_cell_labels(Scene(objects=(big,)), 4, 4)[0]
+    assert with_square[0] == SHAPES.index("square")

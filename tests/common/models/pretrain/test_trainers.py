@@ -11,6 +11,7 @@ from common.models.pretrain.loop import EMA, lr_at
 from common.models.pretrain.objectives import get_objective
 from tests.common.models.pretrain.conftest import TINY_BUDGET
 
+DENSE_HEADS = ("shape_head.", "color_head.")
 CASES = ["tiny_qwen2_5_vl", "tiny_qwen3_vl", "tiny_sd3", "tiny_editor"]
 
 
@@ -27,7 +28,7 @@ def test_objective_lowers_its_loss_on_a_fixed_batch_and_moves_the_parameters(nam
     cfg = load_pretrain_config(name, TINY_BUDGET[name])
     objective = get_objective(cfg.objective)
     bundle = objective.build(cfg)
-    module = objective.module(bundle)
+    module = objective.module(cfg, bundle)
     data = objective.prepare(cfg, bundle)
     batch = objective.batch(cfg, bundle, data, step=0)
     assert _equal(batch, objective.batch(cfg, bundle, data, step=0))  # resumable: same step, same batch
@@ -77,3 +78,28 @@ def test_learning_rate_schedule_and_ema_warmup() -> None:
         p.fill_(1.0)
     ema.update(0)
     assert torch.allclose(ema.shadow[0], torch.full((3,), 0.9))
+
+
+@pytest.mark.parametrize("name", ["tiny_qwen2_5_vl", "tiny_qwen3_vl"])
+def test_dense_vision_loss_trains_its_heads_and_the_vision_tower(name: str) -> None:
+    cfg = load_pretrain_config(name, {**TINY_BUDGET[name], "vision_aux_weight": 1.0})
+    objective = get_objective("vlm")
+    bundle = objective.build(cfg)
+    module = objective.module(cfg, bundle)
+    batch = objective.batch(cfg, bundle, objective.prepare(cfg, bundle), step=0)
+    merge = bundle.model.config.vision_config.spatial_merge_size
+    tokens = int(batch["image_grid_thw"].prod(-1).sum()) // merge**2
+    assert batch["vision_shape_labels"].shape == batch["vision_color_labels"].shape == (tokens,)
+
+    lm_only = objective.module(load_pretrain_config(name, TINY_BUDGET[name]), bundle)
+    with torch.no_grad():
+        plain = {k: v for k, v in batch.items() if not k.startswith("vision_")}
+        assert float(module(batch)) > float(lm_only(plain))  # the dense term is added
+    heads = {n: p.detach().clone() for n, p in module.named_parameters() if n.startswith(DENSE_HEADS)}
+    vision = {n: p.detach().clone() for n, p in module.named_parameters() if ".visual." in f".{n}"}
+    module(batch).backward()
+    torch.optim.SGD(module.parameters(), lr=1e-2).step()
+    params = dict(module.named_parameters())
+    assert heads and all(not torch.equal(params[n], p) for n, p in heads.items())
+    assert sum(not torch.equal(params[n], p) for n, p in vision.items()) > 0.8 * len(vision)
+    assert not any(n.startswith(DENSE_HEADS) for n in bundle.model.state_dict())  # not in the saved base
