@@ -96,17 +96,11 @@ def checkpoint_root(
     The key also covers ``model_source``, the resolved model (a base's directory name carries
     its config hash, so a rebuilt base never resumes another base's checkpoint).
     """
-    from t2ieval_r1.grpo import resume_key  # the project's config hash (to move into common/)
+    from t2ieval_r1.grpo.checkpoint import run_checkpoint_root  # (to move into common/)
 
-    tree = {**OmegaConf.to_container(cfg, resolve=True), "_model_source": model_source}  # type: ignore[dict-item]
-    key = resume_key(tree, NOT_IN_RESUME_KEY)
-    if resume not in ("auto", "never"):
-        raise ValueError(f"task.resume must be 'auto' or 'never', got {resume!r}")
-    if resume == "never":
-        return run_dir / "checkpoint", key
-    if checkpoint_dir is not None:
-        return Path(checkpoint_dir).expanduser(), key
-    return Path(str(cfg.paths.output_dir)) / "checkpoints" / f"{cfg.exp_name}-{key}", key
+    return run_checkpoint_root(
+        cfg, resume, checkpoint_dir, run_dir / "checkpoint", model_source, NOT_IN_RESUME_KEY
+    )
 
 
 def run(

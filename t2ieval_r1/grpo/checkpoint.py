@@ -91,6 +91,34 @@ def resume_key(config: Mapping[str, Any], exclude: Iterable[str] = NOT_IN_RESUME
     return hashlib.sha256(payload.encode()).hexdigest()[:12]
 
 
+def run_checkpoint_root(
+    cfg: Any,
+    resume: str,
+    checkpoint_dir: str | None,
+    never_dir: Path,
+    model_source: str | None,
+    exclude: Iterable[str] = NOT_IN_RESUME_KEY,
+) -> tuple[Path, str]:
+    """The checkpoint directory of a run and its resume key.
+
+    The key hashes the resolved run config plus ``model_source`` (what the weights start from:
+    a base's directory name carries its config hash, so a rebuilt base never resumes another
+    base's run). ``resume="never"``: ``never_dir`` (inside the run directory); an explicit
+    ``checkpoint_dir`` wins otherwise; by default ``${paths.output_dir}/checkpoints/<exp_name>-<key>``.
+    """
+    from omegaconf import OmegaConf
+
+    tree = {**OmegaConf.to_container(cfg, resolve=True), "_model_source": model_source}  # type: ignore[dict-item]
+    key = resume_key(tree, exclude)
+    if resume not in ("auto", "never"):
+        raise ValueError(f"task.resume must be 'auto' or 'never', got {resume!r}")
+    if resume == "never":
+        return never_dir, key
+    if checkpoint_dir is not None:
+        return Path(checkpoint_dir).expanduser(), key
+    return Path(str(cfg.paths.output_dir)) / "checkpoints" / f"{cfg.exp_name}-{key}", key
+
+
 def checkpoints(root: str | Path) -> list[tuple[int, Path]]:
     """Complete checkpoints under ``root`` as ``(step, path)``, oldest first."""
     root = Path(root)

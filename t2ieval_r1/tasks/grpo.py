@@ -29,7 +29,8 @@ from omegaconf import DictConfig, OmegaConf
 from common.engine import build_fabric, is_zero3, sharded_init
 from common.runtime import RunContext
 from t2ieval_r1.data import load_corpus
-from t2ieval_r1.grpo import GRPOConfig, GRPOTrainer, resume_key
+from t2ieval_r1.grpo import GRPOConfig, GRPOTrainer
+from t2ieval_r1.grpo.checkpoint import run_checkpoint_root
 from t2ieval_r1.grpo.model import PolicySpec, build_policy, policy_source
 
 __all__ = ["checkpoint_root", "correlation_gain", "meta_evaluation", "run"]
@@ -81,15 +82,7 @@ def checkpoint_root(
     The key covers the run config and ``model_source`` (:func:`t2ieval_r1.grpo.model.policy_source`),
     so a rebuilt base or warm-up never resumes a checkpoint trained from the old one.
     """
-    tree = {**OmegaConf.to_container(cfg, resolve=True), "_model_source": model_source}  # type: ignore[dict-item]
-    key = resume_key(tree)
-    if resume not in ("auto", "never"):
-        raise ValueError(f"task.resume must be 'auto' or 'never', got {resume!r}")
-    if resume == "never":
-        return ctx.run_dir / "checkpoints", key
-    if checkpoint_dir is not None:
-        return Path(checkpoint_dir).expanduser(), key
-    return Path(str(cfg.paths.output_dir)) / "checkpoints" / f"{cfg.exp_name}-{key}", key
+    return run_checkpoint_root(cfg, resume, checkpoint_dir, ctx.run_dir / "checkpoints", model_source)
 
 
 def run(

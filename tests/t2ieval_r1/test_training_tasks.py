@@ -103,15 +103,18 @@ def test_grpo_meta_evaluates_the_trained_evaluator_and_its_start(world_root: Pat
 
 
 def test_resume_key_changes_with_the_starting_checkpoint(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
     from omegaconf import OmegaConf
 
     from t2ieval_r1.grpo.model import PolicySpec, policy_source
     from t2ieval_r1.tasks.grpo import checkpoint_root
 
+    ctx = SimpleNamespace(run_dir=tmp_path / "run")
     cfg = OmegaConf.create({"exp_name": "grpo", "paths": {"output_dir": str(tmp_path)}, "task": {"a": 1}})
-    old, key_old = checkpoint_root(cfg, None, "auto", None, "tiny_qwen2_5_vl-aaaaaaaaaaaa")  # type: ignore[arg-type]
-    new, key_new = checkpoint_root(cfg, None, "auto", None, "tiny_qwen2_5_vl-bbbbbbbbbbbb")  # type: ignore[arg-type]
+    old, key_old = checkpoint_root(cfg, ctx, "auto", None, "tiny_qwen2_5_vl-aaaaaaaaaaaa")  # type: ignore[arg-type]
+    new, key_new = checkpoint_root(cfg, ctx, "auto", None, "tiny_qwen2_5_vl-bbbbbbbbbbbb")  # type: ignore[arg-type]
     assert key_old != key_new and old != new  # a rebuilt base never resumes the old base's run
-    assert checkpoint_root(cfg, None, "auto", None, "tiny_qwen2_5_vl-aaaaaaaaaaaa")[0] == old  # type: ignore[arg-type]
+    assert checkpoint_root(cfg, ctx, "auto", None, "tiny_qwen2_5_vl-aaaaaaaaaaaa")[0] == old  # type: ignore[arg-type]
     assert policy_source(PolicySpec(name_or_path=str(tmp_path / "evaluator"))) == str(tmp_path / "evaluator")
     assert policy_source(PolicySpec(preset="tiny_qwen2_5_vl")) is None
