@@ -20,7 +20,8 @@ fresh ``GenerationConfig`` (no checkpoint defaults such as ``repetition_penalty`
 teacher-forced pass gives the model the same positions generation used: left padding is
 skipped, ``mm_token_type_ids`` is extended with zeros for the completion and 3-D M-RoPE
 positions come from the model's own ``get_rope_index`` (text-only batches: the attention-mask
-cumulative sum, as ``generate`` does).
+cumulative sum, as ``generate`` does). Both passes encode each distinct image of a batch once
+(:mod:`common.models.shared_images`; exact, G times less vision work for a GRPO group).
 
 Images
 ------
@@ -41,6 +42,7 @@ from typing import Any
 import torch
 
 from common.models.bundles import Conditioning, ImagesLike, T2IBundle, VLMBundle, tensor_to_pil
+from common.models.shared_images import shared_image_features
 
 PROMPT_KEYS: tuple[str, ...] = (
     "input_ids",
@@ -234,7 +236,8 @@ def sample_vlm(
     with torch.random.fork_rng(devices=[]) if seed is not None else contextlib.nullcontext():
         if seed is not None:
             torch.manual_seed(seed)
-        out = core.generate(**prompts, generation_config=config)  # wrappers (DeepSpeed, DDP) have no generate
+        with shared_image_features(core):  # one vision pass per distinct image of the group
+            out = core.generate(**prompts, generation_config=config)  # wrappers have no generate
     prompt_len = prompts["input_ids"].shape[1]
     completion_ids = out.sequences[:, prompt_len:]
     logits = _mask_banned(torch.stack(out.logits, dim=1).float(), banned)
@@ -286,6 +289,7 @@ def sequence_logprobs(
     temperature: float = 1.0,
     return_entropy: bool = False,
     banned: Sequence[int] = (),
+    share_images: bool = True,
 ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
     """Teacher-forced per-token log-probs of ``completion_ids`` after the prompts of ``batch``.
 
@@ -298,6 +302,7 @@ def sequence_logprobs(
             temperature, so the result matches :func:`sample_vlm`'s log-probs).
         return_entropy: also return the per-token entropy of the tempered distribution.
         banned: token ids whose logits are masked, as in :func:`sample_vlm`.
+        share_images: encode each distinct image once (:mod:`common.models.shared_images`).
 
     Returns:
         ``[N, T]`` log-probs (0 where the mask is 0) [and entropies].
@@ -316,7 +321,8 @@ def sequence_logprobs(
             inputs[key] = batch[key]
     inputs["position_ids"] = position_ids_for(model, input_ids, attention_mask, inputs)
     length = completion_ids.shape[1]
-    out = model(**inputs, use_cache=False, logits_to_keep=length + 1)
+    with shared_image_features(model, enabled=share_images):  # G copies: one vision pass
+        out = model(**inputs, use_cache=False, logits_to_keep=length + 1)
     logits = out.logits[:, -length - 1 : -1].float() / (temperature if temperature > 0 else 1.0)
     logp_all = torch.log_softmax(_mask_banned(logits, banned), dim=-1)
     logprobs = logp_all.gather(-1, completion_ids.unsqueeze(-1)).squeeze(-1) * completion_mask
