@@ -84,6 +84,14 @@ class SFTObjective(Objective):
             self._tokens[i] = target_token_count(bundle, self.examples[i].target)
         return self._tokens[i]
 
+    def bind(self, rank: int, world_size: int) -> None:
+        """Check the loop's data-parallel group against the one this objective was built for."""
+        if (int(rank), int(world_size)) != (self.rank, self.world_size):
+            raise ValueError(
+                f"SFT objective built for rank {self.rank} of {self.world_size}, but the loop runs "
+                f"rank {rank} of {world_size}: build it with the trainer's fabric"
+            )
+
     def micro_batches(
         self, cfg: Any, bundle: Any, data: Any, step: int
     ) -> list[tuple[dict[str, Any], float]]:

@@ -93,7 +93,7 @@ class _FlowObjective(Objective):
 
     def batch(self, cfg: PretrainConfig, bundle: Any, data: FlowPool, step: int) -> dict[str, Any]:
         assert isinstance(cfg, FlowPretrainConfig)
-        g = step_generator(cfg.seed, step, 0xF10)
+        g = step_generator(cfg.seed, step, 0xF10, self.rank)
         n = len(data.prompts)
         idx = torch.randint(0, n, (cfg.batch_size,), generator=g)
         drop = torch.rand(cfg.batch_size, generator=g) < cfg.prompt_dropout

@@ -167,6 +167,7 @@ def fit(
 
     work_dir.mkdir(parents=True, exist_ok=True)
     fabric = fabric if fabric is not None else make_fabric(engine_cfg)
+    objective.bind(fabric.global_rank, fabric.world_size)
     module = objective.module(cfg, bundle)
     module.train()
     groups = objective.param_groups(cfg, module)

@@ -2,8 +2,9 @@
 
 An :class:`Objective` builds the bundle, the trainable module (whose ``forward(batch)`` returns
 the loss, so DDP / DeepSpeed wrap it as they wrap any model), a data pool, deterministic
-batches (a pure function of the seed and the step, which makes resumed runs see the same
-batches), the held-out evaluation and the saved layout. Objectives are registered by name in
+batches (a pure function of the seed, the step and the rank, which makes resumed runs see the
+same batches; under DDP every rank draws its own ``batch_size`` examples, rank 0 the same ones
+as a single process), the held-out evaluation and the saved layout. Objectives are registered by name in
 :data:`OBJECTIVES`: ``vlm`` (:mod:`.vlm`), ``t2i`` and ``editor`` (:mod:`.flow`).
 """
 
@@ -22,6 +23,8 @@ class Objective:
     """Base class of the pretraining objectives (see the module docstring)."""
 
     name: str = ""
+    rank: int = 0
+    world_size: int = 1
     uses_ema: bool = False
 
     def build(self, cfg: PretrainConfig, scale: Any = None) -> Any:
@@ -42,8 +45,12 @@ class Objective:
         """The training data pool (built once per build or resume)."""
         raise NotImplementedError
 
+    def bind(self, rank: int, world_size: int) -> None:
+        """Set the process's place in the data-parallel group (the loop calls it after launch)."""
+        self.rank, self.world_size = int(rank), int(world_size)
+
     def batch(self, cfg: PretrainConfig, bundle: Any, data: Any, step: int) -> dict[str, Any]:
-        """The batch of ``step``: a pure function of ``cfg.seed``, ``step`` and the pool."""
+        """This rank's batch of ``step``: a pure function of ``cfg.seed``, ``step``, the rank and the pool."""
         raise NotImplementedError
 
     def micro_batches(
@@ -80,8 +87,9 @@ def get_objective(name: str) -> Objective:
     return OBJECTIVES.get(name)()
 
 
-def step_generator(seed: int, step: int, salt: int) -> torch.Generator:
-    """A CPU torch generator seeded from (seed, step, salt): per-step randomness that resumes exactly."""
+def step_generator(seed: int, step: int, salt: int, rank: int = 0) -> torch.Generator:
+    """A CPU torch generator seeded from (seed, step, salt, rank): per-step randomness that resumes
+    exactly; rank 0 gets the stream of a single process."""
     g = torch.Generator(device="cpu")
-    g.manual_seed((seed * 1_000_003 + step * 7_919 + salt) % (2**63 - 1))
+    g.manual_seed((seed * 1_000_003 + step * 7_919 + salt + rank * 15_485_863) % (2**63 - 1))
     return g

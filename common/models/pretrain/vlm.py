@@ -180,9 +180,9 @@ class VLMObjective(Objective):
         return VLMPool(scenes=scenes, images=[render_at(s, IMAGE_SIZE) for s in scenes])
 
     def items(self, cfg: PretrainConfig, data: VLMPool, step: int) -> tuple[list[int], list[QA]]:
-        """Which pool scenes and questions make the batch of ``step``."""
+        """Which pool scenes and questions make this rank's batch of ``step``."""
         assert isinstance(cfg, VLMPretrainConfig)
-        rng = np.random.default_rng([cfg.seed, step, 0x7A1])
+        rng = np.random.default_rng([cfg.seed, step, 0x7A1, *([self.rank] if self.rank else [])])
         idx = [int(i) for i in rng.integers(0, len(data.scenes), size=cfg.batch_size)]
         return idx, [sample_qa(data.scenes[i], rng, cfg.describe_share) for i in idx]
 

@@ -1,5 +1,5 @@
 """Each pretraining objective learns: on a fixed batch, a few AdamW steps lower the loss and move
-every trained component's parameters; batches are a pure function of (seed, step)."""
+every trained component's parameters; batches are a pure function of (seed, step, rank)."""
 
 from __future__ import annotations
 
@@ -33,6 +33,11 @@ def test_objective_lowers_its_loss_on_a_fixed_batch_and_moves_the_parameters(nam
     batch = objective.batch(cfg, bundle, data, step=0)
     assert _equal(batch, objective.batch(cfg, bundle, data, step=0))  # resumable: same step, same batch
     assert not _equal(batch, objective.batch(cfg, bundle, data, step=1))
+    other = get_objective(cfg.objective)
+    other.bind(rank=1, world_size=2)  # under DDP each rank draws its own examples ...
+    assert not _equal(batch, other.batch(cfg, bundle, data, step=0))
+    other.bind(rank=0, world_size=2)  # ... and rank 0 those of a single process
+    assert _equal(batch, other.batch(cfg, bundle, data, step=0))
 
     before = {n: p.detach().clone() for n, p in module.named_parameters()}
     optimizer = torch.optim.AdamW(module.parameters(), lr=3e-3)
