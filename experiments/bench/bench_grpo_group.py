@@ -52,7 +52,9 @@ def main() -> dict[str, Any]:
     ]
     prompts = bundle.encode_chat(chats)
     group, banned = 8, banned_token_ids(bundle)  # structural tokens (image pads...) never sampled
-    rollout = sample_vlm(bundle, prompts, max_new_tokens=32, num_return_sequences=group, seed=0, banned=banned)
+    rollout = sample_vlm(
+        bundle, prompts, max_new_tokens=32, num_return_sequences=group, seed=0, banned=banned
+    )
     batch = expand_batch(prompts, group)
     out: dict[str, Any] = {
         "threads": threads,
