@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
+from common.run_checkpoints import run_checkpoint_root
 from common.runtime import RunContext
 from common.sft import SFTConfig, SFTTrainer
 from firm.bench.judge import JudgeItem, judge
@@ -96,8 +97,6 @@ def checkpoint_root(
     The key also covers ``model_source``, the resolved model (a base's directory name carries
     its config hash, so a rebuilt base never resumes another base's checkpoint).
     """
-    from t2ieval_r1.grpo.checkpoint import run_checkpoint_root  # (to move into common/)
-
     return run_checkpoint_root(
         cfg, resume, checkpoint_dir, run_dir / "checkpoint", model_source, NOT_IN_RESUME_KEY
     )

@@ -6,12 +6,13 @@
 * :mod:`~t2ieval_r1.grpo.rollout`: G completions per item, micro-batches.
 * :mod:`~t2ieval_r1.grpo.rewards`: the evaluator reward path (format + score / pairwise rewards).
 * :mod:`~t2ieval_r1.grpo.update`: the clipped token loss + KL over PPO epochs and micro-batches.
-* :mod:`~t2ieval_r1.grpo.checkpoint`: atomic checkpoints, RNG state, the resume key.
+* :mod:`~t2ieval_r1.grpo.checkpoint`: what the resume key leaves out (atomic checkpoints,
+  RNG state and the key itself: :mod:`common.run_checkpoints`).
 * :mod:`~t2ieval_r1.grpo.validate`: greedy validation during training.
 * :mod:`~t2ieval_r1.grpo.trainer`: :class:`GRPOTrainer`, the loop.
 """
 
-from t2ieval_r1.grpo.checkpoint import latest_checkpoint, resume_key
+from t2ieval_r1.grpo.checkpoint import NOT_IN_RESUME_KEY
 from t2ieval_r1.grpo.config import GRPOConfig, GRPOConfigError, OptimConfig, RewardConfig, RolloutConfig
 from t2ieval_r1.grpo.items import DataStream, EvalItem, item_from_row, load_items
 from t2ieval_r1.grpo.rewards import EvaluatorReward, RewardFn, RewardResult
@@ -19,6 +20,7 @@ from t2ieval_r1.grpo.trainer import FAILURE_REASONS, GRPOTrainer
 
 __all__ = [
     "FAILURE_REASONS",
+    "NOT_IN_RESUME_KEY",
     "DataStream",
     "EvalItem",
     "EvaluatorReward",
@@ -31,7 +33,5 @@ __all__ = [
     "RewardResult",
     "RolloutConfig",
     "item_from_row",
-    "latest_checkpoint",
     "load_items",
-    "resume_key",
 ]

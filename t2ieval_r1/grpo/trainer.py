@@ -13,7 +13,7 @@ One training step (algorithms.md §1, papers/t2i_eval_r1.md §3):
    frozen reference), with gradient accumulation over micro-batches (:mod:`~t2ieval_r1.grpo.update`);
 6. log the step (reward components, zero-std-group share, completion lengths, parse failures by
    reason, KL, entropy, clip fraction, ...), validate now and then, checkpoint every
-   ``checkpoint_every`` steps (:mod:`~t2ieval_r1.grpo.checkpoint`).
+   ``checkpoint_every`` steps (:mod:`common.run_checkpoints`).
 
 The model runs on the engine (Lightning Fabric: one CPU process, DDP, or DeepSpeed ZeRO-3; under
 ZeRO-3 generation runs inside :func:`common.engine.gathered_parameters`). Each rank samples its
@@ -39,8 +39,8 @@ from common.engine import build_fabric, gathered_parameters, setup_model_and_opt
 from common.grpo import ADVANTAGE_ESTIMATORS, zero_std_ratio
 from common.models.bundles import VLMBundle
 from common.rewards import ParseOutcome
+from common.run_checkpoints import latest_checkpoint, load_checkpoint_dir, save_checkpoint_dir
 from common.runtime import to_jsonable
-from t2ieval_r1.grpo.checkpoint import latest_checkpoint, load_checkpoint_dir, save_checkpoint_dir
 from t2ieval_r1.grpo.config import GRPOConfig
 from t2ieval_r1.grpo.items import DataStream, EvalItem, load_items
 from t2ieval_r1.grpo.policy import banned_token_ids

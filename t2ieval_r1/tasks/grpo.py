@@ -27,10 +27,11 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from common.engine import build_fabric, is_zero3, sharded_init
+from common.run_checkpoints import run_checkpoint_root
 from common.runtime import RunContext
 from t2ieval_r1.data import load_corpus
 from t2ieval_r1.grpo import GRPOConfig, GRPOTrainer
-from t2ieval_r1.grpo.checkpoint import run_checkpoint_root
+from t2ieval_r1.grpo.checkpoint import NOT_IN_RESUME_KEY
 from t2ieval_r1.grpo.model import PolicySpec, build_policy, policy_source
 
 __all__ = ["checkpoint_root", "correlation_gain", "meta_evaluation", "run"]
@@ -82,7 +83,9 @@ def checkpoint_root(
     The key covers the run config and ``model_source`` (:func:`t2ieval_r1.grpo.model.policy_source`),
     so a rebuilt base or warm-up never resumes a checkpoint trained from the old one.
     """
-    return run_checkpoint_root(cfg, resume, checkpoint_dir, ctx.run_dir / "checkpoints", model_source)
+    return run_checkpoint_root(
+        cfg, resume, checkpoint_dir, ctx.run_dir / "checkpoints", model_source, NOT_IN_RESUME_KEY
+    )
 
 
 def run(

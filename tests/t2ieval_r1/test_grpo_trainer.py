@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from common.engine import build_fabric, setup_model_and_optimizer
+from common.run_checkpoints import checkpoints
 from t2ieval_r1.grpo import DataStream, EvalItem, GRPOConfig, GRPOTrainer, load_items
-from t2ieval_r1.grpo.checkpoint import checkpoints
 from t2ieval_r1.grpo.policy import banned_token_ids, completion_logprobs
 from t2ieval_r1.grpo.rollout import collect_rollout, select_rows
 from t2ieval_r1.grpo.update import ReferencePolicy, grpo_update, micro_batches
