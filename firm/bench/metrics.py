@@ -13,7 +13,10 @@ be parsed (or whose request failed) is *missing*; the policies are those of
 * ``error``: any missing prediction is an error.
 
 The number of missing answers per column and their reasons are always reported. An overall
-column pools the items of its columns after each column's policy.
+column pools the items of its columns after each column's policy. Each column also reports
+Spearman's rho between the (filled) predictions and the human scores (:attr:`ColumnResult.spearman`;
+not a FIRM-Bench metric: it tells a critic that ranks the items apart from one that scores
+near their mean, which MAE alone does not; None when either side is constant).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from common.scoring.correlation import spearman
 from common.scoring.errors import mae
 from common.scoring.missing import MISSING_POLICIES, apply_missing_policy
 from firm.bench.items import OVERALL
@@ -50,9 +54,17 @@ class ColumnResult:
     pred: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)
     human: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)
 
+    @property
+    def spearman(self) -> float | None:
+        """Spearman's rho of the predictions used for the MAE against the human scores (None if undefined)."""
+        if len(self.pred) < 2 or np.ptp(self.pred) == 0 or np.ptp(self.human) == 0:
+            return None
+        return float(spearman(self.pred, self.human))
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "mae": self.mae,
+            "spearman": self.spearman,
             "n": self.n,
             "n_used": self.n_used,
             "n_missing": self.n_missing,

@@ -1,7 +1,8 @@
 """FIRM-Bench results over seeds, the acceptance check against the base, and the tables.
 
 * :func:`aggregate`: per column, the mean and standard deviation (``ddof = 0``) of the per-seed
-  MAEs, the per-seed values and the missing answers summed over seeds;
+  MAEs, the per-seed values, the missing answers summed over seeds and the per-seed Spearman
+  rho against the human scores with its mean over the seeds where it is defined;
 * :func:`beats`: for each column, whether every seed (and the mean) of a row has a lower MAE than
   a reference row (the trained RMs against their own base zero-shot);
 * :func:`render_report`: Markdown with the MAE table (this run's rows, then the paper's rows,
@@ -38,10 +39,14 @@ def aggregate(seeds: Sequence[Mapping[str, Mapping[str, Any]]]) -> dict[str, dic
         if not values:
             continue
         maes = np.array([v["mae"] for v in values], dtype=np.float64)
+        rhos = [v.get("spearman") for v in values]
+        defined = [float(r) for r in rhos if r is not None]
         out[col] = {
             "mean": float(maes.mean()),
             "std": float(maes.std()),
             "per_seed": [float(m) for m in maes],
+            "spearman_per_seed": rhos,
+            "spearman_mean": float(np.mean(defined)) if defined else None,
             "n_missing": int(sum(v["n_missing"] for v in values)),
             "n": int(sum(v["n"] for v in values)),
         }
@@ -73,6 +78,10 @@ def _seed_label(i: int, seeds: Sequence[int | None]) -> str:
     return f"seed {s}" if s is not None else f"run {i}"
 
 
+def _fmt_rho(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:+.3f}"
+
+
 def render_report(
     results: Mapping[str, Mapping[str, Mapping[str, Any]]],
     seed_labels: Mapping[str, Sequence[int | None]],
@@ -92,6 +101,10 @@ def render_report(
         mean_rows[f"{name} (published)"] = dict(row)
     seed_rows: dict[str, dict[str, Any]] = {}
     missing_rows: dict[str, dict[str, Any]] = {}
+    rho_rows = {
+        name: {col: _fmt_rho(agg[col].get("spearman_mean")) for col in COLUMNS if col in agg}
+        for name, agg in results.items()
+    }
     for name, agg in results.items():
         k = max((len(v["per_seed"]) for v in agg.values()), default=0)
         for i in range(k):
@@ -122,6 +135,14 @@ def render_report(
         else f"Policy `{policy}` (common.scoring.missing).",
         "",
         to_markdown(missing_rows, cols, floatfmt=".0f", index_name="model"),
+        "## Rank agreement with the human scores",
+        "",
+        "Spearman's rho between each critic's scores (after the missing-answer policy) and the "
+        "human-like scores, mean over seeds (higher is better; n/a: constant scores). Not a "
+        "FIRM-Bench metric: a critic that scores every item near the column's mean gets a fair MAE "
+        "with a rho near 0.",
+        "",
+        to_markdown(rho_rows, cols, index_name="model"),
     ]
     if sizes:
         lines += [f"Items per column: {sizes}.", ""]

@@ -42,7 +42,10 @@ def test_mae_with_mean_fill_midpoint_fallback_and_drop() -> None:
     assert res.failures == {"score_missing": 1}
     dropped = score_column([verdict(4), verdict(None), verdict(3), verdict(5)], its, policy="drop")
     assert dropped.mae == pytest.approx(2 / 3) and dropped.n_used == 3
+    assert res.spearman == pytest.approx(0.316227766)  # filled 4, 4, 3, 5 against 5, 1, 3, 4 (scipy)
+    assert res.to_dict()["spearman"] == res.spearman
     nothing = score_column([verdict(None)] * 4, its)
+    assert nothing.spearman is None  # constant predictions: no ranking
     assert nothing.fill_value == 3.0 and nothing.mae == pytest.approx((2 + 2 + 0 + 1) / 4)
     with pytest.raises(ValueError, match="missing"):
         score_column([verdict(None)] * 4, its, policy="error")
@@ -62,8 +65,13 @@ def test_overall_pools_the_items_of_its_columns() -> None:
 
 
 def test_seeds_aggregate_and_the_acceptance_check() -> None:
-    seeds = [{"Edit exec": {"mae": m, "n_missing": k, "n": 10}} for m, k in ((0.5, 1), (0.7, 0), (0.6, 2))]
+    seeds = [
+        {"Edit exec": {"mae": m, "n_missing": k, "n": 10, "spearman": r}}
+        for m, k, r in ((0.5, 1, 0.2), (0.7, 0, None), (0.6, 2, 0.4))
+    ]
     agg = aggregate(seeds)
+    assert agg["Edit exec"]["spearman_per_seed"] == [0.2, None, 0.4]
+    assert agg["Edit exec"]["spearman_mean"] == pytest.approx(0.3)  # over the seeds where it is defined
     assert agg["Edit exec"]["mean"] == pytest.approx(0.6) and agg["Edit exec"]["n_missing"] == 3
     assert agg["Edit exec"]["std"] == pytest.approx(float(np.std([0.5, 0.7, 0.6])))
     base = {"Edit exec": {"mean": 0.65, "per_seed": [0.65]}}
