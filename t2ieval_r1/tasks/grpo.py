@@ -20,6 +20,7 @@ last step metrics), the final validation metrics, wall times, the checkpoint and
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 from pathlib import Path
 from typing import Any
@@ -56,10 +57,14 @@ def meta_evaluation(
     return out
 
 
+def _undefined(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
 def correlation_gain(trained: dict[str, Any], start: dict[str, Any]) -> tuple[dict[str, float], list[str]]:
     """``trained - start`` per numeric summary key. A rank correlation that is undefined
-    (``None``: the evaluator gave every item the same score, so it ranks nothing) counts as 0,
-    and its key is listed; other missing values are left out."""
+    (``None`` or NaN: the evaluator gave every item the same score, so it ranks nothing) counts
+    as 0, and its key is listed; other missing values are left out."""
     gain: dict[str, float] = {}
     as_zero: list[str] = []
     for k, t in trained.items():
@@ -67,9 +72,9 @@ def correlation_gain(trained: dict[str, Any], start: dict[str, Any]) -> tuple[di
             continue
         s = start[k]
         is_corr = k.endswith(("/spearman", "/kendall"))
-        if (t is None or s is None) and is_corr:
+        if (_undefined(t) or _undefined(s)) and is_corr:
             as_zero.append(k)
-            t, s = 0.0 if t is None else t, 0.0 if s is None else s
+            t, s = 0.0 if _undefined(t) else t, 0.0 if _undefined(s) else s
         if isinstance(t, int | float) and isinstance(s, int | float):
             gain[k] = float(t) - float(s)
     return gain, as_zero

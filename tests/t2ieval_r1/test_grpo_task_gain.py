@@ -27,6 +27,13 @@ def test_gain_is_trained_minus_start_with_undefined_correlations_as_zero() -> No
     assert "flag" not in gain and sorted(as_zero) == ["t2i_eval/overall/spearman", "tifa/kendall"]
 
 
+def test_a_nan_correlation_is_undefined_too() -> None:
+    """What the metrics give for a constant evaluator in memory (NaN; None only after JSON)."""
+    key = "t2i_eval/overall/spearman"
+    gain, as_zero = correlation_gain({key: float("nan")}, {key: -0.1})
+    assert gain == {key: pytest.approx(0.1)} and as_zero == [key]
+
+
 def test_undefined_non_correlations_are_left_out() -> None:
     gain, as_zero = correlation_gain({"imagereward/accuracy": None}, {"imagereward/accuracy": 0.5})
     assert gain == {} and as_zero == []
