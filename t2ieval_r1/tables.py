@@ -16,7 +16,10 @@ layout of :mod:`t2ieval_r1.evaluate.results`), each with a method label. Layout,
 Each cell aggregates the runs of one method (one run per seed) as ``mean ± h``, where ``h`` is
 the half-width of the two-sided Student-t interval over seeds at ``confidence`` (default 95%):
 ``h = t_{(1 + c) / 2, k - 1} * s / sqrt(k)`` with ``k`` seeds and ``s`` their sample standard
-deviation (ddof 1). With one seed there is no interval (the cell is the value alone; the run's
+deviation (ddof 1). A rank correlation that a run reports as undefined (its evaluator gave every
+item the same score, so it ranks nothing) counts as 0, as in the GRPO task's gain, and the cell
+says how many seeds that was (``(k of n constant: 0)``); a key the run does not report at all
+leaves the run out of that cell. With one seed there is no interval (the cell is the value alone; the run's
 own bootstrap interval over items is in its metrics.json). Per-seed values are kept
 (:attr:`Cell.values`, the long-format CSV and the JSON). A run's seed is its evaluator's training
 seed when the evaluator was exported by a training run (``evaluator.source_run.seed``), else the
@@ -170,6 +173,8 @@ class Cell:
     half_width: float | None
     values: list[float] = field(default_factory=list)
     seeds: list[int] = field(default_factory=list)
+    undefined: int = 0
+    """Seeds whose rank correlation was undefined (a constant evaluator) and counts as 0."""
 
     @property
     def n(self) -> int:
@@ -179,9 +184,12 @@ class Cell:
         """``mean ± h`` (``mean`` alone with one seed, ``-`` without values)."""
         if self.mean is None:
             return "-"
-        if self.half_width is None:
-            return format(self.mean, floatfmt)
-        return f"{format(self.mean, floatfmt)} ± {format(self.half_width, floatfmt)}"
+        text = format(self.mean, floatfmt)
+        if self.half_width is not None:
+            text += f" ± {format(self.half_width, floatfmt)}"
+        if self.undefined:
+            text += f" ({self.undefined} of {self.n} constant: 0)"
+        return text
 
 
 def seed_interval(values: Sequence[float], confidence: float = 0.95) -> tuple[float | None, float | None]:
@@ -344,6 +352,7 @@ class ResultsTable:
                         "n_seeds": cell.n,
                         "seeds": " ".join(str(s) for s in cell.seeds),
                         "values": " ".join(repr(v) for v in cell.values),
+                        "n_undefined_as_zero": cell.undefined,
                     }
                 )
         return out
@@ -359,6 +368,7 @@ class ResultsTable:
                         "mean": cell.mean,
                         "half_width": cell.half_width,
                         "values": cell.values,
+                        "undefined_as_zero": cell.undefined,
                         "seeds": cell.seeds,
                     }
                     for c in self.columns
@@ -368,6 +378,27 @@ class ResultsTable:
             },
             "published": [p.__dict__ for p in self.published],
         }
+
+
+def _is_correlation(key: str) -> bool:
+    return key.endswith(("/spearman", "/kendall"))
+
+
+def _seed_values(runs: Sequence[RunResult], key: str) -> tuple[list[tuple[int, float]], int]:
+    """``(seed, value)`` of the runs that report ``key`` (undefined correlations as 0) and how
+    many of them were undefined."""
+    present: list[tuple[int, float]] = []
+    undefined = 0
+    for r in runs:
+        v = r.summary.get(key)
+        if isinstance(v, bool):
+            continue
+        if isinstance(v, int | float) and math.isfinite(v):
+            present.append((r.seed, float(v)))
+        elif key in r.summary and _is_correlation(key):
+            present.append((r.seed, 0.0))
+            undefined += 1
+    return present, undefined
 
 
 def build_results_table(
@@ -388,10 +419,9 @@ def build_results_table(
         mine = sorted((r for r in runs if r.method == m), key=lambda r: r.seed)
         cells[m] = {}
         for c in columns:
-            pairs = [(r.seed, r.summary.get(c.key)) for r in mine]
-            present = [(s, float(v)) for s, v in pairs if isinstance(v, int | float) and math.isfinite(v)]
+            present, undefined = _seed_values(mine, c.key)
             mean, hw = seed_interval([v for _, v in present], confidence)
-            cells[m][c.key] = Cell(mean, hw, [v for _, v in present], [s for s, _ in present])
+            cells[m][c.key] = Cell(mean, hw, [v for _, v in present], [s for s, _ in present], undefined)
     return ResultsTable(
         list(columns), methods, cells, list(PUBLISHED_T2I_EVAL_BENCH) if published else [], confidence
     )

@@ -96,9 +96,9 @@ def test_table_rows_cells_and_intervals(runs: dict[str, Path], tmp_path: Path) -
     assert "reproduced (world)" in grpo and f"{cell.mean:.3f} ± {cell.half_width:.3f}" in grpo
 
     csv = (tmp_path / "table.csv").read_text().splitlines()
-    assert csv[0] == "method,column,key,mean,half_width,n_seeds,seeds,values"
+    assert csv[0] == "method,column,key,mean,half_width,n_seeds,seeds,values,n_undefined_as_zero"
     row = next(line for line in csv if line.startswith(f"GRPO continuous,Overall rho,{KEY},"))
-    assert row.endswith(f",2,0 1,{values[0]!r} {values[1]!r}")
+    assert row.endswith(f",2,0 1,{values[0]!r} {values[1]!r},0")
     doc = json.loads((tmp_path / "table.json").read_text())
     assert doc["methods"]["GRPO continuous"][KEY]["values"] == pytest.approx(values)
     assert "\\begin{tabular}" in (tmp_path / "table.tex").read_text()
@@ -160,3 +160,20 @@ def test_seed_interval() -> None:
     assert seed_interval([0.2, float("nan"), 0.4])[0] == pytest.approx(0.3)
     _, hw90 = seed_interval([1.0, 2.0, 3.0], confidence=0.9)
     assert hw90 == pytest.approx(2.919986 / math.sqrt(3), rel=1e-6)
+
+
+def test_an_undefined_correlation_counts_as_zero_and_is_marked() -> None:
+    """A seed whose evaluator answers one score everywhere ranks nothing: 0, not left out."""
+    from t2ieval_r1.tables import RunResult, build_results_table
+
+    runs = [
+        RunResult("GRPO continuous", 0, None, {KEY: None, "imagereward/accuracy": 0.5}),
+        RunResult("GRPO continuous", 1, None, {KEY: 0.3, "imagereward/accuracy": None}),
+        RunResult("GRPO continuous", 2, None, {KEY: float("nan")}),
+    ]
+    table = build_results_table(runs, published=False)
+    cell = table.cells["GRPO continuous"][KEY]
+    assert cell.values == [0.0, 0.3, 0.0] and cell.seeds == [0, 1, 2] and cell.undefined == 2
+    assert cell.mean == pytest.approx(0.1) and "(2 of 3 constant: 0)" in cell.text()
+    accuracy = table.cells["GRPO continuous"]["imagereward/accuracy"]  # not a correlation: left out
+    assert accuracy.values == [0.5] and accuracy.undefined == 0
