@@ -321,7 +321,9 @@ class ResultsTable:
     def caption(self) -> str:
         text = (
             f"T2I-Eval-R1 meta-evaluation. Reproduced rows: world benchmarks, mean ± half-width of the "
-            f"{100 * self.confidence:g}% Student-t interval over seeds (no ± with one seed)."
+            f"{100 * self.confidence:g}% Student-t interval over seeds (no ± with one seed); a seed "
+            "whose evaluator gave every item one score ranks nothing and counts as 0 "
+            "('k of n constant: 0')."
         )
         if self.published:
             text += (
