@@ -101,7 +101,7 @@ class VLMLoss(torch.nn.Module):
     forward pass, through a forward hook, so the images are encoded once.
     """
 
-    def __init__(self, model: torch.nn.Module, aux_weight: float = 0.0) -> None:
+    def __init__(self, model: torch.nn.Module, aux_weight: float = 0.0, seed: int = 0) -> None:
         super().__init__()
         from common.world.vocab import COLORS, SHAPES
 
@@ -109,8 +109,11 @@ class VLMLoss(torch.nn.Module):
         self.aux_weight = float(aux_weight)
         if self.aux_weight > 0:
             width = int(model.config.vision_config.out_hidden_size)
-            self.shape_head = torch.nn.Linear(width, len(SHAPES) + 1)
-            self.color_head = torch.nn.Linear(width, len(COLORS) + 1)
+            # The heads' initialisation is seeded, so a build (and its resume) is reproducible.
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(seed)
+                self.shape_head = torch.nn.Linear(width, len(SHAPES) + 1)
+                self.color_head = torch.nn.Linear(width, len(COLORS) + 1)
 
     def forward(self, batch: dict[str, Any]) -> torch.Tensor:
         inputs = {k: v for k, v in batch.items() if k != "labels" and k not in DENSE_KEYS}
@@ -160,7 +163,7 @@ class VLMObjective(Objective):
 
     def module(self, cfg: Any, bundle: Any) -> torch.nn.Module:
         assert isinstance(cfg, VLMPretrainConfig)
-        return VLMLoss(bundle.model, cfg.vision_aux_weight)
+        return VLMLoss(bundle.model, cfg.vision_aux_weight, seed=cfg.seed)
 
     def param_groups(self, cfg: PretrainConfig, module: torch.nn.Module) -> list[dict[str, Any]]:
         assert isinstance(cfg, VLMPretrainConfig)

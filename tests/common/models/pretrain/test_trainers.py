@@ -96,11 +96,15 @@ def test_dense_vision_loss_trains_its_heads_and_the_vision_tower(name: str) -> N
     tokens = int(batch["image_grid_thw"].prod(-1).sum()) // merge**2
     assert batch["vision_shape_labels"].shape == batch["vision_color_labels"].shape == (tokens,)
 
-    lm_only = objective.module(load_pretrain_config(name, TINY_BUDGET[name]), bundle)
+    lm_only = objective.module(
+        load_pretrain_config(name, {**TINY_BUDGET[name], "vision_aux_weight": 0.0}), bundle
+    )
     with torch.no_grad():
         plain = {k: v for k, v in batch.items() if not k.startswith("vision_")}
         assert float(module(batch)) > float(lm_only(plain))  # the dense term is added
     heads = {n: p.detach().clone() for n, p in module.named_parameters() if n.startswith(DENSE_HEADS)}
+    again = dict(objective.module(cfg, bundle).named_parameters())
+    assert all(torch.equal(again[n], p) for n, p in heads.items())  # seeded: builds are reproducible
     vision = {n: p.detach().clone() for n, p in module.named_parameters() if ".visual." in f".{n}"}
     module(batch).backward()
     torch.optim.SGD(module.parameters(), lr=1e-2).step()
