@@ -61,7 +61,7 @@ import numpy as np
 from scipy import stats
 
 from common.scoring.tables import to_csv, to_latex, to_markdown
-from t2ieval_r1.evaluate.results import SCHEMA, summarize
+from t2ieval_r1.evaluate.results import SCHEMA, is_rank_correlation, summarize
 
 __all__ = [
     "DEFAULT_COLUMNS",
@@ -382,10 +382,6 @@ class ResultsTable:
         }
 
 
-def _is_correlation(key: str) -> bool:
-    return key.endswith(("/spearman", "/kendall"))
-
-
 def _seed_values(runs: Sequence[RunResult], key: str) -> tuple[list[tuple[int, float]], int]:
     """``(seed, value)`` of the runs that report ``key`` (undefined correlations as 0) and how
     many of them were undefined."""
@@ -397,8 +393,8 @@ def _seed_values(runs: Sequence[RunResult], key: str) -> tuple[list[tuple[int, f
             continue
         if isinstance(v, int | float) and math.isfinite(v):
             present.append((r.seed, float(v)))
-        elif key in r.summary and _is_correlation(key):
-            present.append((r.seed, 0.0))
+        elif key in r.summary and is_rank_correlation(key):
+            present.append((r.seed, 0.0))  # undefined (None / NaN): ranks nothing
             undefined += 1
     return present, undefined
 

@@ -76,11 +76,13 @@ def dedup_images(pixel_values: torch.Tensor, grid_thw: torch.Tensor, merge: int)
     """Find repeated images in a flattened ``pixel_values`` / ``grid_thw`` pair (exact equality)."""
     patches = [int(p) for p in grid_thw.prod(dim=-1).tolist()]
     chunks = torch.split(pixel_values, patches, dim=0)
+    sums = torch.stack([c.sum() for c in chunks]).tolist()  # one device sync, not one per image
+    grids = [tuple(g) for g in grid_thw.tolist()]
     keep: list[int] = []
     source: list[int] = []
     by_key: dict[tuple[Any, ...], list[int]] = {}
     for i, chunk in enumerate(chunks):
-        key = (tuple(int(v) for v in grid_thw[i].tolist()), float(chunk.sum()))
+        key = (grids[i], sums[i])
         match = next((u for u in by_key.get(key, []) if torch.equal(chunks[keep[u]], chunk)), None)
         if match is None:
             match = len(keep)
@@ -147,13 +149,12 @@ def _expand_output(output: Any, dedup: ImageDedup) -> Any:
             "transformers ModelOutput with pooler_output; disable sharing for this model"
         )
 
+    device = output.pooler_output.device
+    index = {dedup.n_rows(p): dedup.row_index(p, device) for p in (True, False)}  # tokens win a tie
+
     def expand(t: torch.Tensor | None) -> torch.Tensor | None:
-        if t is None:
-            return None
-        for per_patch in (False, True):
-            if t.shape[0] == dedup.n_rows(per_patch):
-                return t.index_select(0, dedup.row_index(per_patch, t.device))
-        return t
+        rows = None if t is None else index.get(t.shape[0])
+        return t if rows is None else t.index_select(0, rows)
 
     output.pooler_output = expand(output.pooler_output)
     if getattr(output, "last_hidden_state", None) is not None:

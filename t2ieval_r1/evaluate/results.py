@@ -25,18 +25,40 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from t2ieval_r1.evaluate.rationale import summarize_checks
 from t2ieval_r1.evaluate.runner import BenchmarkResult
 
-__all__ = ["RATIONALE_FIELDS", "SCHEMA", "assemble_metrics", "run_table_rows", "summarize"]
+__all__ = [
+    "RATIONALE_FIELDS",
+    "SCHEMA",
+    "assemble_metrics",
+    "correlation_as_zero",
+    "is_rank_correlation",
+    "run_table_rows",
+    "summarize",
+]
 
 SCHEMA = "t2ieval_r1.meta_eval/1"
 RATIONALE_FIELDS: tuple[str, ...] = ("accuracy", "facts_per_rationale", "unparseable_share", "object_recall")
 _PAIR_FIELDS = ("accuracy", "accuracy_with_ties", "n_pairs", "n_filled_scores")
 _NUMBER_SKIP = ("n_total", "missing_policy", "fill_value", "bootstrap", "parse", "note")
+
+
+def is_rank_correlation(key: str) -> bool:
+    """Whether a summary key is a rank correlation (``.../spearman`` or ``.../kendall``)."""
+    return key.endswith(("/spearman", "/kendall"))
+
+
+def correlation_as_zero(value: Any) -> tuple[float, bool]:
+    """A rank correlation for comparisons: ``(value, False)``, or ``(0.0, True)`` when it is
+    undefined (None or NaN: the evaluator gave every item the same score, so it ranks nothing)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return 0.0, True
+    return float(value), False
 
 
 def _rationale_flat(prefix: str, rationale: Mapping[str, Any] | None) -> dict[str, Any]:

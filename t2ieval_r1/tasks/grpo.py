@@ -20,7 +20,6 @@ last step metrics), the final validation metrics, wall times, the checkpoint and
 from __future__ import annotations
 
 import dataclasses
-import math
 import time
 from pathlib import Path
 from typing import Any
@@ -31,6 +30,7 @@ from common.engine import build_fabric, is_zero3, sharded_init
 from common.run_checkpoints import run_checkpoint_root
 from common.runtime import RunContext
 from t2ieval_r1.data import load_corpus
+from t2ieval_r1.evaluate.results import correlation_as_zero, is_rank_correlation
 from t2ieval_r1.grpo import GRPOConfig, GRPOTrainer
 from t2ieval_r1.grpo.checkpoint import NOT_IN_RESUME_KEY
 from t2ieval_r1.grpo.model import PolicySpec, build_policy, policy_source
@@ -57,10 +57,6 @@ def meta_evaluation(
     return out
 
 
-def _undefined(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))
-
-
 def correlation_gain(trained: dict[str, Any], start: dict[str, Any]) -> tuple[dict[str, float], list[str]]:
     """``trained - start`` per numeric summary key. A rank correlation that is undefined
     (``None`` or NaN: the evaluator gave every item the same score, so it ranks nothing) counts
@@ -71,10 +67,10 @@ def correlation_gain(trained: dict[str, Any], start: dict[str, Any]) -> tuple[di
         if k not in start or isinstance(t, bool):
             continue
         s = start[k]
-        is_corr = k.endswith(("/spearman", "/kendall"))
-        if (_undefined(t) or _undefined(s)) and is_corr:
-            as_zero.append(k)
-            t, s = 0.0 if _undefined(t) else t, 0.0 if _undefined(s) else s
+        if is_rank_correlation(k):
+            (t, t_undefined), (s, s_undefined) = correlation_as_zero(t), correlation_as_zero(s)
+            if t_undefined or s_undefined:
+                as_zero.append(k)
         if isinstance(t, int | float) and isinstance(s, int | float):
             gain[k] = float(t) - float(s)
     return gain, as_zero
