@@ -78,6 +78,36 @@ class _TransientError(Exception):
         self.retry_after = retry_after
 
 
+def _token_logprobs(block: Any) -> list[dict[str, Any]] | None:
+    """``choices[0].logprobs.content`` as :data:`~common.annotators.types.TokenLogprob` entries.
+
+    ``None`` when the response has none (not asked for, or a server that ignores the field);
+    entries without a token or a numeric log-prob are skipped.
+    """
+    content = block.get("content") if isinstance(block, dict) else None
+    if not isinstance(content, list):
+        return None
+
+    def entry(e: Any) -> dict[str, Any] | None:
+        if not isinstance(e, dict) or not isinstance(e.get("token"), str):
+            return None
+        lp = e.get("logprob")
+        if isinstance(lp, bool) or not isinstance(lp, int | float):
+            return None
+        return {"token": e["token"], "logprob": float(lp), "top_logprobs": []}
+
+    out = []
+    for e in content:
+        tok = entry(e)
+        if tok is None:
+            continue
+        tok["top_logprobs"] = [a for a in map(entry, e.get("top_logprobs") or []) if a is not None]
+        for a in tok["top_logprobs"]:
+            a.pop("top_logprobs")
+        out.append(tok)
+    return out
+
+
 def _content_text(content: Any) -> str | None:
     if isinstance(content, str):
         return content
@@ -201,6 +231,7 @@ class OpenAICompatibleAnnotator(CachedAnnotator):
             model=str(payload.get("model") or self.model),
             finish_reason=choice.get("finish_reason"),
             usage=dict(payload.get("usage") or {}),
+            logprobs=_token_logprobs(choice.get("logprobs")),
         )
 
     def _sleep_for(self, attempt: int, retry_after: float | None) -> float:

@@ -17,9 +17,10 @@ A :class:`ChatRequest` is an OpenAI-style conversation whose content parts may h
 Content parts are ``{"type": "text", "text": str}`` or ``{"type": "image", "image": PIL.Image}``
 (the format :meth:`common.models.bundles.VLMBundle.encode_chat` reads); an HTTP backend turns
 images into base64 PNG data URLs. ``params`` are sampling parameters with OpenAI's names
-(``temperature``, ``max_tokens``, ``top_p``, ``seed``, ``stop``); a backend fills in its defaults
-for the ones a request leaves out. ``meta`` carries what only an offline backend may read (the
-world oracle's ground truth) and bookkeeping (ids); it is excluded from cache keys.
+(``temperature``, ``max_tokens``, ``top_p``, ``seed``, ``stop``, and ``logprobs`` /
+``top_logprobs`` to get per-token log-probs back in :attr:`ChatResponse.logprobs`); a backend
+fills in its defaults for the ones a request leaves out. ``meta`` carries what only an offline
+backend may read (the world oracle's ground truth) and bookkeeping (ids); it is excluded from cache keys.
 
 Every backend implements :class:`Annotator`: ``complete(requests) -> responses`` (same order,
 same length). A request that fails for its own reason (e.g. an HTTP 400 for this request) comes
@@ -36,11 +37,13 @@ from typing import Any, Protocol, runtime_checkable
 from PIL import Image
 
 __all__ = [
+    "MAX_TOP_LOGPROBS",
     "Annotator",
     "AnnotatorError",
     "AnnotatorUnavailableError",
     "ChatRequest",
     "ChatResponse",
+    "TokenLogprob",
     "image_part",
     "request_images",
     "system_message",
@@ -49,9 +52,28 @@ __all__ = [
 ]
 
 SAMPLING_KEYS: frozenset[str] = frozenset(
-    {"temperature", "max_tokens", "top_p", "top_k", "seed", "stop", "presence_penalty", "frequency_penalty"}
+    {
+        "temperature",
+        "max_tokens",
+        "top_p",
+        "top_k",
+        "seed",
+        "stop",
+        "presence_penalty",
+        "frequency_penalty",
+        "logprobs",
+        "top_logprobs",
+    }
 )
 """Sampling parameters a request may set (OpenAI names; ``top_k`` is a vLLM extension)."""
+
+MAX_TOP_LOGPROBS = 20
+"""The most alternatives per token a request may ask for (``top_logprobs``; OpenAI's limit)."""
+
+TokenLogprob = dict[str, Any]
+"""One completion token as OpenAI's ``choices[0].logprobs.content`` lists it:
+``{"token": str, "logprob": float, "top_logprobs": [{"token": str, "logprob": float}, ...]}``
+(the alternatives most likely first; empty when ``top_logprobs`` was not asked for)."""
 
 
 class AnnotatorError(RuntimeError):
@@ -155,6 +177,8 @@ class ChatResponse:
         cached: True when served from the response cache (no backend call made).
         usage: token counts reported by the backend, if any.
         error: why the request failed (``None`` on success).
+        logprobs: the completion's tokens with their log-probs (:data:`TokenLogprob`) when the
+            request asked for ``logprobs`` and the backend returned them, else ``None``.
     """
 
     text: str
@@ -163,6 +187,7 @@ class ChatResponse:
     cached: bool = False
     usage: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
+    logprobs: list[TokenLogprob] | None = None
 
     @property
     def ok(self) -> bool:
@@ -175,6 +200,7 @@ class ChatResponse:
             "model": self.model,
             "finish_reason": self.finish_reason,
             "usage": self.usage,
+            "logprobs": self.logprobs,
         }
 
     @classmethod
@@ -185,6 +211,7 @@ class ChatResponse:
             finish_reason=record.get("finish_reason"),
             usage=dict(record.get("usage") or {}),
             cached=cached,
+            logprobs=record.get("logprobs"),
         )
 
 

@@ -5,7 +5,10 @@ Requests are grouped by sampling parameters, encoded with
 its format) and sampled with :func:`common.models.generation.sample_vlm` in batches of
 ``batch_size``. ``temperature`` 0 is greedy decoding; ``top_k``, ``top_p``, ``seed`` and
 ``max_tokens`` map to the sampler's arguments (``stop`` and the penalties are not supported and
-raise).
+raise). ``logprobs`` / ``top_logprobs`` return the completion's tokens with their log-probs and
+the ``top_logprobs`` most likely alternatives of each step, in OpenAI's layout
+(:data:`common.annotators.types.TokenLogprob`; special tokens such as the end of turn left out,
+as they are left out of the text).
 """
 
 from __future__ import annotations
@@ -15,8 +18,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from common.annotators.base import CachedAnnotator, Pending
-from common.annotators.types import ChatResponse
+from common.annotators.types import MAX_TOP_LOGPROBS, ChatResponse, TokenLogprob
 
 __all__ = ["TransformersVLMAnnotator"]
 
@@ -77,6 +82,38 @@ class TransformersVLMAnnotator(CachedAnnotator):
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         self.bundle = bundle
         self.batch_size = int(batch_size)
+        self._token_text: dict[int, str] = {}
+        self._special = set(getattr(bundle.tokenizer, "all_special_ids", []) or [])
+
+    def _text_of(self, token_id: int) -> str:
+        """The decoded text of one token id (memoised)."""
+        text = self._token_text.get(token_id)
+        if text is None:
+            text = self._token_text[token_id] = self.bundle.tokenizer.decode([token_id])
+        return text
+
+    def token_logprobs(
+        self, ids: torch.Tensor, mask: torch.Tensor, logprobs: torch.Tensor, top_ids: Any, top_values: Any
+    ) -> list[TokenLogprob]:
+        """One completion's :data:`TokenLogprob` entries (special tokens left out)."""
+        out: list[TokenLogprob] = []
+        ids_l, lp_l = ids.tolist(), logprobs.tolist()
+        tops = None if top_ids is None else (top_ids.tolist(), top_values.tolist())
+        for t in range(int(mask.sum())):
+            token = int(ids_l[t])
+            if token in self._special:
+                continue
+            alternatives = (
+                []
+                if tops is None
+                else [
+                    {"token": self._text_of(int(i)), "logprob": float(v)}
+                    for i, v in zip(tops[0][t], tops[1][t], strict=True)
+                ]
+            )
+            entry = {"token": self._text_of(token), "logprob": float(lp_l[t]), "top_logprobs": alternatives}
+            out.append(entry)
+        return out
 
     def _answer(self, pending: list[Pending], store: Callable[[Pending, ChatResponse], None]) -> None:
         from common.models.generation import sample_vlm
@@ -89,6 +126,12 @@ class TransformersVLMAnnotator(CachedAnnotator):
             groups.setdefault(json.dumps(item.params, sort_keys=True, default=str), []).append(item)
         for items in groups.values():
             params = items[0].params
+            want_logprobs = bool(params.get("logprobs"))
+            top = int(params.get("top_logprobs") or 0)
+            if not 0 <= top <= MAX_TOP_LOGPROBS:
+                raise ValueError(f"top_logprobs must be in 0-{MAX_TOP_LOGPROBS}, got {top}")
+            if top and not want_logprobs:
+                raise ValueError("top_logprobs needs logprobs=true (as in the OpenAI API)")
             for start in range(0, len(items), self.batch_size):
                 chunk = items[start : start + self.batch_size]
                 batch = self.bundle.encode_chat([it.request.messages for it in chunk])
@@ -100,6 +143,7 @@ class TransformersVLMAnnotator(CachedAnnotator):
                     top_k=int(params.get("top_k") or 0),
                     max_new_tokens=int(params.get("max_tokens", 256)),
                     seed=params.get("seed"),
+                    top_logprobs=top if want_logprobs else 0,
                 )
                 for i, item in enumerate(chunk):
                     finished = bool(rollout.finished[i]) if len(rollout.finished) else None
@@ -113,5 +157,14 @@ class TransformersVLMAnnotator(CachedAnnotator):
                                 "prompt_tokens": int(batch["attention_mask"][i].sum()),
                                 "completion_tokens": int(rollout.completion_mask[i].sum()),
                             },
+                            logprobs=self.token_logprobs(
+                                rollout.completion_ids[i],
+                                rollout.completion_mask[i],
+                                rollout.logprobs[i],
+                                None if rollout.top_ids is None else rollout.top_ids[i],
+                                None if rollout.top_logprobs is None else rollout.top_logprobs[i],
+                            )
+                            if want_logprobs
+                            else None,
                         ),
                     )

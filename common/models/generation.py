@@ -120,6 +120,9 @@ class Rollout:
         group: ``[N]`` index of the prompt each row belongs to.
         temperature: the sampling temperature the log-probs refer to.
         finished: ``[N]`` whether the completion ended with an end token (not truncated).
+        top_ids / top_logprobs: ``[N, T, k]`` the ``k`` most likely tokens at each step and
+            their log-probs (same distribution as ``logprobs``), when ``sample_vlm`` was asked
+            for ``top_logprobs=k``; else ``None``.
     """
 
     prompt_batch: dict[str, Any]
@@ -130,6 +133,8 @@ class Rollout:
     group: torch.Tensor
     temperature: float
     finished: torch.Tensor = field(default_factory=lambda: torch.zeros(0, dtype=torch.bool))
+    top_ids: torch.Tensor | None = None
+    top_logprobs: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return int(self.completion_ids.shape[0])
@@ -191,6 +196,7 @@ def sample_vlm(
     seed: int | None = None,
     model: Any = None,
     banned: Sequence[int] = (),
+    top_logprobs: int = 0,
 ) -> Rollout:
     """Sample ``num_return_sequences`` completions per prompt of ``batch`` (a processor output).
 
@@ -208,6 +214,8 @@ def sample_vlm(
         banned: token ids never sampled (``GenerationConfig.suppress_tokens``); their logits
             are masked in the returned log-probs too, so they match :func:`sequence_logprobs`
             called with the same ``banned`` (see :func:`banned_token_ids`).
+        top_logprobs: also return the ``k`` most likely tokens of every step and their
+            log-probs (``Rollout.top_ids`` / ``Rollout.top_logprobs``; 0: not computed).
     """
     from transformers import GenerationConfig
 
@@ -243,7 +251,11 @@ def sample_vlm(
     logits = _mask_banned(torch.stack(out.logits, dim=1).float(), banned)
     mask, finished = completion_mask_from_ids(completion_ids, eos_ids)
     temp = 1.0 if greedy else float(temperature)
-    logprobs = torch.log_softmax(logits / temp, dim=-1).gather(-1, completion_ids.unsqueeze(-1)).squeeze(-1)
+    logp_all = torch.log_softmax(logits / temp, dim=-1)
+    logprobs = logp_all.gather(-1, completion_ids.unsqueeze(-1)).squeeze(-1)
+    top_values = top_ids = None
+    if top_logprobs > 0:
+        top_values, top_ids = logp_all.topk(min(int(top_logprobs), logp_all.shape[-1]), dim=-1)
     texts = tokenizer.batch_decode(
         completion_ids * mask + tokenizer.pad_token_id * (1 - mask), skip_special_tokens=True
     )
@@ -258,6 +270,8 @@ def sample_vlm(
         group=group,
         temperature=temp,
         finished=finished,
+        top_ids=top_ids,
+        top_logprobs=top_values,
     )
 
 

@@ -3,19 +3,27 @@
 Accepted: ``messages`` with string content or a list of ``text`` and ``image_url`` parts (inline
 ``data:`` URLs only); sampling parameters ``temperature``, ``max_tokens`` (or
 ``max_completion_tokens``), ``top_p``, ``top_k``, ``seed``, ``stop``, ``presence_penalty``,
-``frequency_penalty`` (those the backend cannot honour are refused with a 400 naming them);
-``n`` must be 1 and ``stream`` false. Other OpenAI fields (``user``, ``logprobs``: false ...)
-are ignored, as vLLM does.
+``frequency_penalty`` (those the backend cannot honour are refused with a 400 naming them),
+``logprobs`` (bool) and ``top_logprobs`` (0-20), answered in ``choices[0].logprobs.content`` as
+OpenAI does; ``n`` must be 1 and ``stream`` false. Other OpenAI fields (``user`` ...) are
+ignored, as vLLM does.
 """
 
 from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
-from common.annotators.types import SAMPLING_KEYS, ChatRequest, ChatResponse, image_part, text_part
+from common.annotators.types import (
+    MAX_TOP_LOGPROBS,
+    SAMPLING_KEYS,
+    ChatRequest,
+    ChatResponse,
+    image_part,
+    text_part,
+)
 from firm.serve.config import ServeLimits
 from firm.serve.errors import ServeError, bad_request
 from firm.serve.images import decode_image
@@ -23,7 +31,22 @@ from firm.serve.images import decode_image
 __all__ = ["chat_request_from_body", "chat_response_body", "check_model", "models_body"]
 
 _ROLES = ("system", "user", "assistant")
-_NUMERIC = {"temperature": float, "top_p": float, "top_k": int, "seed": int, "max_tokens": int}
+_NUMERIC = {
+    "temperature": float,
+    "top_p": float,
+    "top_k": int,
+    "seed": int,
+    "max_tokens": int,
+    "top_logprobs": int,
+}
+_NEUTRAL: dict[str, Callable[[Any], bool]] = {
+    "stop": lambda v: v in ((), []),
+    "presence_penalty": lambda v: v == 0,
+    "frequency_penalty": lambda v: v == 0,
+    "logprobs": lambda v: v is False,
+    "top_logprobs": lambda v: v == 0,
+}
+"""Parameter values that change nothing: dropped, so a backend that cannot apply them is not bothered."""
 
 
 def _content(content: Any, i: int, limits: ServeLimits, images: list[int]) -> str | list[dict[str, Any]]:
@@ -65,10 +88,14 @@ def _params(body: Mapping[str, Any], limits: ServeLimits, unsupported: Collectio
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise bad_request(f"{key} must be a number, got {value!r}")
             params[key] = cast(value)
-    # Defaults that change nothing are dropped, so a backend that cannot apply them is not bothered.
-    for key, neutral in (("stop", ()), ("presence_penalty", 0), ("frequency_penalty", 0)):
-        if key in params and (params[key] == neutral or params[key] == list(neutral)):
-            del params[key]
+    if "logprobs" in params and not isinstance(params["logprobs"], bool):
+        raise bad_request(f"logprobs must be true or false, got {params['logprobs']!r}")
+    if not 0 <= params.get("top_logprobs", 0) <= MAX_TOP_LOGPROBS:
+        raise bad_request(f"top_logprobs must be in 0-{MAX_TOP_LOGPROBS}, got {params['top_logprobs']}")
+    if params.get("top_logprobs") and not params.get("logprobs"):
+        raise bad_request("top_logprobs needs logprobs=true")
+    for key in [k for k, is_neutral in _NEUTRAL.items() if k in params and is_neutral(params[k])]:
+        del params[key]
     refused = sorted(k for k in params if k in unsupported)
     if refused:
         raise bad_request(f"this server's model does not support {refused}; leave them out")
@@ -119,6 +146,7 @@ def chat_response_body(response: ChatResponse, model: str) -> dict[str, Any]:
                 "index": 0,
                 "message": {"role": "assistant", "content": response.text},
                 "finish_reason": response.finish_reason or "stop",
+                "logprobs": None if response.logprobs is None else {"content": response.logprobs},
             }
         ],
         "usage": {

@@ -5,11 +5,16 @@ Each line (JSON object)::
     {"benchmark": "t2i_eval", "key": "t2i_eval-test-00003:overall", "row_id": "...",
      "kind": "single", "side": null, "aspect": "overall", "label": 6.33, "preference": null,
      "completion": "<think> ... </think> <answer> 7 </answer>", "error": null,
-     "prediction": 7.0, "failure": null, "well_formed": true, "rationale": {"n_facts": 2, ...}}
+     "prediction": 7.0, "answer": 7.0, "expected": 6.8, "failure": null, "well_formed": true,
+     "rationale": {"n_facts": 2, ...}}
 
 ``benchmark`` + ``key`` identify the unit (:class:`t2ieval_r1.evaluate.units.Unit`); ``completion``
-is the raw text (``null`` when the backend failed: ``error`` says why). :func:`read_completions`
-reads any such file (only ``benchmark``, ``key`` and ``completion`` are required) so the metrics
+is the raw text (``null`` when the backend failed: ``error`` says why); ``answer`` is the score
+the text states, ``expected`` the probability-weighted score at that position
+(:mod:`common.scoring.readout`; ``null`` without log-probs) and ``prediction`` the one the run's
+readout used. :func:`read_completions` reads any such file (only ``benchmark``, ``key`` and
+``completion`` are required; ``expected`` is kept when present, so both readouts can be scored
+from the file) so the metrics
 can be recomputed from saved completions, or from completions written by another program, without
 running a model (``task.predictions=<file>``).
 """
@@ -26,8 +31,8 @@ from common.scoring.predictions import PredictionsFormatError
 
 __all__ = ["Completion", "read_completions", "write_records"]
 
-Completion = tuple[str | None, str | None]
-"""``(text, error)`` of one unit."""
+Completion = tuple[str | None, str | None, float | None]
+"""``(text, error, expected)`` of one unit (``expected``: the probability-weighted score, or ``None``)."""
 
 _REQUIRED = ("benchmark", "key", "completion")
 
@@ -43,7 +48,7 @@ def write_records(path: str | Path, records: Iterable[Mapping[str, Any]]) -> Pat
 
 
 def read_completions(path: str | Path) -> dict[str, dict[str, Completion]]:
-    """``{benchmark: {key: (completion, error)}}`` from a predictions file (see the module docstring)."""
+    """``{benchmark: {key: (completion, error, expected)}}`` from a predictions file (module docstring)."""
     p = Path(path).expanduser()
     if not p.is_file():
         raise FileNotFoundError(f"predictions file not found: {p} (task.predictions)")
@@ -71,5 +76,14 @@ def read_completions(path: str | Path) -> dict[str, dict[str, Completion]]:
         if key in out.setdefault(bench, {}):
             raise PredictionsFormatError(p, f"duplicate unit {bench}/{key}", lineno, "key")
         error = rec.get("error")
-        out[bench][key] = (text, None if error is None else str(error))
+        expected = rec.get("expected")
+        if expected is not None and (isinstance(expected, bool) or not isinstance(expected, int | float)):
+            raise PredictionsFormatError(
+                p, f"expected a number or null, got {expected!r:.60}", lineno, "expected"
+            )
+        out[bench][key] = (
+            text,
+            None if error is None else str(error),
+            None if expected is None else float(expected),
+        )
     return out

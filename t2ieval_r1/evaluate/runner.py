@@ -7,7 +7,12 @@
    chunks of ``chunk_size`` with a progress bar, the backend batching inside a chunk; decoding is
    the evaluator's, greedy as :func:`~t2ieval_r1.evaluate.evaluators.build_evaluator` sets it up),
    or from saved completions (a predictions file, :func:`~t2ieval_r1.evaluate.records.read_completions`);
-3. predictions (:func:`~t2ieval_r1.evaluate.answers.parse_prediction`);
+3. predictions (:func:`~t2ieval_r1.evaluate.answers.parse_prediction`), read out as
+   ``readout`` says (:mod:`common.scoring.readout`): ``expected`` (default) replaces a single-wise
+   unit's written score by the probability-weighted score at that position, from the log-probs
+   the evaluator returns (asked for with ``logprobs`` / ``top_logprobs``); a unit without them
+   (a backend that returns none, the oracle) keeps its written score and is counted as a
+   fallback; ``answer`` uses the written score;
 4. metrics (:mod:`t2ieval_r1.evaluate.metrics`) and rationale accuracy
    (:mod:`t2ieval_r1.evaluate.rationale`) for every single-wise unit whose item has a world
    scene. The rationale is the ``<think>`` block; with ``rationale_fallback`` a completion without
@@ -20,6 +25,7 @@ predictions.jsonl, the rationale checks for pooling across benchmarks).
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -28,8 +34,9 @@ from typing import Any
 
 import datasets
 
-from common.annotators.types import Annotator
+from common.annotators.types import MAX_TOP_LOGPROBS, Annotator
 from common.scoring.bootstrap import BootstrapConfig
+from common.scoring.readout import check_readout, expected_score
 from t2ieval_r1.evaluate.answers import ANSWER_POLICIES, ParsedPrediction, parse_prediction
 from t2ieval_r1.evaluate.benchmarks import BenchmarkSpec
 from t2ieval_r1.evaluate.metrics import correlation_metrics, pairwise_metrics, parse_stats
@@ -64,6 +71,8 @@ class MetaEvalSettings:
         tie_tolerance: predicted scores closer than this are a predicted tie (pairwise).
         rationale: check rationales against world scenes.
         rationale_fallback: read completions without ``<think>`` whole (module docstring).
+        readout: ``expected`` or ``answer`` (module docstring, :mod:`common.scoring.readout`).
+        top_logprobs: alternatives per token asked for with the ``expected`` readout.
     """
 
     template: str = "default"
@@ -75,8 +84,13 @@ class MetaEvalSettings:
     tie_tolerance: float = 0.0
     rationale: bool = True
     rationale_fallback: bool = True
+    readout: str = "expected"
+    top_logprobs: int = 20
 
     def __post_init__(self) -> None:
+        check_readout(self.readout, "task.readout")
+        if not 1 <= self.top_logprobs <= MAX_TOP_LOGPROBS:
+            raise ValueError(f"task.top_logprobs must be in 1-{MAX_TOP_LOGPROBS}, got {self.top_logprobs}")
         if self.answer_policy not in ANSWER_POLICIES:
             raise ValueError(
                 f"task.answer_policy must be one of {ANSWER_POLICIES}, got {self.answer_policy!r}"
@@ -121,7 +135,7 @@ class MetaEvaluator:
         evaluator: the annotator to ask; ``None`` when ``completions`` are given.
         settings: how to ask and score.
         bootstrap: interval settings (``None``: no intervals).
-        completions: ``{benchmark: {unit key: (text, error)}}`` to score instead of asking.
+        completions: ``{benchmark: {unit key: (text, error, expected)}}`` to score instead of asking.
         progress: ``progress(iterable, desc, total)`` (e.g. :meth:`common.runtime.RunContext.progress`).
     """
 
@@ -145,21 +159,50 @@ class MetaEvaluator:
     # ------------------------------------------------------------------ completions
 
     def complete(self, name: str, ds: datasets.Dataset, units: Sequence[Unit]) -> list[Completion]:
-        """``(text, error)`` per unit, from the saved completions or the evaluator."""
+        """``(text, error, expected)`` per unit, from the saved completions or the evaluator."""
         if self.completions is not None:
             saved = self.completions.get(name, {})
-            return [saved.get(u.key, (None, None)) for u in units]
+            return [saved.get(u.key, (None, None, None)) for u in units]
         assert self.evaluator is not None
-        size = self.settings.chunk_size
-        chunks = [list(units[i : i + size]) for i in range(0, len(units), size)]
+        s = self.settings
+        params = {"logprobs": True, "top_logprobs": s.top_logprobs} if s.readout == "expected" else {}
+        chunks = [list(units[i : i + s.chunk_size]) for i in range(0, len(units), s.chunk_size)]
         out: list[Completion] = []
         for chunk in self.progress(chunks, f"meta-eval {name} ({len(units)} requests)", len(chunks)):
-            requests = unit_requests(ds, chunk, template=self.settings.template)
+            requests = unit_requests(ds, chunk, template=s.template, params=params)
             responses = self.evaluator.complete(requests)
             if len(responses) != len(requests):
                 raise RuntimeError(f"the evaluator answered {len(responses)} of {len(requests)} requests")
-            out += [(r.text if r.error is None else None, r.error) for r in responses]
+            for unit, r in zip(chunk, responses, strict=True):
+                text = r.text if r.error is None else None
+                out.append((text, r.error, self._expected(unit, text, r.logprobs)))
         return out
+
+    def _expected(self, unit: Unit, text: str | None, logprobs: Any) -> float | None:
+        """The probability-weighted score of a single-wise unit's completion (else ``None``)."""
+        if unit.kind != "single" or not logprobs:
+            return None
+        written = parse_prediction(text, unit.kind, unit.scale, self.settings.answer_policy).value
+        if not isinstance(written, float):
+            return None
+        return expected_score(logprobs, written, float(unit.scale[0]), float(unit.scale[1]))
+
+    def read_out(
+        self, units: Sequence[Unit], preds: list[ParsedPrediction], completions: Sequence[Completion]
+    ) -> dict[str, Any]:
+        """Apply ``readout`` to ``preds`` in place; how many units it changed / could not."""
+        n_expected = n_fallback = 0
+        if self.settings.readout == "expected":
+            for k, (unit, pred) in enumerate(zip(units, preds, strict=True)):
+                if unit.kind != "single" or pred.value is None:
+                    continue
+                expected = completions[k][2]
+                if expected is None:
+                    n_fallback += 1
+                else:
+                    preds[k] = dataclasses.replace(pred, value=float(expected))
+                    n_expected += 1
+        return {"name": self.settings.readout, "n_expected": n_expected, "n_answer_fallback": n_fallback}
 
     # ------------------------------------------------------------------ one benchmark
 
@@ -176,10 +219,12 @@ class MetaEvaluator:
         completions = self.complete(spec.name, ds, units)
         t_complete = time.perf_counter() - t0
         s = self.settings
-        preds = [
+        answers = [
             parse_prediction(text, u.kind, u.scale, s.answer_policy, error)
-            for u, (text, error) in zip(units, completions, strict=True)
+            for u, (text, error, _) in zip(units, completions, strict=True)
         ]
+        preds = list(answers)
+        readout = self.read_out(units, preds, completions)
 
         checks: list[RationaleCheck | None] = [None] * len(units)
         n_no_think = 0
@@ -209,6 +254,7 @@ class MetaEvaluator:
                 units, preds, bootstrap=self.bootstrap, tie_tolerance=s.tie_tolerance
             )
         metrics["parse"] = parse_stats(preds)
+        metrics["readout"] = readout
         rationale = summarize_checks(done) if done else None
         if rationale is not None:
             rationale["n_no_think"] = n_no_think
@@ -219,7 +265,9 @@ class MetaEvaluator:
         }
 
         records = []
-        for u, (text, error), p, c in zip(units, completions, preds, checks, strict=True):
+        for u, (text, error, expected), a, p, c in zip(
+            units, completions, answers, preds, checks, strict=True
+        ):
             records.append(
                 {
                     "benchmark": spec.name,
@@ -233,6 +281,8 @@ class MetaEvaluator:
                     "completion": text,
                     "error": error,
                     "prediction": p.to_json(),
+                    "answer": a.to_json(),
+                    "expected": expected,
                     "failure": p.failure,
                     "well_formed": p.well_formed,
                     "rationale": None if c is None else c.to_dict(),

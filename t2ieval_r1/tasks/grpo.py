@@ -42,18 +42,40 @@ def meta_evaluation(
     cfg: DictConfig, ctx: RunContext, spec: PolicySpec, evaluator: Path, params: Any
 ) -> dict[str, Any]:
     """Meta-evaluate the trained ``evaluator`` and the run's starting checkpoint; the headline
-    numbers of both and their difference (``gain``: trained minus start)."""
+    numbers of both and their difference (``gain``: trained minus start).
+
+    With the ``expected`` score readout (the default, :mod:`common.scoring.readout`) the same
+    completions are also scored with the ``answer`` readout (the written score), in
+    ``meta_eval_answer/`` and ``meta_eval_start_answer/``: ``out["answer_readout"]`` holds the
+    trained / start / gain numbers of that readout.
+    """
     from t2ieval_r1.grpo.model import start_checkpoint
     from t2ieval_r1.tasks.evaluate_after import evaluate_cached, evaluate_exported, summary_of
 
+    params = dict(OmegaConf.to_container(params, resolve=True) if isinstance(params, DictConfig) else params)
+    also_answer = params.get("readout", "expected") == "expected" and params.get("predictions") is None
+    answer_params = {**params, "readout": "answer"}
     trained = summary_of(evaluate_exported(cfg, ctx, evaluator, params))
     start_path = spec.name_or_path if spec.base is None else start_checkpoint(spec, cfg)
     out: dict[str, Any] = {"trained": trained}
+    answer: dict[str, Any] = {}
+    if also_answer:  # the completions just written, re-scored: no model call
+        saved = {**answer_params, "predictions": str(ctx.path("meta_eval", "predictions.jsonl"))}
+        answer["trained"] = summary_of(
+            evaluate_exported(cfg, ctx, evaluator, saved, subdir="meta_eval_answer")
+        )
     if start_path is not None and Path(str(start_path)).is_dir():
         start = summary_of(evaluate_cached(cfg, ctx, start_path, params, subdir="meta_eval_start"))
         out["start"] = start
         out["start_checkpoint"] = str(start_path)
         out["gain"], out["undefined_as_zero"] = correlation_gain(trained, start)
+        if also_answer:
+            answer["start"] = summary_of(
+                evaluate_cached(cfg, ctx, start_path, answer_params, subdir="meta_eval_start_answer")
+            )
+            answer["gain"], answer["undefined_as_zero"] = correlation_gain(answer["trained"], answer["start"])
+    if answer:
+        out["answer_readout"] = answer
     return out
 
 

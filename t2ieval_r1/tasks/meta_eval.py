@@ -92,6 +92,8 @@ def run(
     confidence: float = 0.95,
     rationale: bool = True,
     rationale_fallback: bool = True,
+    readout: str = "expected",
+    top_logprobs: int = 20,
     floatfmt: str = ".3f",
 ) -> dict[str, Any]:
     """Meta-evaluate ``evaluator`` (or saved ``predictions``); see the module docstring.
@@ -111,6 +113,8 @@ def run(
         tie_tolerance=float(tie_tolerance),
         rationale=bool(rationale),
         rationale_fallback=bool(rationale_fallback),
+        readout=str(readout),
+        top_logprobs=int(top_logprobs),
     )
     boot = BootstrapConfig(int(n_resamples), float(confidence), int(ctx.seed)) if n_resamples else None
 

@@ -242,6 +242,34 @@ def test_chat_completions_round_trip_with_the_openai_client(server: CriticServer
     assert wrong[0].error is not None and "serves 'tiny-critic'" in wrong[0].error
 
 
+def test_logprobs_over_http_equal_the_in_process_ones(server: CriticServer) -> None:
+    client = OpenAICompatibleAnnotator(server.base_url, "tiny-critic", max_tokens=5, max_retries=0)
+    params = {"temperature": 0.0, "max_tokens": 5, "logprobs": True, "top_logprobs": 3}
+    requests = [ChatRequest([user_message("describe the image .", [image()])], params=params)]
+    (remote,) = client.complete(requests)
+    (local,) = tiny_annotator().complete(requests)
+    assert remote.ok and remote.logprobs is not None and len(remote.logprobs) > 0
+    assert remote.text == local.text and local.logprobs is not None
+    assert [e["token"] for e in remote.logprobs] == [e["token"] for e in local.logprobs]
+    for r, lo in zip(remote.logprobs, local.logprobs, strict=True):
+        assert r["logprob"] == pytest.approx(lo["logprob"], abs=1e-5) and len(r["top_logprobs"]) == 3
+        assert [a["token"] for a in r["top_logprobs"]] == [a["token"] for a in lo["top_logprobs"]]
+    (plain,) = client.complete([ChatRequest(requests[0].messages, params={"max_tokens": 5})])
+    assert plain.ok and plain.logprobs is None
+    url = server.url + "/v1/chat/completions"
+    body = {"messages": [{"role": "user", "content": "hello"}], "max_tokens": 2}
+    for extra, message in (
+        ({"logprobs": True, "top_logprobs": 21}, "top_logprobs must be in 0-20"),
+        ({"top_logprobs": 2}, "top_logprobs needs logprobs=true"),
+        ({"logprobs": "yes"}, "logprobs must be true or false"),
+        ({"presence_penalty": 0.5}, "does not support ['presence_penalty']"),
+    ):
+        status, answer = http("POST", url, {**body, **extra})
+        assert status == 400 and message in json.dumps(answer), (extra, answer)
+    status, _ = http("POST", url, {**body, "logprobs": False, "top_logprobs": 0})  # neutral values are fine
+    assert status == 200
+
+
 def test_upstream_backend_parses_scores_over_two_hops() -> None:
     with ChatServer(answer=rm_answer) as upstream:
         cfg = ServeConfig(port=0, upstream_url=upstream.base_url, upstream_model="canned", max_wait_ms=5.0)

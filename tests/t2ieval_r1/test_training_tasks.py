@@ -100,6 +100,16 @@ def test_grpo_meta_evaluates_the_trained_evaluator_and_its_start(world_root: Pat
     assert (tmp_path / "run" / "meta_eval" / "metrics.json").is_file()
     assert (tmp_path / "run" / "meta_eval_start" / "metrics.json").is_file()
     assert list(start.glob("meta_eval-*.json"))  # the start's result is cached beside it
+    # the expected-score readout is the headline; the written answers are scored too, from the same
+    # completions for the trained evaluator (a predictions-file run) and cached for the start
+    saved = json.loads((tmp_path / "run" / "meta_eval" / "metrics.json").read_text())
+    assert saved["benchmarks"]["t2i_eval"]["readout"]["name"] == "expected"
+    answer = ev["answer_readout"]
+    assert set(answer) == {"trained", "start", "gain", "undefined_as_zero"}
+    rescored = json.loads((tmp_path / "run" / "meta_eval_answer" / "metrics.json").read_text())
+    assert rescored["evaluator"]["kind"] == "predictions" and rescored["summary"] == answer["trained"]
+    assert rescored["benchmarks"]["t2i_eval"]["readout"]["name"] == "answer"
+    assert (tmp_path / "run" / "meta_eval_start_answer" / "metrics.json").is_file()
 
 
 def test_resume_key_changes_with_the_starting_checkpoint(tmp_path: Path) -> None:

@@ -92,6 +92,24 @@ def test_sampling_is_seeded_and_greedy_is_deterministic(small_vlm: VLMBundle, im
     assert torch.allclose(teacher, g1.logprobs, atol=ATOL, rtol=0)
 
 
+def test_top_logprobs_are_the_modes_of_the_sampled_distribution(small_vlm: VLMBundle, images) -> None:
+    batch = small_vlm.encode_chat(chats(images)[:2])
+    greedy = sample_vlm(small_vlm, batch, temperature=0.0, max_new_tokens=6, top_logprobs=4)
+    assert greedy.top_ids is not None and greedy.top_logprobs is not None
+    assert greedy.top_ids.shape == (*greedy.completion_ids.shape, 4)
+    mask = greedy.completion_mask.bool()
+    assert torch.equal(greedy.top_ids[..., 0][mask], greedy.completion_ids[mask])  # greedy picks the mode
+    assert torch.allclose(greedy.top_logprobs[..., 0][mask], greedy.logprobs[mask], atol=ATOL)
+    assert (greedy.top_logprobs.diff(dim=-1) <= 0).all()
+    hot = sample_vlm(small_vlm, batch, temperature=0.5, max_new_tokens=6, top_logprobs=2, seed=1)
+    assert hot.top_logprobs is not None  # at temperature t the alternatives are of the tempered distribution
+    assert (
+        hot.logprobs[hot.completion_mask.bool()]
+        <= hot.top_logprobs[..., 0][hot.completion_mask.bool()] + ATOL
+    ).all()
+    assert sample_vlm(small_vlm, batch, temperature=0.0, max_new_tokens=2).top_ids is None
+
+
 def test_logprobs_match_with_lora_and_gradients_flow(images) -> None:
     bundle = build_tiny_vlm("qwen2_5_vl", **SMALL_VLM)
     add_lora(bundle.model, r=4, alpha=8)
