@@ -11,7 +11,9 @@ parameters and the seed, and reused.
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from common.runtime import RunContext, write_json_atomic
 
-__all__ = ["evaluate_cached", "evaluate_exported", "summary_of"]
+__all__ = ["effective_params", "evaluate_cached", "evaluate_exported", "summary_of"]
 
 
 def _params(meta_eval: Any) -> dict[str, Any]:
@@ -41,18 +43,40 @@ def evaluate_exported(
     return metrics
 
 
+def effective_params(meta_eval: Any) -> dict[str, Any]:
+    """``meta_eval`` with every default of :func:`t2ieval_r1.tasks.meta_eval.run` filled in (so a
+    cache key changes when a default does)."""
+    from t2ieval_r1.tasks.meta_eval import run as meta_eval_run
+
+    defaults = {
+        name: p.default
+        for name, p in inspect.signature(meta_eval_run).parameters.items()
+        if p.default is not inspect.Parameter.empty
+    }
+    return {**defaults, **_params(meta_eval)}
+
+
 def evaluate_cached(
     cfg: DictConfig, ctx: RunContext, checkpoint: str | Path, meta_eval: Any, *, subdir: str
 ) -> dict[str, Any]:
-    """:func:`evaluate_exported` of a shared ``checkpoint``, cached in ``checkpoint/meta_eval-<key>.json``."""
+    """:func:`evaluate_exported` of a shared ``checkpoint``, cached in ``checkpoint/meta_eval-<key>.json``
+    (its completions in ``meta_eval-<key>.predictions.jsonl``; both are copied to ``<run_dir>/<subdir>/``).
+
+    The key covers the effective parameters (defaults included) and the run's seed.
+    """
     params = _params(meta_eval)
-    key = hashlib.sha256(json.dumps({**params, "seed": ctx.seed}, sort_keys=True).encode()).hexdigest()[:12]
+    blob = json.dumps({**effective_params(params), "seed": ctx.seed}, sort_keys=True, default=str)
+    key = hashlib.sha256(blob.encode()).hexdigest()[:12]
     cache = Path(checkpoint) / f"meta_eval-{key}.json"
-    if cache.is_file():
+    saved = cache.with_suffix(".predictions.jsonl")
+    if cache.is_file() and saved.is_file():
         metrics = json.loads(cache.read_text())
         write_json_atomic(ctx.path(subdir, "metrics.json"), metrics)
+        shutil.copyfile(saved, ctx.path(subdir, "predictions.jsonl"))
         return metrics
     metrics = evaluate_exported(cfg, ctx, checkpoint, params, subdir=subdir)
+    shutil.copyfile(ctx.path(subdir, "predictions.jsonl"), saved.with_suffix(".tmp"))
+    saved.with_suffix(".tmp").replace(saved)
     write_json_atomic(cache, metrics)
     return metrics
 

@@ -45,34 +45,40 @@ def meta_evaluation(
     numbers of both and their difference (``gain``: trained minus start).
 
     With the ``expected`` score readout (the default, :mod:`common.scoring.readout`) the same
-    completions are also scored with the ``answer`` readout (the written score), in
-    ``meta_eval_answer/`` and ``meta_eval_start_answer/``: ``out["answer_readout"]`` holds the
-    trained / start / gain numbers of that readout.
+    completions are also scored with the ``answer`` readout (the written score), from their
+    ``predictions.jsonl`` without calling a model, in ``meta_eval_answer/`` and
+    ``meta_eval_start_answer/``: ``out["answer_readout"]`` holds the trained / start / gain
+    numbers of that readout.
     """
     from t2ieval_r1.grpo.model import start_checkpoint
-    from t2ieval_r1.tasks.evaluate_after import evaluate_cached, evaluate_exported, summary_of
+    from t2ieval_r1.tasks.evaluate_after import (
+        effective_params,
+        evaluate_cached,
+        evaluate_exported,
+        summary_of,
+    )
 
     params = dict(OmegaConf.to_container(params, resolve=True) if isinstance(params, DictConfig) else params)
-    also_answer = params.get("readout", "expected") == "expected" and params.get("predictions") is None
+    also_answer = effective_params(params)["readout"] == "expected" and params.get("predictions") is None
     answer_params = {**params, "readout": "answer"}
     trained = summary_of(evaluate_exported(cfg, ctx, evaluator, params))
     start_path = spec.name_or_path if spec.base is None else start_checkpoint(spec, cfg)
     out: dict[str, Any] = {"trained": trained}
     answer: dict[str, Any] = {}
-    if also_answer:  # the completions just written, re-scored: no model call
-        saved = {**answer_params, "predictions": str(ctx.path("meta_eval", "predictions.jsonl"))}
-        answer["trained"] = summary_of(
-            evaluate_exported(cfg, ctx, evaluator, saved, subdir="meta_eval_answer")
-        )
+
+    def rescored(subdir: str) -> dict[str, Any]:  # the completions just written, scored again: no model call
+        saved = {**answer_params, "predictions": str(ctx.path(subdir, "predictions.jsonl"))}
+        return summary_of(evaluate_exported(cfg, ctx, evaluator, saved, subdir=f"{subdir}_answer"))
+
+    if also_answer:
+        answer["trained"] = rescored("meta_eval")
     if start_path is not None and Path(str(start_path)).is_dir():
         start = summary_of(evaluate_cached(cfg, ctx, start_path, params, subdir="meta_eval_start"))
         out["start"] = start
         out["start_checkpoint"] = str(start_path)
         out["gain"], out["undefined_as_zero"] = correlation_gain(trained, start)
         if also_answer:
-            answer["start"] = summary_of(
-                evaluate_cached(cfg, ctx, start_path, answer_params, subdir="meta_eval_start_answer")
-            )
+            answer["start"] = rescored("meta_eval_start")
             answer["gain"], answer["undefined_as_zero"] = correlation_gain(answer["trained"], answer["start"])
     if answer:
         out["answer_readout"] = answer

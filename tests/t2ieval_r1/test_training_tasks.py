@@ -109,7 +109,9 @@ def test_grpo_meta_evaluates_the_trained_evaluator_and_its_start(world_root: Pat
     rescored = json.loads((tmp_path / "run" / "meta_eval_answer" / "metrics.json").read_text())
     assert rescored["evaluator"]["kind"] == "predictions" and rescored["summary"] == answer["trained"]
     assert rescored["benchmarks"]["t2i_eval"]["readout"]["name"] == "answer"
-    assert (tmp_path / "run" / "meta_eval_start_answer" / "metrics.json").is_file()
+    start_answer = json.loads((tmp_path / "run" / "meta_eval_start_answer" / "metrics.json").read_text())
+    assert start_answer["evaluator"]["kind"] == "predictions" and start_answer["summary"] == answer["start"]
+    assert list(start.glob("meta_eval-*.predictions.jsonl"))  # the start's completions are cached too
 
 
 def test_resume_key_changes_with_the_starting_checkpoint(tmp_path: Path) -> None:
