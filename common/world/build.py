@@ -1,6 +1,7 @@
 """The ``+exp=world_build`` task: build every world benchmark to disk, with cards and contact sheets.
 
-Datasets go to ``<paths.cache_dir>/world/<name>-seed<seed>`` (:func:`world_dataset_path`, where
+Datasets go to ``<paths.cache_dir>/world/<name>-seed<seed>`` (other sizes or canvases: a
+``-<hash>`` suffix; :func:`world_dataset_path`, where
 later experiments find them through :func:`common.world.benchmarks.load_world_dataset`), or,
 with ``out: run_dir``, under ``<run_dir>/world/``. A dataset already built with the same
 arguments is kept (``overwrite: true`` rebuilds). Contact sheets are written to
@@ -55,7 +56,7 @@ def run(
     total = time.perf_counter()
     for name in ctx.progress(chosen, desc="world_build", total=len(chosen)):
         if out == "cache":
-            path = world_dataset_path(cfg, name, seed)
+            path = world_dataset_path(cfg, name, seed, sizes=overrides.get(name), scale=scale, canvas=canvas)
         else:
             path = ctx.run_dir / "world" / f"{name}-seed{seed}"
         start = time.perf_counter()

@@ -51,13 +51,29 @@ def world_seed(cfg: Any) -> int:
     return int(OmegaConf.select(cfg, "world.seed", default=DEFAULT_WORLD_SEED))
 
 
-def world_dataset_path(cfg_or_root: Any, name: str, seed: int | None = None) -> Path:
+def world_dataset_path(
+    cfg_or_root: Any,
+    name: str,
+    seed: int | None = None,
+    *,
+    sizes: Mapping[str, int] | None = None,
+    scale: float = 1.0,
+    canvas: int = 128,
+) -> Path:
     """``<cache_dir>/world/<name>-seed<seed>`` for a config (or ``<root>/<name>-seed<seed>`` for a
-    directory ``root``)."""
+    directory ``root``) at the default sizes and canvas; other sizes or canvases get their own
+    directory, ``<name>-seed<seed>-<8 hex digits of the resolved sizes and canvas>``, so a small
+    build (a test, a smoke run) never replaces the full one that another run is reading."""
     if name not in BENCHMARKS:
         raise KeyError(f"unknown world benchmark {name!r}; known: {', '.join(BENCHMARKS)}")
     s = world_seed(cfg_or_root) if seed is None else int(seed)
-    return _cache_root(cfg_or_root) / f"{name}-seed{s}"
+    bench = BENCHMARKS[name]
+    resolved = bench.resolve_sizes(sizes, scale)
+    stem = f"{name}-seed{s}"
+    if resolved != bench.resolve_sizes() or int(canvas) != 128:
+        blob = json.dumps({"sizes": resolved, "canvas": int(canvas)}, sort_keys=True)
+        stem += "-" + hashlib.sha256(blob.encode()).hexdigest()[:8]
+    return _cache_root(cfg_or_root) / stem
 
 
 def arrow_fingerprint(path: Path) -> str:
@@ -165,7 +181,7 @@ def load_world_dataset(
     progress: Progress = no_progress,
 ) -> datasets.DatasetDict:
     """Load world benchmark ``name`` for a config; build it first if missing or stale (``build``)."""
-    path = world_dataset_path(cfg_or_root, name, seed)
+    path = world_dataset_path(cfg_or_root, name, seed, sizes=sizes, scale=scale, canvas=canvas)
     s = world_seed(cfg_or_root) if seed is None else int(seed)
     want = _manifest(name, s, BENCHMARKS[name].resolve_sizes(sizes, scale), canvas)
     have = read_manifest(path)

@@ -107,8 +107,9 @@ def test_rebuild_is_bit_identical(name: str, tmp_path: Path) -> None:
 
 
 def test_card_and_cache(tmp_path: Path) -> None:
-    path = world_dataset_path(tmp_path, "tifa", seed=2)
-    assert path == tmp_path / "tifa-seed2"
+    assert world_dataset_path(tmp_path, "tifa", seed=2) == tmp_path / "tifa-seed2"  # default sizes
+    path = world_dataset_path(tmp_path, "tifa", seed=2, sizes={"test": 12})
+    assert path.parent == tmp_path and path.name.startswith("tifa-seed2-")
     data = load_world_dataset(tmp_path, "tifa", seed=2, sizes={"test": 12})
     assert len(data["test"]) == 12
     card = (path / "README.md").read_text()
@@ -120,6 +121,9 @@ def test_card_and_cache(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
         load_world_dataset(tmp_path, "tifa", seed=2, sizes={"test": 13}, build=False)
     assert len(load_world_dataset(tmp_path, "tifa", seed=2, sizes={"test": 13})["test"]) == 13
+    # the other size lives beside it: the first build is still there, untouched
+    assert (path / "build.json").stat().st_mtime_ns == stamp
+    assert world_dataset_path(tmp_path, "tifa", seed=2, sizes={"test": 13}) != path
     with pytest.raises(KeyError):
         world_dataset_path(tmp_path, "nope")
 
@@ -169,8 +173,8 @@ def test_world_build_command(tmp_path: Path) -> None:
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert set(metrics["datasets"]) == set(BENCHMARKS)
     for name in BENCHMARKS:
-        path = cache / "world" / f"{name}-seed0"
-        assert Path(metrics["datasets"][name]["path"]) == path
+        path = world_dataset_path(cache / "world", name, 0, scale=0.02)  # a scaled build: its own directory
+        assert path.name.startswith(f"{name}-seed0-") and Path(metrics["datasets"][name]["path"]) == path
         assert (path / "README.md").is_file() and read_manifest(path) is not None
         data = datasets.load_from_disk(str(path))
         assert list(data) == list(BENCHMARKS[name].sizes)
@@ -179,4 +183,5 @@ def test_world_build_command(tmp_path: Path) -> None:
     assert "overall" in metrics["t2i_eval_agreement"]["test"]
     # another process (another str-hash seed) built the same bytes as this one does
     here = save_benchmark("firm_bench_edit", tmp_path / "here", seed=0, scale=0.02)
-    assert here["fingerprints"] == read_manifest(cache / "world" / "firm_bench_edit-seed0")["fingerprints"]
+    built = world_dataset_path(cache / "world", "firm_bench_edit", 0, scale=0.02)
+    assert here["fingerprints"] == read_manifest(built)["fingerprints"]
