@@ -155,7 +155,7 @@ def render_model_card(card: dict[str, Any]) -> str:
         f"- parameters: {params}",
         f"- preset: `conf/model/{card['model_preset']}.yaml`; cache key `{card['hash']}` "
         f"(vocabulary `{card['vocabulary_fingerprint']}`)",
-        "- load with `common.models.load_model(<this directory>)` "
+        "- load with `common.models.builders.load_model(<this directory>)` "
         "(or `common.models.pretrain.load_base(name, cfg)`)",
         "",
         "## Training",
