@@ -94,17 +94,14 @@ def _token_logprobs(block: Any) -> list[dict[str, Any]] | None:
         lp = e.get("logprob")
         if isinstance(lp, bool) or not isinstance(lp, int | float):
             return None
-        return {"token": e["token"], "logprob": float(lp), "top_logprobs": []}
+        return {"token": e["token"], "logprob": float(lp)}
 
     out = []
     for e in content:
         tok = entry(e)
-        if tok is None:
-            continue
-        tok["top_logprobs"] = [a for a in map(entry, e.get("top_logprobs") or []) if a is not None]
-        for a in tok["top_logprobs"]:
-            a.pop("top_logprobs")
-        out.append(tok)
+        if tok is not None:
+            alternatives = [a for a in map(entry, e.get("top_logprobs") or []) if a is not None]
+            out.append({**tok, "top_logprobs": alternatives})
     return out
 
 

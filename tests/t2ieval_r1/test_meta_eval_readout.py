@@ -140,20 +140,21 @@ def test_a_backend_without_logprobs_keeps_the_written_score(world_root: Path, tm
     )
 
 
-def test_a_bad_readout_is_named(world_root: Path, tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match=r"task\.readout must be one of"):
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ({"readout": "mode"}, r"task\.readout must be one of"),
+        ({"top_logprobs": 0}, r"task\.top_logprobs must be in 1-20"),
+    ],
+)
+def test_a_bad_readout_is_named(
+    world_root: Path, tmp_path: Path, setting: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
         run(
             run_cfg(tmp_path),
             run_ctx(tmp_path / "r"),
             evaluator="oracle",
             benchmarks=small_benchmarks(world_root),
-            readout="mode",
-        )
-    with pytest.raises(ValueError, match=r"task\.top_logprobs must be in 1-20"):
-        run(
-            run_cfg(tmp_path),
-            run_ctx(tmp_path / "r"),
-            evaluator="oracle",
-            benchmarks=small_benchmarks(world_root),
-            top_logprobs=0,
+            **setting,
         )
