@@ -230,6 +230,23 @@ def _tiny_vae(block_out_channels: tuple[int, ...], latent_channels: int, resolut
     )
 
 
+def build_tiny_autoencoder(
+    *,
+    resolution: int = 32,
+    block_out_channels: tuple[int, ...] = (16, 32, 32),
+    latent_channels: int = 4,
+    seed: int = 0,
+    dtype: str | torch.dtype = "float32",
+    device: str = "cpu",
+) -> Any:
+    """A tiny ``AutoencoderKL`` (down-sampling ``2**(len(block_out_channels)-1)``), randomly
+    initialised: what :mod:`common.models.pretrain.autoencoder` trains for a latent-space tiny
+    generator (SD3's VAE at ``scale=tiny``). 0.24M parameters at the defaults."""
+    with seeded(seed):
+        vae = _tiny_vae(tuple(block_out_channels), latent_channels, resolution)
+    return vae.to(device=device, dtype=as_dtype(dtype))
+
+
 def build_tiny_sd3(
     *,
     resolution: int = 32,

@@ -50,6 +50,8 @@ SUMMARIES = {
     "(classifier-free guidance supported).",
     "editor": "Edits 32x32 world images by instruction (recolour, remove, add, move, replace) by "
     "flow matching conditioned on the source image.",
+    "autoencoder": "Encodes world images into a small latent grid and decodes them back (the VAE "
+    "of a latent-space tiny generator).",
 }
 
 
@@ -144,6 +146,7 @@ def ensure_base(
             engine_cfg=engine_cfg,
             progress=progress,
             hooks=hooks,
+            run_cfg=cfg,
         )
     return final
 
@@ -165,13 +168,18 @@ def build(
     engine_cfg: Any = None,
     progress: bool = True,
     hooks: Sequence[StepHook] = (),
+    run_cfg: Any = None,
 ) -> Path:
-    """Train, save, reload, evaluate, write the cards, and move ``work/out`` to ``final``."""
-    from common.models.builders import load_model
+    """Train, save, reload, evaluate, write the cards, and move ``work/out`` to ``final``.
+
+    ``run_cfg`` (the caller's run config) is where an objective that builds on another base
+    (a latent generator on its autoencoder) finds the cache.
+    """
     from common.models.vocabulary import vocabulary_fingerprint
 
     start = time.perf_counter()
     objective = get_objective(pcfg.objective)
+    objective.run_cfg = run_cfg
     work.mkdir(parents=True, exist_ok=True)
     bundle = objective.build(pcfg, scale)
     train = fit(
@@ -182,8 +190,9 @@ def build(
     if out.exists():
         shutil.rmtree(out)
     out.mkdir()
+    objective.finalize(pcfg, bundle)
     objective.save(bundle, out)
-    reloaded = load_model(str(out))
+    reloaded = objective.load(out)
     t_eval = time.perf_counter()
     quality = objective.evaluate(pcfg, reloaded, out, progress=progress)
     eval_s = time.perf_counter() - t_eval

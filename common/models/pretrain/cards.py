@@ -135,7 +135,52 @@ def _quality_editor(q: dict[str, Any]) -> list[str]:
     return lines
 
 
-QUALITY_RENDERERS = {"vlm": _quality_vlm, "t2i": _quality_t2i, "editor": _quality_editor}
+def _quality_autoencoder(q: dict[str, Any]) -> list[str]:
+    rec, orig = q["reconstruction"], q["original"]
+    lines = [
+        "| | GenEval-world | clean | requirements | objects / image |",
+        "|---|---|---|---|---|",
+    ]
+    for name, s in (("reconstructions", rec), ("originals", orig)):
+        lines.append(
+            f"| {name} | {_pct(s['geneval'])} | {_pct(s.get('geneval_clean'))} "
+            f"| {_pct(s['requirement_accuracy'])} | {s.get('objects_per_image', float('nan')):.2f} |"
+        )
+    lines += [
+        "",
+        f"{q['n']} held-out world scenes: L1 error {q['l1']:.4f} (pixels in [0, 1]), PSNR "
+        f"{q['psnr']:.1f} dB. The world checker reads the reconstructions as it reads a "
+        "generator's samples: their GenEval-world accuracy is the ceiling of a latent generator "
+        "with this decoder.",
+    ]
+    if q.get("grid"):
+        lines += ["", f"Original / reconstruction pairs (first 32 scenes): `{q['grid']}`."]
+    return lines
+
+
+QUALITY_RENDERERS = {
+    "vlm": _quality_vlm,
+    "t2i": _quality_t2i,
+    "editor": _quality_editor,
+    "autoencoder": _quality_autoencoder,
+}
+
+
+LOADERS = {
+    "default": "- load with `common.models.builders.load_model(<this directory>)` "
+    "(or `common.models.pretrain.load_base(name, cfg)`)",
+    "autoencoder": "- load with `diffusers.AutoencoderKL.from_pretrained(<this directory>)`; a latent "
+    "generator's pretraining config names it (`autoencoder: <name>`)",
+}
+
+LIMITS = {
+    "default": "A stand-in for a pretrained checkpoint at `scale=tiny`: it has seen the embedded world "
+    "and knows its vocabulary, but training was stopped early on purpose so that the papers' "
+    "fine-tuning stages (GRPO of the evaluator, reward-model SFT, RL of the generator / editor) "
+    "have headroom to show. It knows nothing outside the world.",
+    "autoencoder": "The stand-in for SD3's pretrained VAE at `scale=tiny`: trained on world renders "
+    "only, frozen while the latent generator trains. It knows nothing outside the world.",
+}
 
 
 def render_model_card(card: dict[str, Any]) -> str:
@@ -155,8 +200,7 @@ def render_model_card(card: dict[str, Any]) -> str:
         f"- parameters: {params}",
         f"- preset: `conf/model/{card['model_preset']}.yaml`; cache key `{card['hash']}` "
         f"(vocabulary `{card['vocabulary_fingerprint']}`)",
-        "- load with `common.models.builders.load_model(<this directory>)` "
-        "(or `common.models.pretrain.load_base(name, cfg)`)",
+        LOADERS.get(card["objective"], LOADERS["default"]),
         "",
         "## Training",
         "",
@@ -177,10 +221,7 @@ def render_model_card(card: dict[str, Any]) -> str:
         "",
         "## Intended use and limits",
         "",
-        "A stand-in for a pretrained checkpoint at `scale=tiny`: it has seen the embedded world and "
-        "knows its vocabulary, but training was stopped early on purpose so that the papers' "
-        "fine-tuning stages (GRPO of the evaluator, reward-model SFT, RL of the generator / editor) "
-        "have headroom to show. It knows nothing outside the world.",
+        LIMITS.get(card["objective"], LIMITS["default"]),
         "",
     ]
     return "\n".join(lines)

@@ -1,12 +1,13 @@
 """Pretraining configs: dataclasses behind ``conf/pretrain/<name>.yaml`` and the cache key.
 
 A base is named after its file in ``conf/pretrain`` (``tiny_qwen2_5_vl``, ``tiny_qwen3_vl``,
-``tiny_sd3``, ``tiny_editor``: the same names as the ``conf/model`` presets they train). The YAML
-is checked against the objective's dataclass (unknown keys are errors). The cache key
-(:func:`config_hash`) covers everything that changes the weights: the pretraining config, the
-model preset it builds (with its overrides and the scale's dtype), the tokenizer's vocabulary
-fingerprint and :data:`PRETRAIN_FORMAT`; it leaves out what does not (checkpoint and log
-intervals, device, attention kernel).
+``tiny_sd3``, ``tiny_editor``, ``tiny_autoencoder``, ...: the same names as the ``conf/model``
+presets they train). The YAML is checked against the objective's dataclass (unknown keys are
+errors). The cache key (:func:`config_hash`) covers everything that changes the weights: the
+pretraining config, the model preset it builds (with its overrides and the scale's dtype), the
+tokenizer's vocabulary fingerprint, :data:`PRETRAIN_FORMAT` and, for a latent generator, its
+autoencoder base's key; it leaves out what does not (checkpoint and log intervals, device,
+attention kernel).
 """
 
 from __future__ import annotations
@@ -26,7 +27,11 @@ PRETRAIN_FORMAT = 1
 NOT_HASHED: frozenset[str] = frozenset({"checkpoint_every", "log_every", "name"})
 """Config fields that do not change the weights."""
 
-HASHED_UNLESS_DEFAULT: dict[str, Any] = {"vision_aux_weight": 0.0}
+HASHED_UNLESS_DEFAULT: dict[str, Any] = {
+    "vision_aux_weight": 0.0,
+    "autoencoder": None,
+    "autoencoder_overrides": {},
+}
 """Fields added after bases were cached: hashed only when they differ from the value that
 reproduces the older code, so adding a field does not invalidate every cached base."""
 
@@ -39,7 +44,8 @@ class PretrainConfig:
 
     Attributes:
         name: the base's name (the YAML file's stem).
-        objective: ``vlm``, ``t2i`` or ``editor`` (:data:`common.models.pretrain.objectives.OBJECTIVES`).
+        objective: ``vlm``, ``t2i``, ``editor`` or ``autoencoder``
+            (:data:`common.models.pretrain.objectives.OBJECTIVES`).
         model: the ``conf/model`` preset that is built and trained.
         model_overrides: keys of the preset to replace (e.g. smaller sizes in tests).
         steps: optimizer steps (the budget; sized for ~5 min on one thread of an idle core).
@@ -138,6 +144,11 @@ class FlowPretrainConfig(PretrainConfig):
         distractors: (min, max) objects beyond the prompt's in the generator's training scenes
             (the world sampler's default is (0, 2); (0, 0) shows exactly what the prompt says).
         edit_kinds: the editor's edit kinds (``None``: all of ``common.world.edits.EDIT_KINDS``).
+        autoencoder: for a latent-space model preset, the ``conf/pretrain`` base whose trained
+            ``AutoencoderKL`` replaces the preset's random one (built first if needed; frozen
+            while the transformer trains). ``None``: pixel space, or the preset's VAE as is.
+        autoencoder_overrides: pretraining config keys of that base to replace (e.g. fewer
+            steps in tests); they are part of both bases' cache keys.
     """
 
     ema_decay: float = 0.999
@@ -149,6 +160,8 @@ class FlowPretrainConfig(PretrainConfig):
     eval_batch_size: int = 64
     distractors: list[int] = field(default_factory=lambda: [0, 2])
     edit_kinds: list[str] | None = None
+    autoencoder: str | None = None
+    autoencoder_overrides: dict[str, Any] = field(default_factory=dict)
 
     def validate(self) -> None:
         super().validate()
@@ -156,10 +169,37 @@ class FlowPretrainConfig(PretrainConfig):
             raise ValueError(f"pretrain {self.name}: ema_decay and prompt_dropout must be in [0, 1)")
 
 
+@dataclass
+class AutoencoderPretrainConfig(PretrainConfig):
+    """Reconstruction pretraining of a tiny ``AutoencoderKL`` on world renders.
+
+    Loss ``mean |D(z) - x| + kl_weight * KL(q(z|x) || N(0, I)) / dim(z)`` with ``z`` sampled from
+    the posterior (a VAE's ELBO with an L1 likelihood, KL per latent element). After training the
+    latents' mean and standard deviation over ``stats_size`` renders become the config's
+    ``shift_factor`` / ``scaling_factor`` (SD3's normalisation ``(z - shift) * scale``), so the
+    generator's flow matching sees roughly unit-variance latents.
+
+    Attributes:
+        kl_weight: weight of the KL term.
+        stats_size: renders used for the latent statistics.
+        eval_batch_size: images per batch in evaluation.
+    """
+
+    kl_weight: float = 1e-3
+    stats_size: int = 1024
+    eval_batch_size: int = 128
+
+    def validate(self) -> None:
+        super().validate()
+        if self.kl_weight < 0 or self.stats_size < 2:
+            raise ValueError(f"pretrain {self.name}: kl_weight must be >= 0 and stats_size >= 2")
+
+
 CONFIG_CLASSES: dict[str, type[PretrainConfig]] = {
     "vlm": VLMPretrainConfig,
     "t2i": FlowPretrainConfig,
     "editor": FlowPretrainConfig,
+    "autoencoder": AutoencoderPretrainConfig,
 }
 
 
@@ -233,5 +273,9 @@ def config_hash(cfg: PretrainConfig, scale: Any = None) -> str:
         "model": {k: v for k, v in model_node(cfg, scale).items() if k not in MODEL_KEYS_NOT_HASHED},
         "vocabulary": vocabulary_fingerprint(),
     }
+    autoencoder = getattr(cfg, "autoencoder", None)
+    if autoencoder:  # the trained VAE is part of the weights this config produces
+        ae_cfg = load_pretrain_config(autoencoder, getattr(cfg, "autoencoder_overrides", None))
+        payload["autoencoder"] = config_hash(ae_cfg, scale)
     text = json.dumps(payload, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:12]

@@ -69,7 +69,10 @@ class FlowMatchingLoss(torch.nn.Module):
         device = bundle.device
         source = batch.get("source")
         cond = bundle.encode_prompt(batch["prompts"], None if source is None else source.to(device))
-        x0 = bundle.encode_images(batch["x0"].to(device))
+        if "z0" in batch:  # latents encoded once when the pool was built
+            x0 = batch["z0"].to(device=device, dtype=bundle.dtype)
+        else:
+            x0 = bundle.encode_images(batch["x0"].to(device))
         noise = batch["noise"].to(device=device, dtype=x0.dtype)
         sigma = batch["sigma"].to(device=device, dtype=x0.dtype)
         v = bundle.velocity(interpolate(x0, noise, sigma), sigma, cond)
@@ -78,15 +81,61 @@ class FlowMatchingLoss(torch.nn.Module):
 
 @dataclass
 class FlowPool:
-    """Training pool: prompts / instructions, target images, and the editor's source images."""
+    """Training pool: prompts / instructions, target images, the editor's source images and,
+    for a latent-space model, the targets' latents (encoded once by the frozen VAE)."""
 
     prompts: list[str]
     images: torch.Tensor
     sources: torch.Tensor | None = None
+    latents: torch.Tensor | None = None
+
+
+@torch.no_grad()
+def encode_pool(bundle: Any, images: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
+    """``bundle.encode_images`` of uint8 ``[N, 3, H, W]`` images, in batches (on the CPU)."""
+    return torch.cat(
+        [
+            bundle.encode_images(images[i : i + batch_size].float() / 255.0).float().cpu()
+            for i in range(0, len(images), batch_size)
+        ]
+    )
+
+
+def attach_autoencoder(bundle: Any, path: Path) -> None:
+    """Replace ``bundle.vae`` by the trained, frozen ``AutoencoderKL`` saved at ``path``.
+
+    The saved VAE must have the preset's down-sampling factor and latent channels (the
+    transformer was sized for them)."""
+    from diffusers import AutoencoderKL
+
+    if bundle.vae is None:
+        raise ValueError(
+            f"pretraining config names an autoencoder ({path}) but the model preset is in pixel "
+            "space: set latent: true in the preset (e.g. conf/model/tiny_sd3_latent.yaml)"
+        )
+    vae = AutoencoderKL.from_pretrained(str(path)).to(device=bundle.device, dtype=bundle.vae.dtype)
+    for key in ("block_out_channels", "latent_channels", "sample_size"):
+        want, got = bundle.vae.config[key], vae.config[key]
+        if np.ravel(want).tolist() != np.ravel(got).tolist():
+            raise ValueError(f"autoencoder at {path}: {key} is {got}, the generator preset expects {want}")
+    vae.requires_grad_(False)
+    vae.eval()
+    bundle.vae = vae
 
 
 class _FlowObjective(Objective):
     uses_ema = True
+
+    def build(self, cfg: PretrainConfig, scale: Any = None) -> Any:
+        """The preset's bundle; with ``cfg.autoencoder`` its VAE replaced by that trained base."""
+        bundle = super().build(cfg, scale)
+        name = getattr(cfg, "autoencoder", None)
+        if name:
+            from common.models.pretrain.cache import ensure_base
+
+            overrides = getattr(cfg, "autoencoder_overrides", None) or None
+            attach_autoencoder(bundle, ensure_base(name, self.run_cfg, overrides=overrides))
+        return bundle
 
     def module(self, cfg: Any, bundle: Any) -> torch.nn.Module:
         return FlowMatchingLoss(bundle)
@@ -98,11 +147,14 @@ class _FlowObjective(Objective):
         idx = torch.randint(0, n, (cfg.batch_size,), generator=g)
         drop = torch.rand(cfg.batch_size, generator=g) < cfg.prompt_dropout
         prompts = ["" if d else data.prompts[int(i)] for i, d in zip(idx, drop, strict=True)]
-        x0 = data.images[idx].float() / 255.0
         shape = bundle.latent_shape(cfg.batch_size)
         noise = torch.randn(shape, generator=g)
         sigma = torch.sigmoid(cfg.logit_mean + cfg.logit_std * torch.randn(cfg.batch_size, generator=g))
-        out: dict[str, Any] = {"prompts": prompts, "x0": x0, "noise": noise, "sigma": sigma}
+        out: dict[str, Any] = {"prompts": prompts, "noise": noise, "sigma": sigma}
+        if data.latents is not None:
+            out["z0"] = data.latents[idx]
+        else:
+            out["x0"] = data.images[idx].float() / 255.0
         if data.sources is not None:
             out["source"] = data.sources[idx].float() / 255.0
         return out
@@ -117,6 +169,11 @@ class _FlowObjective(Objective):
             "resolution": bundle.spec.resolution,
             "parameters": count_parameters(bundle.transformer),
             "text_encoder_parameters": count_parameters(bundle.text_encoder),
+            **(
+                {"vae_class": type(bundle.vae).__name__, "vae_parameters": count_parameters(bundle.vae)}
+                if bundle.vae is not None
+                else {}
+            ),
         }
 
 
@@ -130,10 +187,9 @@ class T2IObjective(_FlowObjective):
         size = bundle.spec.resolution
         assert isinstance(cfg, FlowPretrainConfig)
         pairs = world_scenes(cfg.pool_size, cfg.seed, modes=("match",), distractors=cfg.distractors)
-        return FlowPool(
-            prompts=[p.prompt for p, _ in pairs],
-            images=images_to_uint8([render_at(s, size) for _, s in pairs]),
-        )
+        images = images_to_uint8([render_at(s, size) for _, s in pairs])
+        latents = encode_pool(bundle, images) if bundle.vae is not None else None
+        return FlowPool(prompts=[p.prompt for p, _ in pairs], images=images, latents=latents)
 
     def evaluate(
         self, cfg: PretrainConfig, bundle: Any, out_dir: Path, progress: bool = False
@@ -233,16 +289,21 @@ def contact_sheet(images: list[Image.Image], columns: int = 8, scale: int = 2) -
     return sheet
 
 
-def noise_images(n: int, size: int, seed: int) -> list[Image.Image]:
-    """Images of the prior's noise mapped to pixels: what an untrained pixel-space model outputs.
+@torch.no_grad()
+def noise_images(n: int, size: int, seed: int, bundle: Any = None) -> list[Image.Image]:
+    """The prior's noise as images: what an untrained model outputs.
 
-    The checker finds spurious objects in such noise, so this is the chance level of the
-    GenEval-world numbers (well above 0%).
+    Pixel space (``bundle`` ``None`` or without a VAE): the noise mapped to pixels. Latent
+    space: the VAE's decoding of latent noise. The checker finds spurious objects in such
+    images, so this is the chance level of the GenEval-world numbers (well above 0%).
     """
     from common.models.bundles import tensor_to_pil
 
     g = torch.Generator(device="cpu").manual_seed(seed)
-    return tensor_to_pil(((torch.randn(n, 3, size, size, generator=g) + 1.0) / 2.0).clamp(0, 1))
+    if bundle is None or bundle.vae is None:
+        return tensor_to_pil(((torch.randn(n, 3, size, size, generator=g) + 1.0) / 2.0).clamp(0, 1))
+    z = torch.randn(bundle.latent_shape(n), generator=g).to(device=bundle.device, dtype=bundle.dtype)
+    return tensor_to_pil(bundle.decode(z).cpu())
 
 
 EXTRA_OBJECTS = 2
@@ -302,7 +363,7 @@ def evaluate_t2i(
     size = bundle.spec.resolution
     out: dict[str, Any] = {"n": n, "sample_steps": num_steps}
     out["ceiling"] = geneval_summary(prompts, [render_at(s, size) for _, s in pairs])
-    out["noise"] = geneval_summary(prompts, noise_images(n, size, seed))
+    out["noise"] = geneval_summary(prompts, noise_images(n, size, seed, bundle))
     by_scale: dict[str, Any] = {}
     samples: dict[str, list[Image.Image]] = {}
     for w in guidance_scales:

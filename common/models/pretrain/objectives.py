@@ -4,8 +4,9 @@ An :class:`Objective` builds the bundle, the trainable module (whose ``forward(b
 the loss, so DDP / DeepSpeed wrap it as they wrap any model), a data pool, deterministic
 batches (a pure function of the seed, the step and the rank, which makes resumed runs see the
 same batches; under DDP every rank draws its own ``batch_size`` examples, rank 0 the same ones
-as a single process), the held-out evaluation and the saved layout. Objectives are registered by name in
-:data:`OBJECTIVES`: ``vlm`` (:mod:`.vlm`), ``t2i`` and ``editor`` (:mod:`.flow`).
+as a single process), the held-out evaluation and the saved layout. Objectives are registered
+by name in :data:`OBJECTIVES`: ``vlm`` (:mod:`.vlm`), ``t2i`` and ``editor`` (:mod:`.flow`),
+``autoencoder`` (:mod:`.autoencoder`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ class Objective:
     rank: int = 0
     world_size: int = 1
     uses_ema: bool = False
+    run_cfg: Any = None
+    """The run config of the build (paths, scale, engine), for objectives that need another base."""
 
     def build(self, cfg: PretrainConfig, scale: Any = None) -> Any:
         """The randomly initialised bundle (the ``conf/model`` preset with overrides)."""
@@ -67,9 +70,18 @@ class Objective:
         """Quality numbers on a held-out set (may write sample grids into ``out_dir``)."""
         raise NotImplementedError
 
+    def finalize(self, cfg: PretrainConfig, bundle: Any) -> None:
+        """After training, before saving: settings derived from the trained weights (default: none)."""
+
     def save(self, bundle: Any, path: Path) -> None:
         """Write the bundle in the layout its loader reads (``load_vlm`` / ``load_t2i``)."""
         bundle.save_pretrained(path)
+
+    def load(self, path: Path) -> Any:
+        """Read back what :meth:`save` wrote (the build evaluates the reloaded model)."""
+        from common.models.builders import load_model
+
+        return load_model(str(path))
 
     def describe_model(self, bundle: Any) -> dict[str, Any]:
         """Classes and parameter counts of the trained components (for the model card)."""
@@ -82,7 +94,7 @@ OBJECTIVES: Registry[type[Objective]] = Registry("pretraining objective")
 
 def get_objective(name: str) -> Objective:
     """An instance of the registered objective ``name`` (importing the modules that register them)."""
-    from common.models.pretrain import flow, vlm  # noqa: F401  (registration side effects)
+    from common.models.pretrain import autoencoder, flow, vlm  # noqa: F401  (registration side effects)
 
     return OBJECTIVES.get(name)()
 

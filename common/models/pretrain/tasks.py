@@ -20,6 +20,7 @@ HEADLINES: dict[str, tuple[str, ...]] = {
     "vlm": ("caption_exact", "object_recall", "vqa_accuracy", "vqa_chance"),
     "t2i": ("geneval", "geneval_clean", "best_guidance"),
     "editor": ("edit_accuracy", "best_guidance"),
+    "autoencoder": ("l1", "psnr"),
 }
 
 
@@ -32,6 +33,8 @@ def headline(card: dict[str, Any]) -> dict[str, Any]:
         out["noise"] = q.get("noise", {}).get("geneval")
     if card["objective"] == "editor":
         out["ceiling"] = q["ceiling"]["edit_accuracy"]
+    if card["objective"] == "autoencoder":
+        out["geneval_reconstruction"] = q["reconstruction"]["geneval"]
     t = card["training"]
     out.update(
         steps=t["steps"],

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from diffusers import AutoencoderKL
 from hydra import compose, initialize_config_dir
 from hydra.errors import InstantiationException
 from hydra.utils import get_object, instantiate
@@ -16,7 +17,7 @@ from common.models.tiny import build_tiny_sd3, build_tiny_vlm
 from tests.common.models.conftest import SMALL_IMAGE_MODEL, SMALL_VLM
 
 CONF_DIR = Path(CONF_MODEL_DIR).parent
-TINY = ["tiny_qwen2_5_vl", "tiny_qwen3_vl", "tiny_sd3", "tiny_sd3_latent", "tiny_editor"]
+TINY = ["tiny_qwen2_5_vl", "tiny_qwen3_vl", "tiny_sd3", "tiny_sd3_latent", "tiny_editor", "tiny_autoencoder"]
 PAPER = {
     "qwen2_5_vl_7b": ("load_vlm", "Qwen/Qwen2.5-VL-7B-Instruct", "Qwen2_5_VLForConditionalGeneration"),
     "qwen3_vl_8b": ("load_vlm", "Qwen/Qwen3-VL-8B-Instruct", "Qwen3VLForConditionalGeneration"),
@@ -39,7 +40,7 @@ def test_tiny_presets_instantiate_through_hydra(name: str) -> None:
     cfg = _compose([f"+model={name}"])
     assert cfg.model.dtype == "float32" and cfg.model.device == "cpu"
     bundle = instantiate(cfg.model, _convert_="all")
-    family = VLMBundle if "vl" in name else T2IBundle
+    family = AutoencoderKL if name == "tiny_autoencoder" else VLMBundle if "vl" in name else T2IBundle
     assert isinstance(bundle, family)
 
 

@@ -46,6 +46,20 @@ TINY_BUDGET: dict[str, dict[str, Any]] = {
     },
 }
 TINY_BUDGET["tiny_qwen3_vl"] = TINY_BUDGET["tiny_qwen2_5_vl"]
+TINY_BUDGET["tiny_autoencoder"] = {
+    "steps": 4,
+    "batch_size": 4,
+    "pool_size": 12,
+    "stats_size": 8,
+    "eval_size": 6,
+    "warmup_steps": 1,
+    "checkpoint_every": 2,
+    "log_every": 1,
+}
+TINY_BUDGET["tiny_sd3_latent"] = {
+    **TINY_BUDGET["tiny_sd3"],
+    "autoencoder_overrides": TINY_BUDGET["tiny_autoencoder"],
+}
 
 
 @pytest.fixture()

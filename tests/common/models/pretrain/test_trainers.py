@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from omegaconf import DictConfig
 
 from common.models.pretrain.config import load_pretrain_config
 from common.models.pretrain.loop import EMA, lr_at
@@ -12,7 +13,7 @@ from common.models.pretrain.objectives import get_objective
 from tests.common.models.pretrain.conftest import TINY_BUDGET
 
 DENSE_HEADS = ("shape_head.", "color_head.")
-CASES = ["tiny_qwen2_5_vl", "tiny_qwen3_vl", "tiny_sd3", "tiny_editor"]
+CASES = ["tiny_qwen2_5_vl", "tiny_qwen3_vl", "tiny_sd3", "tiny_sd3_latent", "tiny_editor", "tiny_autoencoder"]
 
 
 def _equal(a: object, b: object) -> bool:
@@ -24,9 +25,12 @@ def _equal(a: object, b: object) -> bool:
 
 
 @pytest.mark.parametrize("name", CASES)
-def test_objective_lowers_its_loss_on_a_fixed_batch_and_moves_the_parameters(name: str) -> None:
+def test_objective_lowers_its_loss_on_a_fixed_batch_and_moves_the_parameters(
+    name: str, run_cfg: DictConfig
+) -> None:
     cfg = load_pretrain_config(name, TINY_BUDGET[name])
     objective = get_objective(cfg.objective)
+    objective.run_cfg = run_cfg  # the latent generator builds its autoencoder base in this cache
     bundle = objective.build(cfg)
     module = objective.module(cfg, bundle)
     data = objective.prepare(cfg, bundle)

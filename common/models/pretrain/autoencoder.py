@@ -1,0 +1,188 @@
+"""Autoencoder base pretraining (``autoencoder``): a tiny ``AutoencoderKL`` for a latent generator.
+
+SD3 generates in the latent space of a pretrained VAE. At ``scale=tiny`` the project trains its
+own: reconstruction of world renders at the generator's resolution with the loss
+``mean |D(z) - x| + kl_weight * KL(q(z|x) || N(0, I)) / dim(z)``, ``z ~ q(z|x)`` (the VAE
+objective with an L1 likelihood; see :class:`~common.models.pretrain.config.AutoencoderPretrainConfig`).
+After training, the posterior means of ``stats_size`` fresh renders give ``shift_factor`` (their
+mean) and ``scaling_factor`` (one over their standard deviation), written into the VAE's config,
+so :meth:`common.models.bundles.T2IBundle.encode_images` hands the transformer roughly
+unit-variance latents, as SD3's published factors do for its VAE.
+
+Evaluation on held-out GenEval-world prompts: L1 error and PSNR of the reconstructions, and the
+world checker's GenEval-world accuracy on the reconstructions beside the same on the originals,
+i.e. the ceiling a latent generator with this decoder can reach.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from common.models.pretrain.config import AutoencoderPretrainConfig, PretrainConfig
+from common.models.pretrain.data import render_at, world_scenes
+from common.models.pretrain.objectives import OBJECTIVES, Objective, step_generator
+
+STATS_SEED = 0xA7E
+"""Seed offset of the renders the latent statistics are computed on (not training scenes)."""
+
+
+class AutoencoderLoss(torch.nn.Module):
+    """``forward(batch) -> loss``: L1 reconstruction + weighted per-element KL of an ``AutoencoderKL``."""
+
+    def __init__(self, vae: Any, kl_weight: float) -> None:
+        super().__init__()
+        self.vae = vae
+        self.kl_weight = float(kl_weight)
+
+    def forward(self, batch: dict[str, Any]) -> torch.Tensor:
+        x = batch["x"].to(device=self.vae.device, dtype=self.vae.dtype) * 2.0 - 1.0
+        posterior = self.vae.encode(x).latent_dist
+        z = posterior.mean + posterior.std * batch["eps"].to(x.device, x.dtype)
+        reconstruction = self.vae.decode(z).sample
+        kl = posterior.kl().mean() / z[0].numel()
+        return (reconstruction - x).abs().mean().float() + self.kl_weight * kl.float()
+
+
+def _to_unit(images: list[Any]) -> torch.Tensor:
+    from common.models.pretrain.flow import images_to_uint8
+
+    return images_to_uint8(images).float() / 255.0
+
+
+@torch.no_grad()
+def posterior_means(vae: Any, images: torch.Tensor, batch_size: int = 128) -> torch.Tensor:
+    """Posterior means ``E[z | x]`` of ``[N, 3, H, W]`` images in [0, 1] (unnormalised)."""
+    out = []
+    for start in range(0, len(images), batch_size):
+        x = images[start : start + batch_size].to(device=vae.device, dtype=vae.dtype) * 2.0 - 1.0
+        out.append(vae.encode(x).latent_dist.mode().float().cpu())
+    return torch.cat(out)
+
+
+@torch.no_grad()
+def reconstruct(vae: Any, images: torch.Tensor, batch_size: int = 128) -> torch.Tensor:
+    """``D(E[z | x])`` in [0, 1] for ``[N, 3, H, W]`` images in [0, 1]."""
+    out = []
+    for start in range(0, len(images), batch_size):
+        x = images[start : start + batch_size].to(device=vae.device, dtype=vae.dtype) * 2.0 - 1.0
+        z = vae.encode(x).latent_dist.mode()
+        out.append(((vae.decode(z).sample.float().cpu() + 1.0) / 2.0).clamp(0, 1))
+    return torch.cat(out)
+
+
+def set_latent_statistics(vae: Any, latents: torch.Tensor) -> dict[str, float]:
+    """Write ``shift_factor = mean`` and ``scaling_factor = 1 / std`` of ``latents`` into the config."""
+    mean, std = float(latents.mean()), float(latents.std())
+    if not np.isfinite(std) or std <= 0:
+        raise ValueError(f"autoencoder latents have standard deviation {std}: training diverged")
+    vae.register_to_config(shift_factor=mean, scaling_factor=1.0 / std)
+    return {"latent_mean": mean, "latent_std": std}
+
+
+@OBJECTIVES.register("autoencoder")
+class AutoencoderObjective(Objective):
+    """Reconstruction of world renders by a tiny ``AutoencoderKL`` (see the module docstring)."""
+
+    name = "autoencoder"
+
+    def module(self, cfg: Any, bundle: Any) -> torch.nn.Module:
+        assert isinstance(cfg, AutoencoderPretrainConfig)
+        return AutoencoderLoss(bundle, cfg.kl_weight)
+
+    def prepare(self, cfg: PretrainConfig, bundle: Any) -> torch.Tensor:
+        size = int(bundle.config.sample_size)
+        pairs = world_scenes(cfg.pool_size, cfg.seed)
+        from common.models.pretrain.flow import images_to_uint8
+
+        return images_to_uint8([render_at(s, size) for _, s in pairs])
+
+    def batch(self, cfg: PretrainConfig, bundle: Any, data: torch.Tensor, step: int) -> dict[str, Any]:
+        g = step_generator(cfg.seed, step, 0xAE, self.rank)
+        idx = torch.randint(0, len(data), (cfg.batch_size,), generator=g)
+        size = int(bundle.config.sample_size) // 2 ** (len(bundle.config.block_out_channels) - 1)
+        eps = torch.randn(cfg.batch_size, int(bundle.config.latent_channels), size, size, generator=g)
+        return {"x": data[idx].float() / 255.0, "eps": eps}
+
+    def finalize(self, cfg: PretrainConfig, bundle: Any) -> None:
+        """Set the latent statistics (see the module docstring)."""
+        assert isinstance(cfg, AutoencoderPretrainConfig)
+        size = int(bundle.config.sample_size)
+        pairs = world_scenes(cfg.stats_size, cfg.seed + STATS_SEED)
+        was_training = bundle.training
+        bundle.eval()
+        images = _to_unit([render_at(s, size) for _, s in pairs])
+        set_latent_statistics(bundle, posterior_means(bundle, images))
+        bundle.train(was_training)
+
+    def load(self, path: Path) -> Any:
+        from diffusers import AutoencoderKL
+
+        return AutoencoderKL.from_pretrained(str(path))
+
+    def evaluate(
+        self, cfg: PretrainConfig, bundle: Any, out_dir: Path, progress: bool = False
+    ) -> dict[str, Any]:
+        assert isinstance(cfg, AutoencoderPretrainConfig)
+        return evaluate_autoencoder(
+            bundle,
+            n=cfg.eval_size,
+            seed=cfg.eval_seed,
+            batch_size=cfg.eval_batch_size,
+            grid_path=out_dir / "samples.png",
+        )
+
+    def describe_model(self, bundle: Any) -> dict[str, Any]:
+        from common.models.tiny import count_parameters
+
+        c = bundle.config
+        return {
+            "class": type(bundle).__name__,
+            "resolution": int(c.sample_size),
+            "latent_shape": [
+                int(c.latent_channels),
+                int(c.sample_size) // 2 ** (len(c.block_out_channels) - 1),
+                int(c.sample_size) // 2 ** (len(c.block_out_channels) - 1),
+            ],
+            "scaling_factor": float(c.scaling_factor),
+            "shift_factor": float(c.shift_factor or 0.0),
+            "parameters": count_parameters(bundle),
+        }
+
+
+def evaluate_autoencoder(
+    vae: Any, *, n: int = 240, seed: int = 10_007, batch_size: int = 128, grid_path: Path | None = None
+) -> dict[str, Any]:
+    """Reconstruction quality of ``vae`` on ``n`` held-out GenEval-world scenes (module docstring)."""
+    from common.models.bundles import tensor_to_pil
+    from common.models.pretrain.flow import contact_sheet, geneval_summary
+
+    start = time.perf_counter()
+    size = int(vae.config.sample_size)
+    pairs = world_scenes(n, seed, modes=("match",))
+    prompts = [p for p, _ in pairs]
+    originals = [render_at(s, size) for _, s in pairs]
+    x = _to_unit(originals)
+    was_training = vae.training
+    vae.eval()
+    y = reconstruct(vae, x, batch_size)
+    vae.train(was_training)
+    mse = ((y - x) ** 2).mean(dim=(1, 2, 3))
+    recons = tensor_to_pil(y)
+    out: dict[str, Any] = {
+        "n": n,
+        "l1": float((y - x).abs().mean()),
+        "psnr": float((10 * torch.log10(1.0 / mse.clamp_min(1e-10))).mean()),
+        "reconstruction": geneval_summary(prompts, recons),
+        "original": geneval_summary(prompts, originals),
+    }
+    if grid_path is not None:
+        pairs_shown = [im for k in range(min(32, n)) for im in (originals[k], recons[k])]
+        contact_sheet(pairs_shown, scale=4).save(grid_path)
+        out["grid"] = grid_path.name
+    out["eval_s"] = round(time.perf_counter() - start, 1)
+    return out
