@@ -5,6 +5,7 @@
 - :func:`build_tiny_sd3`: ``SD3Transformer2DModel`` + a tiny ``CLIPTextModelWithProjection``;
   pixel space 32x32 RGB by default, or a tiny ``AutoencoderKL`` latent space.
 - :func:`build_tiny_editor`: ``QwenImageTransformer2DModel`` + a tiny Qwen2.5-VL text encoder.
+- :func:`build_tiny_autoencoder`: a tiny ``AutoencoderKL`` alone (what the autoencoder base trains).
 
 Why the editor is a tiny Qwen-Image transformer (and not an SD3 transformer fed source tokens):
 the paper's editor is Qwen-Image-Edit-2509, so at tiny scale the RL code (DiffusionNFT on the

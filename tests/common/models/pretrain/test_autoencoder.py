@@ -43,7 +43,7 @@ def test_autoencoder_base_normalises_its_latents_and_reports_reconstructions(run
 
     card = read_card(path)
     q = card["quality"]
-    assert card["objective"] == "autoencoder" and card["model"]["latent_shape"] == [4, 8, 8]
+    assert card["objective"] == "autoencoder" and card["model"]["latent_shape"] == [4, 16, 16]
     assert 0 < q["l1"] < 1 and q["psnr"] > 0
     assert q["original"]["geneval"] > q["reconstruction"]["geneval"] - 1e-9  # 4 steps cannot beat the truth
     assert (path / "samples.png").is_file()
@@ -58,7 +58,7 @@ def test_latent_generator_trains_on_its_frozen_autoencoder(run_cfg: DictConfig) 
     trained_vae = AutoencoderKL.from_pretrained(str(vae_path))
 
     bundle = load_model(str(path))
-    assert isinstance(bundle.vae, AutoencoderKL) and bundle.latent_shape(2) == (2, 4, 8, 8)
+    assert isinstance(bundle.vae, AutoencoderKL) and bundle.latent_shape(2) == (2, 4, 16, 16)
     saved, expected = _state(bundle.vae), _state(trained_vae)
     assert saved.keys() == expected.keys() and all(torch.equal(saved[k], expected[k]) for k in saved)
     assert bundle.vae.config.scaling_factor == trained_vae.config.scaling_factor
