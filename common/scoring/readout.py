@@ -111,7 +111,7 @@ def score_distribution(
     alternatives = list(entry.get("top_logprobs") or [])
     if not any(a.get("token") == chosen for a in alternatives):
         alternatives.append({"token": chosen, "logprob": entry.get("logprob")})
-    weights: dict[float, float] = {}
+    scored: list[tuple[float, float]] = []
     for alt in alternatives:
         lp = alt.get("logprob")
         if isinstance(lp, bool) or not isinstance(lp, int | float) or not math.isfinite(lp):
@@ -124,7 +124,13 @@ def score_distribution(
             score = None if piece is None else _as_float(piece[0])
         if score is None or not lo <= score <= hi:
             continue
-        weights[score] = weights.get(score, 0.0) + math.exp(float(lp))
+        scored.append((score, float(lp)))
+    if not scored:
+        return None
+    top = max(lp for _, lp in scored)  # exp(lp - top): no overflow, whatever a backend sends
+    weights: dict[float, float] = {}
+    for score, lp in scored:
+        weights[score] = weights.get(score, 0.0) + math.exp(lp - top)
     total = sum(weights.values())
     if total <= 0:
         return None

@@ -59,6 +59,14 @@ def test_the_chosen_token_counts_as_the_whole_number_and_is_added_when_not_liste
     assert score_distribution(logprobs, 10.0, 0, 10) == pytest.approx({9.0: 0.25, 10.0: 0.75})
 
 
+def test_out_of_range_log_probs_do_not_overflow() -> None:
+    """A backend sending log-probs far above 0 (malformed) is read by their differences."""
+    entry = {"token": "0", "logprob": None, "top_logprobs": [{"token": "6", "logprob": 710.0}]}
+    assert score_distribution([entry], 0.0, 0, 10) == {6.0: 1.0}
+    entry = {"token": "6", "logprob": 800.0, "top_logprobs": [{"token": "4", "logprob": 800.0 + math.log(3)}]}
+    assert score_distribution([entry], 6.0, 0, 10) == pytest.approx({4.0: 0.75, 6.0: 0.25})
+
+
 def test_nothing_to_read_gives_none() -> None:
     assert expected_score(None, 7.0, 0, 10) is None
     assert expected_score([], 7.0, 0, 10) is None
