@@ -325,7 +325,8 @@ def _is_video_vae(vae: Any) -> bool:
     return hasattr(vae.config, "temperal_downsample")
 
 
-def _vae_scale_factor(vae: Any) -> int:
+def vae_scale_factor(vae: Any) -> int:
+    """Spatial down-sampling of ``vae`` (1 for pixel space, ``vae`` ``None``)."""
     if vae is None:
         return 1
     if _is_video_vae(vae):
@@ -347,7 +348,7 @@ class SD3Family(T2IFamily):
 
     def default_spec(self, components: dict[str, Any]) -> T2ISpec:
         transformer = components["transformer"]
-        factor = _vae_scale_factor(components.get("vae"))
+        factor = vae_scale_factor(components.get("vae"))
         return T2ISpec(family=self.name, resolution=int(transformer.config.sample_size) * factor)
 
     def encode_prompt(
@@ -626,7 +627,7 @@ class T2IBundle:
 
     def latent_shape(self, batch_size: int) -> tuple[int, int, int, int]:
         """Shape of ``x_0`` for ``batch_size`` images at ``spec.resolution``."""
-        size = self.spec.resolution // _vae_scale_factor(self.vae)
+        size = self.spec.resolution // vae_scale_factor(self.vae)
         channels = (
             3
             if self.vae is None

@@ -16,15 +16,19 @@ i.e. the ceiling a latent generator with this decoder can reach.
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from common.models.bundles import vae_scale_factor
 from common.models.pretrain.config import AutoencoderPretrainConfig, PretrainConfig
 from common.models.pretrain.data import render_at, world_scenes
+from common.models.pretrain.flow import contact_sheet, geneval_summary, images_to_uint8
 from common.models.pretrain.objectives import OBJECTIVES, Objective, step_generator
 
 STATS_SEED = 0xA7E
@@ -49,30 +53,45 @@ class AutoencoderLoss(torch.nn.Module):
 
 
 def _to_unit(images: list[Any]) -> torch.Tensor:
-    from common.models.pretrain.flow import images_to_uint8
-
     return images_to_uint8(images).float() / 255.0
 
 
-@torch.no_grad()
+def latent_side(vae: Any) -> int:
+    """Side of ``vae``'s latent grid for its ``sample_size`` inputs."""
+    return int(vae.config.sample_size) // vae_scale_factor(vae)
+
+
+@contextlib.contextmanager
+def _evaluating(vae: Any) -> Iterator[None]:
+    was_training = vae.training
+    vae.eval()
+    try:
+        with torch.no_grad():
+            yield
+    finally:
+        vae.train(was_training)
+
+
+def _mean_latent(vae: Any, images: torch.Tensor) -> torch.Tensor:
+    x = images.to(device=vae.device, dtype=vae.dtype) * 2.0 - 1.0
+    return vae.encode(x).latent_dist.mode().float().cpu()
+
+
+def _decoded(vae: Any, z: torch.Tensor) -> torch.Tensor:
+    x = vae.decode(z.to(device=vae.device, dtype=vae.dtype)).sample.float().cpu()
+    return ((x + 1.0) / 2.0).clamp(0, 1)
+
+
 def posterior_means(vae: Any, images: torch.Tensor, batch_size: int = 128) -> torch.Tensor:
     """Posterior means ``E[z | x]`` of ``[N, 3, H, W]`` images in [0, 1] (unnormalised)."""
-    out = []
-    for start in range(0, len(images), batch_size):
-        x = images[start : start + batch_size].to(device=vae.device, dtype=vae.dtype) * 2.0 - 1.0
-        out.append(vae.encode(x).latent_dist.mode().float().cpu())
-    return torch.cat(out)
+    with _evaluating(vae):
+        return torch.cat([_mean_latent(vae, chunk) for chunk in images.split(batch_size)])
 
 
-@torch.no_grad()
 def reconstruct(vae: Any, images: torch.Tensor, batch_size: int = 128) -> torch.Tensor:
     """``D(E[z | x])`` in [0, 1] for ``[N, 3, H, W]`` images in [0, 1]."""
-    out = []
-    for start in range(0, len(images), batch_size):
-        x = images[start : start + batch_size].to(device=vae.device, dtype=vae.dtype) * 2.0 - 1.0
-        z = vae.encode(x).latent_dist.mode()
-        out.append(((vae.decode(z).sample.float().cpu() + 1.0) / 2.0).clamp(0, 1))
-    return torch.cat(out)
+    with _evaluating(vae):
+        return torch.cat([_decoded(vae, _mean_latent(vae, chunk)) for chunk in images.split(batch_size)])
 
 
 def set_latent_statistics(vae: Any, latents: torch.Tensor) -> dict[str, float]:
@@ -97,15 +116,13 @@ class AutoencoderObjective(Objective):
     def prepare(self, cfg: PretrainConfig, bundle: Any) -> torch.Tensor:
         size = int(bundle.config.sample_size)
         pairs = world_scenes(cfg.pool_size, cfg.seed)
-        from common.models.pretrain.flow import images_to_uint8
-
         return images_to_uint8([render_at(s, size) for _, s in pairs])
 
     def batch(self, cfg: PretrainConfig, bundle: Any, data: torch.Tensor, step: int) -> dict[str, Any]:
         g = step_generator(cfg.seed, step, 0xAE, self.rank)
         idx = torch.randint(0, len(data), (cfg.batch_size,), generator=g)
-        size = int(bundle.config.sample_size) // 2 ** (len(bundle.config.block_out_channels) - 1)
-        eps = torch.randn(cfg.batch_size, int(bundle.config.latent_channels), size, size, generator=g)
+        side = latent_side(bundle)
+        eps = torch.randn(cfg.batch_size, int(bundle.config.latent_channels), side, side, generator=g)
         return {"x": data[idx].float() / 255.0, "eps": eps}
 
     def finalize(self, cfg: PretrainConfig, bundle: Any) -> None:
@@ -113,11 +130,8 @@ class AutoencoderObjective(Objective):
         assert isinstance(cfg, AutoencoderPretrainConfig)
         size = int(bundle.config.sample_size)
         pairs = world_scenes(cfg.stats_size, cfg.seed + STATS_SEED)
-        was_training = bundle.training
-        bundle.eval()
         images = _to_unit([render_at(s, size) for _, s in pairs])
         set_latent_statistics(bundle, posterior_means(bundle, images))
-        bundle.train(was_training)
 
     def load(self, path: Path) -> Any:
         from diffusers import AutoencoderKL
@@ -143,11 +157,7 @@ class AutoencoderObjective(Objective):
         return {
             "class": type(bundle).__name__,
             "resolution": int(c.sample_size),
-            "latent_shape": [
-                int(c.latent_channels),
-                int(c.sample_size) // 2 ** (len(c.block_out_channels) - 1),
-                int(c.sample_size) // 2 ** (len(c.block_out_channels) - 1),
-            ],
+            "latent_shape": [int(c.latent_channels), latent_side(bundle), latent_side(bundle)],
             "scaling_factor": float(c.scaling_factor),
             "shift_factor": float(c.shift_factor or 0.0),
             "parameters": count_parameters(bundle),
@@ -159,7 +169,6 @@ def evaluate_autoencoder(
 ) -> dict[str, Any]:
     """Reconstruction quality of ``vae`` on ``n`` held-out GenEval-world scenes (module docstring)."""
     from common.models.bundles import tensor_to_pil
-    from common.models.pretrain.flow import contact_sheet, geneval_summary
 
     start = time.perf_counter()
     size = int(vae.config.sample_size)
@@ -167,10 +176,7 @@ def evaluate_autoencoder(
     prompts = [p for p, _ in pairs]
     originals = [render_at(s, size) for _, s in pairs]
     x = _to_unit(originals)
-    was_training = vae.training
-    vae.eval()
     y = reconstruct(vae, x, batch_size)
-    vae.train(was_training)
     mse = ((y - x) ** 2).mean(dim=(1, 2, 3))
     recons = tensor_to_pil(y)
     out: dict[str, Any] = {

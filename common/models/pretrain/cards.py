@@ -82,6 +82,14 @@ def _quality_vlm(q: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _geneval_cells(s: dict[str, Any]) -> str:
+    """GenEval-world, clean, requirements and objects / image of a ``geneval_summary``, as cells."""
+    return (
+        f"{_pct(s['geneval'])} | {_pct(s.get('geneval_clean'))} | {_pct(s['requirement_accuracy'])} "
+        f"| {s.get('objects_per_image', float('nan')):.2f}"
+    )
+
+
 def _quality_t2i(q: dict[str, Any]) -> list[str]:
     tags = list(q["ceiling"]["per_tag"])
     head = "| | GenEval-world | clean | requirements | objects / image | " + " | ".join(tags) + " |"
@@ -91,11 +99,7 @@ def _quality_t2i(q: dict[str, Any]) -> list[str]:
         rows.append(("pure noise (chance)", q["noise"]))
     for name, s in rows:
         per = " | ".join(_pct(s["per_tag"].get(t)) for t in tags)
-        lines.append(
-            f"| {name} | {_pct(s['geneval'])} | {_pct(s.get('geneval_clean'))} "
-            f"| {_pct(s['requirement_accuracy'])} "
-            f"| {s.get('objects_per_image', float('nan')):.2f} | {per} |"
-        )
+        lines.append(f"| {name} | {_geneval_cells(s)} | {per} |")
     lines += [
         "",
         f"{q['n']} held-out world prompts, {q['sample_steps']} Euler steps. Each 32-pixel sample is "
@@ -142,10 +146,7 @@ def _quality_autoencoder(q: dict[str, Any]) -> list[str]:
         "|---|---|---|---|---|",
     ]
     for name, s in (("reconstructions", rec), ("originals", orig)):
-        lines.append(
-            f"| {name} | {_pct(s['geneval'])} | {_pct(s.get('geneval_clean'))} "
-            f"| {_pct(s['requirement_accuracy'])} | {s.get('objects_per_image', float('nan')):.2f} |"
-        )
+        lines.append(f"| {name} | {_geneval_cells(s)} |")
     lines += [
         "",
         f"{q['n']} held-out world scenes: L1 error {q['l1']:.4f} (pixels in [0, 1]), PSNR "

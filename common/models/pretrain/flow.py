@@ -128,13 +128,13 @@ class _FlowObjective(Objective):
 
     def build(self, cfg: PretrainConfig, scale: Any = None) -> Any:
         """The preset's bundle; with ``cfg.autoencoder`` its VAE replaced by that trained base."""
+        assert isinstance(cfg, FlowPretrainConfig)
         bundle = super().build(cfg, scale)
-        name = getattr(cfg, "autoencoder", None)
-        if name:
+        if cfg.autoencoder:
             from common.models.pretrain.cache import ensure_base
 
-            overrides = getattr(cfg, "autoencoder_overrides", None) or None
-            attach_autoencoder(bundle, ensure_base(name, self.run_cfg, overrides=overrides))
+            path = ensure_base(cfg.autoencoder, self.run_cfg, overrides=cfg.autoencoder_overrides or None)
+            attach_autoencoder(bundle, path)
         return bundle
 
     def module(self, cfg: Any, bundle: Any) -> torch.nn.Module:
