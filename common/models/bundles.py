@@ -227,6 +227,12 @@ class Conditioning:
         )
 
 
+PREDICTIONS: tuple[str, ...] = ("velocity", "sample")
+"""What a T2I transformer may be trained to output (:attr:`T2ISpec.prediction`)."""
+SAMPLE_PREDICTION_MIN_SIGMA = 0.05
+"""Floor of ``sigma`` when an x-prediction is turned into a velocity (JiT clips ``1 - t`` at 0.05)."""
+
+
 @dataclass
 class T2ISpec:
     """Project-level settings of a T2I bundle (saved as ``t2i_bundle.json``).
@@ -241,6 +247,10 @@ class T2ISpec:
         encode_image_template: how each source image enters the user turn (``{}`` = image index).
         encode_drop_idx: leading tokens (the system prompt) dropped from the encoder's output.
         condition_resolution: side in pixels of the source image shown to the VL text encoder.
+        prediction: what the transformer outputs: ``"velocity"`` (``v = noise - x_0``, as SD3 and
+            Qwen-Image are trained) or ``"sample"`` (the clean ``x_0``, "x-prediction" of Li & He,
+            JiT, 2025), turned into the velocity ``v = (x_t - x0_hat) / max(sigma, 0.05)`` by
+            :meth:`T2IBundle.velocity`, so losses, samplers and RL see a velocity either way.
     """
 
     family: str
@@ -252,6 +262,11 @@ class T2ISpec:
     encode_image_template: str | None = None
     encode_drop_idx: int = 0
     condition_resolution: int = 128
+    prediction: str = "velocity"
+
+    def __post_init__(self) -> None:
+        if self.prediction not in PREDICTIONS:
+            raise ValueError(f"T2ISpec.prediction must be one of {PREDICTIONS}, got {self.prediction!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -580,10 +595,20 @@ class T2IBundle:
         return self.family.encode_prompt(self, prompts, source_images)
 
     def velocity(self, x: torch.Tensor, sigma: torch.Tensor | float, cond: Conditioning) -> torch.Tensor:
-        """Predicted velocity ``v = noise - x_0`` at noise level ``sigma`` (``[B]`` or scalar, in [0, 1])."""
+        """Predicted velocity ``v = noise - x_0`` at noise level ``sigma`` (``[B]`` or scalar, in [0, 1]).
+
+        With ``spec.prediction == "sample"`` the transformer's output is ``x0_hat`` and the
+        velocity is ``(x_t - x0_hat) / max(sigma, SAMPLE_PREDICTION_MIN_SIGMA)`` (since
+        ``x_t - x_0 = sigma * (noise - x_0)``).
+        """
         if not torch.is_tensor(sigma) or sigma.ndim == 0:
             sigma = torch.full((x.shape[0],), float(sigma), device=x.device)
-        return self.family.velocity(self, x, sigma.to(x.device).float(), cond)
+        sigma = sigma.to(x.device).float()
+        out = self.family.velocity(self, x, sigma, cond)
+        if self.spec.prediction == "sample":
+            s = sigma.clamp_min(SAMPLE_PREDICTION_MIN_SIGMA).view(-1, *([1] * (x.ndim - 1)))
+            out = ((x.float() - out.float()) / s).to(out.dtype)
+        return out
 
     def encode_images(self, images: ImagesLike) -> torch.Tensor:
         """Images (PIL, or ``[B, 3, H, W]`` in [0, 1]) -> the model's space ``x_0``.

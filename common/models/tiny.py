@@ -265,6 +265,7 @@ def build_tiny_sd3(
     vae_block_out_channels: tuple[int, ...] = (16, 32, 32),
     latent_channels: int = 4,
     qk_norm: str | None = None,
+    prediction: str = "velocity",
     seed: int = 0,
     dtype: str | torch.dtype = "float32",
     device: str = "cpu",
@@ -276,7 +277,8 @@ def build_tiny_sd3(
     ``2**(len(vae_block_out_channels)-1)``) maps ``resolution``-pixel images to latents.
 
     The text encoder's end-of-text token is ``<|endoftext|>`` (id 1): transformers' CLIP pooling
-    would switch to a legacy rule for id 2.
+    would switch to a legacy rule for id 2. ``prediction``: :attr:`~common.models.bundles.
+    T2ISpec.prediction` (``"sample"``: the transformer outputs ``x_0``).
     """
     from diffusers import SD3Transformer2DModel
     from transformers import CLIPTextConfig, CLIPTextModelWithProjection
@@ -317,7 +319,9 @@ def build_tiny_sd3(
             eos_token_id=eot,
         )
         text_encoder = CLIPTextModelWithProjection(text_config)
-    spec = T2ISpec(family="sd3", resolution=resolution, text_max_length=text_max_length)
+    spec = T2ISpec(
+        family="sd3", resolution=resolution, text_max_length=text_max_length, prediction=prediction
+    )
     bundle = T2IBundle(
         transformer=transformer,
         text_encoder=text_encoder,

@@ -40,17 +40,18 @@ from common.world.edits import (
     EDIT_KINDS,
     EXECUTION_VARIANTS,
     REGIONS,
-    Change,
     Edit,
     EditError,
     Ref,
     SceneDiff,
+    change_text,
     difference_report,
     execution_score,
     instruction_text,
     make_example,
     region_of,
     sample_edit,
+    significant_changes_text,
     unintended_changes,
 )
 from common.world.prompts import sample_prompt
@@ -298,35 +299,8 @@ def rebalance(
 # ----------------------------------------------------------------------------- oracle truth text
 
 
-def _obj_name(d: Mapping[str, Any] | None) -> str:
-    return f"the {d['color']} {d['shape']}" if d else "an object"
-
-
-def _change_text(c: Change, source: Scene, result: Scene) -> str:
-    def src() -> str:
-        o = source.objects[c.source] if c.source is not None else None
-        return f"the {o.color} {o.shape}" if o else "an object"
-
-    if c.kind == "added":
-        return f"{_obj_name(c.after)} was added"
-    if c.kind == "removed":
-        return f"{_obj_name(c.before)} was removed"
-    if c.kind == "recoloured":
-        return f"{src()} turned {c.after}"
-    if c.kind == "reshaped":
-        return f"{src()} became a {c.after}"
-    if c.kind == "moved":
-        return f"{src()} moved" + ("" if c.significant else " slightly")
-    if c.kind == "resized":
-        return f"{src()} got {'bigger' if c.after > c.before else 'smaller'}"
-    if c.kind == "rotated":
-        return f"{src()} is slightly turned"
-    return "the background changed slightly"
-
-
 def _execution_reasoning(item: EditItem, truth: EditTruth) -> str:
-    changes = [_change_text(c, truth.source, truth.result) for c in truth.diff.significant]
-    seen = "; ".join(changes) if changes else "no clear change"
+    seen = significant_changes_text(truth.source, truth.result, truth.diff)
     return f'The instruction asks: "{item.instruction}". In the edited image: {seen}.'
 
 
@@ -334,8 +308,8 @@ def _consistency_reasoning(truth: EditTruth) -> str:
     extra = unintended_changes(truth.edit, truth.source, truth.result, truth.diff)
     if not extra:
         return "Apart from the instructed change, the edited image matches the original."
-    sig = [_change_text(c, truth.source, truth.result) for c in extra if c.significant]
-    minor = [_change_text(c, truth.source, truth.result) for c in extra if not c.significant]
+    sig = [change_text(c, truth.source, truth.result) for c in extra if c.significant]
+    minor = [change_text(c, truth.source, truth.result) for c in extra if not c.significant]
     parts = []
     if sig:
         parts.append("significant unintended changes: " + "; ".join(sig))

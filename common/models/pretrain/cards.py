@@ -74,7 +74,19 @@ def _quality_vlm(q: dict[str, Any]) -> list[str]:
     for kind, acc in q["vqa_per_kind"].items():
         n, chance = q["vqa_n_per_kind"][kind], q["vqa_chance_per_kind"][kind]
         lines.append(f"| VQA {kind} (n={n}) | {_pct(acc)} | {_pct(chance)} |")
+    if "difference_exact" in q:
+        lines += [
+            f"| what changed: exact answer (n={q['n_difference']}) | {_pct(q['difference_exact'])} "
+            f"| {_pct(q['difference_chance'])} |",
+            f"| what changed: change recall / precision | {_pct(q['difference_recall'])} / "
+            f"{_pct(q['difference_precision'])} | |",
+            f"| what changed: some change vs none | {_pct(q['difference_any_accuracy'])} | |",
+        ]
     lines += ["", f"{q['n_captions']} held-out scenes; greedy decoding. Chance = best constant answer."]
+    if q.get("difference_examples"):
+        lines += ["", "Example answers to what changed (truth / model):", ""]
+        for ex in q["difference_examples"]:
+            lines += [f"- `{ex['truth']}`", f"  `{ex['prediction']}`"]
     if q.get("examples"):
         lines += ["", "Example captions (truth / model):", ""]
         for ex in q["examples"]:

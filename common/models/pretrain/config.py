@@ -29,6 +29,8 @@ NOT_HASHED: frozenset[str] = frozenset({"checkpoint_every", "log_every", "name"}
 
 HASHED_UNLESS_DEFAULT: dict[str, Any] = {
     "vision_aux_weight": 0.0,
+    "difference_share": 0.0,
+    "difference_pool_size": 8192,
     "autoencoder": None,
     "autoencoder_overrides": {},
 }
@@ -108,11 +110,19 @@ class VLMPretrainConfig(PretrainConfig):
             for the separate pretraining the real models' vision encoders had; the heads are not
             part of the saved base. 0 here; the tiny VLM configs (``conf/pretrain``) set 1.0 (at
             2000 steps of the tiny Qwen2.5-VL, caption shape recall 40.8% with it, 35.3% without).
+        difference_share: share of training items that are "what changed" questions about two
+            images (a source scene and a sloppy edit of it, :func:`common.models.pretrain.data.
+            difference_pairs`): the stand-in for the multi-image comparison the real VLMs were
+            pretrained on, which FIRM's edit critic builds on. 0 here; ``tiny_qwen3_vl`` (FIRM's
+            RM base) sets it.
+        difference_pool_size: number of such pairs in the pool (drawn once per build).
         max_new_tokens: generation limit when evaluating captions.
         eval_batch_size: items per generation batch in evaluation.
     """
 
     describe_share: float = 0.6
+    difference_share: float = 0.0
+    difference_pool_size: int = 8192
     single_object_share: float = 0.0
     vision_lr_mult: float = 1.0
     vision_aux_weight: float = 0.0
@@ -121,8 +131,12 @@ class VLMPretrainConfig(PretrainConfig):
 
     def validate(self) -> None:
         super().validate()
-        if not 0 <= self.describe_share <= 1 or not 0 <= self.single_object_share <= 1:
-            raise ValueError(f"pretrain {self.name}: describe_share / single_object_share must be in [0, 1]")
+        shares = (self.describe_share, self.single_object_share, self.difference_share)
+        if not all(0 <= x <= 1 for x in shares):
+            raise ValueError(
+                f"pretrain {self.name}: describe_share, single_object_share and difference_share "
+                "must be in [0, 1]"
+            )
         if self.vision_aux_weight < 0:
             raise ValueError(f"pretrain {self.name}: vision_aux_weight must be >= 0")
         if self.vision_lr_mult <= 0:

@@ -18,6 +18,14 @@ VQA (short answers, one token)
                   are not asked) -> "yes" / "no"
     ``exists``    "is there a {colour} {shape} ?" (half of them true) -> "yes" / "no"
 
+What changed (two images: a source and a sloppy edit of it)
+    ``difference``  "what changed from the first image to the second ?" -> the significant
+                  changes as :func:`common.world.edits.significant_changes_text` words them
+                  (``"the red circle turned blue ; the blue star was added"``, or ``"no clear
+                  change"``); results drawn by :func:`common.world.edits.make_example` with
+                  execution and consistency variants uniform, so a result may miss the edit,
+                  overdo it or change other objects.
+
 Edits (the editor's triples)
     The world's own edits (:mod:`common.world.edits`: recolour, add, remove, move, replace,
     resize, with its instruction phrasings and its perfect execution ``apply_edit``), applied to
@@ -269,6 +277,64 @@ def vlm_eval_items(scenes: Sequence[Scene], seed: int) -> list[tuple[int, QA]]:
                 items.append((i, item))
                 break
     return items
+
+
+# ----------------------------------------------------------------------------- what changed
+
+DIFFERENCE_QUESTION = "what changed from the first image to the second ?"
+
+
+@dataclass(frozen=True)
+class DifferencePair:
+    """A source scene, a sloppy edit of it, and the canonical "what changed" answer."""
+
+    source: Scene
+    result: Scene
+    answer: str
+
+    def qa(self) -> QA:
+        return QA("difference", DIFFERENCE_QUESTION, self.answer)
+
+
+def difference_pairs(n: int, seed: int) -> list[DifferencePair]:
+    """``n`` (source, result) pairs: a scene matching a random world prompt (one to three
+    distractors, as FIRM's edit sources), a random edit, and a result of a uniformly drawn
+    execution and consistency variant (:func:`common.world.edits.make_example`)."""
+    from common.models.vocabulary import canonical_text
+    from common.world.edits import (
+        CONSISTENCY_VARIANTS,
+        EXECUTION_VARIANTS,
+        EditError,
+        make_example,
+        sample_edit,
+        significant_changes_text,
+    )
+
+    rng = np.random.default_rng([seed, 0xD1FF])
+    out: list[DifferencePair] = []
+    while len(out) < n:
+        prompt = sample_prompts(1, rng, (GENEVAL_TAGS[int(rng.integers(len(GENEVAL_TAGS)))],))[0]
+        scene = sample_scene(prompt, rng, mode="match", distractors=(1, 3)).scene
+        try:
+            edit = sample_edit(scene, rng)
+            ex = make_example(
+                scene,
+                edit,
+                rng,
+                execution=EXECUTION_VARIANTS[int(rng.integers(len(EXECUTION_VARIANTS)))],
+                consistency=CONSISTENCY_VARIANTS[int(rng.integers(len(CONSISTENCY_VARIANTS)))],
+            )
+        except EditError:
+            continue
+        answer = canonical_text(significant_changes_text(scene, ex.result, ex.diff))
+        out.append(DifferencePair(scene, ex.result, answer))
+    return out
+
+
+def difference_changes(answer: str) -> list[str]:
+    """The change phrases of a "what changed" answer (``[]`` for "no clear change")."""
+    parts = [p.strip() for p in answer.strip().split(";")]
+    return [p for p in parts if p and p != "no clear change"]
 
 
 # ----------------------------------------------------------------------------- edits

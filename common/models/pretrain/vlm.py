@@ -4,18 +4,21 @@ Objective: teacher-forced cross-entropy on the answer tokens only (the assistant
 and its closing ``<|im_end|>``; the image, the question and the chat scaffolding are context,
 label ``-100``), i.e. supervised next-token prediction of LLaVA-style visual instruction tuning.
 Items are captions (share ``describe_share``) and VQA questions of four kinds (count, colour,
-relation, existence); formats in :mod:`common.models.pretrain.data`.
+relation, existence) about one image and, with ``difference_share > 0``, "what changed" items
+about two (a source scene and a sloppy edit of it); formats in :mod:`common.models.pretrain.data`.
 
 Evaluation on held-out scenes (greedy decoding): exact caption accuracy (the caption equals the
 canonical one), object recall / precision over (colour, shape, position) triples, VQA accuracy
-per kind with the best-constant-answer ("chance") accuracy beside it.
+per kind with the best-constant-answer ("chance") accuracy beside it, and for "what changed":
+exact-answer accuracy and recall / precision over the change phrases.
 """
 
 from __future__ import annotations
 
 import time
 from collections import Counter
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +28,14 @@ from PIL import Image
 
 from common.models.pretrain.config import PretrainConfig, VLMPretrainConfig
 from common.models.pretrain.data import (
+    DIFFERENCE_QUESTION,
     QA,
     VQA_KINDS,
+    DifferencePair,
     caption_triples,
     dense_cell_labels,
+    difference_changes,
+    difference_pairs,
     parse_caption,
     render_at,
     sample_qa,
@@ -43,11 +50,13 @@ IMAGE_SIZE = 128
 """World canvas the VLMs see (the processors turn it into 16 image tokens)."""
 
 
-def conversation(image: Image.Image, question: str, answer: str | None = None) -> list[dict[str, Any]]:
-    """A one-turn chat: the image and the question from the user (and the answer, if given)."""
-    conv: list[dict[str, Any]] = [
-        {"role": "user", "content": [{"type": "image", "image": image}, {"type": "text", "text": question}]}
-    ]
+def conversation(
+    image: Image.Image | Sequence[Image.Image], question: str, answer: str | None = None
+) -> list[dict[str, Any]]:
+    """A one-turn chat: the image(s) and the question from the user (and the answer, if given)."""
+    images = [image] if isinstance(image, Image.Image) else list(image)
+    content: list[dict[str, Any]] = [{"type": "image", "image": im} for im in images]
+    conv: list[dict[str, Any]] = [{"role": "user", "content": [*content, {"type": "text", "text": question}]}]
     if answer is not None:
         conv.append({"role": "assistant", "content": answer})
     return conv
@@ -83,10 +92,21 @@ def answer_labels(bundle: Any, batch: Any, answers: list[str]) -> torch.Tensor:
 
 @dataclass
 class VLMPool:
-    """Rendered world scenes reused across steps."""
+    """Rendered world scenes reused across steps, and the "what changed" pairs with their renders."""
 
     scenes: list[Scene]
     images: list[Image.Image]
+    pairs: list[DifferencePair] = field(default_factory=list)
+    pair_images: list[tuple[Image.Image, Image.Image]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class VLMItem:
+    """One training item: its images (one, or source and result), their scenes, and the QA."""
+
+    images: tuple[Image.Image, ...]
+    scenes: tuple[Scene, ...]
+    qa: QA
 
 
 DENSE_KEYS: tuple[str, str] = ("vision_shape_labels", "vision_color_labels")
@@ -145,7 +165,8 @@ class VLMLoss(torch.nn.Module):
 
 
 def dense_labels(scenes: list[Scene], grid_thw: torch.Tensor, merge: int) -> dict[str, torch.Tensor]:
-    """The dense vision labels of ``scenes`` for the processor's ``image_grid_thw`` (one image each)."""
+    """The dense vision labels of ``scenes`` for the processor's ``image_grid_thw`` (one row per
+    image, in the batch's image order)."""
     shapes: list[int] = []
     colors: list[int] = []
     for scene, (_, h, w) in zip(scenes, grid_thw.tolist(), strict=True):
@@ -180,25 +201,42 @@ class VLMObjective(Objective):
         n_single = round(cfg.pool_size * cfg.single_object_share)
         scenes = [s for _, s in world_scenes(cfg.pool_size - n_single, cfg.seed)]
         scenes += single_object_scenes(n_single, cfg.seed)
-        return VLMPool(scenes=scenes, images=[render_at(s, IMAGE_SIZE) for s in scenes])
+        pairs = difference_pairs(cfg.difference_pool_size, cfg.seed) if cfg.difference_share > 0 else []
+        return VLMPool(
+            scenes=scenes,
+            images=[render_at(s, IMAGE_SIZE) for s in scenes],
+            pairs=pairs,
+            pair_images=[(render_at(p.source, IMAGE_SIZE), render_at(p.result, IMAGE_SIZE)) for p in pairs],
+        )
 
-    def items(self, cfg: PretrainConfig, data: VLMPool, step: int) -> tuple[list[int], list[QA]]:
-        """Which pool scenes and questions make this rank's batch of ``step``."""
+    def items(self, cfg: PretrainConfig, data: VLMPool, step: int) -> list[VLMItem]:
+        """The items of this rank's batch of ``step``: a "what changed" pair with probability
+        ``difference_share``, else a pool scene with a caption or VQA question."""
         assert isinstance(cfg, VLMPretrainConfig)
         rng = np.random.default_rng([cfg.seed, step, 0x7A1, *([self.rank] if self.rank else [])])
-        idx = [int(i) for i in rng.integers(0, len(data.scenes), size=cfg.batch_size)]
-        return idx, [sample_qa(data.scenes[i], rng, cfg.describe_share) for i in idx]
+        out: list[VLMItem] = []
+        for _ in range(cfg.batch_size):
+            if data.pairs and rng.random() < cfg.difference_share:
+                k = int(rng.integers(len(data.pairs)))
+                pair = data.pairs[k]
+                out.append(VLMItem(data.pair_images[k], (pair.source, pair.result), pair.qa()))
+            else:
+                i = int(rng.integers(len(data.scenes)))
+                scene = data.scenes[i]
+                out.append(VLMItem((data.images[i],), (scene,), sample_qa(scene, rng, cfg.describe_share)))
+        return out
 
     def batch(self, cfg: PretrainConfig, bundle: Any, data: VLMPool, step: int) -> dict[str, Any]:
-        idx, qas = self.items(cfg, data, step)
-        convs = [conversation(data.images[i], q.question, q.answer) for i, q in zip(idx, qas, strict=True)]
+        items = self.items(cfg, data, step)
+        convs = [conversation(it.images, it.qa.question, it.qa.answer) for it in items]
         enc = bundle.encode_chat(convs, add_generation_prompt=False)
         out = dict(enc)
-        out["labels"] = answer_labels(bundle, enc, [q.answer for q in qas])
+        out["labels"] = answer_labels(bundle, enc, [it.qa.answer for it in items])
         assert isinstance(cfg, VLMPretrainConfig)
         if cfg.vision_aux_weight > 0:
             merge = int(bundle.model.config.vision_config.spatial_merge_size)
-            out.update(dense_labels([data.scenes[i] for i in idx], enc["image_grid_thw"], merge))
+            scenes = [scene for it in items for scene in it.scenes]
+            out.update(dense_labels(scenes, enc["image_grid_thw"], merge))
         return out
 
     def evaluate(
@@ -211,6 +249,7 @@ class VLMObjective(Objective):
             seed=cfg.eval_seed,
             batch_size=cfg.eval_batch_size,
             max_new_tokens=cfg.max_new_tokens,
+            difference=cfg.difference_share > 0,
             progress=progress,
         )
 
@@ -231,13 +270,13 @@ class VLMObjective(Objective):
 @torch.no_grad()
 def answer_questions(
     bundle: Any,
-    images: list[Image.Image],
+    images: Sequence[Image.Image | Sequence[Image.Image]],
     questions: list[str],
     *,
     max_new_tokens: int,
     batch_size: int = 64,
 ) -> list[str]:
-    """Greedy answers of the VLM to one question per image (canonical text)."""
+    """Greedy answers of the VLM to one question per image (or per tuple of images; canonical text)."""
     from common.models.generation import sample_vlm
 
     was_training = bundle.model.training
@@ -309,6 +348,29 @@ def vqa_scores(predictions: list[str], items: list[QA]) -> dict[str, Any]:
     }
 
 
+def difference_scores(predictions: list[str], pairs: list[DifferencePair]) -> dict[str, float]:
+    """ "What changed" quality: exact-answer accuracy, recall / precision of the change phrases
+    (multisets), and accuracy of "no clear change" vs some change, with the best-constant-answer
+    accuracy of the exact answer ("chance")."""
+    exact, hit, n_true, n_pred, any_ok = 0, 0, 0, 0, 0
+    for pred, pair in zip(predictions, pairs, strict=True):
+        exact += int(pred.strip() == pair.answer)
+        truth, got = Counter(difference_changes(pair.answer)), Counter(difference_changes(pred))
+        hit += sum((truth & got).values())
+        n_true += sum(truth.values())
+        n_pred += sum(got.values())
+        any_ok += int(bool(truth) == bool(got))
+    n = max(len(pairs), 1)
+    return {
+        "difference_exact": exact / n,
+        "difference_chance": Counter(p.answer for p in pairs).most_common(1)[0][1] / n if pairs else 0.0,
+        "difference_recall": hit / max(n_true, 1),
+        "difference_precision": hit / max(n_pred, 1),
+        "difference_any_accuracy": any_ok / n,
+        "n_difference": len(pairs),
+    }
+
+
 def evaluate_vlm(
     bundle: Any,
     *,
@@ -316,9 +378,11 @@ def evaluate_vlm(
     seed: int = 10_007,
     batch_size: int = 64,
     max_new_tokens: int = 64,
+    difference: bool = False,
     progress: bool = False,
 ) -> dict[str, Any]:
-    """Caption and VQA quality of a VLM on ``n`` held-out world scenes (greedy decoding)."""
+    """Caption and VQA quality of a VLM on ``n`` held-out world scenes (greedy decoding); with
+    ``difference``, "what changed" quality on ``n`` held-out pairs too (up to 128 new tokens)."""
     start = time.perf_counter()
     scenes = [s for _, s in world_scenes(n, seed)]
     images = [render_at(s, IMAGE_SIZE) for s in scenes]
@@ -337,6 +401,19 @@ def evaluate_vlm(
         bundle, vqa_images, [q.question for q in vqa], max_new_tokens=4, batch_size=batch_size
     )
     out: dict[str, Any] = {**caption_scores(captions, scenes), **vqa_scores(answers, vqa)}
+    if difference:
+        pairs = difference_pairs(n, seed)
+        said = answer_questions(
+            bundle,
+            [(render_at(p.source, IMAGE_SIZE), render_at(p.result, IMAGE_SIZE)) for p in pairs],
+            [DIFFERENCE_QUESTION] * len(pairs),
+            max_new_tokens=128,
+            batch_size=batch_size,
+        )
+        out.update(difference_scores(said, pairs))
+        out["difference_examples"] = [
+            {"truth": p.answer, "prediction": s} for p, s in list(zip(pairs, said, strict=True))[:4]
+        ]
     out["n_captions"] = len(scenes)
     out["n_vqa"] = len(vqa)
     out["examples"] = [

@@ -174,6 +174,27 @@ def test_t2i_round_trip_through_load_t2i(which: str, request, images, tmp_path) 
     assert isinstance(load_model(str(tmp_path)), T2IBundle)
 
 
+def test_x_prediction_velocity_is_derived_from_the_predicted_sample(small_sd3: T2IBundle, tmp_path) -> None:
+    """``prediction="sample"``: the transformer's output is x0_hat and ``velocity`` returns
+    ``(x_t - x0_hat) / max(sigma, 0.05)``; the choice survives a save / load round trip."""
+    from common.models.bundles import T2ISpec
+
+    bundle = build_tiny_sd3(prediction="sample", **SMALL_IMAGE_MODEL)
+    assert bundle.spec.prediction == "sample" and small_sd3.spec.prediction == "velocity"
+    x = torch.randn(bundle.latent_shape(3), generator=torch.Generator().manual_seed(2))
+    sigma = torch.tensor([0.8, 0.3, 0.01])
+    with torch.no_grad():
+        cond = bundle.encode_prompt(["a red circle"] * 3)
+        raw = bundle.family.velocity(bundle, x, sigma, cond)  # the transformer's own output
+        v = bundle.velocity(x, sigma, cond)
+    expected = (x - raw) / torch.tensor([0.8, 0.3, 0.05]).view(3, 1, 1, 1)
+    torch.testing.assert_close(v, expected)
+    bundle.save_pretrained(tmp_path)
+    assert load_t2i(str(tmp_path)).spec.prediction == "sample"
+    with pytest.raises(ValueError, match="prediction"):
+        T2ISpec(family="sd3", prediction="epsilon")
+
+
 def test_encode_decode_images_in_pixel_space(small_sd3: T2IBundle, images) -> None:
     x0 = small_sd3.encode_images(images[:2])
     assert x0.shape == (2, 3, 32, 32) and x0.min() >= -1 and x0.max() <= 1

@@ -24,6 +24,7 @@ from common.world.edits import (
     instruction_text,
     make_example,
     sample_edit,
+    significant_changes_text,
 )
 from common.world.scene import Scene, SceneObject
 
@@ -250,6 +251,14 @@ def test_difference_report_words_and_content() -> None:
     assert oov_words(list(rep.values())) == []
     same = difference_report(BASE, BASE)
     assert "no obvious change" in same["obvious"] and "number : no change" in same["details"]
+
+
+def test_significant_changes_text_lists_only_significant_changes() -> None:
+    result = recoloured_and((3, None), (1, SQUARE.moved(0.75, 0.3)), seed=8)
+    text = significant_changes_text(BASE, result)
+    assert text == "the red circle turned blue; the yellow star was removed"  # the small move is minor
+    assert significant_changes_text(BASE, BASE) == "no clear change"
+    assert oov_words(text) == []
 
 
 # ----------------------------------------------------------------------------- apply and sampling

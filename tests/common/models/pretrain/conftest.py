@@ -45,7 +45,7 @@ TINY_BUDGET: dict[str, dict[str, Any]] = {
         "log_every": 1,
     },
 }
-TINY_BUDGET["tiny_qwen3_vl"] = TINY_BUDGET["tiny_qwen2_5_vl"]
+TINY_BUDGET["tiny_qwen3_vl"] = {**TINY_BUDGET["tiny_qwen2_5_vl"], "difference_pool_size": 12}
 TINY_BUDGET["tiny_autoencoder"] = {
     "steps": 4,
     "batch_size": 4,

@@ -10,6 +10,8 @@ from common.models.pretrain.data import (
     VQA_KINDS,
     caption_triples,
     describe,
+    difference_changes,
+    difference_pairs,
     edit_verdict,
     parse_caption,
     render_at,
@@ -114,6 +116,25 @@ def test_world_data_is_a_function_of_the_seed() -> None:
     assert [e.instruction for e in world_edits(8, 3)] != [e.instruction for e in world_edits(8, 4)]
 
 
+def test_difference_pairs_answer_with_the_significant_changes() -> None:
+    from common.models.vocabulary import canonical_text
+    from common.world.edits import diff_scenes, significant_changes_text
+
+    pairs = difference_pairs(60, 5)
+    assert [p.answer for p in pairs] == [p.answer for p in difference_pairs(60, 5)]
+    for p in pairs:
+        assert p.answer == canonical_text(significant_changes_text(p.source, p.result))
+        assert len(difference_changes(p.answer)) == len(diff_scenes(p.source, p.result).significant)
+    n_changes = [len(difference_changes(p.answer)) for p in pairs]
+    assert 0 in n_changes and 1 in n_changes and max(n_changes) >= 3  # none, one and several changes
+    assert oov_words([p.answer for p in pairs] + [pairs[0].qa().question]) == []
+    assert difference_changes("the red circle turned blue ; the blue star was added") == [
+        "the red circle turned blue",
+        "the blue star was added",
+    ]
+    assert difference_changes("no clear change") == []
+
+
 def test_dense_cell_labels_mark_the_object_on_top() -> None:
     from common.models.pretrain.data import dense_cell_labels
     from common.world.scene import Scene, SceneObject
@@ -130,3 +151,23 @@ def test_dense_cell_labels_mark_the_object_on_top() -> None:
     assert (shapes[15], colors[15]) == (bg_shape, bg_color)  # the far corner is background
     with_square = dense_cell_labels(Scene(objects=(big,)), 4, 4)[0]
     assert with_square[0] == SHAPES.index("square")
+
+
+def test_difference_scores_count_exact_answers_and_change_phrases() -> None:
+    from common.models.pretrain.data import DifferencePair
+    from common.models.pretrain.vlm import difference_scores
+
+    a, b = SceneObject("circle", "red", 0.2, 0.2, 0.1), SceneObject("star", "blue", 0.8, 0.8, 0.1)
+    src = scene(a, b)
+    pairs = [
+        DifferencePair(src, src, "the red circle turned blue ; the blue star was added"),
+        DifferencePair(src, src, "no clear change"),
+        DifferencePair(src, src, "no clear change"),
+    ]
+    said = ["the blue star was added ; the red circle turned blue", "no clear change", "the red circle moved"]
+    out = difference_scores(said, pairs)
+    assert out["difference_exact"] == pytest.approx(1 / 3)  # order matters for the exact answer
+    assert out["difference_chance"] == pytest.approx(2 / 3)  # "no clear change" every time
+    assert out["difference_recall"] == 1.0  # both true changes named
+    assert out["difference_precision"] == pytest.approx(2 / 3)  # one invented
+    assert out["difference_any_accuracy"] == pytest.approx(2 / 3)

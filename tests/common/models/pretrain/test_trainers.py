@@ -60,16 +60,29 @@ def test_objective_lowers_its_loss_on_a_fixed_batch_and_moves_the_parameters(
     assert len(changed) > 0.8 * len(before)
 
 
-def test_vlm_loss_is_on_the_answer_tokens_only() -> None:
-    cfg = load_pretrain_config("tiny_qwen2_5_vl", TINY_BUDGET["tiny_qwen2_5_vl"])
+@pytest.mark.parametrize(("name", "difference_share"), [("tiny_qwen2_5_vl", 0.0), ("tiny_qwen3_vl", 0.5)])
+def test_vlm_loss_is_on_the_answer_tokens_only(name: str, difference_share: float) -> None:
+    cfg = load_pretrain_config(
+        name, {**TINY_BUDGET[name], "difference_share": difference_share, "batch_size": 8}
+    )
     objective = get_objective("vlm")
     bundle = objective.build(cfg)
     data = objective.prepare(cfg, bundle)
-    _, items = objective.items(cfg, data, step=0)
+    items = objective.items(cfg, data, step=0)
     batch = objective.batch(cfg, bundle, data, step=0)
     for row, item in zip(batch["labels"], items, strict=True):
         target = bundle.tokenizer.decode(row[row != -100], skip_special_tokens=False)
-        assert target == f"{item.answer} <|im_end|>"
+        assert target == f"{item.qa.answer} <|im_end|>"
+    n_images = [len(it.images) for it in items]
+    assert len(batch["image_grid_thw"]) == sum(n_images)
+    if difference_share:  # "what changed" items show the source and the result
+        assert set(n_images) == {1, 2}
+        assert all(it.qa.kind == "difference" for it in items if len(it.images) == 2)
+        merge = int(bundle.model.config.vision_config.spatial_merge_size)
+        n_tokens = int((batch["image_grid_thw"].prod(-1) // merge**2).sum())
+        assert len(batch["vision_shape_labels"]) == n_tokens  # dense labels for both images
+    else:
+        assert set(n_images) == {1}
 
 
 def test_learning_rate_schedule_and_ema_warmup() -> None:
