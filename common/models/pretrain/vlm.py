@@ -214,9 +214,17 @@ class VLMObjective(Objective):
         ``difference_share``, else a pool scene with a caption or VQA question."""
         assert isinstance(cfg, VLMPretrainConfig)
         rng = np.random.default_rng([cfg.seed, step, 0x7A1, *([self.rank] if self.rank else [])])
+        if not data.pairs:  # the draws of bases built before "what changed" existed (same cache key)
+            idx = [int(i) for i in rng.integers(0, len(data.scenes), size=cfg.batch_size)]
+            return [
+                VLMItem(
+                    (data.images[i],), (data.scenes[i],), sample_qa(data.scenes[i], rng, cfg.describe_share)
+                )
+                for i in idx
+            ]
         out: list[VLMItem] = []
         for _ in range(cfg.batch_size):
-            if data.pairs and rng.random() < cfg.difference_share:
+            if rng.random() < cfg.difference_share:
                 k = int(rng.integers(len(data.pairs)))
                 pair = data.pairs[k]
                 out.append(VLMItem(data.pair_images[k], (pair.source, pair.result), pair.qa()))

@@ -85,6 +85,25 @@ def test_vlm_loss_is_on_the_answer_tokens_only(name: str, difference_share: floa
         assert set(n_images) == {1}
 
 
+def test_vlm_items_without_difference_pairs_keep_the_earlier_draws() -> None:
+    """``difference_share: 0`` is hashed as before the field existed, so its batches must be the
+    same draws: ``batch_size`` scene indices at once, then one question per scene."""
+    import numpy as np
+
+    from common.models.pretrain.data import sample_qa
+
+    cfg = load_pretrain_config("tiny_qwen2_5_vl", TINY_BUDGET["tiny_qwen2_5_vl"])
+    objective = get_objective("vlm")
+    data = objective.prepare(cfg, objective.build(cfg))
+    assert data.pairs == []
+    rng = np.random.default_rng([cfg.seed, 3, 0x7A1])
+    idx = [int(i) for i in rng.integers(0, len(data.scenes), size=cfg.batch_size)]
+    expected = [sample_qa(data.scenes[i], rng, cfg.describe_share) for i in idx]
+    items = objective.items(cfg, data, step=3)
+    assert [it.qa for it in items] == expected
+    assert [it.scenes[0] for it in items] == [data.scenes[i] for i in idx]
+
+
 def test_learning_rate_schedule_and_ema_warmup() -> None:
     cfg = load_pretrain_config(
         "tiny_sd3", {"steps": 100, "warmup_steps": 10, "lr": 1e-3, "min_lr_ratio": 0.1}
