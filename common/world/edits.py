@@ -823,31 +823,28 @@ def _name(obj: SceneObject) -> str:
     return f"the {obj.color} {obj.shape}"
 
 
-def change_text(c: Change, source: Scene, result: Scene) -> str:
-    """One change in words, naming the object as it was: ``"the red circle turned blue"``,
-    ``"the blue star was added"``, ``"the green square moved slightly"``..."""
+def change_text(c: Change, source: Scene) -> str:
+    """One change in words, naming the object as it was in ``source``: ``"the red circle turned
+    blue"``, ``"the blue star was added"``, ``"the green square moved slightly"``..."""
 
     def named(d: Mapping[str, Any] | None) -> str:
         return f"the {d['color']} {d['shape']}" if d else "an object"
 
-    def src() -> str:
-        o = source.objects[c.source] if c.source is not None else None
-        return f"the {o.color} {o.shape}" if o else "an object"
-
+    src = _name(source.objects[c.source]) if c.source is not None else "an object"
     if c.kind == "added":
         return f"{named(c.after)} was added"
     if c.kind == "removed":
         return f"{named(c.before)} was removed"
     if c.kind == "recoloured":
-        return f"{src()} turned {c.after}"
+        return f"{src} turned {c.after}"
     if c.kind == "reshaped":
-        return f"{src()} became a {c.after}"
+        return f"{src} became a {c.after}"
     if c.kind == "moved":
-        return f"{src()} moved" + ("" if c.significant else " slightly")
+        return f"{src} moved" + ("" if c.significant else " slightly")
     if c.kind == "resized":
-        return f"{src()} got {'bigger' if c.after > c.before else 'smaller'}"
+        return f"{src} got {'bigger' if c.after > c.before else 'smaller'}"
     if c.kind == "rotated":
-        return f"{src()} is slightly turned"
+        return f"{src} is slightly turned"
     return "the background changed slightly"
 
 
@@ -856,7 +853,7 @@ def significant_changes_text(source: Scene, result: Scene, diff: SceneDiff | Non
     ``"no clear change"``: what the oracle's execution reasoning says it sees, and the answer of the
     VLMs' "what changed" pretraining items."""
     diff = diff or diff_scenes(source, result)
-    changes = [change_text(c, source, result) for c in diff.significant]
+    changes = [change_text(c, source) for c in diff.significant]
     return "; ".join(changes) if changes else "no clear change"
 
 

@@ -308,8 +308,8 @@ def _consistency_reasoning(truth: EditTruth) -> str:
     extra = unintended_changes(truth.edit, truth.source, truth.result, truth.diff)
     if not extra:
         return "Apart from the instructed change, the edited image matches the original."
-    sig = [change_text(c, truth.source, truth.result) for c in extra if c.significant]
-    minor = [change_text(c, truth.source, truth.result) for c in extra if not c.significant]
+    sig = [change_text(c, truth.source) for c in extra if c.significant]
+    minor = [change_text(c, truth.source) for c in extra if not c.significant]
     parts = []
     if sig:
         parts.append("significant unintended changes: " + "; ".join(sig))
