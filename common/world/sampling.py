@@ -1,7 +1,7 @@
 """Sample scenes that match a prompt, partially match it, or miss it, with known ground truth.
 
 Public API:
-    sample_scene(prompt, rng, *, mode="match", canvas=128, distractors=(0, 2)) -> SampledScene
+    sample_scene(prompt, rng, *, mode="match", canvas=128, distractors=(0, 2), sizes=None) -> SampledScene
     scene_detections(scene) -> list[Detection]      exact truth boxes (clipped to the canvas)
     truth_verdict(prompt, scene) -> Verdict          GenEval rule on the true scene
     place_objects(specs, rng, ...) -> list[SceneObject] | None   non-overlapping placement
@@ -87,8 +87,19 @@ class _Spec:
     color: str | None = None
 
 
-def _radius(rng: np.random.Generator, crowded: int) -> float:
-    names = tuple(SIZES)[: len(SIZES) - crowded]
+def size_names(sizes: Sequence[str] | None = None) -> tuple[str, ...]:
+    """The allowed size names in :data:`SIZES` order (all of them for ``None``); unknown names raise."""
+    if sizes is None:
+        return tuple(SIZES)
+    unknown = sorted(set(sizes) - set(SIZES))
+    if unknown or not sizes:
+        raise ValueError(f"object sizes must be a non-empty subset of {list(SIZES)}, got {list(sizes)}")
+    return tuple(n for n in SIZES if n in set(sizes))
+
+
+def _radius(rng: np.random.Generator, crowded: int, sizes: Sequence[str] | None = None) -> float:
+    allowed = size_names(sizes)
+    names = allowed[: max(1, len(allowed) - crowded)]
     return float(SIZES[names[int(rng.integers(len(names)))]] * rng.uniform(0.9, 1.1))
 
 
@@ -109,13 +120,16 @@ def place_objects(
     placed: Sequence[SceneObject] = (),
     crowded: int = 0,
     tries: int = 60,
+    sizes: Sequence[str] | None = None,
 ) -> list[SceneObject] | None:
-    """Place ``specs`` at random non-overlapping positions next to ``placed``; None if stuck."""
+    """Place ``specs`` at random non-overlapping positions next to ``placed``; None if stuck.
+
+    ``sizes``: the size names radii are drawn from (``None``: all of :data:`SIZES`)."""
     objs = list(placed)
     for spec in specs:
         ok = False
         for _ in range(tries):
-            r = _radius(rng, crowded)
+            r = _radius(rng, crowded, sizes)
             lo, hi = r + EDGE_MARGIN, 1.0 - r - EDGE_MARGIN
             x, y = rng.uniform(lo, hi, size=2)
             if _clear(objs, x, y, r):
@@ -128,11 +142,17 @@ def place_objects(
 
 
 def _place_pair(
-    a: _Spec, b: _Spec, relation: str, holds: bool, rng: np.random.Generator, tries: int = 200
+    a: _Spec,
+    b: _Spec,
+    relation: str,
+    holds: bool,
+    rng: np.random.Generator,
+    tries: int = 200,
+    sizes: Sequence[str] | None = None,
 ) -> list[SceneObject] | None:
     """Place A and B so that "B <relation> A" holds (or clearly does not), with a margin."""
     for _ in range(tries):
-        pair = place_objects([a, b], rng)
+        pair = place_objects([a, b], rng, sizes=sizes)
         if pair is None:
             continue
         oa, ob = pair
@@ -207,8 +227,14 @@ def sample_scene(
     canvas: int = 128,
     distractors: tuple[int, int] = (0, 2),
     max_tries: int = 50,
+    sizes: Sequence[str] | None = None,
 ) -> SampledScene:
-    """A random scene for ``prompt`` in ``mode`` (see the module docstring)."""
+    """A random scene for ``prompt`` in ``mode`` (see the module docstring).
+
+    ``sizes``: the size names object radii are drawn from (``None``: all of :data:`SIZES`, the
+    world's default; e.g. ``("medium", "large")`` for a low-resolution generator's training
+    scenes, whose small shapes are a few pixels across). Crowding drops the largest allowed sizes
+    but always keeps the smallest allowed one."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
     free = [s for s in SHAPES if s not in set(prompt.classes) | {it.cls for it in prompt.exclude}]
@@ -222,12 +248,12 @@ def sample_scene(
         if plan is not None:
             rel = prompt.include[1].position
             assert rel is not None
-            core = _place_pair(specs[0], specs[1], rel[0], plan == "holds", rng)
+            core = _place_pair(specs[0], specs[1], rel[0], plan == "holds", rng, sizes=sizes)
         else:
-            core = place_objects(specs, rng, crowded=crowded)
+            core = place_objects(specs, rng, crowded=crowded, sizes=sizes)
         if core is None:
             continue
-        extra = place_objects(dis, rng, placed=core, crowded=crowded)
+        extra = place_objects(dis, rng, placed=core, crowded=crowded, sizes=sizes)
         if extra is None:
             continue
         objs = list(core) + list(extra)

@@ -33,6 +33,7 @@ HASHED_UNLESS_DEFAULT: dict[str, Any] = {
     "difference_pool_size": 8192,
     "autoencoder": None,
     "autoencoder_overrides": {},
+    "object_sizes": None,
 }
 """Fields added after bases were cached: hashed only when they differ from the value that
 reproduces the older code, so adding a field does not invalidate every cached base."""
@@ -157,6 +158,9 @@ class FlowPretrainConfig(PretrainConfig):
         eval_batch_size: images per sampling batch in evaluation.
         distractors: (min, max) objects beyond the prompt's in the generator's training scenes
             (the world sampler's default is (0, 2); (0, 0) shows exactly what the prompt says).
+        object_sizes: the size names (``common.world.vocab.SIZES``) of the objects in the
+            generator's training scenes; ``None``: all of them (the world's default). GenEval
+            prompts name no sizes, so a generator may draw its objects large.
         edit_kinds: the editor's edit kinds (``None``: all of ``common.world.edits.EDIT_KINDS``).
         autoencoder: for a latent-space model preset, the ``conf/pretrain`` base whose trained
             ``AutoencoderKL`` replaces the preset's random one (built first if needed; frozen
@@ -173,6 +177,7 @@ class FlowPretrainConfig(PretrainConfig):
     guidance_scales: list[float] = field(default_factory=lambda: [1.0, 3.0])
     eval_batch_size: int = 64
     distractors: list[int] = field(default_factory=lambda: [0, 2])
+    object_sizes: list[str] | None = None
     edit_kinds: list[str] | None = None
     autoencoder: str | None = None
     autoencoder_overrides: dict[str, Any] = field(default_factory=dict)
@@ -181,6 +186,13 @@ class FlowPretrainConfig(PretrainConfig):
         super().validate()
         if not 0 <= self.ema_decay < 1 or not 0 <= self.prompt_dropout < 1:
             raise ValueError(f"pretrain {self.name}: ema_decay and prompt_dropout must be in [0, 1)")
+        if self.object_sizes is not None:
+            from common.world.sampling import size_names
+
+            try:
+                size_names(self.object_sizes)
+            except ValueError as err:
+                raise ValueError(f"pretrain {self.name}: object_sizes: {err}") from None
 
 
 @dataclass

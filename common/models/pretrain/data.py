@@ -128,12 +128,18 @@ def caption_triples(scene: Scene) -> list[tuple[str, str, str]]:
 
 
 def world_scenes(
-    n: int, seed: int, *, modes: Sequence[str] = MODES, distractors: Sequence[int] = (0, 2)
+    n: int,
+    seed: int,
+    *,
+    modes: Sequence[str] = MODES,
+    distractors: Sequence[int] = (0, 2),
+    sizes: Sequence[str] | None = None,
 ) -> list[tuple[Any, Scene]]:
     """``n`` (GenEval prompt, scene) pairs; tags cycle, modes are drawn uniformly from ``modes``.
 
     ``match`` scenes fit the prompt; ``partial`` / ``miss`` scenes give the VLMs varied contents.
     ``distractors``: (min, max) objects the prompt does not mention (the world sampler's default).
+    ``sizes``: the object size names drawn from (``None``: all, the world sampler's default).
     """
     rng = np.random.default_rng([seed, 0x5CE])
     prompts = sample_prompts(n, rng, GENEVAL_TAGS)
@@ -141,7 +147,7 @@ def world_scenes(
     for p in prompts:
         mode = modes[int(rng.integers(len(modes)))]
         lo, hi = int(distractors[0]), int(distractors[1])
-        out.append((p, sample_scene(p, rng, mode=mode, distractors=(lo, hi)).scene))
+        out.append((p, sample_scene(p, rng, mode=mode, distractors=(lo, hi), sizes=sizes).scene))
     return out
 
 

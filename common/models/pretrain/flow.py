@@ -186,7 +186,9 @@ class T2IObjective(_FlowObjective):
     def prepare(self, cfg: PretrainConfig, bundle: Any) -> FlowPool:
         size = bundle.spec.resolution
         assert isinstance(cfg, FlowPretrainConfig)
-        pairs = world_scenes(cfg.pool_size, cfg.seed, modes=("match",), distractors=cfg.distractors)
+        pairs = world_scenes(
+            cfg.pool_size, cfg.seed, modes=("match",), distractors=cfg.distractors, sizes=cfg.object_sizes
+        )
         images = images_to_uint8([render_at(s, size) for _, s in pairs])
         latents = encode_pool(bundle, images) if bundle.vae is not None else None
         return FlowPool(prompts=[p.prompt for p, _ in pairs], images=images, latents=latents)

@@ -60,3 +60,20 @@ def test_sampling_is_deterministic() -> None:
 
     assert run(3) == run(3)
     assert run(3) != run(4)
+
+
+def test_sizes_restrict_radii_and_default_draws_are_unchanged() -> None:
+    from common.world.vocab import SIZES
+
+    def run(sizes: tuple[str, ...] | None) -> list:
+        rng = np.random.default_rng(5)
+        return [sample_scene(p, rng, mode="match", sizes=sizes).scene for p in sample_prompts(60, rng)]
+
+    assert [s.to_dict() for s in run(None)] == [s.to_dict() for s in run(("small", "medium", "large"))]
+    radii = [o.radius for s in run(("medium", "large")) for o in s.objects]
+    assert min(radii) >= SIZES["medium"] * 0.9 - 1e-9
+    assert max(radii) > SIZES["large"] * 0.9  # crowding keeps the largest where there is room
+    with pytest.raises(ValueError, match="subset of"):
+        sample_scene(
+            sample_prompts(1, np.random.default_rng(0))[0], np.random.default_rng(0), sizes=("huge",)
+        )

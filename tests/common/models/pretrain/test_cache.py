@@ -140,3 +140,15 @@ def test_roles_map_to_their_bases_and_load(run_cfg: DictConfig) -> None:
     assert type(bundle.transformer).__name__ == "SD3Transformer2DModel"
     with pytest.raises(KeyError, match="no model to role"):
         base_for_role("critic", run_cfg)
+
+
+def test_fields_added_later_change_the_key_only_when_set() -> None:
+    """A field of ``HASHED_UNLESS_DEFAULT`` at its default keeps the bases cached before it existed."""
+    from common.models.pretrain.config import HASHED_UNLESS_DEFAULT
+
+    plain = config_hash(load_pretrain_config("tiny_sd3"))
+    assert "object_sizes" in HASHED_UNLESS_DEFAULT
+    assert config_hash(load_pretrain_config("tiny_sd3", {"object_sizes": None})) == plain
+    assert config_hash(load_pretrain_config("tiny_sd3", {"object_sizes": ["medium", "large"]})) != plain
+    with pytest.raises(ValueError, match="object_sizes"):
+        load_pretrain_config("tiny_sd3", {"object_sizes": ["huge"]})
