@@ -584,8 +584,13 @@ class T2IBundle:
     def to(self, device: str | torch.device | None = None, dtype: torch.dtype | None = None) -> T2IBundle:
         """Move every module (in place) and return the bundle."""
         for module in self.modules().values():
-            cast = dtype if dtype is not None and dtype != next(module.parameters()).dtype else None
-            module.to(device=device, dtype=cast)
+            kwargs: dict[str, Any] = {} if device is None else {"device": device}
+            if dtype is not None and dtype != next(module.parameters()).dtype:
+                kwargs["dtype"] = dtype
+            # Only the keys that change anything: diffusers' ``to`` warns about float32 modules
+            # whenever a ``dtype`` key is present, even ``dtype=None``.
+            if kwargs:
+                module.to(**kwargs)
         return self
 
     # ---- the four methods trainers use -------------------------------------------------------
