@@ -91,14 +91,14 @@ def size_names(sizes: Sequence[str] | None = None) -> tuple[str, ...]:
     """The allowed size names in :data:`SIZES` order (all of them for ``None``); unknown names raise."""
     if sizes is None:
         return tuple(SIZES)
-    unknown = sorted(set(sizes) - set(SIZES))
-    if unknown or not sizes:
+    wanted = set(sizes)
+    if not wanted or wanted - set(SIZES):
         raise ValueError(f"object sizes must be a non-empty subset of {list(SIZES)}, got {list(sizes)}")
-    return tuple(n for n in SIZES if n in set(sizes))
+    return tuple(n for n in SIZES if n in wanted)
 
 
-def _radius(rng: np.random.Generator, crowded: int, sizes: Sequence[str] | None = None) -> float:
-    allowed = size_names(sizes)
+def _radius(rng: np.random.Generator, crowded: int, allowed: tuple[str, ...]) -> float:
+    """A radius of one of the ``allowed`` size names (crowding drops the largest; one always stays)."""
     names = allowed[: max(1, len(allowed) - crowded)]
     return float(SIZES[names[int(rng.integers(len(names)))]] * rng.uniform(0.9, 1.1))
 
@@ -125,11 +125,12 @@ def place_objects(
     """Place ``specs`` at random non-overlapping positions next to ``placed``; None if stuck.
 
     ``sizes``: the size names radii are drawn from (``None``: all of :data:`SIZES`)."""
+    allowed = size_names(sizes)
     objs = list(placed)
     for spec in specs:
         ok = False
         for _ in range(tries):
-            r = _radius(rng, crowded, sizes)
+            r = _radius(rng, crowded, allowed)
             lo, hi = r + EDGE_MARGIN, 1.0 - r - EDGE_MARGIN
             x, y = rng.uniform(lo, hi, size=2)
             if _clear(objs, x, y, r):
@@ -237,6 +238,7 @@ def sample_scene(
     but always keeps the smallest allowed one."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    sizes = size_names(sizes)  # validated once, before any draw
     free = [s for s in SHAPES if s not in set(prompt.classes) | {it.cls for it in prompt.exclude}]
     for _ in range(max_tries):
         specs, plan = _core_plan(prompt, mode, rng)
