@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 
 import numpy as np
 from scipy import ndimage
@@ -198,7 +198,7 @@ def prepare_scene(scene: Scene, defects: object) -> Scene:
     objs[i] = cand
     meta = dict(scene.meta)
     meta["cutoff"] = i
-    return Scene(objects=tuple(objs), background_seed=scene.background_seed, canvas=scene.canvas, meta=meta)
+    return replace(scene, objects=tuple(objs), meta=meta)
 
 
 def melt_targets(scene: Scene, defects: object) -> set[int]:

@@ -85,6 +85,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from common.world.geneval import relative_position
+from common.world.levels import WorldLevel, get_level
 from common.world.sampling import EDGE_MARGIN, GAP
 from common.world.scene import Scene, SceneObject
 from common.world.shapes import SYMMETRY, object_bbox
@@ -959,14 +960,22 @@ def _group_ref(scene: Scene, rng: np.random.Generator) -> Ref | None:
 
 
 def sample_edit(
-    scene: Scene, rng: np.random.Generator, kinds: Sequence[str] = EDIT_KINDS, tries: int = 30
+    scene: Scene,
+    rng: np.random.Generator,
+    kinds: Sequence[str] = EDIT_KINDS,
+    tries: int = 30,
+    level: str | WorldLevel | None = None,
 ) -> Edit:
-    """A random edit of ``kinds`` that :func:`apply_edit` can execute on ``scene``."""
+    """A random edit of ``kinds`` that :func:`apply_edit` can execute on ``scene``.
+
+    ``level`` (:mod:`common.world.levels`; ``None``: full) names the shapes and sizes that added
+    and replacing objects take; the full level draws exactly as before levels existed."""
+    lv = get_level(level)
     singles = [i for i in range(len(scene.objects)) if _unique(scene, i)]
     for _ in range(tries):
         kind = _choice(rng, list(kinds))
         try:
-            edit = _sample_kind(kind, scene, singles, rng)
+            edit = _sample_kind(kind, scene, singles, rng, lv)
             if edit is None:
                 continue
             apply_edit(scene, edit)
@@ -976,13 +985,15 @@ def sample_edit(
     raise EditError(f"no feasible edit of {list(kinds)} for a scene of {len(scene.objects)} objects")
 
 
-def _sample_kind(kind: str, scene: Scene, singles: list[int], rng: np.random.Generator) -> Edit | None:
+def _sample_kind(
+    kind: str, scene: Scene, singles: list[int], rng: np.random.Generator, lv: WorldLevel
+) -> Edit | None:
     objs = scene.objects
     plural = _group_ref(scene, rng) if rng.random() < 0.35 else None
     if kind == "add":
-        shape = _choice(rng, SHAPES)
+        shape = _choice(rng, lv.shapes)
         color = _choice(rng, tuple(COLORS)) if rng.random() < 0.85 else None
-        size = _choice(rng, tuple(SIZES)) if rng.random() < 0.3 else None
+        size = _choice(rng, lv.sizes) if rng.random() < 0.3 else None
         u = rng.random()
         if u < 0.45 and singles:
             anchor = _ref_for(scene, _choice(rng, singles), rng)
@@ -1024,7 +1035,7 @@ def _sample_kind(kind: str, scene: Scene, singles: list[int], rng: np.random.Gen
         regions = [g for g in REGIONS if region_distance(o.x, o.y, g) > 0.1]
         return Edit("move", target=ref, region=_choice(rng, regions)) if regions else None
     if kind == "replace":
-        shape = _choice(rng, [s for s in SHAPES if s != objs[i].shape])
+        shape = _choice(rng, [s for s in lv.shapes if s != objs[i].shape])
         color = _choice(rng, [c for c in COLORS if c != objs[i].color]) if rng.random() < 0.5 else None
         return Edit("replace", target=ref, shape=shape, color=color)
     raise ValueError(f"unknown edit kind {kind!r}")
@@ -1043,6 +1054,8 @@ class _Work:
     keep_out: list[tuple[float, float]] = field(default_factory=list)
     avoid_shapes: set[str] = field(default_factory=set)
     avoid_colors: set[str] = field(default_factory=set)
+    shapes: tuple[str, ...] = SHAPES
+    """The level's shapes: what unintended new or reshaped objects are drawn from."""
     """Unintended new objects (and reshaped / recoloured ones) keep ``KEEP_OUT`` away from the
     ``keep_out`` points and avoid these shapes and colours, so the diff cannot mistake them for
     an edited, added or removed target."""
@@ -1058,19 +1071,23 @@ def _near_color(rng: np.random.Generator, asked: str, avoid: Sequence[str]) -> s
     return _choice(rng, pool) if pool else None
 
 
-def _execute(source: Scene, edit: Edit, variant: str, rng: np.random.Generator) -> _Work:
+def _execute(
+    source: Scene, edit: Edit, variant: str, rng: np.random.Generator, shapes: tuple[str, ...] = SHAPES
+) -> _Work:
     """The result of executing ``edit`` the ``variant`` way (falls back to weaker variants)."""
     order = list(EXECUTION_VARIANTS[EXECUTION_VARIANTS.index(variant) :]) if variant != "wrong_target" else []
     if variant == "wrong_target":
         order = ["wrong_target", "none"]
     for v in order:
-        work = _try_variant(source, edit, v, rng)
+        work = _try_variant(source, edit, v, rng, shapes)
         if work is not None:
             return work
     return _Work(list(source.objects), set(), source.background_seed)
 
 
-def _try_variant(source: Scene, edit: Edit, v: str, rng: np.random.Generator) -> _Work | None:
+def _try_variant(
+    source: Scene, edit: Edit, v: str, rng: np.random.Generator, shapes: tuple[str, ...] = SHAPES
+) -> _Work | None:
     objs = list(source.objects)
     targets = list(edit.targets(source))
     k = edit.kind
@@ -1090,7 +1107,7 @@ def _try_variant(source: Scene, edit: Edit, v: str, rng: np.random.Generator) ->
     if v == "wrong_target":
         return _wrong_target(source, edit, rng)
     try:
-        return _degraded(source, edit, v, rng, objs, targets)
+        return _degraded(source, edit, v, rng, objs, targets, shapes)
     except EditError:
         return None
 
@@ -1145,6 +1162,7 @@ def _degraded(
     rng: np.random.Generator,
     objs: list[SceneObject],
     targets: list[int],
+    shapes: tuple[str, ...] = SHAPES,
 ) -> _Work | None:
     """subtle / partial / barely executions per kind (None when the kind has no such variant)."""
     k = edit.kind
@@ -1193,7 +1211,7 @@ def _degraded(
                 return None
             objs[i] = replace(o, shape=edit.shape, color=_far_color(rng, edit.color, []), rotation=0.0)
         else:
-            shape = _choice(rng, [s for s in SHAPES if s not in (o.shape, edit.shape)])
+            shape = _choice(rng, [s for s in shapes if s not in (o.shape, edit.shape)])
             objs[i] = replace(o, shape=shape, color=edit.color or o.color, rotation=0.0)
         return _Work(objs, {i}, bg)
     if k == "resize":
@@ -1266,7 +1284,7 @@ def _degraded(
         else:
             return None
     else:  # barely: the wrong shape
-        new = replace(new, shape=_choice(rng, [s for s in SHAPES if s != edit.shape]), rotation=0.0)
+        new = replace(new, shape=_choice(rng, [s for s in shapes if s != edit.shape]), rotation=0.0)
     objs.append(new)
     return _Work(objs, {len(objs) - 1}, bg)
 
@@ -1337,7 +1355,7 @@ def _significant_change(work: _Work, rng: np.random.Generator, used: set[tuple[i
     rng.shuffle(options)
     for opt in options:
         if opt == "add":
-            shape = _choice(rng, _pool(SHAPES, work.avoid_shapes))
+            shape = _choice(rng, _pool(work.shapes, work.avoid_shapes))
             color = _choice(rng, _pool(tuple(COLORS), work.avoid_colors))
             proto = SceneObject(shape, color, 0.5, 0.5, SIZES[_choice(rng, ("small", "medium"))])
             want = (float(rng.uniform(0.1, 0.9)), float(rng.uniform(0.1, 0.9)))
@@ -1363,7 +1381,8 @@ def _significant_change(work: _Work, rng: np.random.Generator, used: set[tuple[i
         if kind == "recolour":
             cand = o.recoloured(_choice(rng, _pool(tuple(COLORS), work.avoid_colors, o.color)))
         elif kind == "reshape":
-            cand = replace(o, shape=_choice(rng, _pool(SHAPES, work.avoid_shapes, o.shape)), rotation=0.0)
+            shape = _choice(rng, _pool(work.shapes, work.avoid_shapes, o.shape))
+            cand = replace(o, shape=shape, rotation=0.0)
         elif kind == "grow":
             f = float(rng.uniform(1.4, 1.7))
             cand = replace(o, radius=round(o.radius * (f if o.radius * f <= MAX_RADIUS else 1 / f), 5))
@@ -1415,8 +1434,11 @@ def sloppy_result(
     execution: str = "perfect",
     consistency: str = "clean",
     n_changes: int | None = None,
+    level: str | WorldLevel | None = None,
 ) -> Scene:
     """``edit`` executed the ``execution`` way plus ``consistency``-kind unintended changes.
+
+    ``level`` (``None``: full) names the shapes that wrong, unintended or replacing objects take.
 
     execution: perfect | subtle (a detail off, aims at 4) | partial (a requested element
     missing or wrong, or only some targets; aims at 3) | barely (wrong colour / shape /
@@ -1431,7 +1453,9 @@ def sloppy_result(
         raise ValueError(f"execution must be one of {EXECUTION_VARIANTS}")
     if consistency not in CONSISTENCY_VARIANTS:
         raise ValueError(f"consistency must be one of {CONSISTENCY_VARIANTS}")
-    work = _execute(source, edit, execution, rng)
+    shapes = get_level(level).shapes
+    work = _execute(source, edit, execution, rng, shapes)
+    work.shapes = shapes
     if edit.kind == "add" and edit.anchor is not None:  # the anchor stays put (source order kept)
         work.owned |= set(edit.anchor.select(source))
     work.keep_out = [(source.objects[i].x, source.objects[i].y) for i in edit.targets(source)]
@@ -1461,6 +1485,7 @@ def sloppy_result(
         background_seed=work.background_seed,
         canvas=source.canvas,
         meta=dict(source.meta),
+        background=source.background,
     )
 
 
@@ -1473,10 +1498,11 @@ def make_example(
     consistency: str = "clean",
     n_changes: int | None = None,
     style: int | None = None,
+    level: str | WorldLevel | None = None,
 ) -> EditExample:
-    """A sloppy result of ``edit`` with its diff and FIRM scores."""
+    """A sloppy result of ``edit`` with its diff and FIRM scores (``level``: see :func:`sloppy_result`)."""
     result = sloppy_result(
-        source, edit, rng, execution=execution, consistency=consistency, n_changes=n_changes
+        source, edit, rng, execution=execution, consistency=consistency, n_changes=n_changes, level=level
     )
     diff = diff_scenes(source, result)
     text = instruction_text(edit, int(rng.integers(3)) if style is None else style)

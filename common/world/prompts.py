@@ -15,9 +15,14 @@ The ``class`` of every item is a shape name (:data:`common.world.vocab.SHAPES`);
 Public API:
     make_prompt(tag, include, exclude=None) -> GenEvalPrompt   (text filled in)
     prompt_text(tag, include) -> str
-    sample_prompt(tag, rng, *, counts=COUNTS) -> GenEvalPrompt
-    sample_prompts(n, rng, tags=GENEVAL_TAGS, *, counts=COUNTS) -> list[GenEvalPrompt]  (tags cycled)
-    enumerate_prompts(tag, *, counts=COUNTS) -> list[GenEvalPrompt]  (every distinct prompt of a tag)
+    sample_prompt(tag, rng, *, counts=None, level=None) -> GenEvalPrompt
+    sample_prompts(n, rng, tags=GENEVAL_TAGS, *, counts=None, level=None) -> list[GenEvalPrompt]
+        (tags cycled)
+    enumerate_prompts(tag, *, counts=None, level=None) -> list[GenEvalPrompt]
+        (every distinct prompt of a tag)
+
+``level`` (a :mod:`common.world.levels` name or level; ``None``: ``full``) sets the shapes prompts
+draw from and, unless ``counts`` is given, the counts; the full level draws exactly as before.
 """
 
 from __future__ import annotations
@@ -27,9 +32,10 @@ from collections.abc import Sequence
 import numpy as np
 
 from common.world.geneval import GenEvalItem, GenEvalPrompt
+from common.world.levels import LEVELS, WorldLevel, get_level
 from common.world.vocab import COLORS, GENEVAL_TAGS, NUMBER_WORDS, RELATIONS, SHAPE_PLURALS, SHAPES
 
-COUNTS: tuple[int, ...] = (2, 3, 4)
+COUNTS: tuple[int, ...] = LEVELS["full"].counts
 """Counts used by counting prompts (GenEval uses 2-4)."""
 
 PROMPT_WORDS: frozenset[str] = frozenset(
@@ -82,48 +88,68 @@ def _pick(rng: np.random.Generator, seq: Sequence[str], k: int) -> list[str]:
     return [seq[i] for i in rng.choice(len(seq), size=k, replace=False)]
 
 
-def sample_prompt(tag: str, rng: np.random.Generator, *, counts: Sequence[int] = COUNTS) -> GenEvalPrompt:
-    """One random world prompt of ``tag``."""
+def sample_prompt(
+    tag: str,
+    rng: np.random.Generator,
+    *,
+    counts: Sequence[int] | None = None,
+    level: str | WorldLevel | None = None,
+) -> GenEvalPrompt:
+    """One random world prompt of ``tag`` at ``level``."""
+    lv = get_level(level)
+    shapes = lv.shapes
+    counts = lv.counts if counts is None else counts
     if tag == "single_object":
-        return make_prompt(tag, [GenEvalItem(_pick(rng, SHAPES, 1)[0])])
+        return make_prompt(tag, [GenEvalItem(_pick(rng, shapes, 1)[0])])
     if tag == "two_object":
-        a, b = _pick(rng, SHAPES, 2)
+        a, b = _pick(rng, shapes, 2)
         return make_prompt(tag, [GenEvalItem(a), GenEvalItem(b)])
     if tag == "counting":
         n = int(counts[int(rng.integers(len(counts)))])
-        return make_prompt(tag, [GenEvalItem(_pick(rng, SHAPES, 1)[0], n)])
+        return make_prompt(tag, [GenEvalItem(_pick(rng, shapes, 1)[0], n)])
     if tag == "colors":
-        return make_prompt(tag, [GenEvalItem(_pick(rng, SHAPES, 1)[0], 1, _pick(rng, _COLOR_NAMES, 1)[0])])
+        return make_prompt(tag, [GenEvalItem(_pick(rng, shapes, 1)[0], 1, _pick(rng, _COLOR_NAMES, 1)[0])])
     if tag == "position":
-        a, b = _pick(rng, SHAPES, 2)
+        a, b = _pick(rng, shapes, 2)
         rel = RELATIONS[int(rng.integers(len(RELATIONS)))]
         return make_prompt(tag, [GenEvalItem(a), GenEvalItem(b, 1, None, (rel, 0))])
     if tag == "color_attr":
-        a, b = _pick(rng, SHAPES, 2)
+        a, b = _pick(rng, shapes, 2)
         c1, c2 = _pick(rng, _COLOR_NAMES, 2)
         return make_prompt(tag, [GenEvalItem(a, 1, c1), GenEvalItem(b, 1, c2)])
     raise ValueError(f"unknown tag {tag!r}; known: {', '.join(GENEVAL_TAGS)}")
 
 
 def sample_prompts(
-    n: int, rng: np.random.Generator, tags: Sequence[str] = GENEVAL_TAGS, *, counts: Sequence[int] = COUNTS
+    n: int,
+    rng: np.random.Generator,
+    tags: Sequence[str] = GENEVAL_TAGS,
+    *,
+    counts: Sequence[int] | None = None,
+    level: str | WorldLevel | None = None,
 ) -> list[GenEvalPrompt]:
-    """``n`` random prompts, tags taken in turn (balanced across ``tags``)."""
-    return [sample_prompt(tags[i % len(tags)], rng, counts=counts) for i in range(n)]
+    """``n`` random prompts at ``level``, tags taken in turn (balanced across ``tags``)."""
+    lv = get_level(level)
+    return [sample_prompt(tags[i % len(tags)], rng, counts=counts, level=lv) for i in range(n)]
 
 
-def enumerate_prompts(tag: str, *, counts: Sequence[int] = COUNTS) -> list[GenEvalPrompt]:
-    """Every distinct world prompt of ``tag`` (for splitting prompts into train / held-out)."""
+def enumerate_prompts(
+    tag: str, *, counts: Sequence[int] | None = None, level: str | WorldLevel | None = None
+) -> list[GenEvalPrompt]:
+    """Every distinct world prompt of ``tag`` at ``level`` (for splitting prompts into train / held-out)."""
+    lv = get_level(level)
+    shapes = lv.shapes
+    counts = lv.counts if counts is None else counts
     out: list[GenEvalPrompt] = []
-    pairs = [(a, b) for a in SHAPES for b in SHAPES if a != b]
+    pairs = [(a, b) for a in shapes for b in shapes if a != b]
     if tag == "single_object":
-        out = [make_prompt(tag, [GenEvalItem(s)]) for s in SHAPES]
+        out = [make_prompt(tag, [GenEvalItem(s)]) for s in shapes]
     elif tag == "two_object":
         out = [make_prompt(tag, [GenEvalItem(a), GenEvalItem(b)]) for a, b in pairs]
     elif tag == "counting":
-        out = [make_prompt(tag, [GenEvalItem(s, n)]) for s in SHAPES for n in counts]
+        out = [make_prompt(tag, [GenEvalItem(s, n)]) for s in shapes for n in counts]
     elif tag == "colors":
-        out = [make_prompt(tag, [GenEvalItem(s, 1, c)]) for s in SHAPES for c in _COLOR_NAMES]
+        out = [make_prompt(tag, [GenEvalItem(s, 1, c)]) for s in shapes for c in _COLOR_NAMES]
     elif tag == "position":
         out = [
             make_prompt(tag, [GenEvalItem(a), GenEvalItem(b, 1, None, (r, 0))])

@@ -7,12 +7,13 @@ Public API:
         the cut-off defect moves an object across the canvas edge, so compute ground truth on
         ``common.world.defects.prepare_scene(scene, defects)``, the scene actually drawn.
     render_array(scene, *, defects=None) -> np.ndarray (H, W, 3) uint8, same pixels.
-    render_background(seed, canvas) -> np.ndarray (H, W, 3) float32 in [0, 255]
+    render_background(seed, canvas, style="textured") -> np.ndarray (H, W, 3) float32 in [0, 255]
     object_alpha(obj, canvas, supersample=4) -> np.ndarray (H, W) float32 coverage in [0, 1]
     object_rgb(obj, index, background_seed) -> np.ndarray (3,) float32 jittered colour
 
 How it looks:
-    * Background: a seeded, low-saturation mid-tone (grey level 145-180 with a small tint),
+    * Background (``plain``, the basic level: only the base grey and tint below, flat;
+      ``textured``, the full level): a seeded, low-saturation mid-tone (grey level 145-180 with a small tint),
       a linear gradient, a soft low-frequency "cloud" texture and a fine grain. Its range
       (about 120-205 per channel) keeps it far from every palette colour in RGB, white and
       black included (nearest is pink, about 70 away), so objects always stand out.
@@ -45,11 +46,18 @@ def _seed(*parts: int) -> list[int]:
     return [int(p) & 0xFFFFFFFF for p in parts]
 
 
-def render_background(seed: int, canvas: int) -> np.ndarray:
-    """The textured background for ``seed`` as float32 RGB in [0, 255]."""
+def render_background(seed: int, canvas: int, style: str = "textured") -> np.ndarray:
+    """The background for ``seed`` as float32 RGB in [0, 255].
+
+    ``textured``: base grey, tint, gradient, clouds and grain (module docstring). ``plain``: the
+    same seeded base grey and tint, flat (the ``basic`` world level)."""
     rng = np.random.default_rng(_seed(seed, 0xB6))
     base = rng.uniform(145.0, 180.0)
     tint = rng.uniform(-6.0, 6.0, size=3)
+    if style == "plain":
+        return np.broadcast_to(base + tint, (canvas, canvas, 3)).astype(np.float32)
+    if style != "textured":
+        raise ValueError(f"background style must be 'textured' or 'plain', got {style!r}")
     coords = (np.arange(canvas, dtype=np.float32) + 0.5) / canvas - 0.5
     yy, xx = np.meshgrid(coords, coords, indexing="ij")
     ang = rng.uniform(0.0, 2 * np.pi)
@@ -94,7 +102,7 @@ def render_array(scene: Scene, *, defects: object = None) -> np.ndarray:
     d = dfx.as_defects(defects)
     drawn = dfx.prepare_scene(scene, d)
     canvas = drawn.canvas
-    img = render_background(drawn.background_seed, canvas)
+    img = render_background(drawn.background_seed, canvas, drawn.background)
     melted = dfx.melt_targets(drawn, d)
     for i, obj in enumerate(drawn.objects):
         alpha = object_alpha(obj, canvas)

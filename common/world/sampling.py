@@ -1,7 +1,8 @@
 """Sample scenes that match a prompt, partially match it, or miss it, with known ground truth.
 
 Public API:
-    sample_scene(prompt, rng, *, mode="match", canvas=128, distractors=(0, 2), sizes=None) -> SampledScene
+    sample_scene(prompt, rng, *, mode="match", canvas=128, distractors=None, sizes=None, level=None)
+        -> SampledScene
     scene_detections(scene) -> list[Detection]      exact truth boxes (clipped to the canvas)
     truth_verdict(prompt, scene) -> Verdict          GenEval rule on the true scene
     place_objects(specs, rng, ...) -> list[SceneObject] | None   non-overlapping placement
@@ -23,7 +24,12 @@ circumscribed circle keeps ``GAP`` from every other one. Position prompts place 
 objects so that the GenEval relation is at least ``RELATION_MARGIN`` away from flipping
 (:func:`common.world.geneval.relation_margin`), so a detector's pixel-level box error cannot
 change the answer. Distractors use shapes that the prompt does not mention, so they never
-change a requirement. Rotations are uniform over each shape's symmetry period.
+change a requirement. Rotations are uniform over each shape's symmetry period (zero at an
+``upright`` level).
+
+``level`` (:mod:`common.world.levels`; ``None``: ``full``) supplies the distractor shapes, the
+sizes, the distractor range, uprightness and the background unless ``sizes`` / ``distractors``
+are given; at the full level every draw is exactly as before levels existed.
 """
 
 from __future__ import annotations
@@ -41,9 +47,10 @@ from common.world.geneval import (
     relation_margin,
     relative_position,
 )
+from common.world.levels import WorldLevel, get_level
 from common.world.scene import Scene, SceneObject
 from common.world.shapes import SYMMETRY, object_bbox
-from common.world.vocab import COLORS, SHAPES, SIZES
+from common.world.vocab import COLORS, SIZES
 
 MODES: tuple[str, ...] = ("match", "partial", "miss")
 GAP = 0.035
@@ -103,9 +110,11 @@ def _radius(rng: np.random.Generator, crowded: int, allowed: tuple[str, ...]) ->
     return float(SIZES[names[int(rng.integers(len(names)))]] * rng.uniform(0.9, 1.1))
 
 
-def _new_object(spec: _Spec, rng: np.random.Generator, radius: float, x: float, y: float) -> SceneObject:
+def _new_object(
+    spec: _Spec, rng: np.random.Generator, radius: float, x: float, y: float, upright: bool = False
+) -> SceneObject:
     color = spec.color if spec.color is not None else _COLOR_NAMES[int(rng.integers(len(_COLOR_NAMES)))]
-    rot = 0.0 if spec.shape == "circle" else float(rng.uniform(0.0, SYMMETRY[spec.shape]))
+    rot = 0.0 if spec.shape == "circle" or upright else float(rng.uniform(0.0, SYMMETRY[spec.shape]))
     return SceneObject(shape=spec.shape, color=color, x=x, y=y, radius=radius, rotation=round(rot, 2))
 
 
@@ -121,10 +130,12 @@ def place_objects(
     crowded: int = 0,
     tries: int = 60,
     sizes: Sequence[str] | None = None,
+    upright: bool = False,
 ) -> list[SceneObject] | None:
     """Place ``specs`` at random non-overlapping positions next to ``placed``; None if stuck.
 
-    ``sizes``: the size names radii are drawn from (``None``: all of :data:`SIZES`)."""
+    ``sizes``: the size names radii are drawn from (``None``: all of :data:`SIZES`);
+    ``upright``: objects keep rotation 0."""
     allowed = size_names(sizes)
     objs = list(placed)
     for spec in specs:
@@ -134,7 +145,7 @@ def place_objects(
             lo, hi = r + EDGE_MARGIN, 1.0 - r - EDGE_MARGIN
             x, y = rng.uniform(lo, hi, size=2)
             if _clear(objs, x, y, r):
-                objs.append(_new_object(spec, rng, r, float(x), float(y)))
+                objs.append(_new_object(spec, rng, r, float(x), float(y), upright))
                 ok = True
                 break
         if not ok:
@@ -150,10 +161,11 @@ def _place_pair(
     rng: np.random.Generator,
     tries: int = 200,
     sizes: Sequence[str] | None = None,
+    upright: bool = False,
 ) -> list[SceneObject] | None:
     """Place A and B so that "B <relation> A" holds (or clearly does not), with a margin."""
     for _ in range(tries):
-        pair = place_objects([a, b], rng, sizes=sizes)
+        pair = place_objects([a, b], rng, sizes=sizes, upright=upright)
         if pair is None:
             continue
         oa, ob = pair
@@ -226,9 +238,10 @@ def sample_scene(
     *,
     mode: str = "match",
     canvas: int = 128,
-    distractors: tuple[int, int] = (0, 2),
+    distractors: tuple[int, int] | None = None,
     max_tries: int = 50,
     sizes: Sequence[str] | None = None,
+    level: str | WorldLevel | None = None,
 ) -> SampledScene:
     """A random scene for ``prompt`` in ``mode`` (see the module docstring).
 
@@ -238,8 +251,11 @@ def sample_scene(
     but always keeps the smallest allowed one."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
-    sizes = size_names(sizes)  # validated once, before any draw
-    free = [s for s in SHAPES if s not in set(prompt.classes) | {it.cls for it in prompt.exclude}]
+    lv = get_level(level)
+    sizes = size_names(lv.sizes if sizes is None else sizes)  # validated once, before any draw
+    distractors = lv.distractors if distractors is None else distractors
+    up = lv.upright
+    free = [s for s in lv.shapes if s not in set(prompt.classes) | {it.cls for it in prompt.exclude}]
     for _ in range(max_tries):
         specs, plan = _core_plan(prompt, mode, rng)
         n_dis = int(rng.integers(distractors[0], distractors[1] + 1))
@@ -250,12 +266,12 @@ def sample_scene(
         if plan is not None:
             rel = prompt.include[1].position
             assert rel is not None
-            core = _place_pair(specs[0], specs[1], rel[0], plan == "holds", rng, sizes=sizes)
+            core = _place_pair(specs[0], specs[1], rel[0], plan == "holds", rng, sizes=sizes, upright=up)
         else:
-            core = place_objects(specs, rng, crowded=crowded, sizes=sizes)
+            core = place_objects(specs, rng, crowded=crowded, sizes=sizes, upright=up)
         if core is None:
             continue
-        extra = place_objects(dis, rng, placed=core, crowded=crowded, sizes=sizes)
+        extra = place_objects(dis, rng, placed=core, crowded=crowded, sizes=sizes, upright=up)
         if extra is None:
             continue
         objs = list(core) + list(extra)
@@ -265,6 +281,7 @@ def sample_scene(
             background_seed=int(rng.integers(0, 2**31 - 1)),
             canvas=canvas,
             meta={"mode": mode, "prompt": prompt.prompt},
+            background=lv.background,
         )
         violated = truth_verdict(prompt, scene).violated
         if (mode == "match") != (not violated):

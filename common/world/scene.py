@@ -49,12 +49,18 @@ class SceneObject:
 
 @dataclass(frozen=True)
 class Scene:
-    """Objects on a background. ``background_seed`` fixes the background texture."""
+    """Objects on a background. ``background_seed`` fixes the background's colour and texture;
+    ``background`` is how it is painted (``textured`` or ``plain``, see :mod:`common.world.levels`)."""
 
     objects: tuple[SceneObject, ...] = ()
     background_seed: int = 0
     canvas: int = 128
     meta: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    background: str = "textured"
+
+    def __post_init__(self) -> None:
+        if self.background not in ("textured", "plain"):
+            raise ValueError(f"background must be 'textured' or 'plain', got {self.background!r}")
 
     def with_objects(self, objects: tuple[SceneObject, ...] | list[SceneObject]) -> Scene:
         return replace(self, objects=tuple(objects))
@@ -64,12 +70,17 @@ class Scene:
         return sum(1 for o in self.objects if o.shape == shape and (color is None or o.color == color))
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        """Plain data; ``background`` is written only when not ``textured`` (so scenes of the
+        full level serialise exactly as before levels existed)."""
+        out: dict[str, Any] = {
             "objects": [asdict(o) for o in self.objects],
             "background_seed": self.background_seed,
             "canvas": self.canvas,
             "meta": dict(self.meta),
         }
+        if self.background != "textured":
+            out["background"] = self.background
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Scene:
@@ -78,4 +89,5 @@ class Scene:
             background_seed=int(data.get("background_seed", 0)),
             canvas=int(data.get("canvas", 128)),
             meta=dict(data.get("meta", {})),
+            background=str(data.get("background", "textured")),
         )

@@ -1,0 +1,105 @@
+"""Difficulty levels of the embedded world: which shapes, sizes, poses and backgrounds a scene uses.
+
+The tiny scale exists to show that each stage *learns*; a world the tiny models cannot perceive
+makes every later number noise. Two levels:
+
+``full``
+    The world as first built: six shapes (circle, square, triangle, star, cross, hexagon), three
+    sizes, random rotation, counts 2-4, up to two distractors, a textured background. Kept as the
+    harder row; every build at this level is byte-identical to the builds before levels existed.
+``basic`` (the tiny-scale default)
+    Four shapes whose silhouettes differ at 32 pixels (circle, square, triangle, cross), upright,
+    medium and large only, counts 2-3, at most one distractor, a plain background (one flat
+    low-saturation grey per scene). Measured at 32 px (docs/experiments/world_levels.md): a small
+    CNN and the tiny vision towers read these shapes; they do not read the full level's.
+
+Public API:
+    WorldLevel                     the frozen description of a level
+    LEVELS                         name -> WorldLevel
+    get_level(level) -> WorldLevel a name, a WorldLevel or None (``full``) -> WorldLevel
+    DEFAULT_LEVEL = "full"         what library functions use when no level is passed
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from common.world.vocab import SHAPES, SIZES
+
+BACKGROUNDS: tuple[str, ...] = ("textured", "plain")
+"""How :func:`common.world.render.render_background` paints a scene's background."""
+
+
+@dataclass(frozen=True)
+class WorldLevel:
+    """One difficulty level of the world.
+
+    Attributes:
+        name: the level's name (``LEVELS`` key), written into dataset cards and cache keys.
+        shapes: the object classes prompts, distractors and edits draw from (a subset of SHAPES,
+            in SHAPES order); the checker reads only these.
+        sizes: the size names (:data:`common.world.vocab.SIZES`) object radii are drawn from.
+        upright: objects are drawn unrotated (rotation 0) instead of uniformly rotated.
+        counts: the counts counting prompts ask for.
+        distractors: (min, max) objects a scene holds that its prompt does not mention.
+        background: ``textured`` or ``plain`` (:data:`BACKGROUNDS`).
+    """
+
+    name: str
+    shapes: tuple[str, ...]
+    sizes: tuple[str, ...]
+    upright: bool
+    counts: tuple[int, ...]
+    distractors: tuple[int, int]
+    background: str
+
+    def __post_init__(self) -> None:
+        if len(self.shapes) < 2 or set(self.shapes) - set(SHAPES):
+            raise ValueError(f"level {self.name!r}: shapes must be at least two of {list(SHAPES)}")
+        if tuple(s for s in SHAPES if s in self.shapes) != self.shapes:
+            raise ValueError(f"level {self.name!r}: list shapes in the world's order {list(SHAPES)}")
+        if not self.sizes or set(self.sizes) - set(SIZES):
+            raise ValueError(f"level {self.name!r}: sizes must be a non-empty subset of {list(SIZES)}")
+        if not self.counts or min(self.counts) < 2:
+            raise ValueError(f"level {self.name!r}: counts must be whole numbers >= 2")
+        lo, hi = self.distractors
+        if not 0 <= lo <= hi:
+            raise ValueError(f"level {self.name!r}: distractors must be (min, max) with 0 <= min <= max")
+        if self.background not in BACKGROUNDS:
+            raise ValueError(f"level {self.name!r}: background must be one of {list(BACKGROUNDS)}")
+
+
+LEVELS: dict[str, WorldLevel] = {
+    "full": WorldLevel(
+        name="full",
+        shapes=SHAPES,
+        sizes=tuple(SIZES),
+        upright=False,
+        counts=(2, 3, 4),
+        distractors=(0, 2),
+        background="textured",
+    ),
+    "basic": WorldLevel(
+        name="basic",
+        shapes=("circle", "square", "triangle", "cross"),
+        sizes=("medium", "large"),
+        upright=True,
+        counts=(2, 3),
+        distractors=(0, 1),
+        background="plain",
+    ),
+}
+"""The world's levels by name."""
+
+DEFAULT_LEVEL = "full"
+"""The level of a library call that names none: the world as it always was (byte-identical)."""
+
+
+def get_level(level: str | WorldLevel | None = None) -> WorldLevel:
+    """The :class:`WorldLevel` for a name (``None``: :data:`DEFAULT_LEVEL`); unknown names raise."""
+    if isinstance(level, WorldLevel):
+        return level
+    name = DEFAULT_LEVEL if level is None else str(level)
+    if name not in LEVELS:
+        raise ValueError(f"unknown world level {name!r}; known levels: {', '.join(LEVELS)} (set world.level)")
+    return LEVELS[name]
