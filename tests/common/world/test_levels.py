@@ -26,7 +26,7 @@ def test_get_level_names_and_errors() -> None:
     assert get_level(None) is LEVELS["full"]
     assert get_level("basic") is LEVELS["basic"]
     assert get_level(LEVELS["basic"]) is LEVELS["basic"]
-    with pytest.raises(ValueError, match="unknown world level 'hard'.*world.level"):
+    with pytest.raises(ValueError, match=r"unknown world level 'hard'.*world\.level"):
         get_level("hard")
 
 
