@@ -248,6 +248,16 @@ def build_tiny_autoencoder(
     return vae.to(device=device, dtype=as_dtype(dtype))
 
 
+def _initialise(transformer: torch.nn.Module, init: str) -> None:
+    """Re-initialise a freshly built transformer per ``init`` (:data:`common.models.dit_init.INITS`)."""
+    from common.models.dit_init import INITS, dit_initialise
+
+    if init not in INITS:
+        raise ValueError(f"init must be one of {list(INITS)}, got {init!r}")
+    if init == "dit":
+        dit_initialise(transformer)
+
+
 def build_tiny_sd3(
     *,
     resolution: int = 32,
@@ -266,6 +276,7 @@ def build_tiny_sd3(
     latent_channels: int = 4,
     qk_norm: str | None = None,
     prediction: str = "velocity",
+    init: str = "default",
     seed: int = 0,
     dtype: str | torch.dtype = "float32",
     device: str = "cpu",
@@ -278,7 +289,8 @@ def build_tiny_sd3(
 
     The text encoder's end-of-text token is ``<|endoftext|>`` (id 1): transformers' CLIP pooling
     would switch to a legacy rule for id 2. ``prediction``: :attr:`~common.models.bundles.
-    T2ISpec.prediction` (``"sample"``: the transformer outputs ``x_0``).
+    T2ISpec.prediction` (``"sample"``: the transformer outputs ``x_0``). ``init``: ``"default"``
+    (diffusers' constructor) or ``"dit"`` (adaLN-Zero, :func:`common.models.dit_init.dit_initialise`).
     """
     from diffusers import SD3Transformer2DModel
     from transformers import CLIPTextConfig, CLIPTextModelWithProjection
@@ -306,6 +318,7 @@ def build_tiny_sd3(
             pos_embed_max_size=size // patch_size,
             qk_norm=qk_norm,
         )
+        _initialise(transformer, init)
         text_config = CLIPTextConfig(
             vocab_size=len(tokenizer),
             hidden_size=text_hidden_size,
@@ -348,6 +361,7 @@ def build_tiny_editor(
     vision_hidden_size: int = 32,
     vision_intermediate_size: int = 64,
     vision_heads: int = 2,
+    init: str = "default",
     seed: int = 0,
     dtype: str | torch.dtype = "float32",
     device: str = "cpu",
@@ -357,7 +371,7 @@ def build_tiny_editor(
     Pixel space (``resolution`` x ``resolution`` RGB). Patch tokens are ``patch_size`` x
     ``patch_size`` pixels packed as the real pipeline packs 2x2 latent patches, so
     ``in_channels = 3 * patch_size**2``; ``axes_dims_rope`` must sum to ``attention_head_dim``.
-    The module docstring says why this design was chosen.
+    ``init``: as :func:`build_tiny_sd3`. The module docstring says why this design was chosen.
     """
     from diffusers import QwenImageTransformer2DModel
 
@@ -389,6 +403,7 @@ def build_tiny_editor(
             joint_attention_dim=text_hidden_size,
             axes_dims_rope=tuple(axes_dims_rope),
         )
+        _initialise(transformer, init)
     prefix = EDIT_ENCODE_TEMPLATE.split("{}")[0]
     drop_idx = len(encoder.tokenizer(prefix).input_ids)
     spec = T2ISpec(

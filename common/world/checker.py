@@ -183,8 +183,13 @@ def _border_distance(cy: float, cx: float, h: int, w: int) -> np.ndarray:
     return np.minimum(tx, ty)
 
 
-def _classify_shape(r: np.ndarray, weight: np.ndarray) -> tuple[str, float]:
+def _classify_shape(
+    r: np.ndarray, weight: np.ndarray, shapes: Sequence[str] | None = None
+) -> tuple[str, float]:
     T, owner = _templates()
+    if shapes is not None:
+        keep = np.isin(owner, [SHAPES.index(s) for s in shapes])
+        T, owner = T[keep], owner[keep]
     w = weight.astype(np.float64)
     wr = w * r
     k = (T @ wr) / np.maximum((T * T) @ w, 1e-12)
@@ -195,7 +200,14 @@ def _classify_shape(r: np.ndarray, weight: np.ndarray) -> tuple[str, float]:
 
 
 def _measure(
-    alpha: np.ndarray, y0: int, x0: int, h: int, w: int, color: str, cdist: float
+    alpha: np.ndarray,
+    y0: int,
+    x0: int,
+    h: int,
+    w: int,
+    color: str,
+    cdist: float,
+    shapes: Sequence[str] | None = None,
 ) -> DetectedObject | None:
     """Area, centroid, box and shape of one object's coverage patch at offset (y0, x0)."""
     area = float(alpha.sum())
@@ -209,7 +221,7 @@ def _measure(
     uncensored = r < _border_distance(cy + y0, cx + x0, h, w) - 0.75
     if uncensored.sum() < N_RAYS // 4:
         uncensored = np.ones_like(uncensored)
-    shape, err = _classify_shape(r, uncensored)
+    shape, err = _classify_shape(r, uncensored, shapes)
     solid = alpha >= 0.5
     cols = np.nonzero(solid.any(axis=0))[0]
     rows = np.nonzero(solid.any(axis=1))[0]
@@ -231,8 +243,12 @@ def _measure(
     )
 
 
-def detect_objects(image: Image.Image | np.ndarray) -> list[DetectedObject]:
-    """Objects in ``image`` (see the module docstring), in raster order of their components."""
+def detect_objects(
+    image: Image.Image | np.ndarray, shapes: Sequence[str] | None = None
+) -> list[DetectedObject]:
+    """Objects in ``image`` (see the module docstring), in raster order of their components.
+
+    ``shapes``: the shapes an object may be read as (a world level's; ``None``: all)."""
     img = _denoise(_as_array(image))
     h, w, _ = img.shape
     bg = _background(img)
@@ -291,7 +307,7 @@ def detect_objects(image: Image.Image | np.ndarray) -> list[DetectedObject]:
                 alpha = alpha * np.isin(pieces, keep)
             if alpha.sum() < min_px * 0.5:
                 continue
-            obj = _measure(alpha, y0, x0, h, w, _PALETTE_NAMES[ci], float(cd[ci]))
+            obj = _measure(alpha, y0, x0, h, w, _PALETTE_NAMES[ci], float(cd[ci]), shapes)
             if obj is not None:
                 out.append(obj)
     return out

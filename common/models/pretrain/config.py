@@ -34,6 +34,7 @@ HASHED_UNLESS_DEFAULT: dict[str, Any] = {
     "autoencoder": None,
     "autoencoder_overrides": {},
     "object_sizes": None,
+    "world_level": "full",
 }
 """Fields added after bases were cached: hashed only when they differ from the value that
 reproduces the older code, so adding a field does not invalidate every cached base."""
@@ -60,6 +61,8 @@ class PretrainConfig:
             than a training step otherwise); questions / noise / dropout are fresh every step.
         eval_size: held-out items for the model card's quality numbers.
         eval_seed: seed of the held-out set (disjoint from training seeds).
+        world_level: the world level (:mod:`common.world.levels`: ``basic`` or ``full``) of the
+            training pool and the held-out set.
         checkpoint_every: steps between resumable checkpoints (inside the build directory).
         log_every: steps between loss records in the build log.
     """
@@ -79,11 +82,18 @@ class PretrainConfig:
     pool_size: int = 4096
     eval_size: int = 192
     eval_seed: int = 10_007
+    world_level: str = "full"
     checkpoint_every: int = 100
     log_every: int = 20
 
     def validate(self) -> None:
         """Raise ``ValueError`` on values that cannot train."""
+        from common.world.levels import LEVELS
+
+        if self.world_level not in LEVELS:
+            raise ValueError(
+                f"pretrain {self.name}: world_level must be one of {list(LEVELS)}, got {self.world_level!r}"
+            )
         for key in ("steps", "batch_size", "pool_size", "eval_size", "checkpoint_every", "log_every"):
             if getattr(self, key) < (0 if key == "steps" else 1):
                 raise ValueError(f"pretrain {self.name}: {key} must be positive, got {getattr(self, key)}")
@@ -157,10 +167,10 @@ class FlowPretrainConfig(PretrainConfig):
         guidance_scales: CFG scales evaluated (1.0 = no guidance).
         eval_batch_size: images per sampling batch in evaluation.
         distractors: (min, max) objects beyond the prompt's in the generator's training scenes
-            (the world sampler's default is (0, 2); (0, 0) shows exactly what the prompt says).
+            (``None``: the world level's; (0, 0) shows exactly what the prompt says).
         object_sizes: the size names (``common.world.vocab.SIZES``) of the objects in the
-            generator's training scenes; ``None``: all of them (the world's default). GenEval
-            prompts name no sizes, so a generator may draw its objects large.
+            generator's training scenes; ``None``: the world level's. GenEval prompts name no
+            sizes, so a generator may draw its objects large.
         edit_kinds: the editor's edit kinds (``None``: all of ``common.world.edits.EDIT_KINDS``).
         autoencoder: for a latent-space model preset, the ``conf/pretrain`` base whose trained
             ``AutoencoderKL`` replaces the preset's random one (built first if needed; frozen
@@ -176,7 +186,7 @@ class FlowPretrainConfig(PretrainConfig):
     sample_steps: int = 20
     guidance_scales: list[float] = field(default_factory=lambda: [1.0, 3.0])
     eval_batch_size: int = 64
-    distractors: list[int] = field(default_factory=lambda: [0, 2])
+    distractors: list[int] | None = None
     object_sizes: list[str] | None = None
     edit_kinds: list[str] | None = None
     autoencoder: str | None = None

@@ -43,6 +43,7 @@ import numpy as np
 from PIL import Image
 
 from common.world.geneval import relation_margin, relative_position
+from common.world.levels import WorldLevel, get_level
 from common.world.prompts import sample_prompts
 from common.world.render import render
 from common.world.sampling import MODES, sample_scene
@@ -132,30 +133,32 @@ def world_scenes(
     seed: int,
     *,
     modes: Sequence[str] = MODES,
-    distractors: Sequence[int] = (0, 2),
+    distractors: Sequence[int] | None = None,
     sizes: Sequence[str] | None = None,
+    level: str | WorldLevel | None = None,
 ) -> list[tuple[Any, Scene]]:
-    """``n`` (GenEval prompt, scene) pairs; tags cycle, modes are drawn uniformly from ``modes``.
+    """``n`` (GenEval prompt, scene) pairs at ``level``; tags cycle, modes are drawn uniformly.
 
     ``match`` scenes fit the prompt; ``partial`` / ``miss`` scenes give the VLMs varied contents.
-    ``distractors``: (min, max) objects the prompt does not mention (the world sampler's default).
-    ``sizes``: the object size names drawn from (``None``: all, the world sampler's default).
+    ``distractors``: (min, max) objects the prompt does not mention; ``sizes``: the object size
+    names drawn from (``None``: the level's, :mod:`common.world.levels`).
     """
+    lv = get_level(level)
+    lo, hi = (int(d) for d in (lv.distractors if distractors is None else distractors))
     rng = np.random.default_rng([seed, 0x5CE])
-    prompts = sample_prompts(n, rng, GENEVAL_TAGS)
+    prompts = sample_prompts(n, rng, GENEVAL_TAGS, level=lv)
     out = []
     for p in prompts:
         mode = modes[int(rng.integers(len(modes)))]
-        lo, hi = int(distractors[0]), int(distractors[1])
-        out.append((p, sample_scene(p, rng, mode=mode, distractors=(lo, hi), sizes=sizes).scene))
+        out.append((p, sample_scene(p, rng, mode=mode, distractors=(lo, hi), sizes=sizes, level=lv).scene))
     return out
 
 
-def single_object_scenes(n: int, seed: int) -> list[Scene]:
-    """``n`` scenes of exactly one object (random shape, colour, size and place)."""
+def single_object_scenes(n: int, seed: int, level: str | WorldLevel | None = None) -> list[Scene]:
+    """``n`` scenes of exactly one object (random shape of ``level``, colour, size and place)."""
     rng = np.random.default_rng([seed, 0x51])
-    prompts = sample_prompts(n, rng, ("colors",))
-    return [sample_scene(p, rng, mode="match", distractors=(0, 0)).scene for p in prompts]
+    prompts = sample_prompts(n, rng, ("colors",), level=level)
+    return [sample_scene(p, rng, mode="match", distractors=(0, 0), level=level).scene for p in prompts]
 
 
 DENSE_COVERAGE = 0.3
@@ -302,7 +305,7 @@ class DifferencePair:
         return QA("difference", DIFFERENCE_QUESTION, self.answer)
 
 
-def difference_pairs(n: int, seed: int) -> list[DifferencePair]:
+def difference_pairs(n: int, seed: int, level: str | WorldLevel | None = None) -> list[DifferencePair]:
     """``n`` (source, result) pairs: a scene matching a random world prompt (one to three
     distractors, as FIRM's edit sources), a random edit, and a result of a uniformly drawn
     execution and consistency variant (:func:`common.world.edits.make_example`)."""
@@ -319,16 +322,18 @@ def difference_pairs(n: int, seed: int) -> list[DifferencePair]:
     rng = np.random.default_rng([seed, 0xD1FF])
     out: list[DifferencePair] = []
     while len(out) < n:
-        prompt = sample_prompts(1, rng, (GENEVAL_TAGS[int(rng.integers(len(GENEVAL_TAGS)))],))[0]
-        scene = sample_scene(prompt, rng, mode="match", distractors=(1, 3)).scene
+        tag = GENEVAL_TAGS[int(rng.integers(len(GENEVAL_TAGS)))]
+        prompt = sample_prompts(1, rng, (tag,), level=level)[0]
+        scene = sample_scene(prompt, rng, mode="match", distractors=(1, 3), level=level).scene
         try:
-            edit = sample_edit(scene, rng)
+            edit = sample_edit(scene, rng, level=level)
             ex = make_example(
                 scene,
                 edit,
                 rng,
                 execution=EXECUTION_VARIANTS[int(rng.integers(len(EXECUTION_VARIANTS)))],
                 consistency=CONSISTENCY_VARIANTS[int(rng.integers(len(CONSISTENCY_VARIANTS)))],
+                level=level,
             )
         except EditError:
             continue
@@ -403,13 +408,19 @@ def edit_triple(source: Scene, edit: Any, instruction: str | None = None) -> Edi
 
 
 def world_edits(
-    n: int, seed: int, kinds: Sequence[str] | None = None, *, phrasings: bool = False
+    n: int,
+    seed: int,
+    kinds: Sequence[str] | None = None,
+    *,
+    phrasings: bool = False,
+    level: str | WorldLevel | None = None,
 ) -> list[EditTriple]:
     """``n`` edits of world scenes drawn by :func:`common.world.edits.sample_edit`.
 
     Kinds cycle through ``kinds`` (default: all of ``common.world.edits.EDIT_KINDS``) so they are
     balanced. ``phrasings``: pick one of the world's phrasings of each instruction at random
-    (training); otherwise the canonical one (evaluation).
+    (training); otherwise the canonical one (evaluation). ``level``: the world level of the
+    source scenes and of added / replacing shapes.
     """
     from common.world.edits import EDIT_KINDS, EditError, instruction_text, sample_edit
 
@@ -417,10 +428,11 @@ def world_edits(
     names = list(kinds) if kinds is not None else list(EDIT_KINDS)
     out: list[EditTriple] = []
     while len(out) < n:
-        prompt = sample_prompts(1, rng, (GENEVAL_TAGS[int(rng.integers(len(GENEVAL_TAGS)))],))[0]
-        scene = sample_scene(prompt, rng, mode="match").scene
+        tag = GENEVAL_TAGS[int(rng.integers(len(GENEVAL_TAGS)))]
+        prompt = sample_prompts(1, rng, (tag,), level=level)[0]
+        scene = sample_scene(prompt, rng, mode="match", level=level).scene
         try:
-            edit = sample_edit(scene, rng, kinds=(names[len(out) % len(names)],))
+            edit = sample_edit(scene, rng, kinds=(names[len(out) % len(names)],), level=level)
         except EditError:
             continue
         style = int(rng.integers(0, 4)) if phrasings else 0

@@ -42,6 +42,7 @@ from common.models.pretrain.data import (
     world_scenes,
 )
 from common.models.pretrain.objectives import OBJECTIVES, Objective, step_generator
+from common.world.levels import get_level
 
 
 def images_to_uint8(images: list[Image.Image]) -> torch.Tensor:
@@ -187,7 +188,12 @@ class T2IObjective(_FlowObjective):
         size = bundle.spec.resolution
         assert isinstance(cfg, FlowPretrainConfig)
         pairs = world_scenes(
-            cfg.pool_size, cfg.seed, modes=("match",), distractors=cfg.distractors, sizes=cfg.object_sizes
+            cfg.pool_size,
+            cfg.seed,
+            modes=("match",),
+            distractors=cfg.distractors,
+            sizes=cfg.object_sizes,
+            level=cfg.world_level,
         )
         images = images_to_uint8([render_at(s, size) for _, s in pairs])
         latents = encode_pool(bundle, images) if bundle.vae is not None else None
@@ -205,6 +211,7 @@ class T2IObjective(_FlowObjective):
             guidance_scales=cfg.guidance_scales,
             batch_size=cfg.eval_batch_size,
             grid_path=out_dir / "samples.png",
+            level=cfg.world_level,
         )
 
 
@@ -217,7 +224,7 @@ class EditorObjective(_FlowObjective):
     def prepare(self, cfg: PretrainConfig, bundle: Any) -> FlowPool:
         assert isinstance(cfg, FlowPretrainConfig)
         size = bundle.spec.resolution
-        edits = world_edits(cfg.pool_size, cfg.seed, cfg.edit_kinds, phrasings=True)
+        edits = world_edits(cfg.pool_size, cfg.seed, cfg.edit_kinds, phrasings=True, level=cfg.world_level)
         return FlowPool(
             prompts=[e.instruction for e in edits],
             images=images_to_uint8([render_at(e.target, size) for e in edits]),
@@ -237,6 +244,7 @@ class EditorObjective(_FlowObjective):
             guidance_scales=cfg.guidance_scales,
             batch_size=cfg.eval_batch_size,
             grid_path=out_dir / "samples.png",
+            level=cfg.world_level,
         )
 
 
@@ -313,19 +321,67 @@ EXTRA_OBJECTS = 2
 sampler's distractors), which defines ``geneval_clean``."""
 
 
-def geneval_summary(prompts: list[Any], images: list[Image.Image]) -> dict[str, Any]:
+def shuffled_within_tag(prompts: list[Any], seed: int) -> list[Any]:
+    """``prompts`` permuted within each tag (seeded), each moved off its own text where possible.
+
+    Scoring a model's images against these prompts gives the chance level of its accuracy under
+    the same metric: what the images score for a prompt of the same kind they were not made for.
+    """
+    rng = np.random.default_rng([seed, 0x5A0F])
+    out = list(prompts)
+    by_tag: dict[str, list[int]] = {}
+    for i, p in enumerate(prompts):
+        by_tag.setdefault(p.tag, []).append(i)
+    for idx in by_tag.values():
+        if len(idx) < 2:
+            continue
+        order = list(idx)
+        for _ in range(8):  # a few redraws to move every prompt off its own text
+            perm = [idx[int(j)] for j in rng.permutation(len(idx))]
+            if all(prompts[a].prompt != prompts[b].prompt for a, b in zip(idx, perm, strict=True)):
+                order = perm
+                break
+            order = perm
+        for a, b in zip(idx, order, strict=True):
+            out[a] = prompts[b]
+    return out
+
+
+def color_presence(prompt: Any, detections: list[Any]) -> bool | None:
+    """Every colour the prompt names is detected on some object (any shape); None if it names none."""
+    wanted = {it.color for it in prompt.include if it.color is not None}
+    if not wanted:
+        return None
+    return wanted <= {d.color for d in detections}
+
+
+def geneval_summary(
+    prompts: list[Any], images: list[Image.Image], *, level: str | None = None, chance_seed: int | None = None
+) -> dict[str, Any]:
     """GenEval-world accuracy of images (checker after x4 Lanczos upsampling).
 
-    ``geneval``: GenEval's rule, overall = mean over tags. ``geneval_clean``: the same, but an
-    image with more than :data:`EXTRA_OBJECTS` detected objects beyond those the prompt asks for
-    is wrong (no world scene has more, while the checker reads ~10 spurious objects in pure
-    noise and so passes half of the single-object prompts on noise). ``requirement_accuracy``:
-    share of single requirements met; ``objects_per_image``: mean detections.
+    ``geneval``: GenEval's rule, overall = mean over tags. ``geneval_clean`` (the headline): the
+    same, but an image with more than :data:`EXTRA_OBJECTS` detected objects beyond those the
+    prompt asks for is wrong (no world scene has more, while the checker reads ~10 spurious objects
+    in pure noise). ``requirement_accuracy``: share of single requirements met;
+    ``objects_per_image``: mean detections; ``color_presence``: share of colour-naming prompts
+    whose every colour is detected, shape-agnostic. ``level``: the world level whose shapes the
+    checker reads. With ``chance_seed``, ``chance`` holds the same numbers for the same images
+    scored against prompts shuffled within each tag (:func:`shuffled_within_tag`).
     """
     from common.world.checker import detect_objects
+
+    shapes = get_level(level).shapes
+    detections = [detect_objects(upsample_for_checker(im), shapes=shapes) for im in images]
+    out = _score_detections(prompts, detections)
+    if chance_seed is not None:
+        out["chance"] = _score_detections(shuffled_within_tag(prompts, chance_seed), detections)
+    return out
+
+
+def _score_detections(prompts: list[Any], detections: list[list[Any]]) -> dict[str, Any]:
     from common.world.geneval import evaluate_prompt, score_geneval
 
-    detections = [detect_objects(upsample_for_checker(im)) for im in images]
     verdicts = [
         evaluate_prompt(p, [d.to_detection() for d in dets])
         for p, dets in zip(prompts, detections, strict=True)
@@ -335,13 +391,48 @@ def geneval_summary(prompts: list[Any], images: list[Image.Image]) -> dict[str, 
         for p, v, d in zip(prompts, verdicts, detections, strict=True)
     ]
     score = score_geneval(verdicts)
+    clean_score = score_geneval(clean)
     reqs = [v for verdict in verdicts for v in verdict.requirements.values()]
+    colors = [c for p, d in zip(prompts, detections, strict=True) if (c := color_presence(p, d)) is not None]
     return {
         "geneval": score["overall"],
-        "geneval_clean": score_geneval(clean)["overall"],
+        "geneval_clean": clean_score["overall"],
         "per_tag": score["per_tag"],
+        "per_tag_clean": clean_score["per_tag"],
         "requirement_accuracy": float(np.mean(reqs)) if reqs else float("nan"),
         "objects_per_image": float(np.mean([len(d) for d in detections])),
+        "color_presence": float(np.mean(colors)) if colors else float("nan"),
+    }
+
+
+def conditioning_probe(
+    bundle: Any,
+    prompts: list[str],
+    shuffled: list[str],
+    *,
+    num_steps: int,
+    guidance_scale: float,
+    batch_size: int,
+    seed: int,
+    sources: torch.Tensor | None = None,
+) -> dict[str, float]:
+    """Does a sample depend on its prompt? Mean absolute pixel change (images in [0, 1]) when
+    the prompt changes with the noise fixed (``prompt_effect``) and when the noise changes with
+    the prompt fixed (``noise_effect``). A model that ignores its prompt has a prompt effect far
+    below its noise effect."""
+
+    def arr(images: list[Image.Image]) -> np.ndarray:
+        return np.stack([np.asarray(im.convert("RGB"), dtype=np.float32) / 255.0 for im in images])
+
+    common = {"sources": sources, "num_steps": num_steps, "guidance_scale": guidance_scale}
+    base = arr(_sample(bundle, prompts, batch_size=batch_size, seed=seed, **common))
+    other_prompt = arr(_sample(bundle, shuffled, batch_size=batch_size, seed=seed, **common))
+    other_noise = arr(_sample(bundle, prompts, batch_size=batch_size, seed=seed + 7919, **common))
+    return {
+        "prompt_effect": float(np.abs(base - other_prompt).mean()),
+        "noise_effect": float(np.abs(base - other_noise).mean()),
+        "n": len(prompts),
+        "guidance_scale": guidance_scale,
     }
 
 
@@ -354,18 +445,23 @@ def evaluate_t2i(
     guidance_scales: list[float] | tuple[float, ...] = (1.0, 3.0),
     batch_size: int = 64,
     grid_path: Path | None = None,
+    level: str | None = None,
+    probe_size: int = 64,
 ) -> dict[str, Any]:
     """GenEval-world accuracy of a generator on ``n`` held-out world prompts, per CFG scale.
 
-    ``ceiling`` is the same pipeline on ground-truth renders at the model's resolution.
+    Beside each accuracy: ``chance`` (the same images against shuffled prompts of the same tag)
+    and ``ceiling`` (ground-truth renders at the model's resolution through the same pipeline);
+    ``noise``: the prior's noise as images. ``conditioning``: :func:`conditioning_probe` on
+    ``probe_size`` prompts at the best scale.
     """
     start = time.perf_counter()
-    pairs = world_scenes(n, seed, modes=("match",))
+    pairs = world_scenes(n, seed, modes=("match",), level=level)
     prompts = [p for p, _ in pairs]
     size = bundle.spec.resolution
-    out: dict[str, Any] = {"n": n, "sample_steps": num_steps}
-    out["ceiling"] = geneval_summary(prompts, [render_at(s, size) for _, s in pairs])
-    out["noise"] = geneval_summary(prompts, noise_images(n, size, seed, bundle))
+    out: dict[str, Any] = {"n": n, "sample_steps": num_steps, "world_level": get_level(level).name}
+    out["ceiling"] = geneval_summary(prompts, [render_at(s, size) for _, s in pairs], level=level)
+    out["noise"] = geneval_summary(prompts, noise_images(n, size, seed, bundle), level=level)
     by_scale: dict[str, Any] = {}
     samples: dict[str, list[Image.Image]] = {}
     for w in guidance_scales:
@@ -378,14 +474,28 @@ def evaluate_t2i(
             batch_size=batch_size,
             seed=seed,
         )
-        by_scale[f"cfg_{w:g}"] = geneval_summary(prompts, images)
+        by_scale[f"cfg_{w:g}"] = geneval_summary(prompts, images, level=level, chance_seed=seed)
         samples[f"cfg_{w:g}"] = images
     out["by_guidance"] = by_scale
     # The best scale by the clean score (plain GenEval also rewards spurious, noise-like objects).
     key = max(by_scale, key=lambda k: (by_scale[k]["geneval_clean"], by_scale[k]["geneval"]))
-    out["geneval"] = by_scale[key]["geneval"]
-    out["geneval_clean"] = by_scale[key]["geneval_clean"]
+    for field_name in ("geneval", "geneval_clean", "color_presence", "per_tag_clean"):
+        out[field_name] = by_scale[key][field_name]
+    out["chance"] = by_scale[key]["chance"]
     out["best_guidance"] = key
+    if probe_size > 0:
+        k = min(probe_size, n)
+        texts = [p.prompt for p in prompts[:k]]
+        shuffled = [p.prompt for p in shuffled_within_tag(prompts, seed)[:k]]
+        out["conditioning"] = conditioning_probe(
+            bundle,
+            texts,
+            shuffled,
+            num_steps=num_steps,
+            guidance_scale=float(key.removeprefix("cfg_")),
+            batch_size=batch_size,
+            seed=seed,
+        )
     if grid_path is not None and samples[key]:
         contact_sheet(samples[key][:64]).save(grid_path)
         out["grid"] = grid_path.name
