@@ -386,7 +386,7 @@ class SD3Family(T2IFamily):
             hidden.append(out.hidden_states[spec.text_hidden_layer])
             pooled.append(out.text_embeds)
         embeds = torch.cat(hidden, dim=-1)
-        joint = int(bundle.transformer.config.joint_attention_dim)
+        joint = self.context_width(bundle.transformer)
         embeds = F.pad(embeds, (0, joint - embeds.shape[-1]))
         if bundle.text_encoder_3 is not None:
             ids = bundle.tokenizer_3(
@@ -399,6 +399,10 @@ class SD3Family(T2IFamily):
             t5 = bundle.text_encoder_3(ids).last_hidden_state
             embeds = torch.cat([embeds, t5.to(embeds.dtype)], dim=1)
         return Conditioning(embeds=embeds, pooled=torch.cat(pooled, dim=-1))
+
+    def context_width(self, model: Any) -> int:
+        """Channels the denoiser's cross-attention expects from the text (``joint_attention_dim``)."""
+        return int(model.config.joint_attention_dim)
 
     def velocity(
         self, bundle: T2IBundle, x: torch.Tensor, sigma: torch.Tensor, cond: Conditioning
@@ -497,7 +501,44 @@ class QwenImageEditFamily(T2IFamily):
         return unpack_patches(out[:, : noisy.shape[1]], h, w, p)
 
 
+class FlowUNetFamily(SD3Family):
+    """A ``UNet2DConditionModel`` trained by flow matching, conditioned like the tiny SD3.
+
+    The tiny scale's convolutional alternative to the SD3 transformer (docs/experiments/
+    generator.md says when and why): the same CLIP text encoder and prompt embedding as
+    :class:`SD3Family`; the token embeddings enter through cross-attention
+    (``cross_attention_dim``), the pooled embedding through the UNet's projection class
+    embedding (added to the timestep embedding, as SD3 adds its pooled text); the timestep is
+    ``sigma * 1000``; the output is the velocity. Saved as the ``transformer`` component of a
+    ``FlowMatchUNetPipeline`` layout (a project name: no diffusers pipeline samples it; the
+    project's sampler does).
+    """
+
+    name = "flow_unet"
+    pipeline_class = "FlowMatchUNetPipeline"
+
+    def default_spec(self, components: dict[str, Any]) -> T2ISpec:
+        unet = components["transformer"]
+        return T2ISpec(family=self.name, resolution=int(unet.config.sample_size))
+
+    def context_width(self, model: Any) -> int:
+        return int(model.config.cross_attention_dim)
+
+    def velocity(
+        self, bundle: T2IBundle, x: torch.Tensor, sigma: torch.Tensor, cond: Conditioning
+    ) -> torch.Tensor:
+        unet = bundle.transformer
+        return unet(
+            x.to(unet.dtype),
+            (sigma * 1000.0).to(unet.dtype),
+            encoder_hidden_states=cond.embeds.to(unet.dtype),
+            class_labels=cond.pooled.to(unet.dtype),
+            return_dict=False,
+        )[0]
+
+
 T2I_FAMILIES.register(SD3Family.name)(SD3Family())
+T2I_FAMILIES.register(FlowUNetFamily.name)(FlowUNetFamily())
 T2I_FAMILIES.register(QwenImageEditFamily.name)(QwenImageEditFamily())
 
 

@@ -258,6 +258,98 @@ def _initialise(transformer: torch.nn.Module, init: str) -> None:
         dit_initialise(transformer)
 
 
+def _tiny_clip(
+    tokenizer: Any,
+    hidden: int,
+    intermediate: int,
+    layers: int,
+    heads: int,
+    max_length: int,
+    projection: int,
+) -> torch.nn.Module:
+    """The tiny generators' ``CLIPTextModelWithProjection``. Its end-of-text token is
+    ``<|endoftext|>`` (id 1): transformers' CLIP pooling switches to a legacy rule for id 2."""
+    from transformers import CLIPTextConfig, CLIPTextModelWithProjection
+
+    eot = tokenizer.convert_tokens_to_ids("<|endoftext|>")
+    config = CLIPTextConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=hidden,
+        intermediate_size=intermediate,
+        num_hidden_layers=layers,
+        num_attention_heads=heads,
+        max_position_embeddings=max_length,
+        projection_dim=projection,
+        pad_token_id=eot,
+        bos_token_id=eot,
+        eos_token_id=eot,
+    )
+    return CLIPTextModelWithProjection(config)
+
+
+def build_tiny_flow_unet(
+    *,
+    resolution: int = 32,
+    block_out_channels: tuple[int, ...] = (64, 128, 128),
+    layers_per_block: int = 1,
+    attention_heads: int = 4,
+    cross_attention_levels: int = 2,
+    text_hidden_size: int = 64,
+    text_layers: int = 2,
+    text_heads: int = 2,
+    text_intermediate_size: int = 128,
+    text_projection_dim: int = 64,
+    text_max_length: int = 32,
+    seed: int = 0,
+    dtype: str | torch.dtype = "float32",
+    device: str = "cpu",
+) -> T2IBundle:
+    """A tiny flow-matching ``UNet2DConditionModel`` + ``CLIPTextModelWithProjection`` (family
+    ``flow_unet``, :class:`common.models.bundles.FlowUNetFamily`), in pixel space.
+
+    Convolutions at full resolution with cross-attention to the prompt tokens in the
+    ``cross_attention_levels`` lowest-resolution levels, the pooled prompt added to the timestep
+    embedding. Same text encoder, tokenizer, sampler and bundle interface as :func:`build_tiny_sd3`.
+    """
+    from diffusers import UNet2DConditionModel
+
+    levels = len(block_out_channels)
+    if not 0 <= cross_attention_levels <= levels:
+        raise ValueError(f"cross_attention_levels must be in [0, {levels}], got {cross_attention_levels}")
+    plain = levels - cross_attention_levels
+    down = ("DownBlock2D",) * plain + ("CrossAttnDownBlock2D",) * cross_attention_levels
+    up = ("CrossAttnUpBlock2D",) * cross_attention_levels + ("UpBlock2D",) * plain
+    tokenizer = build_tokenizer(padding_side="right", add_eos=True)
+    with seeded(seed):
+        unet = UNet2DConditionModel(
+            sample_size=resolution,
+            in_channels=3,
+            out_channels=3,
+            down_block_types=down,
+            up_block_types=up,
+            block_out_channels=tuple(block_out_channels),
+            layers_per_block=layers_per_block,
+            norm_num_groups=min(32, min(block_out_channels) // 4),
+            cross_attention_dim=text_hidden_size,
+            attention_head_dim=attention_heads,  # diffusers' legacy name: the number of heads
+            class_embed_type="projection",
+            projection_class_embeddings_input_dim=text_projection_dim,
+        )
+        text_encoder = _tiny_clip(
+            tokenizer, text_hidden_size, text_intermediate_size, text_layers, text_heads, text_max_length,
+            text_projection_dim,
+        )  # fmt: skip
+    spec = T2ISpec(family="flow_unet", resolution=resolution, text_max_length=text_max_length)
+    bundle = T2IBundle(
+        transformer=unet,
+        text_encoder=text_encoder,
+        tokenizer=tokenizer,
+        scheduler=_flow_scheduler(),
+        spec=spec,
+    )
+    return bundle.to(device=device, dtype=as_dtype(dtype))
+
+
 def build_tiny_sd3(
     *,
     resolution: int = 32,
@@ -293,10 +385,8 @@ def build_tiny_sd3(
     (diffusers' constructor) or ``"dit"`` (adaLN-Zero, :func:`common.models.dit_init.dit_initialise`).
     """
     from diffusers import SD3Transformer2DModel
-    from transformers import CLIPTextConfig, CLIPTextModelWithProjection
 
     tokenizer = build_tokenizer(padding_side="right", add_eos=True)
-    eot = tokenizer.convert_tokens_to_ids("<|endoftext|>")
     with seeded(seed):
         vae = _tiny_vae(tuple(vae_block_out_channels), latent_channels, resolution) if latent else None
         factor = 2 ** (len(vae_block_out_channels) - 1) if latent else 1
@@ -319,19 +409,10 @@ def build_tiny_sd3(
             qk_norm=qk_norm,
         )
         _initialise(transformer, init)
-        text_config = CLIPTextConfig(
-            vocab_size=len(tokenizer),
-            hidden_size=text_hidden_size,
-            intermediate_size=text_intermediate_size,
-            num_hidden_layers=text_layers,
-            num_attention_heads=text_heads,
-            max_position_embeddings=text_max_length,
-            projection_dim=text_projection_dim,
-            pad_token_id=eot,
-            bos_token_id=eot,
-            eos_token_id=eot,
-        )
-        text_encoder = CLIPTextModelWithProjection(text_config)
+        text_encoder = _tiny_clip(
+            tokenizer, text_hidden_size, text_intermediate_size, text_layers, text_heads, text_max_length,
+            text_projection_dim,
+        )  # fmt: skip
     spec = T2ISpec(
         family="sd3", resolution=resolution, text_max_length=text_max_length, prediction=prediction
     )

@@ -95,33 +95,53 @@ def _quality_vlm(q: dict[str, Any]) -> list[str]:
 
 
 def _geneval_cells(s: dict[str, Any]) -> str:
-    """GenEval-world, clean, requirements and objects / image of a ``geneval_summary``, as cells."""
+    """Clean GenEval-world (the headline), plain, requirements, colour presence and objects / image
+    of a ``geneval_summary``, as Markdown cells."""
     return (
-        f"{_pct(s['geneval'])} | {_pct(s.get('geneval_clean'))} | {_pct(s['requirement_accuracy'])} "
-        f"| {s.get('objects_per_image', float('nan')):.2f}"
+        f"{_pct(s.get('geneval_clean'))} | {_pct(s['geneval'])} | {_pct(s['requirement_accuracy'])} "
+        f"| {_pct(s.get('color_presence'))} | {s.get('objects_per_image', float('nan')):.2f}"
     )
 
 
 def _quality_t2i(q: dict[str, Any]) -> list[str]:
     tags = list(q["ceiling"]["per_tag"])
-    head = "| | GenEval-world | clean | requirements | objects / image | " + " | ".join(tags) + " |"
-    lines = [head, "|" + "---|" * (5 + len(tags))]
-    rows = [(k, v) for k, v in q["by_guidance"].items()] + [("ground truth (ceiling)", q["ceiling"])]
+    head = (
+        "| | clean GenEval-world | GenEval-world | requirements | colour presence | objects / image | "
+        + " | ".join(f"{t} (clean)" for t in tags)
+        + " |"
+    )
+    lines = [head, "|" + "---|" * (6 + len(tags))]
+    rows: list[tuple[str, dict[str, Any]]] = []
+    for k, v in q["by_guidance"].items():
+        rows.append((k, v))
+        if "chance" in v:
+            rows.append((f"{k}, shuffled prompts (chance)", v["chance"]))
+    rows.append(("ground truth (ceiling)", q["ceiling"]))
     if "noise" in q:
-        rows.append(("pure noise (chance)", q["noise"]))
+        rows.append(("pure noise", q["noise"]))
     for name, s in rows:
-        per = " | ".join(_pct(s["per_tag"].get(t)) for t in tags)
+        per_tag = s.get("per_tag_clean", s["per_tag"])
+        per = " | ".join(_pct(per_tag.get(t)) for t in tags)
         lines.append(f"| {name} | {_geneval_cells(s)} | {per} |")
     lines += [
         "",
-        f"{q['n']} held-out world prompts, {q['sample_steps']} Euler steps. Each 32-pixel sample is "
-        "upsampled x4 (Lanczos) and read by the world checker; the ceiling row is the same "
-        "pipeline on ground-truth renders at 32 pixels (small objects' shapes are not always "
-        "resolvable at that size). The chance row is Gaussian noise images (what an untrained "
-        "model outputs): the checker reads spurious objects in noise, so chance is not 0%. "
-        "'clean' also fails images with more than 2 detected objects beyond those the prompt "
-        "asks for (no world scene has more); per-tag columns are plain GenEval.",
+        f"{q['n']} held-out world prompts (world level `{q.get('world_level', 'full')}`), "
+        f"{q['sample_steps']} Euler steps. Each 32-pixel sample is upsampled x4 (Lanczos) and read "
+        "by the world checker. 'clean' (the headline) fails an image with more than 2 detected "
+        "objects beyond those the prompt asks for (no world scene has more; the checker reads "
+        "spurious objects in noise). Chance: the same samples scored against prompts shuffled "
+        "within each tag. Ceiling: ground-truth renders at 32 pixels through the same pipeline. "
+        "Colour presence: every colour the prompt names is detected, on any shape.",
     ]
+    probe = q.get("conditioning")
+    if probe:
+        lines += [
+            "",
+            f"Conditioning probe ({probe['n']} prompts, CFG {probe['guidance_scale']:g}): changing the "
+            f"prompt with the noise fixed changes a sample by {probe['prompt_effect']:.3f} (mean absolute "
+            f"pixel change, pixels in [0, 1]); changing the noise with the prompt fixed by "
+            f"{probe['noise_effect']:.3f}.",
+        ]
     if q.get("grid"):
         lines += ["", f"Samples ({q['best_guidance']}, first 64 prompts): `{q['grid']}`."]
     return lines
@@ -154,8 +174,8 @@ def _quality_editor(q: dict[str, Any]) -> list[str]:
 def _quality_autoencoder(q: dict[str, Any]) -> list[str]:
     rec, orig = q["reconstruction"], q["original"]
     lines = [
-        "| | GenEval-world | clean | requirements | objects / image |",
-        "|---|---|---|---|---|",
+        "| | clean GenEval-world | GenEval-world | requirements | colour presence | objects / image |",
+        "|---|---|---|---|---|---|",
     ]
     for name, s in (("reconstructions", rec), ("originals", orig)):
         lines.append(f"| {name} | {_geneval_cells(s)} |")
@@ -226,7 +246,7 @@ def render_model_card(card: dict[str, Any]) -> str:
         f"- {env['torch_threads']} torch thread(s) on {env['cpu_count']} cores; load average at the end "
         f"{env['load_average']} (other processes were running if it exceeds the threads); "
         f"torch {env['torch']}, transformers {env['transformers']}, diffusers {env['diffusers']}",
-        f"- built {card['built_at']}",
+        f"- built {card['built_at']}; world level `{cfg.get('world_level', 'full')}`",
         "",
         "## Quality (held out)",
         "",

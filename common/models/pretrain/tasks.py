@@ -18,7 +18,7 @@ from common.runtime import RunContext
 
 HEADLINES: dict[str, tuple[str, ...]] = {
     "vlm": ("caption_exact", "object_recall", "vqa_accuracy", "vqa_chance"),
-    "t2i": ("geneval", "geneval_clean", "best_guidance"),
+    "t2i": ("geneval_clean", "geneval", "color_presence", "best_guidance"),
     "editor": ("edit_accuracy", "best_guidance"),
     "autoencoder": ("l1", "psnr"),
 }
@@ -29,7 +29,8 @@ def headline(card: dict[str, Any]) -> dict[str, Any]:
     q = card["quality"]
     out = {k: q[k] for k in HEADLINES[card["objective"]] if k in q}
     if card["objective"] == "t2i":
-        out["ceiling"] = q["ceiling"]["geneval"]
+        out["ceiling"] = q["ceiling"]["geneval_clean"]
+        out["chance_clean"] = q.get("chance", {}).get("geneval_clean")
         out["noise"] = q.get("noise", {}).get("geneval")
     if card["objective"] == "editor":
         out["ceiling"] = q["ceiling"]["edit_accuracy"]

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from common.models.bundles import T2IBundle, VLMBundle
-from common.models.tiny import build_tiny_editor, build_tiny_sd3, build_tiny_vlm
+from common.models.tiny import build_tiny_editor, build_tiny_flow_unet, build_tiny_sd3, build_tiny_vlm
 
 SMALL_VLM: dict[str, Any] = {
     "text_hidden_size": 64,
@@ -46,6 +46,11 @@ def small_vlm(request: pytest.FixtureRequest) -> VLMBundle:
 @pytest.fixture(scope="session")
 def small_sd3() -> T2IBundle:
     return build_tiny_sd3(**SMALL_IMAGE_MODEL)
+
+
+@pytest.fixture(scope="session")
+def small_unet() -> T2IBundle:
+    return build_tiny_flow_unet(block_out_channels=(16, 32), cross_attention_levels=1, attention_heads=2)
 
 
 @pytest.fixture(scope="session")

@@ -89,7 +89,7 @@ def _text_stream_of_last_block(name: str, n_layers: int) -> bool:
     return name.startswith(last) and any(p in name for p in parts)
 
 
-@pytest.mark.parametrize("which", ["small_sd3", "small_editor"])
+@pytest.mark.parametrize("which", ["small_sd3", "small_editor", "small_unet"])
 def test_image_model_forward_and_backward(which: str, request, images) -> None:
     bundle: T2IBundle = request.getfixturevalue(which)
     prompts = ["make the red circle blue", "remove the green star"]
@@ -101,7 +101,7 @@ def test_image_model_forward_and_backward(which: str, request, images) -> None:
     v = bundle.velocity(x, torch.tensor([0.3, 0.8]), cond)
     assert v.shape == x.shape
     v.pow(2).mean().backward()
-    n_layers = bundle.transformer.config.num_layers
+    n_layers = bundle.transformer.config.get("num_layers", 0)
     for name, module in (("transformer", bundle.transformer), ("text_encoder", bundle.text_encoder)):
         missing = [
             n
@@ -148,7 +148,7 @@ def test_vlm_round_trip_through_load_vlm(small_vlm: VLMBundle, images, tmp_path)
     assert isinstance(VLMBundle.from_pretrained(tmp_path), VLMBundle)
 
 
-@pytest.mark.parametrize("which", ["small_sd3", "small_editor", "latent_sd3"])
+@pytest.mark.parametrize("which", ["small_sd3", "small_editor", "latent_sd3", "small_unet"])
 def test_t2i_round_trip_through_load_t2i(which: str, request, images, tmp_path) -> None:
     if which == "latent_sd3":
         bundle = build_tiny_sd3(latent=True, resolution=64, patch_size=2, **SMALL_IMAGE_MODEL)
