@@ -474,7 +474,11 @@ def _resized(triple: EditTriple, source_dets: Sequence[Any], dets: Sequence[Any]
 
 
 def edit_verdict(
-    triple: EditTriple, image: Image.Image, *, source_image: Image.Image | None = None
+    triple: EditTriple,
+    image: Image.Image,
+    *,
+    source_image: Image.Image | None = None,
+    shapes: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """Checker-based judgment of an edited image (model resolution) against the edit's truth.
 
@@ -483,14 +487,15 @@ def edit_verdict(
     changed by :data:`RESIZE_AREA_RATIO` in the requested direction against ``source_image``
     (rendered from the source scene when not given). ``consistency``: every ``kept`` object is
     detected and there are no more detected objects than the target scene has. ``correct``:
-    both. ``kept_share``: share of kept objects detected (partial credit).
+    both. ``kept_share``: share of kept objects detected (partial credit). ``shapes``: the shapes
+    the checker may read (the world level's; ``None``: all).
     """
     from common.world.checker import detect_objects
 
-    dets = detect_objects(upsample_for_checker(image))
+    dets = detect_objects(upsample_for_checker(image), shapes=shapes)
     if triple.op == "resize":
         src = source_image if source_image is not None else render_at(triple.source, image.size[0])
-        execution = _resized(triple, detect_objects(upsample_for_checker(src)), dets)
+        execution = _resized(triple, detect_objects(upsample_for_checker(src), shapes=shapes), dets)
     else:
         execution = all(_match(o, dets) is not None for o in triple.new) and not any(
             _match(o, dets) is not None for o in triple.gone

@@ -505,13 +505,20 @@ def evaluate_t2i(
 
 
 def edit_summary(
-    edits: list[EditTriple], images: list[Image.Image], sources: list[Image.Image]
+    edits: list[EditTriple],
+    images: list[Image.Image],
+    sources: list[Image.Image],
+    *,
+    level: str | None = None,
 ) -> dict[str, Any]:
-    """Edit accuracy, execution, consistency (overall and per op) of edited images."""
+    """Edit accuracy, execution, consistency (overall and per op) of edited images; ``executed``
+    holds the per-edit execution verdicts (for paired comparisons)."""
+    shapes = get_level(level).shapes
     verdicts = [
-        edit_verdict(e, im, source_image=src) for e, im, src in zip(edits, images, sources, strict=True)
+        edit_verdict(e, im, source_image=src, shapes=shapes)
+        for e, im, src in zip(edits, images, sources, strict=True)
     ]
-    out: dict[str, Any] = {}
+    out: dict[str, Any] = {"executed": [bool(v["execution"]) for v in verdicts]}
     for key in ("correct", "execution", "consistency", "kept_share"):
         out[key if key != "correct" else "edit_accuracy"] = float(np.mean([v[key] for v in verdicts]))
     ops = sorted({v["op"] for v in verdicts})
@@ -529,19 +536,25 @@ def evaluate_editor(
     guidance_scales: list[float] | tuple[float, ...] = (1.0, 3.0),
     batch_size: int = 64,
     grid_path: Path | None = None,
+    level: str | None = None,
 ) -> dict[str, Any]:
     """Checker-based edit accuracy on ``n`` held-out edits, per CFG scale (over the instruction).
 
     ``ceiling``: the ground-truth edited renders; ``copy_source``: returning the source unchanged.
+    ``execution_vs_copy``: at the best scale, execution minus the copy baseline's execution with a
+    paired bootstrap 95% interval over the edits.
     """
+    from common.scoring.bootstrap import bootstrap_ci
+
     start = time.perf_counter()
-    edits = world_edits(n, seed, kinds)
+    edits = world_edits(n, seed, kinds, level=level)
     size = bundle.spec.resolution
     sources_pil = [render_at(e.source, size) for e in edits]
     sources = images_to_uint8(sources_pil).float() / 255.0
-    out: dict[str, Any] = {"n": n, "sample_steps": num_steps}
-    out["ceiling"] = edit_summary(edits, [render_at(e.target, size) for e in edits], sources_pil)
-    out["copy_source"] = edit_summary(edits, sources_pil, sources_pil)
+    out: dict[str, Any] = {"n": n, "sample_steps": num_steps, "world_level": get_level(level).name}
+    targets = [render_at(e.target, size) for e in edits]
+    out["ceiling"] = edit_summary(edits, targets, sources_pil, level=level)
+    out["copy_source"] = edit_summary(edits, sources_pil, sources_pil, level=level)
     by_scale: dict[str, Any] = {}
     samples: dict[str, list[Image.Image]] = {}
     for w in guidance_scales:
@@ -554,12 +567,18 @@ def evaluate_editor(
             batch_size=batch_size,
             seed=seed,
         )
-        by_scale[f"cfg_{w:g}"] = edit_summary(edits, images, sources_pil)
+        by_scale[f"cfg_{w:g}"] = edit_summary(edits, images, sources_pil, level=level)
         samples[f"cfg_{w:g}"] = images
     out["by_guidance"] = by_scale
     key = max(by_scale, key=lambda k: by_scale[k]["edit_accuracy"])
     out["edit_accuracy"] = by_scale[key]["edit_accuracy"]
     out["best_guidance"] = key
+    model_ex = np.asarray(by_scale[key]["executed"], dtype=np.float64)
+    copy_ex = np.asarray(out["copy_source"]["executed"], dtype=np.float64)
+    ci = bootstrap_ci(lambda a, b: (a - b).mean(axis=-1), model_ex, copy_ex, seed=seed)
+    out["execution_vs_copy"] = {"difference": float((model_ex - copy_ex).mean()), "ci95": [ci.low, ci.high]}
+    for summary in (*by_scale.values(), out["copy_source"], out["ceiling"]):
+        summary.pop("executed")
     if grid_path is not None and samples[key]:
         pairs = [im for k in range(min(32, n)) for im in (sources_pil[k], samples[key][k])]
         contact_sheet(pairs).save(grid_path)
