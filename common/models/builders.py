@@ -20,6 +20,7 @@ import torch
 
 from common.models.bundles import T2IBundle, T2ISpec, VLMBundle, attach_saved_adapters, family_of_pipeline
 from common.models.hub import as_dtype, resolve_file
+from common.models.patch_embed import apply_linear_patch_embed
 from common.models.processor import PROCESSOR_CLASSES
 from common.models.tiny import VLM_CLASSES
 
@@ -33,6 +34,7 @@ def load_vlm(
     device: str | torch.device | None = None,
     attn_implementation: str | None = "sdpa",
     expected_class: str | None = None,
+    linear_patch_embed: bool | None = None,
     **from_pretrained_kwargs: Any,
 ) -> VLMBundle:
     """Load a Qwen2.5-VL / Qwen3-VL model with its (image-only) processor.
@@ -45,6 +47,10 @@ def load_vlm(
         attn_implementation: ``"sdpa"``, ``"eager"`` or ``"flash_attention_2"``.
         expected_class: if given, the model class the checkpoint must have (a preset's check
             that its hub id names the right architecture).
+        linear_patch_embed: run the vision tower's patch-embedding ``Conv3d`` as the equal
+            ``F.linear`` (:mod:`common.models.patch_embed`; 6-7x faster on CPU); ``None`` follows
+            the checkpoint's ``config.json`` (the tiny builders record ``true``; hub models have
+            no entry: ``Conv3d``). The paper-scale presets say ``false``.
         **from_pretrained_kwargs: passed to the model's ``from_pretrained`` (``device_map``,
             ``revision`` ...).
     """
@@ -66,6 +72,7 @@ def load_vlm(
     if attn_implementation is not None:
         kwargs["attn_implementation"] = attn_implementation
     model = model_cls.from_pretrained(name_or_path, **kwargs)
+    apply_linear_patch_embed(model, linear_patch_embed)
     attach_saved_adapters({"model": model}, name_or_path)
     if device is not None:
         model.to(device)
@@ -90,7 +97,10 @@ def _load_component(source: str, name: str, library: str, class_name: str, dtype
         return cls.from_pretrained(source, subfolder=name)
     if library == "diffusers":
         return cls.from_pretrained(source, subfolder=name, torch_dtype=dtype)
-    return cls.from_pretrained(source, subfolder=name, dtype=dtype)
+    component = cls.from_pretrained(source, subfolder=name, dtype=dtype)
+    if getattr(component.config, "model_type", None) in VLM_CLASSES:  # the editor's text encoder
+        apply_linear_patch_embed(component)
+    return component
 
 
 def load_t2i(

@@ -31,6 +31,7 @@ import torch
 
 from common.models.bundles import T2IBundle, T2ISpec, VLMBundle
 from common.models.hub import as_dtype
+from common.models.patch_embed import apply_linear_patch_embed
 from common.models.processor import build_image_processor, build_processor
 from common.models.tokenizer import build_tokenizer, special_token_ids
 
@@ -160,6 +161,7 @@ def build_tiny_vlm(
     vision_heads: int = 4,
     image_pixels: int | None = None,
     rope_theta: float = 10000.0,
+    linear_patch_embed: bool = True,
     seed: int = 0,
     dtype: str | torch.dtype = "float32",
     device: str = "cpu",
@@ -172,6 +174,13 @@ def build_tiny_vlm(
     16 image tokens for a 128x128 world image; the presets use 224*224, see ``conf/model``).
     ``rope_theta`` is the language model's RoPE base (see ``conf/model/tiny_qwen2_5_vl.yaml`` for
     why that preset lowers it).
+
+    ``linear_patch_embed`` runs the vision tower's patch-embedding ``Conv3d`` (kernel == stride,
+    one window per ``pixel_values`` row) as the equal ``F.linear`` over the same weights
+    (:mod:`common.models.patch_embed`): same parameter names, shapes and checkpoints, outputs
+    equal to ~1e-6, and on CPU (batch 64, 224 px, one thread) the patch embedding's forward +
+    backward runs 6-7x faster (Qwen3-VL 1.09 -> 0.17 s), the vision tower's 1.6-2x (2.12 ->
+    1.08 s). Recorded in the config, so :func:`~common.models.builders.load_vlm` restores it.
     """
     import transformers
 
@@ -201,6 +210,7 @@ def build_tiny_vlm(
     gen.eos_token_id = [ids["eos_token_id"], ids["pad_token_id"]]
     gen.bos_token_id = ids["bos_token_id"]
     gen.do_sample = False
+    apply_linear_patch_embed(model, linear_patch_embed)
     model.to(device=device, dtype=as_dtype(dtype))
     processor = build_processor(arch, tokenizer, build_image_processor(arch, pixels=image_pixels))
     return VLMBundle(model=model, processor=processor, tokenizer=tokenizer)
@@ -443,6 +453,7 @@ def build_tiny_editor(
     vision_intermediate_size: int = 64,
     vision_heads: int = 2,
     init: str = "default",
+    linear_patch_embed: bool = True,
     seed: int = 0,
     dtype: str | torch.dtype = "float32",
     device: str = "cpu",
@@ -452,7 +463,8 @@ def build_tiny_editor(
     Pixel space (``resolution`` x ``resolution`` RGB). Patch tokens are ``patch_size`` x
     ``patch_size`` pixels packed as the real pipeline packs 2x2 latent patches, so
     ``in_channels = 3 * patch_size**2``; ``axes_dims_rope`` must sum to ``attention_head_dim``.
-    ``init``: as :func:`build_tiny_sd3`. The module docstring says why this design was chosen.
+    ``init``: as :func:`build_tiny_sd3`. ``linear_patch_embed``: the text encoder's, as in
+    :func:`build_tiny_vlm`. The module docstring says why this design was chosen.
     """
     from diffusers import QwenImageTransformer2DModel
 
@@ -471,6 +483,7 @@ def build_tiny_editor(
         vision_intermediate_size=vision_intermediate_size,
         vision_depth=2,
         vision_heads=vision_heads,
+        linear_patch_embed=linear_patch_embed,
         seed=seed + 1,
     )
     with seeded(seed):

@@ -39,7 +39,9 @@ HASHED_UNLESS_DEFAULT: dict[str, Any] = {
 """Fields added after bases were cached: hashed only when they differ from the value that
 reproduces the older code, so adding a field does not invalidate every cached base."""
 
-MODEL_KEYS_NOT_HASHED: frozenset[str] = frozenset({"device", "attn_implementation"})
+MODEL_KEYS_NOT_HASHED: frozenset[str] = frozenset({"device", "attn_implementation", "linear_patch_embed"})
+"""Model-preset keys that choose how the same function is computed (like the attention kernel),
+not which weights a config trains: cached bases stay valid when they change."""
 
 
 @dataclass
