@@ -22,6 +22,7 @@ reaches through this checker) and, for the editor, to the unedited source (copyi
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -308,30 +309,29 @@ def noise_images(n: int, size: int, seed: int, bundle: Any = None) -> list[Image
     return tensor_to_pil(bundle.decode(z).cpu())
 
 
-EXTRA_OBJECTS = 2
-"""World scenes hold at most this many objects beyond those their prompt asks for (the
-sampler's distractors), which defines ``geneval_clean``."""
-
-
-def geneval_summary(prompts: list[Any], images: list[Image.Image]) -> dict[str, Any]:
+def geneval_summary(
+    prompts: list[Any], images: list[Image.Image], *, shapes: Sequence[str] | None = None
+) -> dict[str, Any]:
     """GenEval-world accuracy of images (checker after x4 Lanczos upsampling).
 
     ``geneval``: GenEval's rule, overall = mean over tags. ``geneval_clean``: the same, but an
-    image with more than :data:`EXTRA_OBJECTS` detected objects beyond those the prompt asks for
-    is wrong (no world scene has more, while the checker reads ~10 spurious objects in pure
-    noise and so passes half of the single-object prompts on noise). ``requirement_accuracy``:
-    share of single requirements met; ``objects_per_image``: mean detections.
+    image with more than :data:`~common.world.checker.EXTRA_OBJECTS` detected objects beyond
+    those the prompt asks for is wrong (no world scene has more, while the checker reads ~10
+    spurious objects in pure noise and so passes half of the single-object prompts on noise).
+    ``requirement_accuracy``: share of single requirements met; ``objects_per_image``: mean
+    detections. ``shapes``: the classes the checker reads (a level's
+    ``get_level(level).shapes``; None: every world shape).
     """
-    from common.world.checker import detect_objects
+    from common.world.checker import clean_correct, detect_objects
     from common.world.geneval import evaluate_prompt, score_geneval
 
-    detections = [detect_objects(upsample_for_checker(im)) for im in images]
+    detections = [detect_objects(upsample_for_checker(im), shapes) for im in images]
     verdicts = [
         evaluate_prompt(p, [d.to_detection() for d in dets])
         for p, dets in zip(prompts, detections, strict=True)
     ]
     clean = [
-        {"tag": v.tag, "correct": v.correct and len(d) <= sum(it.count for it in p.include) + EXTRA_OBJECTS}
+        {"tag": v.tag, "correct": clean_correct(p, v, len(d))}
         for p, v, d in zip(prompts, verdicts, detections, strict=True)
     ]
     score = score_geneval(verdicts)
