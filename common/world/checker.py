@@ -24,14 +24,20 @@ Pipeline (:func:`detect_objects`), all vectorised numpy / scipy.ndimage:
        and the box (alpha >= 0.5) come from it.
     6. Shape: the radial profile r(theta) (the integral of bilinear-interpolated alpha along
        128 rays from the centroid, i.e. a sub-pixel boundary distance) is compared with every
-       shape's exact profile at every rotation (1 degree steps) with a least-squares scale;
-       the smallest relative residual names the shape. Rays that run into the canvas edge
-       while still inside the object (cut-off objects) are left out of the fit.
+       template (exact profiles of every shape at every rotation, 1 degree steps, and the same
+       shapes blurred by sigma = ``BLUR_RATIOS`` x radius, measured with the same ray integral)
+       with a least-squares scale; the smallest relative residual names the shape. A blurred
+       template is allowed only up to ``SOFT_CAP`` x the object's measured edge softness (the
+       Gaussian sigma of its edge), so sharp circles are never soft squares. ``shapes`` limits
+       the templates to a level's classes. Rays that run into the canvas edge while still inside
+       the object (cut-off objects) are left out of the fit. Objects smaller than
+       ``SPECK_AREA`` must be within ``SPECK_COLOR_DISTANCE`` of the palette (noise specks).
 Then :func:`check` applies GenEval's rule (:func:`common.world.geneval.evaluate_prompt`).
 
 Public API:
-    detect_objects(image) -> list[DetectedObject]
-    check(prompt, image) -> Verdict
+    detect_objects(image, shapes=None) -> list[DetectedObject]
+    check(prompt, image, *, shapes=None) -> Verdict
+    clean_correct(prompt, verdict, n_detections) -> bool   the clean GenEval-world verdict
     checker_records(n_prompts, seed, *, defects=None, modes=MODES, tags=GENEVAL_TAGS) -> list[dict]
     confusion_by_tag(records) -> dict[tag | "all", dict]
     confusion_markdown(confusion) -> str
@@ -72,6 +78,14 @@ SOLID_DISTANCE = 45.0
 SEED_PIXELS = 10
 """Solid pixels of one colour a component needs to hold an object of that colour."""
 
+SPECK_AREA = 0.004
+"""Objects smaller than this share of the canvas (65 px at 128 x 128; the smallest world object
+covers about 140) must be within ``SPECK_COLOR_DISTANCE`` of a palette colour: noise makes specks of
+background tinted towards the nearest palette colour (pink), 35-50 away from it."""
+
+SPECK_COLOR_DISTANCE = 30.0
+"""Largest palette distance of an object smaller than ``SPECK_AREA``."""
+
 NOISE_GUARD = 6.0
 """Estimated per-channel noise (grey levels) above which the image is median-filtered first."""
 
@@ -98,18 +112,61 @@ class DetectedObject:
         return Detection(cls=self.shape, bbox=self.bbox, color=self.color, score=1.0 - self.shape_error)
 
 
-@functools.lru_cache(maxsize=1)
-def _templates() -> tuple[np.ndarray, np.ndarray]:
-    """Radial profiles of every shape at every rotation: (n_templates, N_RAYS), shape index."""
+BLUR_RATIOS: tuple[float, ...] = (0.06, 0.12, 0.18, 0.25, 0.33, 0.42)
+"""Gaussian blur sigmas, as fractions of the shape's radius, of the soft shape templates."""
+
+SOFT_CAP = 2.0
+_FINE_RAYS = 1440
+_TEMPLATE_RADIUS = 48
+
+
+@functools.cache
+def _soft_profile(shape: str, ratio: float) -> np.ndarray:
+    """Radial profile (radius-1 units) of ``shape`` at rotation 0 blurred by sigma = ``ratio`` x radius,
+    on ``_FINE_RAYS`` rays: its coverage rendered at radius ``_TEMPLATE_RADIUS`` px, blurred, then
+    measured as the checker measures objects (:func:`_radial`)."""
+    from common.world.render import object_alpha
+    from common.world.scene import SceneObject
+
+    R = _TEMPLATE_RADIUS
+    canvas = 2 * int(np.ceil(R * (1.2 + 3.5 * ratio)))
+    alpha = object_alpha(SceneObject(shape, "red", 0.5, 0.5, R / canvas, 0.0), canvas, supersample=4)
+    alpha = ndimage.gaussian_filter(alpha, ratio * R, mode="constant")
+    th = np.arange(_FINE_RAYS) * 2 * np.pi / _FINE_RAYS
+    return _radial(alpha, canvas / 2, canvas / 2, canvas / 2 - 1, th) / R
+
+
+@dataclass(frozen=True)
+class _Templates:
+    """Shape templates: radial profiles (n, N_RAYS), their squares, owning SHAPES index, blur ratio."""
+
+    profiles: np.ndarray
+    squares: np.ndarray
+    owner: np.ndarray
+    blur: np.ndarray
+
+
+@functools.cache
+def _templates(shapes: tuple[str, ...] = SHAPES) -> _Templates:
+    """Radial profiles of every shape in ``shapes`` at every rotation (1 degree steps) and every blur
+    (exact, then each of ``BLUR_RATIOS``; a rotated template samples the fine profile at rotated
+    ray angles). A blurred disc's profile is flat like the exact one, so the circle has one."""
     angles = np.arange(N_RAYS) * 360.0 / N_RAYS
-    rows, owner = [], []
-    for si, shape in enumerate(SHAPES):
-        period = SYMMETRY[shape]
-        rots = [0.0] if shape == "circle" else np.arange(0.0, period, 1.0)
-        for rot in rots:
-            rows.append(radial_profile(shape, angles, float(rot)))
-            owner.append(si)
-    return np.asarray(rows, dtype=np.float64), np.asarray(owner)
+    fine = np.arange(_FINE_RAYS) * 360.0 / _FINE_RAYS
+    rows, owner, blur = [], [], []
+    for shape in shapes:
+        rots = [0.0] if shape == "circle" else np.arange(0.0, SYMMETRY[shape], 1.0)
+        ratios = (0.0,) if shape == "circle" else (0.0, *BLUR_RATIOS)
+        for ratio in ratios:
+            for rot in rots:
+                if ratio == 0.0:
+                    rows.append(radial_profile(shape, angles, float(rot)))
+                else:
+                    rows.append(np.interp(angles - rot, fine, _soft_profile(shape, ratio), period=360.0))
+                owner.append(SHAPES.index(shape))
+                blur.append(ratio)
+    T = np.asarray(rows, dtype=np.float64)
+    return _Templates(T, T * T, np.asarray(owner), np.asarray(blur))
 
 
 def _as_array(image: Image.Image | np.ndarray) -> np.ndarray:
@@ -164,14 +221,15 @@ def _denoise(img: np.ndarray) -> np.ndarray:
     return ndimage.median_filter(img, size=(3, 3, 1), mode="nearest")
 
 
-def _radial(alpha: np.ndarray, cy: float, cx: float, rmax: float) -> np.ndarray:
-    """Boundary distance along N_RAYS rays from (cy, cx) in ``alpha``'s pixel coordinates."""
-    th = np.arange(N_RAYS) * 2 * np.pi / N_RAYS
+def _radial(alpha: np.ndarray, cy: float, cx: float, rmax: float, th: np.ndarray | None = None) -> np.ndarray:
+    """Boundary distance along rays at angles ``th`` (radians; None: N_RAYS even ones) from (cy, cx) in
+    ``alpha``'s pixel coordinates: the integral of the bilinear-interpolated alpha along each ray."""
+    th = np.arange(N_RAYS) * 2 * np.pi / N_RAYS if th is None else th
     ts = np.arange(RAY_STEP / 2, rmax, RAY_STEP)
     py = cy + np.sin(th)[:, None] * ts[None, :] - 0.5
     px = cx + np.cos(th)[:, None] * ts[None, :] - 0.5
     vals = ndimage.map_coordinates(alpha, [py.ravel(), px.ravel()], order=1, mode="constant", cval=0.0)
-    return vals.reshape(N_RAYS, -1).sum(axis=1) * RAY_STEP
+    return vals.reshape(len(th), -1).sum(axis=1) * RAY_STEP
 
 
 def _border_distance(cy: float, cx: float, h: int, w: int) -> np.ndarray:
@@ -184,19 +242,20 @@ def _border_distance(cy: float, cx: float, h: int, w: int) -> np.ndarray:
 
 
 def _classify_shape(
-    r: np.ndarray, weight: np.ndarray, shapes: Sequence[str] | None = None
+    r: np.ndarray, weight: np.ndarray, softness: float, shapes: tuple[str, ...] = SHAPES
 ) -> tuple[str, float]:
-    T, owner = _templates()
-    if shapes is not None:
-        keep = np.isin(owner, [SHAPES.index(s) for s in shapes])
-        T, owner = T[keep], owner[keep]
+    """The shape whose template best fits the profile ``r`` (rays weighted by ``weight``) with a
+    least-squares scale k: relative residual 1 - (T.wr)^2 / ((T^2.w)(wr.r)). Blurred templates
+    are allowed only up to a blur of ``SOFT_CAP`` x ``softness`` pixels (blur ratio x k)."""
+    tpl = _templates(shapes)
     w = weight.astype(np.float64)
     wr = w * r
-    k = (T @ wr) / np.maximum((T * T) @ w, 1e-12)
-    res = ((r[None, :] - k[:, None] * T) ** 2) @ w
-    err = res / max(float(wr @ r), 1e-12)
+    tw = tpl.profiles @ wr
+    t2 = np.maximum(tpl.squares @ w, 1e-12)
+    err = np.maximum(1.0 - tw * tw / (t2 * max(float(wr @ r), 1e-12)), 0.0)
+    err = np.where(tpl.blur * (tw / t2) <= SOFT_CAP * softness, err, np.inf)
     best = int(np.argmin(err))
-    return SHAPES[int(owner[best])], float(err[best])
+    return SHAPES[int(tpl.owner[best])], float(err[best])
 
 
 def _measure(
@@ -207,9 +266,13 @@ def _measure(
     w: int,
     color: str,
     cdist: float,
-    shapes: Sequence[str] | None = None,
+    shapes: tuple[str, ...] = SHAPES,
 ) -> DetectedObject | None:
-    """Area, centroid, box and shape of one object's coverage patch at offset (y0, x0)."""
+    """Area, centroid, box and shape (one of ``shapes``) of one object's coverage patch at (y0, x0).
+
+    The edge softness handed to the shape fit is sqrt(pi) sum(alpha (1 - alpha)) / sum(|grad alpha|):
+    the Gaussian sigma, in pixels, of an edge blurred by it (an erf edge of sigma s has
+    integral alpha (1 - alpha) = s / sqrt(pi) per unit of edge length, and total variation 1)."""
     area = float(alpha.sum())
     yy, xx = np.nonzero(alpha > 0)
     if len(yy) == 0 or area <= 0:
@@ -221,7 +284,11 @@ def _measure(
     uncensored = r < _border_distance(cy + y0, cx + x0, h, w) - 0.75
     if uncensored.sum() < N_RAYS // 4:
         uncensored = np.ones_like(uncensored)
-    shape, err = _classify_shape(r, uncensored, shapes)
+    gy, gx = np.gradient(alpha)
+    softness = float(
+        np.sqrt(np.pi) * (alpha * (1.0 - alpha)).sum() / max(float(np.hypot(gy, gx).sum()), 1e-9)
+    )
+    shape, err = _classify_shape(r, uncensored, softness, shapes)
     solid = alpha >= 0.5
     cols = np.nonzero(solid.any(axis=0))[0]
     rows = np.nonzero(solid.any(axis=1))[0]
@@ -243,12 +310,24 @@ def _measure(
     )
 
 
+def _shape_set(shapes: Iterable[str] | None) -> tuple[str, ...]:
+    """``shapes`` in SHAPES order (None: all of them); unknown names raise."""
+    if shapes is None:
+        return SHAPES
+    wanted = set(shapes)
+    if not wanted or wanted - set(SHAPES):
+        raise ValueError(f"shapes must be a non-empty subset of {list(SHAPES)}, got {sorted(wanted)}")
+    return tuple(s for s in SHAPES if s in wanted)
+
+
 def detect_objects(
-    image: Image.Image | np.ndarray, shapes: Sequence[str] | None = None
+    image: Image.Image | np.ndarray, shapes: Iterable[str] | None = None
 ) -> list[DetectedObject]:
     """Objects in ``image`` (see the module docstring), in raster order of their components.
 
-    ``shapes``: the shapes an object may be read as (a world level's; ``None``: all)."""
+    ``shapes``: the classes an object may be read as (None: every world shape; a level's
+    ``get_level(level).shapes`` for images of that level)."""
+    read = _shape_set(shapes)
     img = _denoise(_as_array(image))
     h, w, _ = img.shape
     bg = _background(img)
@@ -307,15 +386,30 @@ def detect_objects(
                 alpha = alpha * np.isin(pieces, keep)
             if alpha.sum() < min_px * 0.5:
                 continue
-            obj = _measure(alpha, y0, x0, h, w, _PALETTE_NAMES[ci], float(cd[ci]), shapes)
-            if obj is not None:
+            obj = _measure(alpha, y0, x0, h, w, _PALETTE_NAMES[ci], float(cd[ci]), read)
+            if obj is not None and (obj.area >= SPECK_AREA or obj.color_distance <= SPECK_COLOR_DISTANCE):
                 out.append(obj)
     return out
 
 
-def check(prompt: GenEvalPrompt, image: Image.Image | np.ndarray) -> Verdict:
-    """GenEval verdict of ``image`` for ``prompt``, from pixels only."""
-    return evaluate_prompt(prompt, [d.to_detection() for d in detect_objects(image)])
+def check(
+    prompt: GenEvalPrompt, image: Image.Image | np.ndarray, *, shapes: Iterable[str] | None = None
+) -> Verdict:
+    """GenEval verdict of ``image`` for ``prompt``, from pixels only (``shapes``: as in
+    :func:`detect_objects`)."""
+    return evaluate_prompt(prompt, [d.to_detection() for d in detect_objects(image, shapes)])
+
+
+EXTRA_OBJECTS = 2
+"""World scenes hold at most this many objects beyond those their prompt asks for (the
+sampler's distractors), which defines the clean GenEval-world metric (:func:`clean_correct`)."""
+
+
+def clean_correct(prompt: GenEvalPrompt, verdict: Verdict, n_detections: int) -> bool:
+    """The clean GenEval-world verdict: ``verdict`` is correct and the image holds at most
+    :data:`EXTRA_OBJECTS` detections beyond the objects ``prompt`` asks for (no world scene has
+    more, while the checker reads spurious objects in noise-like images)."""
+    return verdict.correct and n_detections <= sum(it.count for it in prompt.include) + EXTRA_OBJECTS
 
 
 # ----------------------------------------------------------------------------- evaluation

@@ -316,11 +316,6 @@ def noise_images(n: int, size: int, seed: int, bundle: Any = None) -> list[Image
     return tensor_to_pil(bundle.decode(z).cpu())
 
 
-EXTRA_OBJECTS = 2
-"""World scenes hold at most this many objects beyond those their prompt asks for (the
-sampler's distractors), which defines ``geneval_clean``."""
-
-
 def shuffled_within_tag(prompts: list[Any], seed: int) -> list[Any]:
     """``prompts`` permuted within each tag (seeded), each moved off its own text where possible.
 
@@ -361,9 +356,9 @@ def geneval_summary(
     """GenEval-world accuracy of images (checker after x4 Lanczos upsampling).
 
     ``geneval``: GenEval's rule, overall = mean over tags. ``geneval_clean`` (the headline): the
-    same, but an image with more than :data:`EXTRA_OBJECTS` detected objects beyond those the
-    prompt asks for is wrong (no world scene has more, while the checker reads ~10 spurious objects
-    in pure noise). ``requirement_accuracy``: share of single requirements met;
+    same, but an image with more than :data:`~common.world.checker.EXTRA_OBJECTS` detected objects
+    beyond those the prompt asks for is wrong (no world scene has more, while the checker reads
+    ~10 spurious objects in pure noise). ``requirement_accuracy``: share of single requirements met;
     ``objects_per_image``: mean detections; ``color_presence``: share of colour-naming prompts
     whose every colour is detected, shape-agnostic. ``level``: the world level whose shapes the
     checker reads. With ``chance_seed``, ``chance`` holds the same numbers for the same images
@@ -380,6 +375,7 @@ def geneval_summary(
 
 
 def _score_detections(prompts: list[Any], detections: list[list[Any]]) -> dict[str, Any]:
+    from common.world.checker import clean_correct
     from common.world.geneval import evaluate_prompt, score_geneval
 
     verdicts = [
@@ -387,7 +383,7 @@ def _score_detections(prompts: list[Any], detections: list[list[Any]]) -> dict[s
         for p, dets in zip(prompts, detections, strict=True)
     ]
     clean = [
-        {"tag": v.tag, "correct": v.correct and len(d) <= sum(it.count for it in p.include) + EXTRA_OBJECTS}
+        {"tag": v.tag, "correct": clean_correct(p, v, len(d))}
         for p, v, d in zip(prompts, verdicts, detections, strict=True)
     ]
     score = score_geneval(verdicts)
