@@ -16,7 +16,7 @@ from hydra.utils import get_object, instantiate
 from omegaconf import DictConfig, OmegaConf
 
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
-BASE_GROUPS = {"scale", "engine", "logger", "paths", "runtime"}
+BASE_GROUPS = {"scale", "world", "engine", "logger", "paths", "runtime"}
 
 
 def config_files() -> list[tuple[str, str]]:
