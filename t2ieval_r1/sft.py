@@ -7,7 +7,8 @@ SFT trainer (:class:`common.sft.SFTTrainer`).
 
 The format warm-up is cached like the pretrained bases (:func:`ensure_warmup`): under
 ``${paths.cache_dir}/t2ieval_r1_warmup/<base>-<hash>``, the hash covering the starting model, the
-corpus, the warm-up settings and the tokenizer's vocabulary, built on first use under a file lock
+corpus (at the run's world level), the warm-up settings and the tokenizer's vocabulary, built on
+first use under a file lock
 in a ``.partial`` directory that is renamed into place when done (a killed build resumes from the
 SFT trainer's checkpoint). A GRPO run names it with ``task.model.warmup``
 (:class:`t2ieval_r1.grpo.model.PolicySpec`), so "the starting checkpoint" of GRPO is the base
@@ -176,13 +177,22 @@ def warmup_dir(cfg: Any, name: str, key: str) -> Path:
 
 
 def ensure_warmup(
-    start_path: str | Path, spec: WarmupSpec, cfg: Any = None, *, progress: bool = True
+    start_path: str | Path,
+    spec: WarmupSpec,
+    cfg: Any = None,
+    *,
+    progress: bool = True,
+    level: str | None = None,
 ) -> Path:
-    """The warmed-up evaluator of ``start_path`` (a saved VLM directory), built if not cached."""
+    """The warmed-up evaluator of ``start_path`` (a saved VLM directory), built if not cached;
+    a world corpus is drawn at world ``level`` (part of the cache key unless ``full``)."""
+    from dataclasses import replace
+
     from common.models.builders import load_vlm
     from common.models.pretrain.cache import file_lock
-    from t2ieval_r1.data import load_corpus
+    from t2ieval_r1.data import corpus_at_level, load_corpus
 
+    spec = replace(spec, corpus=corpus_at_level(spec.corpus, level))
     start_path = Path(start_path)
     final = warmup_dir(cfg, start_path.name, spec.key(start_path.name))
     if (final / WARMUP_CARD).is_file():

@@ -16,7 +16,7 @@ from hydra.utils import get_object, instantiate
 from omegaconf import DictConfig, OmegaConf
 
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
-BASE_GROUPS = {"scale", "engine", "logger", "paths", "runtime"}
+BASE_GROUPS = {"scale", "world", "engine", "logger", "paths", "runtime"}
 
 
 def config_files() -> list[tuple[str, str]]:
@@ -73,3 +73,32 @@ def test_every_experiment_names_a_task() -> None:
         cfg = compose_with(group, name)
         assert cfg.exp_name == name, f"conf/exp/{name}.yaml must set exp_name: {name}"
         assert cfg.task is not None and "_target_" in cfg.task, f"conf/exp/{name}.yaml sets no task._target_"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "level"),
+    [([], "basic"), (["scale=paper"], "basic"), (["world=full"], "full"), (["world=basic"], "basic")],
+)
+def test_world_level_composes_and_reaches_the_tasks(overrides: list[str], level: str, tmp_path: Path) -> None:
+    from common.runtime import RunContext
+    from common.world.benchmarks import world_dataset_path
+    from common.world.levels import run_level
+
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = compose(
+            "config",
+            overrides=[
+                "+exp=world_build",
+                f"paths.cache_dir={tmp_path}",
+                "runtime.progress=false",
+                *overrides,
+            ],
+        )
+    assert cfg.world.level == level and run_level(cfg) == level
+    task = instantiate(cfg.task, _partial_=True)
+    ctx = RunContext(run_dir=tmp_path / "run", cfg=cfg, seed=0)
+    metrics = task(cfg=cfg, ctx=ctx, names=["prompts_gen"], scale=0.02, preview=False)
+    assert metrics["level"] == level
+    path = world_dataset_path(tmp_path / "world", "prompts_gen", 0, scale=0.02, level=level)
+    assert metrics["datasets"]["prompts_gen"]["path"] == str(path)
+    assert ("-basic-" in path.name) == (level == "basic")

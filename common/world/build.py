@@ -1,7 +1,9 @@
 """The ``+exp=world_build`` task: build every world benchmark to disk, with cards and contact sheets.
 
-Datasets go to ``<paths.cache_dir>/world/<name>-seed<seed>`` (other sizes or canvases: a
-``-<hash>`` suffix; :func:`world_dataset_path`, where
+The world level is the run's ``world.level`` (``world=basic`` by default, ``world=full`` for the
+harder row). Datasets go to ``<paths.cache_dir>/world/<name>-seed<seed>`` at ``full``,
+``<name>-<level>-seed<seed>`` at another level (other sizes or canvases: a ``-<hash>`` suffix;
+:func:`world_dataset_path`, where
 later experiments find them through :func:`common.world.benchmarks.load_world_dataset`), or,
 with ``out: run_dir``, under ``<run_dir>/world/``. A dataset already built with the same
 arguments is kept (``overwrite: true`` rebuilds). Contact sheets are written to
@@ -20,7 +22,8 @@ import datasets
 from omegaconf import DictConfig, OmegaConf
 
 from common.runtime import RunContext
-from common.world.benchmarks import BENCHMARKS, save_benchmark, world_dataset_path
+from common.world.benchmarks import BENCHMARKS, dataset_stem, save_benchmark, world_dataset_path
+from common.world.levels import run_level
 from common.world.preview import write_contact_sheets
 
 
@@ -43,8 +46,10 @@ def run(
     preview: bool = True,
     preview_items: int = 12,
 ) -> dict[str, Any]:
-    """Build ``names`` (all by default) with ``seed``; sizes = defaults x ``scale``, then
-    ``sizes[name][split]`` overrides. Returns per-dataset rows, seconds, path and agreement."""
+    """Build ``names`` (all by default) with ``seed`` at the run's world level; sizes = defaults x
+    ``scale``, then ``sizes[name][split]`` overrides. Returns per-dataset rows, seconds, path and
+    agreement."""
+    level = run_level(cfg)
     chosen = list(_plain(names) or BENCHMARKS)
     unknown = [n for n in chosen if n not in BENCHMARKS]
     if unknown:
@@ -56,9 +61,11 @@ def run(
     total = time.perf_counter()
     for name in ctx.progress(chosen, desc="world_build", total=len(chosen)):
         if out == "cache":
-            path = world_dataset_path(cfg, name, seed, sizes=overrides.get(name), scale=scale, canvas=canvas)
+            path = world_dataset_path(
+                cfg, name, seed, sizes=overrides.get(name), scale=scale, canvas=canvas, level=level
+            )
         else:
-            path = ctx.run_dir / "world" / f"{name}-seed{seed}"
+            path = ctx.run_dir / "world" / dataset_stem(name, seed, level)
         start = time.perf_counter()
         manifest = save_benchmark(
             name,
@@ -69,6 +76,7 @@ def run(
             canvas=canvas,
             progress=ctx.progress,
             overwrite=overwrite,
+            level=level,
         )
         seconds = round(time.perf_counter() - start, 2)
         sheets: list[Path] = []
@@ -89,6 +97,7 @@ def run(
     ctx.save_json("world_build.json", report)
     metrics: dict[str, Any] = {
         "seed": seed,
+        "level": level,
         "seconds": round(time.perf_counter() - total, 2),
         "datasets": {
             n: {"rows": r["rows"], "seconds": r["seconds"], "path": r["path"]} for n, r in report.items()

@@ -38,7 +38,8 @@ Public API:
     detect_objects(image, shapes=None) -> list[DetectedObject]
     check(prompt, image, *, shapes=None) -> Verdict
     clean_correct(prompt, verdict, n_detections) -> bool   the clean GenEval-world verdict
-    checker_records(n_prompts, seed, *, defects=None, modes=MODES, tags=GENEVAL_TAGS) -> list[dict]
+    checker_records(n_prompts, seed, *, defects=None, modes=MODES, tags=GENEVAL_TAGS, level=None)
+        -> list[dict]
     confusion_by_tag(records) -> dict[tag | "all", dict]
     confusion_markdown(confusion) -> str
 """
@@ -423,28 +424,32 @@ def checker_records(
     modes: Sequence[str] = ("match", "partial", "miss"),
     tags: Sequence[str] = GENEVAL_TAGS,
     canvas: int = 128,
+    level: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Sample ``n_prompts`` prompts x ``modes`` scenes, render, check; one record per image.
+    """Sample ``n_prompts`` prompts x ``modes`` scenes of world ``level`` (``None``: full), render,
+    check (reading only the level's shapes); one record per image.
 
     ``defects`` is fixed defects or a function of the rng returning them. Ground truth is the
     GenEval rule on the scene actually drawn (``defects.prepare_scene``). A record holds
     ``tag, mode, defects, truth, pred`` (requirement dicts) and the prompt text.
     """
     from common.world.defects import as_defects, prepare_scene
+    from common.world.levels import get_level
     from common.world.prompts import sample_prompts
     from common.world.render import render_array
     from common.world.sampling import sample_scene, truth_verdict
 
+    lv = get_level(level)
     rng = np.random.default_rng(seed)
-    prompts = sample_prompts(n_prompts, rng, tags)
+    prompts = sample_prompts(n_prompts, rng, tags, level=lv)
     records = []
     for p in prompts:
         for mode in modes:
-            s = sample_scene(p, rng, mode=mode, canvas=canvas)
+            s = sample_scene(p, rng, mode=mode, canvas=canvas, level=lv)
             d = as_defects(defects(rng) if callable(defects) else defects)
             drawn = prepare_scene(s.scene, d)
             truth = truth_verdict(p, drawn)
-            pred = check(p, render_array(s.scene, defects=d))
+            pred = check(p, render_array(s.scene, defects=d), shapes=lv.shapes)
             records.append(
                 {
                     "tag": p.tag,

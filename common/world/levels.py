@@ -17,12 +17,17 @@ Public API:
     WorldLevel                     the frozen description of a level
     LEVELS                         name -> WorldLevel
     get_level(level) -> WorldLevel a name, a WorldLevel or None (``full``) -> WorldLevel
+    run_level(cfg) -> str          the level a run config names (``world.level``), for tasks
     DEFAULT_LEVEL = "full"         what library functions use when no level is passed
+
+Library functions take the level as an argument (a name); only tasks read it from the run config
+(``conf/world/<name>.yaml``, ``world=full`` on the command line), through :func:`run_level`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from common.world.vocab import SHAPES, SIZES
 
@@ -43,6 +48,7 @@ class WorldLevel:
         counts: the counts counting prompts ask for.
         distractors: (min, max) objects a scene holds that its prompt does not mention.
         background: ``textured`` or ``plain`` (:data:`BACKGROUNDS`).
+        role: what the level is for, in a few words (dataset cards).
     """
 
     name: str
@@ -52,6 +58,7 @@ class WorldLevel:
     counts: tuple[int, ...]
     distractors: tuple[int, int]
     background: str
+    role: str = ""
 
     def __post_init__(self) -> None:
         if len(self.shapes) < 2 or set(self.shapes) - set(SHAPES):
@@ -68,6 +75,21 @@ class WorldLevel:
         if self.background not in BACKGROUNDS:
             raise ValueError(f"level {self.name!r}: background must be one of {list(BACKGROUNDS)}")
 
+    @property
+    def source_distractors(self) -> tuple[int, int]:
+        """(min, max) distractors of a clean source scene to edit: one to one more than a generated
+        scene may hold (so an edit always has an object besides the prompt's to work on)."""
+        return (1, self.distractors[1] + 1)
+
+    def describe(self) -> str:
+        """One sentence on what scenes of this level hold (for dataset cards and reports)."""
+        lo, hi = self.distractors
+        return (
+            f"shapes {', '.join(self.shapes)}; sizes {', '.join(self.sizes)}; "
+            f"{'upright' if self.upright else 'randomly rotated'} objects; counting prompts ask for "
+            f"{', '.join(str(c) for c in self.counts)}; {lo}-{hi} distractors; {self.background} background."
+        )
+
 
 LEVELS: dict[str, WorldLevel] = {
     "full": WorldLevel(
@@ -78,6 +100,7 @@ LEVELS: dict[str, WorldLevel] = {
         counts=(2, 3, 4),
         distractors=(0, 2),
         background="textured",
+        role="the world as first built, kept as the harder row",
     ),
     "basic": WorldLevel(
         name="basic",
@@ -87,6 +110,7 @@ LEVELS: dict[str, WorldLevel] = {
         counts=(2, 3),
         distractors=(0, 1),
         background="plain",
+        role="the tiny-scale default: shapes the tiny models can tell apart",
     ),
 }
 """The world's levels by name."""
@@ -103,3 +127,12 @@ def get_level(level: str | WorldLevel | None = None) -> WorldLevel:
     if name not in LEVELS:
         raise ValueError(f"unknown world level {name!r}; known levels: {', '.join(LEVELS)} (set world.level)")
     return LEVELS[name]
+
+
+def run_level(cfg: Any) -> str:
+    """The level name a run config sets (``world.level``, checked), for tasks to pass on to library
+    functions; a config without a ``world`` group (e.g. one built by hand) gets :data:`DEFAULT_LEVEL`."""
+    from omegaconf import OmegaConf
+
+    name = OmegaConf.select(cfg, "world.level", default=None) if cfg is not None else None
+    return get_level(name).name

@@ -15,7 +15,8 @@ Gen hard    ``firm_bench_gen``   test          ``difficulty == "hard"`` (125)  i
 The reference of every item is its ``score`` column: the rounded consensus of the world's
 simulated human raters on FIRM's 1-5 rubrics. ``Edit overall`` / ``Gen overall`` pool the items
 of their two columns (the paper's overall values are the item-weighted means: e.g. FIRM-Edit-8B
-(301 x 0.53 + 256 x 0.73) / 557 = 0.62).
+(301 x 0.53 + 256 x 0.73) / 557 = 0.62). The items are those of one world level (``level``, a
+:mod:`common.world.levels` name; the task passes the run's ``world.level``).
 """
 
 from __future__ import annotations
@@ -67,8 +68,10 @@ def load_bench_items(
     max_items: int | None = None,
     domains: tuple[str, ...] = ("edit", "gen"),
     world_scale: float = 1.0,
+    level: str | None = None,
 ) -> dict[str, list[JudgeItem]]:
-    """``{column: items}`` of the world's FIRM-Bench (the first ``max_items`` of each column).
+    """``{column: items}`` of the world's FIRM-Bench at world ``level`` (``None``: ``full``; the
+    first ``max_items`` of each column).
 
     ``world_scale`` scales the benchmark's sizes when it is built (1.0: the FIRM-Bench sizes;
     smaller values build a smaller benchmark, e.g. for tests).
@@ -81,7 +84,7 @@ def load_bench_items(
         if col.domain not in domains:
             continue
         if col.dataset not in cache:
-            cache[col.dataset] = load_world_dataset(cfg, col.dataset, scale=float(world_scale))
+            cache[col.dataset] = load_world_dataset(cfg, col.dataset, scale=float(world_scale), level=level)
         rows = cache[col.dataset][col.split]
         if col.difficulty is not None:
             keep = [i for i, d in enumerate(rows["difficulty"]) if d == col.difficulty]

@@ -18,7 +18,9 @@ judge an instruction the editor never received).
 World source (:func:`sample_edit_items`): a source scene, a random edit
 (:func:`common.world.edits.sample_edit`), and an execution by a simulated editor of a given
 quality (:func:`common.world.edits.make_example`, variants drawn with ``execution_weights`` /
-``consistency_weights``). Ground truth comes from the scene difference:
+``consistency_weights``), all at one world level (``level``: a :mod:`common.world.levels` name,
+``None`` = ``full``; prompts, scenes, edits, sloppy results and perturbed shapes stay in it).
+Ground truth comes from the scene difference:
 :func:`common.world.edits.execution_score`, :func:`~common.world.edits.consistency_score` and
 :func:`~common.world.edits.difference_report` (the two passes the oracle answers with).
 """
@@ -35,6 +37,7 @@ from PIL import Image
 
 from common.annotators.oracle import oracle_meta
 from common.annotators.types import Annotator, ChatRequest
+from common.world.benchmarks.items import sample_source
 from common.world.edits import (
     CONSISTENCY_VARIANTS,
     EDIT_KINDS,
@@ -54,11 +57,11 @@ from common.world.edits import (
     significant_changes_text,
     unintended_changes,
 )
+from common.world.levels import get_level
 from common.world.prompts import sample_prompt
 from common.world.render import render
-from common.world.sampling import sample_scene
 from common.world.scene import Scene
-from common.world.vocab import COLORS, GENEVAL_TAGS, SHAPES
+from common.world.vocab import COLORS, GENEVAL_TAGS
 from firm.curation.assemble import ProgressFn, RejectionLog, annotate, assign_donors, select_mismatches
 from firm.curation.validate import validate_json_score, validate_text
 from firm.prompts.edit import consistency_messages, difference_messages, execution_messages, merge_report
@@ -130,9 +133,9 @@ def _weighted(rng: np.random.Generator, weights: Mapping[str, float]) -> str:
     return names[int(rng.choice(len(names), p=p / p.sum()))]
 
 
-def _source_scene(rng: np.random.Generator, canvas: int) -> Scene:
-    prompt = sample_prompt(GENEVAL_TAGS[int(rng.integers(len(GENEVAL_TAGS)))], rng)
-    return sample_scene(prompt, rng, mode="match", canvas=canvas, distractors=(1, 3)).scene
+def _source_scene(rng: np.random.Generator, canvas: int, level: str | None = None) -> Scene:
+    prompt = sample_prompt(GENEVAL_TAGS[int(rng.integers(len(GENEVAL_TAGS)))], rng, level=level)
+    return sample_source(prompt, rng, canvas, level=level)
 
 
 def sample_edit_items(
@@ -143,8 +146,9 @@ def sample_edit_items(
     execution_weights: Mapping[str, float] | None = None,
     consistency_weights: Mapping[str, float] | None = None,
     canvas: int = 128,
+    level: str | None = None,
 ) -> list[EditItem]:
-    """``n`` world edit examples with ground truth; deterministic in ``seed``."""
+    """``n`` world edit examples at world ``level`` with ground truth; deterministic in ``seed``."""
     ew = dict(execution_weights or DEFAULT_EXECUTION_WEIGHTS)
     cw = dict(consistency_weights or DEFAULT_CONSISTENCY_WEIGHTS)
     for name, w, known in (("execution", ew, EXECUTION_VARIANTS), ("consistency", cw, CONSISTENCY_VARIANTS)):
@@ -153,10 +157,17 @@ def sample_edit_items(
     rng = np.random.default_rng([seed, 0xED17])
     items: list[EditItem] = []
     while len(items) < n:
-        source = _source_scene(rng, canvas)
+        source = _source_scene(rng, canvas, level)
         try:
-            edit = sample_edit(source, rng, kinds=list(kinds))
-            ex = make_example(source, edit, rng, execution=_weighted(rng, ew), consistency=_weighted(rng, cw))
+            edit = sample_edit(source, rng, kinds=list(kinds), level=level)
+            ex = make_example(
+                source,
+                edit,
+                rng,
+                execution=_weighted(rng, ew),
+                consistency=_weighted(rng, cw),
+                level=level,
+            )
         except EditError:
             continue
         truth = EditTruth(edit, source, ex.result, ex.diff, ex.execution, ex.consistency)
@@ -187,18 +198,21 @@ def _other(rng: np.random.Generator, pool: Sequence[str], current: str | None) -
     return options[int(rng.integers(len(options)))]
 
 
-def perturb_edit(edit: Edit, source: Scene, rng: np.random.Generator) -> Edit | None:
+def perturb_edit(
+    edit: Edit, source: Scene, rng: np.random.Generator, level: str | None = None
+) -> Edit | None:
     """The same operation with a wrong value (None when no valid variant exists).
 
     recolour: another colour; move: another region (not the current one of the target);
-    replace / add: another shape; resize: the opposite direction; remove: another object.
+    replace / add: another shape (of world ``level``); resize: the opposite direction; remove:
+    another object.
     """
     k = edit.kind
     try:
         if k == "recolour":
             return replace(edit, color=_other(rng, tuple(COLORS), edit.color))
         if k in ("replace", "add"):
-            return replace(edit, shape=_other(rng, SHAPES, edit.shape))
+            return replace(edit, shape=_other(rng, get_level(level).shapes, edit.shape))
         if k == "resize":
             assert edit.factor is not None
             return replace(edit, factor=1.0 / edit.factor)
@@ -228,12 +242,14 @@ def _safe_execution(edit: Edit, truth: EditTruth) -> int | None:
         return None
 
 
-def _lowest_perturbation(truth: EditTruth, rng: np.random.Generator, tries: int = 4) -> Edit | None:
+def _lowest_perturbation(
+    truth: EditTruth, rng: np.random.Generator, tries: int = 4, level: str | None = None
+) -> Edit | None:
     """Of a few perturbations, the one with the lowest execution truth (a perturbation can
     happen to describe what a sloppy editor really did; the aim is a mismatch)."""
     best: tuple[int, Edit] | None = None
     for _ in range(tries):
-        cand = perturb_edit(truth.edit, truth.source, rng)
+        cand = perturb_edit(truth.edit, truth.source, rng, level)
         score = _safe_execution(cand, truth) if cand is not None else None
         if cand is not None and score is not None and (best is None or score < best[0]):
             best = (score, cand)
@@ -246,8 +262,10 @@ def rebalance(
     seed: int,
     *,
     strategies: Mapping[str, float] | None = None,
+    level: str | None = None,
 ) -> list[EditItem]:
-    """Rewrite ``round(share * len(items))`` instructions into mismatches (module docstring).
+    """Rewrite ``round(share * len(items))`` instructions into mismatches (module docstring);
+    perturbed shapes are ``level``'s.
 
     Returns new items (the input is not modified). With ground truth, the execution truth is
     recomputed for the rewritten instruction (a swapped instruction usually names objects the
@@ -279,7 +297,7 @@ def rebalance(
         else:
             if it.truth is None:
                 continue  # perturbing needs the structured edit
-            new_edit = _lowest_perturbation(it.truth, rng)
+            new_edit = _lowest_perturbation(it.truth, rng, level=level)
             if new_edit is None:
                 continue
             text = instruction_text(new_edit, int(rng.integers(3)))

@@ -12,7 +12,8 @@ Every answer is validated (:mod:`firm.curation.validate`); failures go to ``reje
 World source (:func:`sample_gen_items`): GenEval-style world prompts, scenes sampled to match,
 partly match or miss them (``mode_weights``), drawn by several simulated "generators" with
 different defect habits (:data:`GENERATOR_PROFILES`, FIRM's point of mixing generators so the
-reward model does not learn one generator's artifacts). Ground truth travels in the requests'
+reward model does not learn one generator's artifacts), all at one world level (``level``: a
+:mod:`common.world.levels` name, ``None`` = ``full``). Ground truth travels in the requests'
 side channel for the world oracle:
 
 * the plan is derived from the prompt's GenEval requirements (:func:`plan_for_prompt`);
@@ -243,8 +244,10 @@ def sample_gen_items(
     mode_weights: Mapping[str, float] | None = None,
     generators: Sequence[str] | None = None,
     canvas: int = 128,
+    level: str | None = None,
 ) -> list[GenItem]:
-    """``n`` world (prompt, image) items with ground truth; deterministic in ``seed``."""
+    """``n`` world (prompt, image) items at world ``level`` with ground truth; deterministic in
+    ``seed``."""
     weights = dict(mode_weights or DEFAULT_MODE_WEIGHTS)
     unknown = set(weights) - set(MODES)
     if unknown:
@@ -254,12 +257,12 @@ def sample_gen_items(
     p = p / p.sum()
     gens = list(generators or GENERATOR_PROFILES)
     rng = np.random.default_rng([seed, 0x6E4])
-    prompts = sample_prompts(n, rng, tags=list(tags))
+    prompts = sample_prompts(n, rng, tags=list(tags), level=level)
     items = []
     for i, prompt in enumerate(prompts):
         mode = modes[int(rng.choice(len(modes), p=p))]
         gen = gens[int(rng.integers(len(gens)))]
-        sampled = sample_scene(prompt, rng, mode=mode, canvas=canvas)
+        sampled = sample_scene(prompt, rng, mode=mode, canvas=canvas, level=level)
         defects = _sample_defects(GENERATOR_PROFILES[gen], rng)
         drawn = prepare_scene(sampled.scene, defects)
         items.append(

@@ -5,7 +5,9 @@ annotator: the world oracle, an OpenAI-compatible endpoint, an in-process VLM), 
 ``data.path``, or, when no path is given, the curation run here on first use with the world
 oracle (``conf/annotator/oracle.yaml``, overridable by ``data.annotator``) and cached under
 ``<cache_dir>/firm_curated/<kind>-<key>`` where ``key`` hashes the curation parameters, the
-annotator settings and the data seed. Building happens in a ``.partial`` sibling renamed into
+annotator settings, the data seed and the world level (a level other than ``full``; the keys of
+``full`` curations are those from before levels existed), so a curation at one level is never
+read at another. Building happens in a ``.partial`` sibling renamed into
 place when complete, under a file lock, so concurrent runs (e.g. three training seeds) curate
 once and a killed build never leaves half a dataset where readers look.
 """
@@ -24,6 +26,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from common.models.pretrain.cache import file_lock
 from common.runtime import RunContext
+from common.world.levels import DEFAULT_LEVEL, get_level
 from firm.rm.examples import KIND_MODES
 
 __all__ = ["CURATED_DIR", "CURATION_TASKS", "curated_cache_dir", "load_curated"]
@@ -43,15 +46,24 @@ def _oracle_node(seed: int, overrides: Mapping[str, Any] | None) -> dict[str, An
 
 
 def curated_cache_dir(
-    cfg: Any, kind: str, curate: Mapping[str, Any], seed: int, annotator: Mapping[str, Any] | None = None
+    cfg: Any,
+    kind: str,
+    curate: Mapping[str, Any],
+    seed: int,
+    annotator: Mapping[str, Any] | None = None,
+    level: str | None = None,
 ) -> Path:
-    """``<cache_dir>/firm_curated/<kind>-<key>`` for these curation settings (nothing is built)."""
-    payload = {
+    """``<cache_dir>/firm_curated/<kind>-<key>`` for these curation settings at world ``level``
+    (nothing is built)."""
+    payload: dict[str, Any] = {
         "kind": kind,
         "curate": dict(curate),
         "seed": int(seed),
         "annotator": _oracle_node(seed, annotator),
     }
+    lv = get_level(level).name
+    if lv != DEFAULT_LEVEL:
+        payload["level"] = lv
     key = hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:12]
     return Path(str(OmegaConf.select(cfg, "paths.cache_dir"))) / CURATED_DIR / f"{kind}-{key}"
 
@@ -61,13 +73,14 @@ def _complete(path: Path, kind: str) -> bool:
 
 
 def _curate(
-    cfg: DictConfig, kind: str, out: Path, curate: Mapping[str, Any], seed: int, annotator: Any
+    cfg: DictConfig, kind: str, out: Path, curate: Mapping[str, Any], seed: int, annotator: Any, level: str
 ) -> dict[str, Any]:
-    """Run the kind's curation task with the world oracle into ``out``; returns its metrics."""
+    """Run the kind's curation task with the world oracle at world ``level`` into ``out``; returns
+    its metrics."""
     import importlib
 
     task = importlib.import_module(CURATION_TASKS[kind])
-    run_cfg = OmegaConf.merge(cfg, {"seed": int(seed)})
+    run_cfg = OmegaConf.merge(cfg, {"seed": int(seed), "world": {"level": level}})
     OmegaConf.update(run_cfg, "annotator", _oracle_node(seed, annotator), force_add=True, merge=False)
     ctx = RunContext(run_dir=out / "_curation_run", cfg=run_cfg, seed=int(seed))  # type: ignore[arg-type]
     metrics = task.run(run_cfg, ctx, out_dir=str(out), **dict(curate))
@@ -83,12 +96,14 @@ def load_curated(
     curate: Mapping[str, Any] | None = None,
     seed: int = 0,
     annotator: Mapping[str, Any] | None = None,
+    level: str | None = None,
 ) -> tuple[dict[str, Any], Path]:
     """The curated subsets of ``kind`` (``{mode: datasets.Dataset}``) and their directory.
 
     ``path``: a curated directory (``<path>/<mode>`` for each mode of the kind); ``None``: the
     cached world-oracle curation with parameters ``curate`` (those of the curation task, e.g.
-    ``n_examples`` / ``n_prompts``), data seed ``seed`` and oracle settings ``annotator``.
+    ``n_examples`` / ``n_prompts``), data seed ``seed``, oracle settings ``annotator`` and world
+    ``level`` (a :mod:`common.world.levels` name; ``None``: ``full``).
     """
     import datasets
 
@@ -104,13 +119,14 @@ def load_curated(
             )
     else:
         curate = dict(curate or {})
-        root = curated_cache_dir(cfg, kind, curate, seed, annotator)
+        lv = get_level(level).name
+        root = curated_cache_dir(cfg, kind, curate, seed, annotator, lv)
         if not _complete(root, kind):
             with file_lock(root.with_name(f".{root.name}.lock")):
                 if not _complete(root, kind):  # another process may have finished it meanwhile
                     partial = root.with_name(f".{root.name}.partial-{os.getpid()}")
                     shutil.rmtree(partial, ignore_errors=True)
-                    _curate(cfg, kind, partial, curate, seed, annotator)
+                    _curate(cfg, kind, partial, curate, seed, annotator, lv)
                     if root.exists():
                         shutil.rmtree(root)
                     os.replace(partial, root)

@@ -13,7 +13,8 @@ failures), ``firm_bench_mae.{md,csv,tex}`` (the mean table) and ``predictions/<r
 item's parsed score, reference and error) into the run directory. Returns the per-column means,
 standard deviations and per-seed values of every row, the parse-failure counts, the acceptance
 check of every other row against ``compare_to`` (each seed below its MAE on every column) and
-wall times.
+wall times. The benchmark is the world's at the run's ``world.level`` (``world=full`` for the
+harder row); the level is in the metrics and the report.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from common.runtime import RunContext, to_jsonable
 from common.scoring.tables import write_tables
+from common.world.levels import run_level
 from firm.bench.items import COLUMNS, DOMAINS, load_bench_items
 from firm.bench.judge import JudgeItem, judge
 from firm.bench.judges import JudgeSpec, build_judges, endpoint_annotator, model_annotator
@@ -169,7 +171,10 @@ def run(
     )
     template = resolve_template(template, cfg)
     budget = {"execution": 256, "consistency": 256, "instruction": 1024, **dict(_plain(max_tokens) or {})}
-    all_items = load_bench_items(cfg, template=template, max_items=max_items, world_scale=world_scale)
+    level = run_level(cfg)
+    all_items = load_bench_items(
+        cfg, template=template, max_items=max_items, world_scale=world_scale, level=level
+    )
     t_items = time.perf_counter() - t0
 
     results: dict[str, dict[str, Any]] = {}
@@ -202,7 +207,9 @@ def run(
         acceptance = {n: beats(agg, results[reference]) for n, agg in results.items() if n != reference}
 
     n_items = {c: len(v) for c, v in all_items.items()}
-    report = render_report(results, labels, policy=missing, n_items=n_items)
+    report = render_report(
+        results, labels, title=f"FIRM-Bench (world analog, level {level})", policy=missing, n_items=n_items
+    )
     (ctx.run_dir / "firm_bench.md").write_text(report)
     write_tables(
         table_rows(results), ctx.run_dir / "firm_bench_mae", columns=["model", *COLUMNS], index_name="model"
@@ -211,6 +218,7 @@ def run(
     return to_jsonable(
         {
             "columns": list(COLUMNS),
+            "level": level,
             "results": results,
             "per_seed": per_seed,
             "seed_labels": labels,

@@ -5,7 +5,8 @@ JSON reasoning, the merged difference report, both images) as HF datasets (``sav
 ``README.md`` card with the score histograms in the layout of the paper's Table 6 (published
 FIRM-Edit-370K rows beside them) and ``rejected.jsonl``. ``mismatch_share`` of the instructions
 are rewritten into mismatches before annotation (FIRM's way of creating low execution scores).
-With the OpenAI-compatible annotator a rerun after a crash or kill resumes from the cache.
+With the OpenAI-compatible annotator a rerun after a crash or kill resumes from the cache. The
+world level is the run's ``world.level`` (``world=full`` for the harder row).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from omegaconf import DictConfig
 
 from common.runtime import RunContext
 from common.world.edits import EDIT_KINDS
+from common.world.levels import run_level
 from firm.curation.assemble import RejectionLog, dataset_card, save_dataset, score_histogram
 from firm.curation.edit import curate_edit, edit_features, rebalance, sample_edit_items
 from firm.prompts.edit import EDIT_PROMPT_VERSION
@@ -37,8 +39,10 @@ def run(
     chunk_size: int = 64,
     out_dir: str | None = None,
 ) -> dict[str, Any]:
-    """Sample ``n_examples`` world edits, rebalance, annotate, write the datasets."""
+    """Sample ``n_examples`` world edits at the run's world level, rebalance, annotate, write the
+    datasets."""
     start = time.perf_counter()
+    level = run_level(cfg)
     annotator = build_annotator(cfg)
     kinds = list(kinds or EDIT_KINDS)
     items = sample_edit_items(
@@ -48,9 +52,10 @@ def run(
         execution_weights=dict(execution_weights) if execution_weights else None,
         consistency_weights=dict(consistency_weights) if consistency_weights else None,
         canvas=int(canvas),
+        level=level,
     )
     strategies = dict(mismatch_strategies) if mismatch_strategies else None
-    items = rebalance(items, float(mismatch_share), int(ctx.seed), strategies=strategies)
+    items = rebalance(items, float(mismatch_share), int(ctx.seed), strategies=strategies, level=level)
     n_mismatch = sum(1 for it in items if it.mismatch)
 
     out = output_dir(ctx, out_dir, "firm_edit")
@@ -73,6 +78,7 @@ def run(
         "execution_weights": dict(execution_weights or {}),
         "consistency_weights": dict(consistency_weights or {}),
         "canvas": canvas,
+        "level": level,
         "seed": ctx.seed,
         "prompt_version": EDIT_PROMPT_VERSION,
     }
@@ -80,8 +86,9 @@ def run(
         title="FIRM-Edit (world, tiny)",
         summary=(
             "Editing data curated with FIRM's difference-first pipeline on the project's embedded "
-            "world: an MLLM describes the differences between source and edited image in two passes "
-            "(obvious, detailed), the passes are merged into one report, and an evaluator scores "
+            f"world (level `{level}`): an MLLM describes the differences between source and edited "
+            "image in two passes (obvious, detailed), the passes are merged into one report, and an "
+            "evaluator scores "
             'execution and consistency on 1-5 as JSON `{"reasoning", "score"}`. '
             f"{n_mismatch} of {len(items)} instructions were rewritten into mismatches before "
             "annotation (FIRM's rebalancing; execution subset only). Annotator: "
@@ -109,6 +116,7 @@ def run(
     (out / "README.md").write_text(card)
     metrics: dict[str, Any] = {
         "out_dir": str(out),
+        "level": level,
         "items": len(items),
         "mismatched": n_mismatch,
         "mismatch_share_realised": n_mismatch / len(items) if items else 0.0,

@@ -5,7 +5,8 @@ and ``<out_dir>/quality`` (three 1-5 quality sub-scores) as HF datasets (``save_
 ``README.md`` card with the score histogram in the layout of the paper's Table 6 (published
 FIRM-Gen-293K row beside it) and ``rejected.jsonl`` (every malformed annotation, with its
 reason). With the OpenAI-compatible annotator a rerun after a crash or kill answers every
-request already paid for from the response cache.
+request already paid for from the response cache. The world level is the run's ``world.level``
+(``world=full`` for the harder row).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 from omegaconf import DictConfig
 
 from common.runtime import RunContext
+from common.world.levels import run_level
 from common.world.vocab import GENEVAL_TAGS
 from firm.curation.assemble import RejectionLog, dataset_card, save_dataset, score_histogram
 from firm.curation.gen import (
@@ -41,8 +43,10 @@ def run(
     chunk_size: int = 64,
     out_dir: str | None = None,
 ) -> dict[str, Any]:
-    """Sample ``n_prompts`` world (prompt, image) pairs, annotate them, write the datasets."""
+    """Sample ``n_prompts`` world (prompt, image) pairs at the run's world level, annotate them,
+    write the datasets."""
     start = time.perf_counter()
+    level = run_level(cfg)
     annotator = build_annotator(cfg)
     tags = list(tags or GENEVAL_TAGS)
     items = sample_gen_items(
@@ -52,6 +56,7 @@ def run(
         mode_weights=dict(mode_weights) if mode_weights else None,
         generators=list(generators) if generators else None,
         canvas=int(canvas),
+        level=level,
     )
     out = output_dir(ctx, out_dir, "firm_gen")
     rejections = RejectionLog(out / "rejected.jsonl")
@@ -72,6 +77,7 @@ def run(
         "mode_weights": dict(mode_weights or {}),
         "generators": list(generators or GENERATOR_PROFILES),
         "canvas": canvas,
+        "level": level,
         "seed": ctx.seed,
         "prompt_version": GEN_PROMPT_VERSION,
     }
@@ -79,8 +85,9 @@ def run(
         title="FIRM-Gen (world, tiny)",
         summary=(
             "Generation data curated with FIRM's plan-then-score pipeline on the project's embedded "
-            "world: a planner turns each prompt into a checklist ([Main Subject/Element], "
-            "[Attribute/Action], [Style/Composition], [Negative Constraints]), an evaluator checks the "
+            f"world (level `{level}`): a planner turns each prompt into a checklist "
+            "([Main Subject/Element], [Attribute/Action], [Style/Composition], [Negative Constraints]), "
+            "an evaluator checks the "
             "image against it and rates instruction following on 1-5 (`\\boxed{X}`). A separate "
             "quality prompt gives three 1-5 sub-scores (aesthetics, quality, structure & texture) "
             "for QMA. Annotator: " + str(annotator_cfg.get("_target_", "?")) + "."
@@ -107,6 +114,7 @@ def run(
 
     metrics: dict[str, Any] = {
         "out_dir": str(out),
+        "level": level,
         "items": len(items),
         "rows": {k: len(v) for k, v in records.items()},
         "histogram": {

@@ -4,7 +4,8 @@ One model per kind, trained on all its modes at once: the edit RM on ``execution
 ``consistency``, the gen RM on ``instruction`` and ``quality``. Inputs are the RM prompts without
 the difference report / analysis plan (:mod:`firm.rm.examples`), targets the curated responses
 (reasoning, then the score; canonical text for the project's tokenizer). Data: ``data.path`` (a
-curated directory) or the world-oracle curation cached on first use (:mod:`firm.rm.data`).
+curated directory) or the world-oracle curation at the run's ``world.level``, cached on first use
+(:mod:`firm.rm.data`).
 Model: ``model`` (:func:`firm.rm.sources.resolve_source`; default ``base``, the scale's reward
 model base). Training: :class:`common.sft.SFTTrainer` with ``sft`` (:class:`common.sft.SFTConfig`;
 its seed is the run's ``seed``) on the engine of ``cfg.engine`` (ZeRO-3: the model is built
@@ -34,6 +35,7 @@ from omegaconf import DictConfig, OmegaConf
 from common.run_checkpoints import run_checkpoint_root
 from common.runtime import RunContext
 from common.sft import SFTConfig, SFTTrainer
+from common.world.levels import run_level
 from firm.bench.judge import JudgeItem, judge
 from firm.bench.judges import model_annotator
 from firm.bench.metrics import score_column
@@ -151,6 +153,7 @@ def run(
         curate=data.get("curate"),
         seed=int(data.get("seed", 0)),
         annotator=data.get("annotator"),
+        level=run_level(cfg),
     )
     train_sets, held_items = held_out_split(subsets, modes, eval_items, int(data.get("seed", 0)), template)
     examples = rm_examples(train_sets, modes, template=template, canonical=canonical)

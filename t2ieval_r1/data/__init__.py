@@ -24,7 +24,7 @@ from t2ieval_r1.data.schema import (
     validate_pairwise,
     validate_singlewise,
 )
-from t2ieval_r1.data.sources import CORPUS_SOURCES, load_corpus
+from t2ieval_r1.data.sources import CORPUS_SOURCES, corpus_at_level, load_corpus
 from t2ieval_r1.data.world import quick_pairwise, quick_singlewise
 
 __all__ = [
@@ -34,6 +34,7 @@ __all__ = [
     "PREFERENCES",
     "SINGLEWISE_COLUMNS",
     "DataFormatError",
+    "corpus_at_level",
     "corpus_kind",
     "load_corpus",
     "load_ranked_pairs",

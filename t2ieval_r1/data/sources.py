@@ -17,7 +17,9 @@ ranked_pairs        ``path``, ``image_root``, ``include_ties`` (ImageReward-styl
 ==================  ==========================================================================
 
 Every source accepts ``limit`` (keep the first rows) and ``aspects`` (keep rows of these aspects,
-for sources whose rows carry several). The result is validated against the schemas.
+for sources whose rows carry several). The result is validated against the schemas. The world
+sources (``world``, ``world_quick``) take ``level`` (a :mod:`common.world.levels` name): the spec's
+own, else the ``level`` given to :func:`load_corpus` (tasks pass the run's ``world.level``).
 """
 
 from __future__ import annotations
@@ -29,16 +31,31 @@ from typing import Any
 import datasets
 
 from common.registry import Registry
+from common.world.levels import DEFAULT_LEVEL, get_level
 from t2ieval_r1.data.real import load_ranked_pairs, load_t2i_eval_bench, load_t2i_eval_distill
 from t2ieval_r1.data.schema import DataFormatError, validate_corpus
 from t2ieval_r1.data.world import quick_pairwise, quick_singlewise
 from t2ieval_r1.data.world_benchmarks import load_world_benchmark
 
-__all__ = ["CORPUS_SOURCES", "load_corpus"]
+__all__ = ["CORPUS_SOURCES", "WORLD_SOURCES", "corpus_at_level", "load_corpus"]
 
 _TAKES_ASPECTS = frozenset({"world", "world_quick", "t2i_eval_distill", "t2i_eval_bench"})
+WORLD_SOURCES = frozenset({"world", "world_quick"})
+"""Sources drawn from the embedded world: they take a world ``level``."""
 
 CORPUS_SOURCES: Registry[Callable[..., datasets.Dataset]] = Registry("corpus source")
+
+
+def corpus_at_level(spec: Mapping[str, Any], level: str | None) -> dict[str, Any]:
+    """``spec`` with world ``level`` filled in when it is a world source that names no level.
+
+    ``full`` (and ``None``) stay implicit: a spec at ``full`` is the spec from before levels
+    existed, and so are the cache keys hashed from it (e.g. the format warm-up's).
+    """
+    out = dict(spec)
+    if out.get("source") in WORLD_SOURCES and get_level(level).name != DEFAULT_LEVEL:
+        out.setdefault("level", get_level(level).name)
+    return out
 
 
 @CORPUS_SOURCES.register("world_quick")
@@ -81,10 +98,13 @@ CORPUS_SOURCES.register("t2i_eval_bench")(load_t2i_eval_bench)
 CORPUS_SOURCES.register("ranked_pairs", "imagereward")(load_ranked_pairs)
 
 
-def load_corpus(spec: Mapping[str, Any] | Any, cfg: Any = None) -> datasets.Dataset:
+def load_corpus(
+    spec: Mapping[str, Any] | Any, cfg: Any = None, *, level: str | None = None
+) -> datasets.Dataset:
     """Load and validate the corpus described by ``spec`` (a mapping or an OmegaConf node).
 
-    ``cfg`` (the run config) is passed to sources that need it (``world``: cache directory).
+    ``cfg`` (the run config) is passed to sources that need it (``world``: cache directory);
+    ``level`` is the world level of the world sources whose spec names none (``None``: ``full``).
     """
     try:
         from omegaconf import DictConfig, OmegaConf
@@ -97,7 +117,7 @@ def load_corpus(spec: Mapping[str, Any] | Any, cfg: Any = None) -> datasets.Data
         raise DataFormatError(
             f"a corpus spec needs a `source` (one of {sorted(CORPUS_SOURCES.names())}), got {spec!r}"
         )
-    params = dict(spec)
+    params = corpus_at_level(spec, level)
     source = str(params.pop("source"))
     limit = params.pop("limit", None)
     # sources that build rows per aspect take `aspects` themselves; the others are filtered after

@@ -21,6 +21,8 @@ image's defects, :func:`common.world.defects.quality_q`, 1 for a clean image):
 
 each rounded to 0.5. Pairwise labels compare the two images' ``overall`` scores: equal -> tie.
 ``meta`` holds the scene JSON, the prompt's GenEval metadata and the violated requirements.
+Both corpora take ``level`` (a :mod:`common.world.levels` name; ``None``: ``full``, the corpora
+as before levels existed).
 """
 
 from __future__ import annotations
@@ -65,10 +67,16 @@ def quick_scores(requirements: dict[str, bool], quality: float) -> dict[str, flo
 
 
 def quick_item(
-    prompt: Any, rng: np.random.Generator, *, mode: str, canvas: int, defect_share: float
+    prompt: Any,
+    rng: np.random.Generator,
+    *,
+    mode: str,
+    canvas: int,
+    defect_share: float,
+    level: str | None = None,
 ) -> tuple[Any, dict[str, float], dict[str, Any]]:
-    """One rendered image for ``prompt`` with its aspect scores and meta."""
-    sampled = sample_scene(prompt, rng, mode=mode, canvas=canvas)
+    """One rendered image for ``prompt`` at world ``level`` with its aspect scores and meta."""
+    sampled = sample_scene(prompt, rng, mode=mode, canvas=canvas, level=level)
     defects = sample_defects(rng, max_kinds=1) if rng.random() < defect_share else NO_DEFECTS
     scene = prepare_scene(sampled.scene, defects)
     verdict = truth_verdict(prompt, scene)
@@ -103,14 +111,18 @@ def quick_singlewise(
     modes: Sequence[str] = MODES,
     canvas: int = 128,
     defect_share: float = 0.25,
+    level: str | None = None,
 ) -> datasets.Dataset:
-    """``n`` world images (tags cycled, modes uniform) -> ``n * len(aspects)`` single-wise rows."""
+    """``n`` world images at ``level`` (tags cycled, modes uniform) -> ``n * len(aspects)``
+    single-wise rows."""
     _check(n, aspects)
     rng = np.random.default_rng([seed, 0x51E])
     rows = []
-    for i, prompt in enumerate(sample_prompts(n, rng, tags)):
+    for i, prompt in enumerate(sample_prompts(n, rng, tags, level=level)):
         mode = modes[int(rng.integers(len(modes)))]
-        image, scores, meta = quick_item(prompt, rng, mode=mode, canvas=canvas, defect_share=defect_share)
+        image, scores, meta = quick_item(
+            prompt, rng, mode=mode, canvas=canvas, defect_share=defect_share, level=level
+        )
         for aspect in aspects:
             rows.append(
                 {
@@ -136,16 +148,20 @@ def quick_pairwise(
     modes: Sequence[str] = MODES,
     canvas: int = 128,
     defect_share: float = 0.25,
+    level: str | None = None,
 ) -> datasets.Dataset:
-    """``n`` pairs of world images for the same prompt; preference from their ``aspect`` scores."""
+    """``n`` pairs of world images at ``level`` for the same prompt; preference from their
+    ``aspect`` scores."""
     _check(n, [aspect])
     rng = np.random.default_rng([seed, 0x9A1])
     rows = []
-    for i, prompt in enumerate(sample_prompts(n, rng, tags)):
+    for i, prompt in enumerate(sample_prompts(n, rng, tags, level=level)):
         sides = []
         for _ in range(2):
             mode = modes[int(rng.integers(len(modes)))]
-            sides.append(quick_item(prompt, rng, mode=mode, canvas=canvas, defect_share=defect_share))
+            sides.append(
+                quick_item(prompt, rng, mode=mode, canvas=canvas, defect_share=defect_share, level=level)
+            )
         (im_a, sc_a, meta_a), (im_b, sc_b, meta_b) = sides
         a, b = sc_a[aspect], sc_b[aspect]
         rows.append(

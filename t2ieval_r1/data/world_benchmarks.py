@@ -161,6 +161,7 @@ def load_world_benchmark(
     sizes: dict[str, int] | None = None,
     scale: float = 1.0,
     root: str | None = None,
+    level: str | None = None,
 ) -> datasets.Dataset:
     """World benchmark ``name`` / ``split`` as a corpus (table in the module docstring).
 
@@ -168,6 +169,7 @@ def load_world_benchmark(
     seed); ``sizes`` / ``scale`` change the split sizes (the cached build is then rebuilt in
     place: give small test builds their own ``root``). ``root``: the directory holding the world
     datasets (default: ``${paths.cache_dir}/world`` of ``cfg``, else ``$T2I_CACHE_DIR/world``).
+    ``level``: the world level (a :mod:`common.world.levels` name; ``None``: ``full``).
     """
     if name not in WORLD_CORPORA:
         raise DataFormatError(f"unknown world corpus {name!r}; known: {sorted(WORLD_CORPORA)}")
@@ -182,7 +184,7 @@ def load_world_benchmark(
         from common.world.benchmarks import world_seed
 
         seed = world_seed(cfg)
-    dd = load_world_dataset(where, name, seed=seed, sizes=sizes, scale=scale)
+    dd = load_world_dataset(where, name, seed=seed, sizes=sizes, scale=scale, level=level)
     ds = dd[split]
     if name == "t2i_eval":
         return _t2i_eval(ds, split, aspects)

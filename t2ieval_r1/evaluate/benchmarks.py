@@ -134,7 +134,10 @@ def limit_corpus(ds: datasets.Dataset, limit: int | None) -> datasets.Dataset:
     return ds.select(keep)
 
 
-def load_benchmark(spec: BenchmarkSpec, cfg: Any = None, limit: int | None = None) -> datasets.Dataset:
-    """The corpus of ``spec``, cut to ``spec.limit`` (else ``limit``) rows per aspect."""
-    ds = load_corpus(spec.corpus, cfg)
+def load_benchmark(
+    spec: BenchmarkSpec, cfg: Any = None, limit: int | None = None, *, level: str | None = None
+) -> datasets.Dataset:
+    """The corpus of ``spec`` (world sources at world ``level``, see :func:`load_corpus`), cut to
+    ``spec.limit`` (else ``limit``) rows per aspect."""
+    ds = load_corpus(spec.corpus, cfg, level=level)
     return limit_corpus(ds, spec.limit if spec.limit is not None else limit)

@@ -58,9 +58,10 @@ class PolicySpec:
         return dataclasses.asdict(self)
 
 
-def start_checkpoint(spec: PolicySpec, cfg: Any = None) -> Any:
+def start_checkpoint(spec: PolicySpec, cfg: Any = None, level: str | None = None) -> Any:
     """The directory the policy of a ``base`` spec starts from: the pretrained base, or the base
-    after its format warm-up when ``spec.warmup`` is set (both built on first use, cached)."""
+    after its format warm-up when ``spec.warmup`` is set (both built on first use, cached; a world
+    warm-up corpus at world ``level``)."""
     from common.models.pretrain import ensure_base
 
     if spec.base is None:
@@ -70,10 +71,10 @@ def start_checkpoint(spec: PolicySpec, cfg: Any = None) -> Any:
         return path
     from t2ieval_r1.sft import WarmupSpec, ensure_warmup
 
-    return ensure_warmup(path, WarmupSpec.from_dict(spec.warmup), cfg)
+    return ensure_warmup(path, WarmupSpec.from_dict(spec.warmup), cfg, level=level)
 
 
-def policy_source(spec: PolicySpec, cfg: Any = None) -> str | None:
+def policy_source(spec: PolicySpec, cfg: Any = None, level: str | None = None) -> str | None:
     """What the policy's weights come from, for resume keys: the starting checkpoint's directory
     name for a ``base`` spec (it carries the base's config hash, and the warm-up's), the given
     path or hub id for ``name_or_path``, ``None`` when the weights are built from the config.
@@ -83,12 +84,13 @@ def policy_source(spec: PolicySpec, cfg: Any = None) -> str | None:
     if spec.name_or_path is not None:
         return str(spec.name_or_path)
     if spec.base is not None:
-        return Path(str(start_checkpoint(spec, cfg))).name
+        return Path(str(start_checkpoint(spec, cfg, level))).name
     return None
 
 
-def build_policy(spec: PolicySpec, cfg: Any = None) -> VLMBundle:
-    """Build / load the policy of ``spec`` (``cfg``: the run config, for the scale and the cache)."""
+def build_policy(spec: PolicySpec, cfg: Any = None, level: str | None = None) -> VLMBundle:
+    """Build / load the policy of ``spec`` (``cfg``: the run config, for the scale and the cache;
+    ``level``: the world level of a world warm-up corpus)."""
     from omegaconf import OmegaConf
 
     from common.models.builders import build_model, build_role, load_vlm
@@ -98,7 +100,7 @@ def build_policy(spec: PolicySpec, cfg: Any = None) -> VLMBundle:
     if spec.name_or_path is not None:
         bundle: Any = load_vlm(spec.name_or_path, dtype=dtype)  # Fabric moves it to the run's device
     elif spec.base is not None:
-        bundle = load_vlm(str(start_checkpoint(spec, cfg)), dtype=dtype)
+        bundle = load_vlm(str(start_checkpoint(spec, cfg, level)), dtype=dtype)
     elif spec.preset is not None:
         bundle = build_model(spec.preset, **spec.overrides)
     else:

@@ -20,6 +20,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from common.runtime import RunContext, write_json_atomic
+from common.world.levels import DEFAULT_LEVEL, run_level
 
 __all__ = ["effective_params", "evaluate_cached", "evaluate_exported", "summary_of"]
 
@@ -62,10 +63,15 @@ def evaluate_cached(
     """:func:`evaluate_exported` of a shared ``checkpoint``, cached in ``checkpoint/meta_eval-<key>.json``
     (its completions in ``meta_eval-<key>.predictions.jsonl``; both are copied to ``<run_dir>/<subdir>/``).
 
-    The key covers the effective parameters (defaults included) and the run's seed.
+    The key covers the effective parameters (defaults included), the run's seed and its world level
+    (a level other than ``full``: the keys of ``full`` runs are those from before levels existed).
     """
     params = _params(meta_eval)
-    blob = json.dumps({**effective_params(params), "seed": ctx.seed}, sort_keys=True, default=str)
+    level = run_level(cfg)
+    keyed = {**effective_params(params), "seed": ctx.seed}
+    if level != DEFAULT_LEVEL:
+        keyed["world_level"] = level
+    blob = json.dumps(keyed, sort_keys=True, default=str)
     key = hashlib.sha256(blob.encode()).hexdigest()[:12]
     cache = Path(checkpoint) / f"meta_eval-{key}.json"
     saved = cache.with_suffix(".predictions.jsonl")

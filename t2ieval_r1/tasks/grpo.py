@@ -29,6 +29,7 @@ from omegaconf import DictConfig, OmegaConf
 from common.engine import build_fabric, is_zero3, sharded_init
 from common.run_checkpoints import run_checkpoint_root
 from common.runtime import RunContext
+from common.world.levels import run_level
 from t2ieval_r1.data import load_corpus
 from t2ieval_r1.evaluate.results import correlation_as_zero, is_rank_correlation
 from t2ieval_r1.grpo import GRPOConfig, GRPOTrainer
@@ -62,7 +63,7 @@ def meta_evaluation(
     also_answer = effective_params(params)["readout"] == "expected" and params.get("predictions") is None
     answer_params = {**params, "readout": "answer"}
     trained = summary_of(evaluate_exported(cfg, ctx, evaluator, params))
-    start_path = spec.name_or_path if spec.base is None else start_checkpoint(spec, cfg)
+    start_path = spec.name_or_path if spec.base is None else start_checkpoint(spec, cfg, run_level(cfg))
     out: dict[str, Any] = {"trained": trained}
     answer: dict[str, Any] = {}
 
@@ -153,19 +154,22 @@ def run(
 
     fabric = build_fabric(cfg.engine)
     fabric.launch()
-    root, key = checkpoint_root(cfg, ctx, resume, checkpoint_dir, policy_source(spec, cfg))
+    level = run_level(cfg)
+    root, key = checkpoint_root(cfg, ctx, resume, checkpoint_dir, policy_source(spec, cfg, level))
     t0 = time.perf_counter()
-    train_ds = load_corpus(train, cfg)
-    val_ds = load_corpus(val, cfg) if val is not None else None
+    train_ds = load_corpus(train, cfg, level=level)
+    val_ds = load_corpus(val, cfg, level=level) if val is not None else None
     t_data = time.perf_counter() - t0
     t0 = time.perf_counter()
     with sharded_init(fabric):  # ZeRO-3: built directly partitioned; a no-op otherwise
-        bundle = build_policy(spec, cfg)
+        bundle = build_policy(spec, cfg, level)
     reference_model = None
     uses_copy = gcfg.reference == "copy" or (gcfg.reference == "auto" and spec.lora is None)
     if gcfg.kl_coef > 0 and uses_copy and is_zero3(fabric):  # a sharded model cannot be deep-copied
         with sharded_init(fabric):
-            reference_model = fabric.setup(build_policy(dataclasses.replace(spec, lora=None), cfg).model)
+            reference_model = fabric.setup(
+                build_policy(dataclasses.replace(spec, lora=None), cfg, level).model
+            )
     t_model = time.perf_counter() - t0
 
     trainer = GRPOTrainer(

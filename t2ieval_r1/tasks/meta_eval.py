@@ -5,7 +5,8 @@
 (:mod:`t2ieval_r1.evaluate.evaluators`); ``task.predictions=<predictions.jsonl>`` instead
 re-scores saved completions without a model. ``task.select`` picks benchmarks out of
 ``task.benchmarks`` (world corpora by default; replace a ``corpus`` node for the real files),
-``task.limit`` caps the rows per aspect of each.
+``task.limit`` caps the rows per aspect of each. World corpora are drawn at the run's
+``world.level`` (``world=full`` for the harder row; recorded in the settings).
 
 Writes, in the run directory:
 
@@ -31,6 +32,7 @@ from omegaconf import DictConfig, OmegaConf
 from common.runtime import RunContext
 from common.scoring.bootstrap import BootstrapConfig
 from common.scoring.tables import to_markdown, write_tables
+from common.world.levels import run_level
 from t2ieval_r1.evaluate import (
     DEFAULT_BENCHMARKS,
     BenchmarkSpec,
@@ -102,6 +104,7 @@ def run(
     ``n_resamples=0`` skips the bootstrap; its seed is the run's ``seed``.
     """
     start = time.perf_counter()
+    level = run_level(cfg)
     specs = benchmark_specs(benchmarks, None if select is None else list(select))
     settings = MetaEvalSettings(
         template=template,
@@ -135,7 +138,7 @@ def run(
     t_data = 0.0
     for spec in specs:
         t0 = time.perf_counter()
-        ds = load_benchmark(spec, cfg, None if limit is None else int(limit))
+        ds = load_benchmark(spec, cfg, None if limit is None else int(limit), level=level)
         t_data += time.perf_counter() - t0
         results[spec.name] = meta.evaluate(spec, ds)
         ctx.log(
@@ -150,6 +153,7 @@ def run(
             "max_tokens": int(max_tokens),
             "limit": limit,
             "n_resamples": n_resamples,
+            "world_level": level,
         },
         seed=int(ctx.seed),
         wall={

@@ -27,7 +27,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from common.runtime import RunContext
 from common.sft import SFTConfig
-from t2ieval_r1.data import load_corpus
+from common.world.levels import run_level
+from t2ieval_r1.data import corpus_at_level, load_corpus
 from t2ieval_r1.grpo.model import PolicySpec, build_policy, policy_source
 from t2ieval_r1.sft import train_evaluator_sft
 
@@ -64,12 +65,14 @@ def run(
     sft_params = {**(_plain(sft) or {}), "seed": int(ctx.seed)}
     sft_cfg = SFTConfig.from_dict(sft_params)
     spec = PolicySpec.from_dict(model)
-    params = {"kind": kind, "train": _plain(train), "model": spec.to_dict(), "sft": sft_cfg.to_dict()}
+    level = run_level(cfg)
+    train = corpus_at_level(_plain(train), level)  # a world corpus's level is part of the resume key
+    params = {"kind": kind, "train": train, "model": spec.to_dict(), "sft": sft_cfg.to_dict()}
     params["sft"].pop("max_time_s", None)
-    source = policy_source(spec, cfg)  # a rebuilt base / warm-up must not resume the old one's run
+    source = policy_source(spec, cfg, level)  # a rebuilt base / warm-up must not resume the old one's run
     root = _checkpoint_dir(cfg, {**params, "template": template, "_model_source": source}, checkpoint_dir)
     ds = load_corpus(train, cfg)
-    bundle = build_policy(spec, cfg)
+    bundle = build_policy(spec, cfg, level)
     result = train_evaluator_sft(
         bundle,
         ds,

@@ -128,8 +128,9 @@ def test_firm_bench_experiment_with_an_endpoint_and_in_process_models(tmp_path: 
     from common.world.benchmarks import load_world_dataset
 
     cfg = OmegaConf.create({"paths": {"cache_dir": str(tmp_path / "cache")}})
-    edit = load_world_dataset(cfg, "firm_bench_edit", scale=0.05)
-    gen = load_world_dataset(cfg, "firm_bench_gen", scale=0.05)["test"]
+    assert metrics["level"] == "basic"  # the default world level reached the task
+    edit = load_world_dataset(cfg, "firm_bench_edit", scale=0.05, level="basic")
+    gen = load_world_dataset(cfg, "firm_bench_gen", scale=0.05, level="basic")["test"]
     ex = np.array(edit["execution"]["score"][:n], dtype=float)
     co = np.array(edit["consistency"]["score"][:n], dtype=float)
     easy = np.array(

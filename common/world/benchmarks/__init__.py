@@ -2,11 +2,14 @@
 
 Public API:
     BENCHMARKS                          name -> :class:`Benchmark` (splits, sizes, columns, builder)
-    build_benchmark(name, seed=0, sizes=None, scale=1.0, canvas=128) -> Built (in memory)
-    save_benchmark(name, path, ...) -> manifest      data + README.md card + build.json
-    world_dataset_path(cfg, name, seed=None) -> <cache_dir>/world/<name>-seed<seed>
-    load_world_dataset(cfg, name, ...) -> DatasetDict (built on first use)
-    prompt_side(prompt) -> "train" | "heldout"    the project-wide prompt split
+    build_benchmark(name, seed=0, sizes=None, scale=1.0, canvas=128, level=None) -> Built (in memory)
+    save_benchmark(name, path, ..., level=None) -> manifest      data + README.md card + build.json
+    world_dataset_path(cfg, name, seed=None, level=None) -> <cache_dir>/world/<name>-seed<seed>
+        (``full``; another level: <name>-<level>-seed<seed>)
+    load_world_dataset(cfg, name, ..., level=None) -> DatasetDict (built on first use)
+    prompt_side(prompt, level=None) -> "train" | "heldout"    the project-wide prompt split
+
+``level`` is a :mod:`common.world.levels` name (``None``: ``full``, the world before levels).
 
 See :mod:`~common.world.benchmarks.builders` for the list, :mod:`~.truth` for the ground truth
 and :mod:`common.world.annotators` for the simulated raters.
@@ -20,6 +23,7 @@ from common.world.benchmarks.store import (
     BUILD_VERSION,
     arrow_fingerprint,
     build_benchmark,
+    dataset_stem,
     load_world_dataset,
     read_manifest,
     save_benchmark,
@@ -35,6 +39,7 @@ __all__ = [
     "Built",
     "arrow_fingerprint",
     "build_benchmark",
+    "dataset_stem",
     "load_world_dataset",
     "prompt_pools",
     "prompt_side",

@@ -1,8 +1,9 @@
 """Seeded builders of the world benchmarks as HF ``datasets.DatasetDict`` objects.
 
 Each :class:`Benchmark` in :data:`BENCHMARKS` names its splits and default sizes, documents its
-columns and scales, and builds from ``(seed, sizes, canvas)`` alone: the same arguments give the
-same bytes. Writing to disk, cards and paths live in :mod:`common.world.benchmarks.store`.
+columns and scales, and builds from ``(seed, sizes, canvas, level)`` alone: the same arguments give
+the same bytes (``level``: a :mod:`common.world.levels` name; ``full`` builds what was built before
+levels existed, byte for byte). Writing to disk, cards and paths live in :mod:`common.world.benchmarks.store`.
 
     name              splits (default size)                 shaped like
     t2i_eval          train 800, test 301                   T2I-Eval-Bench: 3 raters 0-10, 4 aspects
@@ -88,12 +89,14 @@ LIST_STR = datasets.List(STR)
 
 @dataclass(frozen=True)
 class BuildArgs:
-    """What a builder gets: the seed, the split sizes, the canvas and a progress wrapper."""
+    """What a builder gets: the seed, the split sizes, the canvas, the world level and a progress
+    wrapper."""
 
     seed: int
     sizes: dict[str, int]
     canvas: int = 128
     progress: Progress = no_progress
+    level: str = "full"
 
 
 @dataclass
@@ -195,9 +198,10 @@ def _t2i_split(
 ) -> tuple[datasets.Dataset, dict]:
     n = args.sizes[split]
     rng = rng_for(args.seed, name, split)
-    prompts = draw_prompts(n, rng, side)
+    prompts = draw_prompts(n, rng, side, level=args.level)
     items = [
-        sample_gen_item(p, rng, canvas=args.canvas) for p in args.progress(prompts, f"{name}/{split}", n)
+        sample_gen_item(p, rng, canvas=args.canvas, level=args.level)
+        for p in args.progress(prompts, f"{name}/{split}", n)
     ]
     truth = np.array([[t2i_eval_truth(it.prompt, it.drawn, it.defects)[a] for a in ASPECTS] for it in items])
     ratings = np.stack(
@@ -283,8 +287,10 @@ def _pairs(
     group = 0
     bar = iter(args.progress(range(n), f"{name}/{split}", n))
     while len(rows) < n:
-        prompt = draw_prompts(1, rng, side, tags=[_tag_cycle(group)])[0]
-        items = [sample_gen_item(prompt, rng, canvas=args.canvas) for _ in range(per_prompt)]
+        prompt = draw_prompts(1, rng, side, tags=[_tag_cycle(group)], level=args.level)[0]
+        items = [
+            sample_gen_item(prompt, rng, canvas=args.canvas, level=args.level) for _ in range(per_prompt)
+        ]
         truth = np.array([t2i_eval_truth(it.prompt, it.drawn, it.defects)["overall"] for it in items])
         ratings = T2I_EVAL_PANEL.with_noise(T2I_ASPECT_NOISE["overall"]).rate(truth, rng)
         means = ratings.mean(axis=1)
@@ -368,8 +374,11 @@ def build_tifa(args: BuildArgs) -> Built:
     """TIFA-like: held-out prompts, 2 raters, faithfulness 1-5 (the real file's field names)."""
     n = args.sizes["test"]
     rng = rng_for(args.seed, "tifa", "test")
-    prompts = draw_prompts(n, rng, "heldout")
-    items = [sample_gen_item(p, rng, canvas=args.canvas) for p in args.progress(prompts, "tifa/test", n)]
+    prompts = draw_prompts(n, rng, "heldout", level=args.level)
+    items = [
+        sample_gen_item(p, rng, canvas=args.canvas, level=args.level)
+        for p in args.progress(prompts, "tifa/test", n)
+    ]
     truth = np.array([faithfulness_truth(it.prompt, it.drawn, it.defects) for it in items])
     ratings = TIFA_PANEL.rate(truth, rng)
     text_ids: dict[str, str] = {}
@@ -462,8 +471,8 @@ def _edit_split(
     cw: Mapping[str, float] | None = None,
 ) -> tuple[datasets.Dataset, dict]:
     rng = rng_for(args.seed, "firm_bench_edit", task)
-    prompts = draw_prompts(n, rng, "heldout")
-    kw: dict[str, Any] = {}
+    prompts = draw_prompts(n, rng, "heldout", level=args.level)
+    kw: dict[str, Any] = {"level": args.level}
     if ew is not None:
         kw["execution_weights"] = ew
     if cw is not None:
@@ -550,11 +559,11 @@ def build_firm_bench_gen(args: BuildArgs) -> Built:
     n = args.sizes["test"]
     rng = rng_for(args.seed, "firm_bench_gen", "test")
     n_easy = n // 2
-    prompts = draw_prompts(n_easy, rng, "heldout", EASY_TAGS) + draw_prompts(
-        n - n_easy, rng, "heldout", HARD_TAGS
+    prompts = draw_prompts(n_easy, rng, "heldout", EASY_TAGS, level=args.level) + draw_prompts(
+        n - n_easy, rng, "heldout", HARD_TAGS, level=args.level
     )
     items = [
-        sample_gen_item(p, rng, canvas=args.canvas, mode_weights=GEN_BENCH_MODES)
+        sample_gen_item(p, rng, canvas=args.canvas, mode_weights=GEN_BENCH_MODES, level=args.level)
         for p in args.progress(prompts, "firm_bench_gen/test", n)
     ]
     truth = np.array([generation_level(it.prompt, it.drawn) for it in items], dtype=np.float64)
@@ -588,7 +597,7 @@ def build_prompts_gen(args: BuildArgs) -> Built:
     out, stats = {}, {}
     for split, side, unique in (("train", "train", False), ("eval", "heldout", True)):
         rng = rng_for(args.seed, "prompts_gen", split)
-        ps = draw_prompts(args.sizes[split], rng, side, unique=unique)
+        ps = draw_prompts(args.sizes[split], rng, side, unique=unique, level=args.level)
         rows = [{"id": f"prompts_gen-{split}-{i:05d}", **_prompt_columns(p)} for i, p in enumerate(ps)]
         out[split] = _dataset(rows, PROMPT_FEATURES, split)
         stats[split] = {"n": len(rows), "unique_prompts": len({p.prompt for p in ps})}
@@ -619,9 +628,10 @@ def build_prompts_edit(args: BuildArgs) -> Built:
         rng = rng_for(args.seed, "prompts_edit", split)
         rows = []
         kinds: dict[str, int] = {}
-        for i, p in enumerate(args.progress(draw_prompts(n, rng, side), f"prompts_edit/{split}", n)):
-            src = sample_source(p, rng, args.canvas)
-            edit = sample_edit(src, rng)
+        prompts = draw_prompts(n, rng, side, level=args.level)
+        for i, p in enumerate(args.progress(prompts, f"prompts_edit/{split}", n)):
+            src = sample_source(p, rng, args.canvas, level=args.level)
+            edit = sample_edit(src, rng, level=args.level)
             kinds[edit.kind] = kinds.get(edit.kind, 0) + 1
             rows.append(
                 {
@@ -785,7 +795,8 @@ BENCHMARKS: dict[str, Benchmark] = {
             name="prompts_edit",
             title="Editing prompt sets (world)",
             description=(
-                "Clean source images (scenes sampled for a GenEval prompt plus one to three distractors) "
+                "Clean source images (scenes sampled for a GenEval prompt plus distractors: one to three at "
+                "the full level, one or two at basic) "
                 "with a random feasible edit instruction. `train` (train prompts) is for RL of the editor, "
                 "`eval` (held-out prompts) for evaluation; `target_scene` is the perfectly edited scene."
             ),

@@ -14,6 +14,7 @@ import datasets
 import numpy as np
 
 from common.world.benchmarks.builders import Benchmark, Built
+from common.world.levels import get_level
 
 BAR_WIDTH = 40
 
@@ -69,10 +70,23 @@ def _stats_lines(stats: Any, indent: int = 0) -> list[str]:
     return [f"{pad}- {json.dumps(stats)}"]
 
 
+def level_text(level: str) -> str:
+    """The card's paragraph on the world level the data was built at."""
+    lv = get_level(level)
+    return f"World level: `{lv.name}` ({lv.role}; `common.world.levels`): {lv.describe()}"
+
+
 def render_card(
-    bench: Benchmark, built: Built, *, seed: int, canvas: int, version: int, fingerprints: dict[str, str]
+    bench: Benchmark,
+    built: Built,
+    *,
+    seed: int,
+    canvas: int,
+    version: int,
+    fingerprints: dict[str, str],
+    level: str = "full",
 ) -> str:
-    """The README.md text of one built benchmark."""
+    """The README.md text of one built benchmark (built at world ``level``)."""
     data = built.data
     lines = [
         "---",
@@ -86,8 +100,11 @@ def render_card(
         bench.description,
         "",
         "Built by `common.world.benchmarks` (`python -m experiments.run +exp=world_build`) with "
-        f"seed {seed}, canvas {canvas} px, build version {version}. Rebuilding with the same arguments "
-        "reproduces these files byte for byte. Load with `datasets.load_from_disk(<this directory>)`.",
+        f"seed {seed}, canvas {canvas} px, world level `{get_level(level).name}`, build version {version}. "
+        "Rebuilding with the same arguments reproduces these files byte for byte. Load with "
+        "`datasets.load_from_disk(<this directory>)`.",
+        "",
+        level_text(level),
         "",
         "| split | rows | fingerprint |",
         "|---|---|---|",

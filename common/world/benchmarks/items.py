@@ -9,6 +9,10 @@ evaluation prompt sets) draw only held-out ones.
 
 Images are PNG bytes (``compress_level=1``: deterministic and fast), ready for the ``datasets``
 ``Image`` feature.
+
+Every draw takes ``level`` (a :mod:`common.world.levels` name; ``None``: ``full``): the prompt
+pools hold that level's prompts (the split rule is the same) and scenes, edits and sloppy results
+use its shapes, sizes, poses and background. At ``full`` every draw is the one before levels.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from common.world.edits import (
     sample_edit,
 )
 from common.world.geneval import GenEvalPrompt
+from common.world.levels import get_level
 from common.world.prompts import enumerate_prompts
 from common.world.render import render
 from common.world.sampling import MODES, sample_scene, truth_verdict
@@ -59,33 +64,45 @@ def rng_for(seed: int, *parts: object) -> np.random.Generator:
     return np.random.default_rng([int(seed) & 0xFFFFFFFF, stable_hash(*parts)])
 
 
+def prompt_pools(level: str | None = None) -> dict[str, dict[str, tuple[GenEvalPrompt, ...]]]:
+    """``{side: {tag: prompts}}`` for the fixed train / held-out split of ``level``'s prompts."""
+    return _prompt_pools(get_level(level).name)
+
+
 @cache
-def prompt_pools() -> dict[str, dict[str, tuple[GenEvalPrompt, ...]]]:
-    """``{side: {tag: prompts}}`` for the fixed train / held-out split (module docstring)."""
+def _prompt_pools(level: str) -> dict[str, dict[str, tuple[GenEvalPrompt, ...]]]:
     out: dict[str, dict[str, tuple[GenEvalPrompt, ...]]] = {s: {} for s in SIDES}
     for tag in GENEVAL_TAGS:
-        ps = sorted(enumerate_prompts(tag), key=lambda p: hashlib.sha256(p.prompt.encode()).hexdigest())
+        ps = sorted(
+            enumerate_prompts(tag, level=level), key=lambda p: hashlib.sha256(p.prompt.encode()).hexdigest()
+        )
         k = math.ceil(HELDOUT_SHARE * len(ps))
         out["heldout"][tag] = tuple(ps[:k])
         out["train"][tag] = tuple(ps[k:])
     return out
 
 
-def prompt_side(prompt: GenEvalPrompt | str) -> str:
-    """``"train"`` or ``"heldout"`` for a world prompt (by its text)."""
+def prompt_side(prompt: GenEvalPrompt | str, level: str | None = None) -> str:
+    """``"train"`` or ``"heldout"`` for a world prompt of ``level`` (by its text)."""
     text = prompt if isinstance(prompt, str) else prompt.prompt
-    for side, pools in prompt_pools().items():
+    for side, pools in prompt_pools(level).items():
         if any(p.prompt == text for ps in pools.values() for p in ps):
             return side
     raise KeyError(f"not a world prompt: {text!r}")
 
 
 def draw_prompts(
-    n: int, rng: np.random.Generator, side: str, tags: Sequence[str] = GENEVAL_TAGS, *, unique: bool = False
+    n: int,
+    rng: np.random.Generator,
+    side: str,
+    tags: Sequence[str] = GENEVAL_TAGS,
+    *,
+    unique: bool = False,
+    level: str | None = None,
 ) -> list[GenEvalPrompt]:
-    """``n`` prompts of ``side``, tags taken in turn; ``unique`` draws without replacement per tag
-    (and skips a tag whose pool is used up)."""
-    pools = prompt_pools()[side]
+    """``n`` prompts of ``side`` at ``level``, tags taken in turn; ``unique`` draws without
+    replacement per tag (and skips a tag whose pool is used up)."""
+    pools = prompt_pools(level)[side]
     left = {t: list(pools[t]) for t in tags}
     out: list[GenEvalPrompt] = []
     i = 0
@@ -144,12 +161,14 @@ def sample_gen_item(
     mode: str | None = None,
     mode_weights: Mapping[str, float] = GEN_MODE_WEIGHTS,
     p_clean: float = P_CLEAN,
+    level: str | None = None,
 ) -> GenItem:
-    """Sample a scene for ``prompt`` (mode drawn from ``mode_weights``), defects, render it."""
+    """Sample a scene for ``prompt`` at ``level`` (mode drawn from ``mode_weights``), defects,
+    render it."""
     m = mode or weighted_choice(rng, mode_weights)
     if m not in MODES:
         raise ValueError(f"mode must be one of {MODES}")
-    sampled = sample_scene(prompt, rng, mode=m, canvas=canvas)
+    sampled = sample_scene(prompt, rng, mode=m, canvas=canvas, level=level)
     d = sample_defects(rng, max_kinds=2, p_clean=p_clean)
     drawn = prepare_scene(sampled.scene, d)
     violated = truth_verdict(prompt, drawn).violated
@@ -192,9 +211,15 @@ class EditItem:
     edited_image: dict[str, Any]
 
 
-def sample_source(prompt: GenEvalPrompt, rng: np.random.Generator, canvas: int = 128) -> Scene:
-    """A clean source scene for editing: the prompt's objects plus one to three distractors."""
-    return sample_scene(prompt, rng, mode="match", canvas=canvas, distractors=(1, 3)).scene
+def sample_source(
+    prompt: GenEvalPrompt, rng: np.random.Generator, canvas: int = 128, *, level: str | None = None
+) -> Scene:
+    """A clean source scene for editing at ``level``: the prompt's objects plus the level's
+    :attr:`~common.world.levels.WorldLevel.source_distractors` (full: one to three)."""
+    lv = get_level(level)
+    return sample_scene(
+        prompt, rng, mode="match", canvas=canvas, distractors=lv.source_distractors, level=lv
+    ).scene
 
 
 def sample_edit_item(
@@ -204,15 +229,17 @@ def sample_edit_item(
     canvas: int = 128,
     execution_weights: Mapping[str, float] = EXECUTION_WEIGHTS,
     consistency_weights: Mapping[str, float] = CONSISTENCY_WEIGHTS,
+    level: str | None = None,
 ) -> EditItem:
-    """A source scene for ``prompt``, a random edit and a sloppy execution of it, rendered."""
-    source = sample_source(prompt, rng, canvas)
-    edit = sample_edit(source, rng)
+    """A source scene for ``prompt`` at ``level``, a random edit and a sloppy execution of it,
+    rendered."""
+    source = sample_source(prompt, rng, canvas, level=level)
+    edit = sample_edit(source, rng, level=level)
     ev = weighted_choice(rng, execution_weights)
     cv = weighted_choice(rng, consistency_weights)
     assert ev in EXECUTION_VARIANTS and cv in CONSISTENCY_VARIANTS
     n = int(N_CHANGES[int(rng.integers(len(N_CHANGES)))])
-    ex = make_example(source, edit, rng, execution=ev, consistency=cv, n_changes=n)
+    ex = make_example(source, edit, rng, execution=ev, consistency=cv, n_changes=n, level=level)
     return EditItem(
         example=ex,
         prompt=prompt,

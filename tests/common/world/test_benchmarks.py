@@ -157,6 +157,7 @@ def test_world_build_command(tmp_path: Path) -> None:
             "-m",
             "experiments.run",
             "+exp=world_build",
+            "world=full",
             f"paths.output_dir={out}",
             f"paths.cache_dir={cache}",
             "task.scale=0.02",
