@@ -300,7 +300,7 @@ def _tiny_clip(
 def build_tiny_flow_unet(
     *,
     resolution: int = 32,
-    block_out_channels: tuple[int, ...] = (64, 128, 128),
+    block_out_channels: tuple[int, ...] = (16, 32, 32),
     layers_per_block: int = 1,
     attention_heads: int = 4,
     cross_attention_levels: int = 2,
