@@ -275,17 +275,24 @@ class CriticServer:
         record["items"] = len(body.items)
         max_tokens = int(self.config.score_max_tokens[body.mode])
 
-        def prepare() -> tuple[str, list[ChatRequest]]:
+        def prepare() -> tuple[str, list[ChatRequest], dict[int, BaseException]]:
             job = parse_score_request(body, self.config.limits, self.template)
-            requests = job.requests(max_tokens)
+            requests, failed = job.requests(max_tokens), {}
             for i, request in enumerate(requests):
-                self._check_prompt(request, max_tokens, f"items[{i}]'s RM prompt")
-            return job.template, requests
+                try:
+                    self._check_prompt(request, max_tokens, f"items[{i}]'s RM prompt")
+                except ServeError:
+                    raise
+                except Exception as e:  # the model's processor cannot read this item: it fails alone
+                    failed[i] = e
+            return job.template, requests, failed
 
-        template, requests = await self._blocking(prepare)
-        futures = self._submit(requests, "score")
-        answers = await self._answers(futures)
-        record["batch_size"] = max((f.batch_size or 0) for f in futures)
+        template, requests, failed = await self._blocking(prepare)
+        todo = [r for i, r in enumerate(requests) if i not in failed]
+        futures = self._submit(todo, "score") if todo else []
+        answered = iter(await self._answers(futures))
+        answers = [failed[i] if i in failed else next(answered) for i in range(len(requests))]
+        record["batch_size"] = max((f.batch_size or 0 for f in futures), default=0)
         results = []
         for i, answer in enumerate(answers):
             if isinstance(answer, BaseException):
@@ -319,7 +326,12 @@ class CriticServer:
                 if hasattr(self.annotator, "effective_params")
                 else {}
             )
-            self._check_prompt(request, int(params.get("max_tokens") or 0), "the prompt")
+            try:
+                self._check_prompt(request, int(params.get("max_tokens") or 0), "the prompt")
+            except ServeError:
+                raise
+            except Exception as e:  # the model's processor cannot read the request
+                raise bad_request(f"the model cannot read this request: {type(e).__name__}: {e}") from e
             return request
 
         request = await self._blocking(prepare)
