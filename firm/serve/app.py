@@ -45,6 +45,9 @@ ROUTES: dict[str, str] = {
 }
 """Route -> the HTTP method it takes."""
 
+LANE_OF: dict[str, str] = {"/v1/score": "score", "/v1/chat/completions": "chat"}
+"""Route -> the batcher lane its model calls go to."""
+
 LOG_KEY = "firm.log"
 """The scope key of the per-request record endpoints add ``items`` / ``batch_size`` to."""
 
@@ -156,6 +159,10 @@ class Observe:
             await send(message)
 
         server.enter()
+        lane = LANE_OF.get(route) if method == "POST" else None
+        expected = server.batcher.expect(lane) if lane else None  # batches wait for it while it is read
+        if expected is not None:
+            record["expected"] = expected
         try:
             if not server.accepting and method == "POST":
                 raise ServeError(503, "the server is shutting down", "service_unavailable_error")
@@ -175,6 +182,9 @@ class Observe:
             else:
                 state["status"] = state["status"] or 500
         finally:
+            if expected is not None:
+                expected.done()
+                del record["expected"]
             latency = time.perf_counter() - start
             record.update(status=state["status"] or 500, latency_ms=round(1000 * latency, 2))
             server.leave(record, latency)

@@ -3,10 +3,13 @@
 Request handlers :meth:`DynamicBatcher.submit` chat requests to a *lane* (``score`` for
 ``/v1/score``, ``chat`` for ``/v1/chat/completions``) and wait on the returned futures. A worker
 thread picks a lane (round robin over the lanes with waiting work, so neither starves), takes
-its oldest item, then keeps collecting from that lane until it holds ``max_batch_size`` items or
-``max_wait_ms`` have passed, and answers the batch with a single ``annotator.complete(batch)``
-call (an in-process VLM groups the batch by sampling parameters and runs ``generate`` per group;
-an HTTP upstream sends it concurrently). An in-process model has one worker; an upstream server
+its oldest item, then keeps collecting from that lane until it holds ``max_batch_size`` items,
+``max_wait_ms`` have passed, or no request that would join is on its way
+(:meth:`DynamicBatcher.expect`) and none has arrived for 5 ms (so a lone client does not wait for
+company that is not coming), and
+answers the batch with a single ``annotator.complete(batch)`` call (an in-process VLM groups the
+batch by sampling parameters and runs ``generate`` per group; an HTTP upstream sends it
+concurrently). An in-process model has one worker; an upstream server
 that batches by itself (vLLM) may have several, so a slow batch does not hold up the next one.
 
 Short requests are not stuck behind long generations: with an in-process model (which has the
@@ -32,7 +35,19 @@ from typing import Any
 
 from common.annotators.types import Annotator, AnnotatorUnavailableError, ChatRequest, ChatResponse
 
-__all__ = ["LANES", "BatchFuture", "BatcherClosedError", "BatcherStats", "DynamicBatcher", "QueueFullError"]
+__all__ = [
+    "LANES",
+    "BatchFuture",
+    "BatcherClosedError",
+    "BatcherStats",
+    "DynamicBatcher",
+    "Expectation",
+    "QueueFullError",
+]
+
+_LINGER_S = 0.005
+"""With nothing announced on its way, a batch still waits this long after the last arrival (a burst
+of clients does not arrive at once); a lone client pays at most this."""
 
 LANES: tuple[str, ...] = ("score", "chat")
 """The queues, one per route; the first is answered between the decode steps of the others."""
@@ -74,6 +89,22 @@ class BatchFuture(Future[ChatResponse]):
     def __init__(self) -> None:
         super().__init__()
         self.batch_size: int | None = None
+
+
+class Expectation:
+    """A request announced to a lane (:meth:`DynamicBatcher.expect`); :meth:`done` is idempotent."""
+
+    def __init__(self, batcher: DynamicBatcher, lane: str) -> None:
+        self._batcher, self.lane, self._open = batcher, lane, True
+        self._lock = threading.Lock()
+
+    def done(self) -> None:
+        """The request has been submitted (or will never be)."""
+        with self._lock:
+            if not self._open:
+                return
+            self._open = False
+        self._batcher._arrived(self.lane)
 
 
 @dataclass
@@ -121,6 +152,9 @@ class DynamicBatcher:
         self.stats = BatcherStats()
         self._queues: dict[str, deque[_Job]] = {lane: deque() for lane in LANES}
         self._turn = 0  # round robin over the lanes
+        self._expected: Counter[str] = Counter()  # requests being prepared, per lane
+        self._last_arrival: dict[str, float] = dict.fromkeys(LANES, 0.0)
+        self.linger_s = min(self.max_wait_s, _LINGER_S)
         self._cond = threading.Condition()
         self._closing = False
         self._local = threading.local()  # the lane a worker is answering, and whether nested
@@ -146,6 +180,20 @@ class DynamicBatcher:
     def _waiting(self) -> int:
         return sum(len(q) for q in self._queues.values())
 
+    def expect(self, lane: str) -> Expectation:
+        """Announce a request that is on its way to :meth:`submit` to ``lane`` (its body is being read
+        or decoded): a batch of that lane waits for it, up to ``max_wait_ms``, instead of leaving
+        without it. Call :meth:`Expectation.done` once it is submitted or has failed."""
+        with self._cond:
+            self._expected[lane] += 1
+            self._last_arrival[lane] = time.monotonic()
+        return Expectation(self, lane)
+
+    def _arrived(self, lane: str) -> None:
+        with self._cond:
+            self._expected[lane] -= 1
+            self._cond.notify_all()
+
     def submit(self, requests: Sequence[ChatRequest], lane: str = "chat") -> list[BatchFuture]:
         """Queue ``requests`` together in ``lane`` (they are never split across a full queue)."""
         if lane not in self._queues:
@@ -161,6 +209,7 @@ class DynamicBatcher:
                     f"holds {self.max_queue}. Retry later or send fewer items at once"
                 )
             self._queues[lane].extend(jobs)
+            self._last_arrival[lane] = time.monotonic()
             self._cond.notify_all()
         return [j.future for j in jobs]
 
@@ -194,10 +243,12 @@ class DynamicBatcher:
             queue = self._queues[lane]
             deadline = time.monotonic() + self.max_wait_s
             while len(queue) < self.max_batch_size and not self._closing:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    break
-                self._cond.wait(remaining)
+                now = time.monotonic()
+                remaining = deadline - now
+                quiet = now - self._last_arrival[lane]
+                if remaining <= 0 or (not self._expected[lane] and quiet >= self.linger_s):
+                    break  # full wait spent, or nothing on its way and no arrival for a while
+                self._cond.wait(remaining if self._expected[lane] else min(remaining, self.linger_s - quiet))
             return lane, self._pop(lane)
 
     def _loop(self) -> None:

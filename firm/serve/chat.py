@@ -18,7 +18,7 @@ from typing import Any
 from common.annotators.types import ChatRequest, ChatResponse, image_part, text_part
 from firm.serve.config import ServeLimits
 from firm.serve.errors import ServeError, bad_request
-from firm.serve.images import PixelBudget, decode_image
+from firm.serve.images import PixelBudget, open_image, to_rgb
 from firm.serve.schemas import (
     AssistantMessage,
     ChatCompletion,
@@ -106,8 +106,16 @@ def chat_request(
             if n_images > limits.max_images:
                 raise bad_request(f"at most {limits.max_images} images per request; send fewer")
             where = f"messages[{i}].content[{j}].image_url.url"
-            parts.append(image_part(decode_image(part.image_url.url, where, limits, budget)))
+            parts.append(
+                {"type": "image", "image": open_image(part.image_url.url, where, limits, budget), "at": where}
+            )
         messages.append({"role": message.role, "content": parts})
+    for message in messages:  # every header is within the budget: decode the pixels
+        if isinstance(message["content"], list):
+            message["content"] = [
+                image_part(to_rgb(p["image"], p["at"])) if p["type"] == "image" else p
+                for p in message["content"]
+            ]
     return ChatRequest(messages=messages, params=params)
 
 

@@ -19,9 +19,9 @@ from typing import Any
 from PIL import Image, UnidentifiedImageError
 
 from firm.serve.config import ServeLimits
-from firm.serve.errors import ServeError, bad_request
+from firm.serve.errors import bad_request
 
-__all__ = ["FORMATS", "PixelBudget", "decode_image"]
+__all__ = ["FORMATS", "PixelBudget", "decode_image", "open_image", "to_rgb"]
 
 FORMATS: tuple[str, ...] = ("PNG", "JPEG", "WEBP")
 """The image formats a request may use (Pillow format names)."""
@@ -83,29 +83,53 @@ def _check_size(width: int, height: int, where: str, limits: ServeLimits) -> Non
         )
 
 
-def decode_image(
-    value: Any, where: str, limits: ServeLimits, budget: PixelBudget | None = None
-) -> Image.Image:
-    """The RGB image in ``value``; :class:`ServeError` (400) naming ``where`` if it is unusable.
+def open_image(value: Any, where: str, limits: ServeLimits, budget: PixelBudget | None = None) -> Image.Image:
+    """The image in ``value``, its header read and checked but no pixel decoded yet.
 
-    ``budget`` (one per request) is charged with the image's pixels before they are decoded.
+    ``budget`` (one per request) is charged with the image's pixels, so a request whose images
+    together exceed it is refused before any of them is decoded.
     """
     data = _payload(value, where)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data), formats=FORMATS)
-            width, height = image.size
-            _check_size(width, height, where, limits)
-            if budget is not None:
-                budget.spend(width * height, where)
-            image.load()
-            return image.convert("RGB")
-    except ServeError:
-        raise
     except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
         raise bad_request(
             f"{where} is not a readable image ({type(e).__name__}); send a PNG, JPEG or WebP"
         ) from e
     except (OSError, ValueError, SyntaxError, EOFError) as e:
+        raise bad_request(f"{where} could not be read ({e}); send a complete PNG, JPEG or WebP") from e
+    width, height = image.size
+    _check_size(width, height, where, limits)
+    if budget is not None:
+        budget.spend(width * height, where)
+    return image
+
+
+_BROKEN = (
+    Image.DecompressionBombError,
+    Image.DecompressionBombWarning,
+    OSError,
+    ValueError,
+    SyntaxError,
+    EOFError,
+)
+
+
+def to_rgb(image: Image.Image, where: str) -> Image.Image:
+    """Decode an :func:`open_image` image's pixels as RGB; a 400 naming ``where`` if they are broken."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image.load()
+            return image.convert("RGB")
+    except _BROKEN as e:
         raise bad_request(f"{where} could not be decoded ({e}); send a complete PNG, JPEG or WebP") from e
+
+
+def decode_image(
+    value: Any, where: str, limits: ServeLimits, budget: PixelBudget | None = None
+) -> Image.Image:
+    """The RGB image in ``value``; :class:`ServeError` (400) naming ``where`` if it is unusable."""
+    return to_rgb(open_image(value, where, limits, budget), where)

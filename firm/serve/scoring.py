@@ -27,7 +27,7 @@ from common.annotators.types import ChatRequest, ChatResponse
 from firm.prompts.rm import EDIT_MODES, RM_TEMPLATES, parse_rm_output, rm_messages
 from firm.serve.config import ServeLimits
 from firm.serve.errors import bad_request
-from firm.serve.images import PixelBudget, decode_image
+from firm.serve.images import PixelBudget, open_image, to_rgb
 from firm.serve.schemas import ScoreItemIn, ScoreRequest, ScoreResult
 
 __all__ = ["ScoreItem", "ScoreJob", "failed_result", "parse_score_request", "score_result"]
@@ -80,11 +80,16 @@ def _item(raw: ScoreItemIn, i: int, mode: str, limits: ServeLimits, budget: Pixe
         )
     if mode not in EDIT_MODES and raw.source_image is not None:
         raise bad_request(f"{where}.source_image is only for the edit modes {list(EDIT_MODES)}; leave it out")
-    image = decode_image(raw.image, f"{where}.image", limits, budget)
+    image = open_image(raw.image, f"{where}.image", limits, budget)
     source = None
     if raw.source_image is not None:
-        source = decode_image(raw.source_image, f"{where}.source_image", limits, budget)
+        source = open_image(raw.source_image, f"{where}.source_image", limits, budget)
     return ScoreItem(image=image, instruction=instruction, source=source)
+
+
+def _decoded(item: ScoreItem, where: str) -> ScoreItem:
+    source = None if item.source is None else to_rgb(item.source, f"{where}.source_image")
+    return ScoreItem(image=to_rgb(item.image, f"{where}.image"), instruction=item.instruction, source=source)
 
 
 def parse_score_request(body: ScoreRequest, limits: ServeLimits, default_template: str) -> ScoreJob:
@@ -98,7 +103,8 @@ def parse_score_request(body: ScoreRequest, limits: ServeLimits, default_templat
             "split the batch"
         )
     budget = PixelBudget(limits.max_request_pixels)
-    items = [_item(raw, i, body.mode, limits, budget) for i, raw in enumerate(body.items)]
+    headers = [_item(raw, i, body.mode, limits, budget) for i, raw in enumerate(body.items)]
+    items = [_decoded(item, f"items[{i}]") for i, item in enumerate(headers)]  # all within budget
     return ScoreJob(mode=body.mode, template=template, items=items)
 
 

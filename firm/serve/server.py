@@ -287,9 +287,12 @@ class CriticServer:
                     failed[i] = e
             return job.template, requests, failed
 
-        template, requests, failed = await self._blocking(prepare)
-        todo = [r for i, r in enumerate(requests) if i not in failed]
-        futures = self._submit(todo, "score") if todo else []
+        try:
+            template, requests, failed = await self._blocking(prepare)
+            todo = [r for i, r in enumerate(requests) if i not in failed]
+            futures = self._submit(todo, "score") if todo else []
+        finally:
+            record["expected"].done()
         answered = iter(await self._answers(futures))
         answers = [failed[i] if i in failed else next(answered) for i in range(len(requests))]
         record["batch_size"] = max((f.batch_size or 0 for f in futures), default=0)
@@ -334,8 +337,11 @@ class CriticServer:
                 raise bad_request(f"the model cannot read this request: {type(e).__name__}: {e}") from e
             return request
 
-        request = await self._blocking(prepare)
-        futures = self._submit([request], "chat")
+        try:
+            request = await self._blocking(prepare)
+            futures = self._submit([request], "chat")
+        finally:
+            record["expected"].done()
         (answer,) = await self._answers(futures)
         record["items"], record["batch_size"] = 1, futures[0].batch_size
         if futures[0].batch_size:
