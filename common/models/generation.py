@@ -186,10 +186,11 @@ def _mask_banned(logits: torch.Tensor, banned: Sequence[int]) -> torch.Tensor:
 class DecodeStepHook:
     """A ``generate`` stopping criterion that never stops: it calls ``hook()`` after every decode step.
 
-    ``hook`` may run whole other generations on the same model. What a generation keeps on the
-    model itself between its steps (Qwen-VL's ``rope_deltas``, the M-RoPE offset computed at
-    prefill) is saved before the hook and restored after it, so the interrupted generation
-    continues exactly as if it had not been interrupted.
+    ``hook`` may run whole other generations on the same model, and the interrupted generation
+    continues exactly as if it had not been interrupted (a test checks its tokens and log-probs).
+    State a generation may keep on the model itself (Qwen-VL's ``rope_deltas``, the M-RoPE offset
+    computed at prefill, which some transformers versions read again at decode steps) is saved
+    before the hook and restored after it.
     """
 
     _STATE = ("rope_deltas",)
