@@ -191,6 +191,8 @@ def test_score_requests_are_not_stuck_behind_a_long_chat() -> None:
                 busy.append(latency)
         chat.join(600)
         counters = s.health()["counters"]
+        # idle again after the chat: the machine's load may have changed meanwhile (take the slower)
+        idle = max(idle, statistics.median([_timed(score) for _ in range(5)]))
     status, raw = answer["out"]
     assert status == 200, raw
     assert len(busy) >= 4, (tokens, per_token, idle)  # measured while the chat was generating
