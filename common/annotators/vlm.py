@@ -83,6 +83,8 @@ class TransformersVLMAnnotator(CachedAnnotator):
         self.bundle = bundle
         self.batch_size = int(batch_size)
         self._token_text: dict[int, str] = {}
+        self.step_hook: Callable[[], None] | None = None
+        """Called between the decode steps of each generation (see ``sample_vlm``'s ``step_hook``)."""
         self._special = set(getattr(bundle.tokenizer, "all_special_ids", []) or [])
 
     def _text_of(self, token_id: int) -> str:
@@ -144,6 +146,7 @@ class TransformersVLMAnnotator(CachedAnnotator):
                     max_new_tokens=int(params.get("max_tokens", 256)),
                     seed=params.get("seed"),
                     top_logprobs=top if want_logprobs else 0,
+                    step_hook=self.step_hook,
                 )
                 for i, item in enumerate(chunk):
                     finished = bool(rollout.finished[i]) if len(rollout.finished) else None

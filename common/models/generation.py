@@ -183,6 +183,32 @@ def _mask_banned(logits: torch.Tensor, banned: Sequence[int]) -> torch.Tensor:
     return logits
 
 
+class DecodeStepHook:
+    """A ``generate`` stopping criterion that never stops: it calls ``hook()`` after every decode step.
+
+    ``hook`` may run whole other generations on the same model, and the interrupted generation
+    continues exactly as if it had not been interrupted (a test checks its tokens and log-probs).
+    State a generation may keep on the model itself (Qwen-VL's ``rope_deltas``, the M-RoPE offset
+    computed at prefill, which some transformers versions read again at decode steps) is saved
+    before the hook and restored after it.
+    """
+
+    _STATE = ("rope_deltas",)
+
+    def __init__(self, model: torch.nn.Module, hook: Callable[[], None]) -> None:
+        self.hook = hook
+        self._holders = [m for m in model.modules() if any(hasattr(m, a) for a in self._STATE)]
+
+    def __call__(self, input_ids: torch.Tensor, scores: Any, **kwargs: Any) -> torch.Tensor:
+        saved = [(m, a, getattr(m, a)) for m in self._holders for a in self._STATE if hasattr(m, a)]
+        try:
+            self.hook()
+        finally:
+            for module, attr, value in saved:
+                setattr(module, attr, value)
+        return torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
+
+
 @torch.no_grad()
 def sample_vlm(
     bundle: VLMBundle,
@@ -197,6 +223,7 @@ def sample_vlm(
     model: Any = None,
     banned: Sequence[int] = (),
     top_logprobs: int = 0,
+    step_hook: Callable[[], None] | None = None,
 ) -> Rollout:
     """Sample ``num_return_sequences`` completions per prompt of ``batch`` (a processor output).
 
@@ -216,6 +243,9 @@ def sample_vlm(
             called with the same ``banned`` (see :func:`banned_token_ids`).
         top_logprobs: also return the ``k`` most likely tokens of every step and their
             log-probs (``Rollout.top_ids`` / ``Rollout.top_logprobs``; 0: not computed).
+        step_hook: called between decode steps (:class:`DecodeStepHook`); it may run other
+            generations on the same model (the reward server answers short requests there
+            while a long one is generating) without changing this one's tokens.
     """
     from transformers import GenerationConfig
 
@@ -245,7 +275,8 @@ def sample_vlm(
         if seed is not None:
             torch.manual_seed(seed)
         with shared_image_features(core):  # one vision pass per distinct image of the group
-            out = core.generate(**prompts, generation_config=config)  # wrappers have no generate
+            extra = {} if step_hook is None else {"stopping_criteria": [DecodeStepHook(core, step_hook)]}
+            out = core.generate(**prompts, generation_config=config, **extra)  # wrappers have no generate
     prompt_len = prompts["input_ids"].shape[1]
     completion_ids = out.sequences[:, prompt_len:]
     logits = _mask_banned(torch.stack(out.logits, dim=1).float(), banned)

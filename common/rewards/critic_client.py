@@ -9,11 +9,13 @@
 
 * A batch larger than ``batch_size`` is split into requests sent ``concurrency`` at a time (the
   server batches them together again).
-* Connection errors, timeouts, HTTP 408 / 429 and 5xx are retried ``retries`` times with
-  exponential backoff (``backoff * 2**attempt``, capped at ``backoff_max``); when they are
-  exhausted :class:`CriticUnavailableError` names the endpoint and the last failure.
-* Other 4xx answers are the caller's fault: :class:`CriticRequestError` carries the server's
-  message (which says what to fix).
+* Only the server's own trouble is retried: connection errors, timeouts and HTTP 5xx, up to
+  ``retries`` times, with jittered exponential backoff (``backoff * 2**attempt`` capped at
+  ``backoff_max``, times a random factor in [0.5, 1], so many RL workers do not retry in step),
+  and never past ``deadline`` seconds for the whole call; then :class:`CriticUnavailableError`
+  names the endpoint and the last failure.
+* Every 4xx is the caller's fault and is raised at once, without a retry:
+  :class:`CriticRequestError` carries the status and the server's message (which says what to fix).
 * An answer the RM wrote but that cannot be parsed is not an exception: its
   :class:`CriticResult` has ``error`` set and its reward is NaN (or ``missing``, if given).
 
@@ -45,7 +47,6 @@ from common.rewards.base_and_bonus import cme, qma, quality_from_subscores
 
 __all__ = ["CriticClient", "CriticRequestError", "CriticResult", "CriticRewards", "CriticUnavailableError"]
 
-_RETRY = frozenset({408, 429})
 _EDIT_MODES = ("execution", "consistency")
 
 
@@ -126,8 +127,10 @@ class CriticClient:
     Args:
         base_url: the server's root (``http://host:port``; a trailing ``/v1`` is accepted).
         timeout: seconds per HTTP call.
-        retries: retries after the first attempt of a call.
-        backoff / backoff_max: exponential backoff base and cap, in seconds.
+        retries: retries after the first attempt of a call (5xx and connection errors only).
+        backoff / backoff_max: exponential backoff base and cap, in seconds (jittered).
+        deadline: seconds one call may take with all its retries (``None``: no limit); an
+            attempt's timeout is cut to what is left of it.
         batch_size: items per ``/v1/score`` request.
         concurrency: requests in flight at once.
         template: the RM template to ask for (``None``: the server's default).
@@ -141,10 +144,13 @@ class CriticClient:
         retries: int = 3,
         backoff: float = 0.5,
         backoff_max: float = 10.0,
+        deadline: float | None = 600.0,
         batch_size: int = 32,
         concurrency: int = 4,
         template: str | None = None,
     ) -> None:
+        if deadline is not None and deadline <= 0:
+            raise ValueError(f"deadline must be > 0 (or None), got {deadline}")
         if retries < 0 or batch_size < 1 or concurrency < 1 or timeout <= 0:
             raise ValueError(
                 f"need retries >= 0, batch_size >= 1, concurrency >= 1, timeout > 0; got {retries}, "
@@ -156,6 +162,7 @@ class CriticClient:
         self.retries = int(retries)
         self.backoff = float(backoff)
         self.backoff_max = float(backoff_max)
+        self.deadline = None if deadline is None else float(deadline)
         self.batch_size = int(batch_size)
         self.concurrency = int(concurrency)
         self.template = template
@@ -166,25 +173,32 @@ class CriticClient:
 
     # ------------------------------------------------------------------ HTTP
 
-    def _once(self, method: str, path: str, payload: dict[str, Any] | None) -> dict[str, Any]:
+    def _once(
+        self, method: str, path: str, payload: dict[str, Any] | None, timeout: float | None = None
+    ) -> dict[str, Any]:
         data = None if payload is None else json.dumps(payload).encode("utf-8")
         headers = {"Accept": "application/json"}
         if data is not None:
             headers["Content-Type"] = "application/json"
         req = urllib.request.Request(self.base_url + path, data=data, headers=headers, method=method)
-        with urllib.request.urlopen(req, timeout=self.timeout) as resp:
+        with urllib.request.urlopen(req, timeout=timeout or self.timeout) as resp:
             return json.loads(resp.read())
 
     def _call(self, method: str, path: str, payload: dict[str, Any] | None = None) -> dict[str, Any]:
         """One API call with retries; raises :class:`CriticUnavailableError` / :class:`CriticRequestError`."""
         url = self.base_url + path
         last = ""
+        start = time.monotonic()
+        end = math.inf if self.deadline is None else start + self.deadline
+        attempts = 0
         for attempt in range(self.retries + 1):
+            attempts += 1
             try:
-                return self._once(method, path, payload)
+                left = max(0.001, end - time.monotonic())
+                return self._once(method, path, payload, min(self.timeout, left))
             except urllib.error.HTTPError as e:
                 message = _error_message(e)
-                if e.code < 500 and e.code not in _RETRY:
+                if e.code < 500:
                     raise CriticRequestError(e.code, message) from None
                 last = f"HTTP {e.code}: {message}"
             except TimeoutError:
@@ -197,9 +211,13 @@ class CriticClient:
                 last = f"the answer is not JSON ({e})"
             if attempt < self.retries:
                 delay = min(self.backoff_max, self.backoff * 2**attempt) * self._rng.uniform(0.5, 1.0)
+                if time.monotonic() + delay >= end:
+                    last += f"; the call's deadline of {self.deadline:g} s has passed"
+                    break
                 time.sleep(delay)
         raise CriticUnavailableError(
-            f"reward server {url} is unavailable: {last} (after {self.retries + 1} attempt(s)). "
+            f"reward server {url} is unavailable: {last} (after {attempts} attempt(s) in "
+            f"{time.monotonic() - start:.1f} s). "
             "Is it running? "
             "Start one with: python -m experiments.run +exp=firm_serve (or python -m firm.serve)"
         )

@@ -56,6 +56,10 @@ def parse_args(argv: Sequence[str]) -> tuple[ServeConfig, argparse.Namespace]:
     s.add_argument("--template", choices=("tiny", "full"), help="RM prompt template (default: by model)")
     s.add_argument("--host", default=d.host)
     s.add_argument("--port", type=int, default=d.port, help="0: ephemeral (default %(default)s)")
+    s.add_argument("--backlog", type=int, default=d.backlog, help="listen backlog (default %(default)s)")
+    s.add_argument("--max-connections", type=int, default=d.max_connections)
+    s.add_argument("--keep-alive-s", type=float, default=d.keep_alive_s)
+    s.add_argument("--access-log", help="append the JSON-lines access log to this file")
     s.add_argument("--max-batch-size", type=int, default=d.max_batch_size)
     s.add_argument("--max-wait-ms", type=float, default=d.max_wait_ms)
     s.add_argument("--score-max-tokens", action="append", default=[], metavar="MODE=N")
@@ -82,6 +86,10 @@ def parse_args(argv: Sequence[str]) -> tuple[ServeConfig, argparse.Namespace]:
         "template": a.template,
         "host": a.host,
         "port": a.port,
+        "backlog": a.backlog,
+        "max_connections": a.max_connections,
+        "keep_alive_s": a.keep_alive_s,
+        "access_log": a.access_log,
         "max_batch_size": a.max_batch_size,
         "max_wait_ms": a.max_wait_ms,
         "score_max_tokens": _pairs(a.score_max_tokens, "--score-max-tokens"),

@@ -1,97 +1,72 @@
-"""The OpenAI chat-completions wire format, server side: request bodies in, response bodies out.
+"""The OpenAI chat-completions wire format, server side: validated request models in, response models out.
 
-Accepted: ``messages`` with string content or a list of ``text`` and ``image_url`` parts (inline
-``data:`` URLs only); sampling parameters ``temperature``, ``max_tokens`` (or
-``max_completion_tokens``), ``top_p``, ``top_k``, ``seed``, ``stop``, ``presence_penalty``,
-``frequency_penalty`` (those the backend cannot honour are refused with a 400 naming them),
-``logprobs`` (bool) and ``top_logprobs`` (0-20), answered in ``choices[0].logprobs.content`` as
-OpenAI does; ``n`` must be 1 and ``stream`` false. Other OpenAI fields (``user`` ...) are
-ignored, as vLLM does.
+Accepted (:class:`~firm.serve.schemas.ChatCompletionRequest`): ``messages`` with string content or
+a list of ``text`` and ``image_url`` parts (inline ``data:`` URLs only); sampling parameters
+``temperature``, ``max_tokens`` (or ``max_completion_tokens``), ``top_p``, ``top_k``, ``seed``,
+``stop``, ``presence_penalty``, ``frequency_penalty`` (those the backend cannot honour are refused
+with a 400 naming them), ``logprobs`` and ``top_logprobs`` (0-20), answered in
+``choices[0].logprobs.content`` as OpenAI does; ``n`` must be 1 and ``stream`` false.
 """
 
 from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection
 from typing import Any
 
-from common.annotators.types import (
-    MAX_TOP_LOGPROBS,
-    SAMPLING_KEYS,
-    ChatRequest,
-    ChatResponse,
-    image_part,
-    text_part,
-)
+from common.annotators.types import ChatRequest, ChatResponse, image_part, text_part
 from firm.serve.config import ServeLimits
 from firm.serve.errors import ServeError, bad_request
-from firm.serve.images import decode_image
+from firm.serve.images import PixelBudget, open_image, to_rgb
+from firm.serve.schemas import (
+    AssistantMessage,
+    ChatCompletion,
+    ChatCompletionRequest,
+    Choice,
+    ChoiceLogprobs,
+    ModelCard,
+    ModelList,
+    TextPart,
+    TokenLogprob,
+    TopLogprob,
+    Usage,
+)
 
-__all__ = ["chat_request_from_body", "chat_response_body", "check_model", "models_body"]
+__all__ = ["chat_request", "chat_response", "check_model", "models_list"]
 
-_ROLES = ("system", "user", "assistant")
-_NUMERIC = {
-    "temperature": float,
-    "top_p": float,
-    "top_k": int,
-    "seed": int,
-    "max_tokens": int,
-    "top_logprobs": int,
-}
+_SAMPLING = (
+    "temperature",
+    "max_tokens",
+    "top_p",
+    "top_k",
+    "seed",
+    "stop",
+    "presence_penalty",
+    "frequency_penalty",
+    "logprobs",
+    "top_logprobs",
+)
 _NEUTRAL: dict[str, Callable[[Any], bool]] = {
     "stop": lambda v: v in ((), []),
     "presence_penalty": lambda v: v == 0,
     "frequency_penalty": lambda v: v == 0,
     "logprobs": lambda v: v is False,
     "top_logprobs": lambda v: v == 0,
+    "top_k": lambda v: v in (0, -1),
 }
 """Parameter values that change nothing: dropped, so a backend that cannot apply them is not bothered."""
 
-
-def _content(content: Any, i: int, limits: ServeLimits, images: list[int]) -> str | list[dict[str, Any]]:
-    if isinstance(content, str):
-        return content
-    if not isinstance(content, list) or not content:
-        raise bad_request(f"messages[{i}].content must be a string or a non-empty list of parts")
-    parts: list[dict[str, Any]] = []
-    for j, part in enumerate(content):
-        where = f"messages[{i}].content[{j}]"
-        kind = part.get("type") if isinstance(part, Mapping) else None
-        if kind == "text" and isinstance(part.get("text"), str):
-            parts.append(text_part(part["text"]))
-        elif kind == "image_url":
-            url = part.get("image_url")
-            url = url.get("url") if isinstance(url, Mapping) else url
-            images.append(1)
-            if len(images) > limits.max_images:
-                raise bad_request(f"at most {limits.max_images} images per request; send fewer")
-            parts.append(image_part(decode_image(url, f"{where}.image_url.url", limits)))
-        else:
-            raise bad_request(
-                f"{where} must be {{'type': 'text', 'text': str}} or "
-                f"{{'type': 'image_url', 'image_url': {{'url': 'data:image/png;base64,...'}}}}"
-            )
-    return parts
+_LOGPROB_FLOOR = -9999.0
+"""What an impossible token's log-prob (-inf) is reported as (OpenAI's convention)."""
 
 
-def _params(body: Mapping[str, Any], limits: ServeLimits, unsupported: Collection[str]) -> dict[str, Any]:
-    params: dict[str, Any] = {}
-    if body.get("max_completion_tokens") is not None and body.get("max_tokens") is None:
-        params["max_tokens"] = body["max_completion_tokens"]
-    for key in SAMPLING_KEYS:
-        if body.get(key) is not None:
-            params[key] = body[key]
-    for key, cast in _NUMERIC.items():
-        if key in params:
-            value = params[key]
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise bad_request(f"{key} must be a number, got {value!r}")
-            params[key] = cast(value)
-    if "logprobs" in params and not isinstance(params["logprobs"], bool):
-        raise bad_request(f"logprobs must be true or false, got {params['logprobs']!r}")
-    if not 0 <= params.get("top_logprobs", 0) <= MAX_TOP_LOGPROBS:
-        raise bad_request(f"top_logprobs must be in 0-{MAX_TOP_LOGPROBS}, got {params['top_logprobs']}")
+def _params(body: ChatCompletionRequest, limits: ServeLimits, unsupported: Collection[str]) -> dict[str, Any]:
+    params = {k: getattr(body, k) for k in _SAMPLING if getattr(body, k) is not None}
+    if body.max_completion_tokens is not None and body.max_tokens is None:
+        params["max_tokens"] = body.max_completion_tokens
+    if isinstance(params.get("stop"), str):
+        params["stop"] = [params["stop"]]
     if params.get("top_logprobs") and not params.get("logprobs"):
         raise bad_request("top_logprobs needs logprobs=true")
     for key in [k for k, is_neutral in _NEUTRAL.items() if k in params and is_neutral(params[k])]:
@@ -99,10 +74,8 @@ def _params(body: Mapping[str, Any], limits: ServeLimits, unsupported: Collectio
     refused = sorted(k for k in params if k in unsupported)
     if refused:
         raise bad_request(f"this server's model does not support {refused}; leave them out")
-    if params.get("temperature", 0.0) < 0 or not 0 < params.get("top_p", 1.0) <= 1:
-        raise bad_request("temperature must be >= 0 and top_p in (0, 1]")
     tokens = params.get("max_tokens")
-    if tokens is not None and not 1 <= tokens <= limits.max_tokens:
+    if tokens is not None and tokens > limits.max_tokens:
         raise bad_request(
             f"max_tokens={tokens} is outside 1-{limits.max_tokens} (this server's limit); lower it or "
             "start the server with a larger limits.max_tokens"
@@ -110,62 +83,94 @@ def _params(body: Mapping[str, Any], limits: ServeLimits, unsupported: Collectio
     return params
 
 
-def chat_request_from_body(
-    body: Mapping[str, Any], limits: ServeLimits, *, unsupported: Collection[str] = ()
+def chat_request(
+    body: ChatCompletionRequest, limits: ServeLimits, *, unsupported: Collection[str] = ()
 ) -> ChatRequest:
-    """A :class:`ChatRequest` from a chat-completions body; :class:`ServeError` (400) if malformed."""
-    if body.get("stream"):
+    """A :class:`ChatRequest` from a validated body, images decoded; :class:`ServeError` (400) if unusable."""
+    if body.stream:
         raise bad_request("stream=true is not supported; send stream=false (or leave it out)")
-    if body.get("n", 1) not in (1, None):
-        raise bad_request(f"n={body.get('n')!r} is not supported; ask for one choice (n=1) per request")
-    messages = body.get("messages")
-    if not isinstance(messages, list) or not messages:
-        raise bad_request("'messages' is required: a non-empty list of {'role', 'content'} objects")
-    images: list[int] = []
-    out = []
-    for i, message in enumerate(messages):
-        if not isinstance(message, Mapping) or message.get("role") not in _ROLES or "content" not in message:
-            raise bad_request(
-                f"messages[{i}] must be an object with 'role' ({', '.join(_ROLES)}) and 'content'"
+    params = _params(body, limits, unsupported)
+    budget = PixelBudget(limits.max_request_pixels)
+    n_images = 0
+    messages = []
+    for i, message in enumerate(body.messages):
+        if isinstance(message.content, str):
+            messages.append({"role": message.role, "content": message.content})
+            continue
+        parts = []
+        for j, part in enumerate(message.content):
+            if isinstance(part, TextPart):
+                parts.append(text_part(part.text))
+                continue
+            n_images += 1
+            if n_images > limits.max_images:
+                raise bad_request(f"at most {limits.max_images} images per request; send fewer")
+            where = f"messages[{i}].content[{j}].image_url.url"
+            parts.append(
+                {"type": "image", "image": open_image(part.image_url.url, where, limits, budget), "at": where}
             )
-        out.append({"role": message["role"], "content": _content(message["content"], i, limits, images)})
-    return ChatRequest(messages=out, params=_params(body, limits, unsupported))
+        messages.append({"role": message.role, "content": parts})
+    for message in messages:  # every header is within the budget: decode the pixels
+        if isinstance(message["content"], list):
+            message["content"] = [
+                image_part(to_rgb(p["image"], p["at"])) if p["type"] == "image" else p
+                for p in message["content"]
+            ]
+    return ChatRequest(messages=messages, params=params)
 
 
-def chat_response_body(response: ChatResponse, model: str) -> dict[str, Any]:
+def _logprob(value: float) -> float:
+    return value if value > _LOGPROB_FLOOR else _LOGPROB_FLOOR
+
+
+def _token_logprobs(entries: list[dict[str, Any]]) -> list[TokenLogprob]:
+    return [
+        TokenLogprob(
+            token=e["token"],
+            logprob=_logprob(float(e["logprob"])),
+            bytes=list(e["token"].encode("utf-8")),
+            top_logprobs=[
+                TopLogprob(
+                    token=a["token"], logprob=_logprob(float(a["logprob"])), bytes=list(a["token"].encode())
+                )
+                for a in e.get("top_logprobs", [])
+            ],
+        )
+        for e in entries
+    ]
+
+
+def chat_response(response: ChatResponse, model: str) -> ChatCompletion:
     """The chat-completions response for one answer (``usage`` counts the backend did not report are 0)."""
     prompt = int(response.usage.get("prompt_tokens") or 0)
     completion = int(response.usage.get("completion_tokens") or 0)
-    return {
-        "id": f"chatcmpl-{uuid.uuid4().hex}",
-        "object": "chat.completion",
-        "created": int(time.time()),
-        "model": model,
-        "choices": [
-            {
-                "index": 0,
-                "message": {"role": "assistant", "content": response.text},
-                "finish_reason": response.finish_reason or "stop",
-                "logprobs": None if response.logprobs is None else {"content": response.logprobs},
-            }
+    logprobs = (
+        None if response.logprobs is None else ChoiceLogprobs(content=_token_logprobs(response.logprobs))
+    )
+    return ChatCompletion(
+        id=f"chatcmpl-{uuid.uuid4().hex}",
+        created=int(time.time()),
+        model=model,
+        choices=[
+            Choice(
+                index=0,
+                message=AssistantMessage(content=response.text),
+                finish_reason="length" if response.finish_reason == "length" else "stop",
+                logprobs=logprobs,
+            )
         ],
-        "usage": {
-            "prompt_tokens": prompt,
-            "completion_tokens": completion,
-            "total_tokens": prompt + completion,
-        },
-    }
+        usage=Usage(prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion),
+    )
 
 
-def check_model(body: Mapping[str, Any], served: str) -> None:
+def check_model(asked: str | None, served: str) -> None:
     """404 if the body names a model other than the served one (vLLM's rule)."""
-    asked = body.get("model")
     if asked is not None and asked != served:
         raise ServeError(
             404, f"model {asked!r} is not served here; this server serves {served!r}", "not_found_error"
         )
 
 
-def models_body(served: str) -> dict[str, Any]:
+def models_list(served: str, created: int) -> ModelList:
     """``GET /v1/models``."""
-    return {"object": "list", "data": [{"id": served, "object": "model", "owned_by": "firm-serve"}]}
+    return ModelList(data=[ModelCard(id=served, created=int(created))])

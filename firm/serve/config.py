@@ -76,19 +76,29 @@ class ServeLimits:
         max_body_bytes: request body size (HTTP 413 above it).
         max_items: items per ``/v1/score`` request.
         max_image_side / max_image_pixels: per decoded image (checked before decoding pixels).
+        max_request_pixels: decoded pixels of all images of one request together (checked from
+            the image headers before any pixel is decoded, so memory per request is bounded).
+        max_aspect_ratio: the longer side over the shorter one (Qwen-VL's processor fails
+            above 200, so such an image is a 400, not a model failure).
         max_images: images per chat-completions request.
         max_tokens: the largest ``max_tokens`` a chat request may set.
+        max_prompt_tokens: prompt tokens (text and image tokens) of one model call; ``None``:
+            the served model's context length (unknown, so unchecked, for an upstream server,
+            which enforces its own). A prompt plus its ``max_tokens`` must fit the context too.
         max_queue: model items waiting for the batcher (HTTP 503 "busy" above it).
         request_timeout_s: how long a request waits for its answers (HTTP 504 after).
-        read_timeout_s: socket timeout while reading a request.
+        read_timeout_s: how long reading a request body may take (HTTP 408 after).
     """
 
     max_body_bytes: int = 64 * 1024 * 1024
     max_items: int = 64
     max_image_side: int = 4096
     max_image_pixels: int = 4096 * 4096
+    max_request_pixels: int = 64 * 1024 * 1024
+    max_aspect_ratio: float = 200.0
     max_images: int = 8
     max_tokens: int = 8192
+    max_prompt_tokens: int | None = None
     max_queue: int = 1024
     request_timeout_s: float = 600.0
     read_timeout_s: float = 30.0
@@ -96,8 +106,12 @@ class ServeLimits:
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
-            if not isinstance(value, int | float) or value <= 0:
+            if value is None and f.name == "max_prompt_tokens":
+                continue
+            if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < float("inf"):
                 raise ValueError(f"limits.{f.name} must be a positive number, got {value!r}")
+        if self.max_aspect_ratio < 1:
+            raise ValueError(f"limits.max_aspect_ratio must be >= 1, got {self.max_aspect_ratio}")
 
 
 @dataclass
@@ -114,6 +128,11 @@ class ServeConfig:
         template: the RM prompt template (``tiny`` / ``full``); ``None`` picks by model.
         host / port: where to listen (``port=0``: an ephemeral port, printed and written to
             ``url_file``).
+        backlog: the listen backlog (connections the kernel queues before they are accepted).
+        max_connections: open connections at once; one more is answered 503 and closed.
+        keep_alive_s: how long an idle HTTP/1.1 keep-alive connection stays open.
+        access_log: a file to append the JSON-lines access log to (``None``: not written;
+            ``+exp=firm_serve`` writes ``<run_dir>/access.jsonl``).
         max_batch_size / max_wait_ms: dynamic batching: the worker takes up to
             ``max_batch_size`` items, waiting at most ``max_wait_ms`` for more.
         score_max_tokens: completion budget per mode for ``/v1/score``.
@@ -130,6 +149,10 @@ class ServeConfig:
     template: str | None = None
     host: str = "127.0.0.1"
     port: int = 8000
+    backlog: int = 1024
+    max_connections: int = 1024
+    keep_alive_s: float = 5.0
+    access_log: str | None = None
     max_batch_size: int = 8
     max_wait_ms: float = 10.0
     score_max_tokens: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_SCORE_MAX_TOKENS))
@@ -141,6 +164,11 @@ class ServeConfig:
             raise ValueError(f"port must be in 0-65535 (0: ephemeral), got {self.port}")
         if int(self.max_batch_size) < 1:
             raise ValueError(f"max_batch_size must be >= 1, got {self.max_batch_size}")
+        if int(self.backlog) < 1 or int(self.max_connections) < 1 or float(self.keep_alive_s) <= 0:
+            raise ValueError(
+                "need backlog >= 1, max_connections >= 1 and keep_alive_s > 0, got "
+                f"{self.backlog}, {self.max_connections}, {self.keep_alive_s}"
+            )
         if int(self.upstream_workers) < 1:
             raise ValueError(f"upstream_workers must be >= 1, got {self.upstream_workers}")
         if float(self.max_wait_ms) < 0:

@@ -1,7 +1,8 @@
 """Request errors of the reward server: an HTTP status, an OpenAI-style type and a message.
 
-Every failure answers ``{"error": {"message": ..., "type": ..., "code": <status>}}`` (the shape
-OpenAI and vLLM use), with a message that says what was wrong and what to do about it.
+Every failure answers ``{"error": {"message": ..., "type": ..., "param": null, "code": <status>}}``
+(the shape OpenAI and vLLM use), with a message that says what was wrong and what to do about it:
+a 4xx whenever the client can fix it, a 5xx only for the server's own trouble.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ class ServeError(Exception):
 
 def error_body(message: str, kind: str, status: int) -> dict[str, Any]:
     """The JSON body of an error response."""
-    return {"error": {"message": str(message), "type": str(kind), "code": int(status)}}
+    return {"error": {"message": str(message), "type": str(kind), "param": None, "code": int(status)}}
 
 
 def bad_request(message: str) -> ServeError:

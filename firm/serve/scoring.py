@@ -12,26 +12,25 @@ the batcher at temperature 0, and parsed by :func:`firm.prompts.rm.parse_rm_outp
     {"results": [{"score", "normalised", "parts", "reasoning", "text", "error"}], "model", "mode", "template"}
 
 ``score`` is the raw 1-5 score, ``normalised`` is ``(score - 1) / 4``; an answer that cannot be
-read (or a model call that failed) is a result with ``error`` set, never an HTTP error.
+read, or an item the model call failed on, is a result with ``error`` set while the other items
+are answered as usual (per-item failure isolation). A request the client can fix (a missing
+field, an unreadable or oversized image, the pixel budget) is a 400 naming the item.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from PIL import Image
 
 from common.annotators.types import ChatRequest, ChatResponse
-from firm.prompts.rm import EDIT_MODES, RM_MODES, RM_TEMPLATES, parse_rm_output, rm_messages
+from firm.prompts.rm import EDIT_MODES, RM_TEMPLATES, parse_rm_output, rm_messages
 from firm.serve.config import ServeLimits
 from firm.serve.errors import bad_request
-from firm.serve.images import decode_image
+from firm.serve.images import PixelBudget, open_image, to_rgb
+from firm.serve.schemas import ScoreItemIn, ScoreRequest, ScoreResult
 
-__all__ = ["ScoreItem", "ScoreJob", "parse_score_body", "score_result"]
-
-_ITEM_KEYS = frozenset({"image", "source_image", "instruction"})
+__all__ = ["ScoreItem", "ScoreJob", "failed_result", "parse_score_request", "score_result"]
 
 
 @dataclass(frozen=True)
@@ -69,67 +68,53 @@ class ScoreJob:
         ]
 
 
-def _item(raw: Any, i: int, mode: str, limits: ServeLimits) -> ScoreItem:
+def _item(raw: ScoreItemIn, i: int, mode: str, limits: ServeLimits, budget: PixelBudget) -> ScoreItem:
     where = f"items[{i}]"
-    if not isinstance(raw, Mapping):
-        raise bad_request(f"{where} must be an object with 'image' (and 'source_image', 'instruction')")
-    unknown = sorted(set(raw) - _ITEM_KEYS)
-    if unknown:
-        raise bad_request(f"{where} has unknown field(s) {unknown}; fields: {sorted(_ITEM_KEYS)}")
-    if "image" not in raw:
-        raise bad_request(f"{where}.image is required (base64 PNG of the image to judge)")
-    image = decode_image(raw["image"], f"{where}.image", limits)
-    instruction = raw.get("instruction", "")
-    if not isinstance(instruction, str):
-        raise bad_request(f"{where}.instruction must be a string, got {type(instruction).__name__}")
+    instruction = raw.instruction
     if mode != "quality" and not instruction.strip():
         what = "edit instruction" if mode in EDIT_MODES else "text-to-image prompt"
         raise bad_request(f"{where}.instruction is required in mode {mode!r} (the {what})")
-    source = None
-    if mode in EDIT_MODES:
-        if raw.get("source_image") is None:
-            raise bad_request(
-                f"{where}.source_image is required in mode {mode!r} (base64 PNG of the image before the edit)"
-            )
-        source = decode_image(raw["source_image"], f"{where}.source_image", limits)
-    elif raw.get("source_image") is not None:
+    if mode in EDIT_MODES and raw.source_image is None:
+        raise bad_request(
+            f"{where}.source_image is required in mode {mode!r} (base64 PNG of the image before the edit)"
+        )
+    if mode not in EDIT_MODES and raw.source_image is not None:
         raise bad_request(f"{where}.source_image is only for the edit modes {list(EDIT_MODES)}; leave it out")
+    image = open_image(raw.image, f"{where}.image", limits, budget)
+    source = None
+    if raw.source_image is not None:
+        source = open_image(raw.source_image, f"{where}.source_image", limits, budget)
     return ScoreItem(image=image, instruction=instruction, source=source)
 
 
-def parse_score_body(body: Mapping[str, Any], limits: ServeLimits, default_template: str) -> ScoreJob:
-    """Validate a ``/v1/score`` body; :class:`~firm.serve.errors.ServeError` (400) says what is wrong."""
-    unknown = sorted(set(body) - {"mode", "items", "template", "model"})
-    if unknown:
-        raise bad_request(f"unknown field(s) {unknown}; a score request has mode, items and template")
-    mode = body.get("mode")
-    if mode not in RM_MODES:
-        raise bad_request(f"unknown or missing mode {mode!r}; valid modes: {', '.join(RM_MODES)}")
-    template = body.get("template") or default_template
+def _decoded(item: ScoreItem, where: str) -> ScoreItem:
+    source = None if item.source is None else to_rgb(item.source, f"{where}.source_image")
+    return ScoreItem(image=to_rgb(item.image, f"{where}.image"), instruction=item.instruction, source=source)
+
+
+def parse_score_request(body: ScoreRequest, limits: ServeLimits, default_template: str) -> ScoreJob:
+    """A :class:`ScoreJob`, images decoded; a :class:`~firm.serve.errors.ServeError` (400) if unusable."""
+    template = body.template or default_template
     if template not in RM_TEMPLATES:
         raise bad_request(f"unknown template {template!r}; valid templates: {', '.join(RM_TEMPLATES)}")
-    items = body.get("items")
-    if not isinstance(items, list) or not items:
-        raise bad_request("'items' is required: a non-empty list of {image, source_image, instruction}")
-    if len(items) > limits.max_items:
+    if len(body.items) > limits.max_items:
         raise bad_request(
-            f"{len(items)} items in one request; this server takes at most {limits.max_items}: "
+            f"{len(body.items)} items in one request; this server takes at most {limits.max_items}: "
             "split the batch"
         )
-    return ScoreJob(
-        mode=mode, template=template, items=[_item(r, i, mode, limits) for i, r in enumerate(items)]
-    )
+    budget = PixelBudget(limits.max_request_pixels)
+    headers = [_item(raw, i, body.mode, limits, budget) for i, raw in enumerate(body.items)]
+    items = [_decoded(item, f"items[{i}]") for i, item in enumerate(headers)]  # all within budget
+    return ScoreJob(mode=body.mode, template=template, items=items)
 
 
-def score_result(mode: str, response: ChatResponse) -> dict[str, Any]:
+def failed_result(error: str) -> ScoreResult:
+    """The result of an item the model could not answer (the other items are answered)."""
+    return ScoreResult(score=None, normalised=None, parts=None, reasoning="", text="", error=error)
+
+
+def score_result(mode: str, response: ChatResponse) -> ScoreResult:
     """One item's result: the parsed verdict plus the raw text (``error`` set if unreadable)."""
     if response.error is not None:
-        return {
-            "score": None,
-            "normalised": None,
-            "parts": None,
-            "reasoning": "",
-            "text": "",
-            "error": f"model_error: {response.error}",
-        }
-    return {**parse_rm_output(mode, response.text).to_dict(), "text": response.text}
+        return failed_result(f"model_error: {response.error}")
+    return ScoreResult(**parse_rm_output(mode, response.text).to_dict(), text=response.text)

@@ -1,8 +1,9 @@
 """``+exp=firm_serve``: FIRM's reward server (:mod:`firm.serve`) in the foreground.
 
 Listens until SIGINT / SIGTERM (or ``duration_s``), writes ``<run_dir>/server.json`` (``url``,
-``base_url``, ``model``) as soon as it listens, and returns the final counters as the run's
-metrics. The RM template defaults to the scale's (``tiny`` at ``scale=tiny``, else ``full``).
+``base_url``, ``model``) as soon as it listens and the JSON-lines access log to
+``<run_dir>/access.jsonl``, and returns the final counters as the run's metrics. The RM template
+defaults to the scale's (``tiny`` at ``scale=tiny``, else ``full``).
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ def run(cfg: DictConfig, ctx: RunContext, duration_s: float | None = None, **ser
     values = {k: _plain(v) for k, v in server.items()}
     if not values.get("url_file"):
         values["url_file"] = str(ctx.path("server.json"))
+    if not values.get("access_log"):
+        values["access_log"] = str(ctx.path("access.jsonl"))
     config = config_from_mapping(values)
     scale = OmegaConf.select(cfg, "scale.name")
     report = serve(config, cfg=cfg, scale_name=None if scale is None else str(scale), duration_s=duration_s)

@@ -199,3 +199,22 @@ def test_image_sampler_for_the_editor_groups_and_custom_step(small_editor: T2IBu
     cond = small_editor.encode_prompt(["make the circle blue"], images[:1])
     again = sample_images(small_editor, cond=cond, num_steps=3, noise=out.noise[:1])
     assert again.x0.shape == (1, 3, 32, 32)
+
+
+def test_a_step_hook_may_run_other_generations_without_changing_this_one(
+    small_vlm: VLMBundle, images
+) -> None:
+    """The reward server answers short requests between a long generation's decode steps."""
+    long_batch = small_vlm.encode_chat(chats(images)[:1])  # one image: Qwen-VL keeps rope_deltas for it
+    other = small_vlm.encode_chat(chats(images)[1:2])  # two images: different rope_deltas
+    plain = sample_vlm(small_vlm, long_batch, temperature=1.0, max_new_tokens=8, seed=3)
+    inner: list[list[str]] = []
+
+    def hook() -> None:
+        if len(inner) < 3:  # a nested greedy generation at the first few steps
+            inner.append(sample_vlm(small_vlm, other, temperature=0.0, max_new_tokens=2).texts)
+
+    hooked = sample_vlm(small_vlm, long_batch, temperature=1.0, max_new_tokens=8, seed=3, step_hook=hook)
+    assert len(inner) == 3 and inner[0] == inner[1] == inner[2]
+    assert torch.equal(hooked.completion_ids, plain.completion_ids)
+    assert torch.allclose(hooked.logprobs, plain.logprobs, atol=1e-5)

@@ -145,3 +145,37 @@ def test_server_down_names_the_endpoint_after_retries() -> None:
     with pytest.raises(CriticUnavailableError, match="did not come up"):
         client.wait_ready(timeout=0.3, interval=0.05)
     assert math.isclose(client.backoff, 0.01)
+
+
+def test_5xx_is_retried_with_backoff_until_the_server_recovers() -> None:
+    with ChatServer(answer=rm_answer, fail_first=2) as peer:  # the upstream fails twice: two 503s
+        backend = OpenAICompatibleAnnotator(peer.base_url, "canned", max_retries=0)
+        with CriticServer(backend, ServeConfig(port=0, max_wait_ms=1.0), template="full") as server:
+            client = CriticClient(server.url, retries=3, backoff=0.05, backoff_max=0.1)
+            (result,) = client.score("quality", [image()])
+            statuses = http("GET", server.url + "/health")[1]["counters"]["statuses"]
+    assert result.ok and result.parts == {"aesthetics": result.score, "quality": 5, "structure_texture": 4}
+    assert statuses == {"503": 2, "200": 1}  # two server failures retried, then the answer
+
+
+def test_4xx_is_raised_at_once_with_the_servers_message(tiny: CriticServer) -> None:
+    before = http("GET", tiny.url + "/health")[1]["counters"]["requests_by_endpoint"].get("POST /v1/score", 0)
+    client = CriticClient(tiny.url, retries=5, backoff=1.0)
+    start = time.perf_counter()
+    with pytest.raises(
+        CriticRequestError, match=r"items\[0\]\.image is 4000x8, an aspect ratio above 200"
+    ) as e:
+        client.score("quality", [image().resize((4000, 8))])
+    assert e.value.status == 400 and time.perf_counter() - start < 5  # no backoff sleeps
+    after = http("GET", tiny.url + "/health")[1]["counters"]["requests_by_endpoint"]["POST /v1/score"]
+    assert after - before == 1  # sent once, not retried
+
+
+def test_the_deadline_bounds_a_call_with_many_retries() -> None:
+    client = CriticClient(f"http://127.0.0.1:{free_port()}", retries=1000, backoff=0.05, deadline=1.0)
+    start = time.perf_counter()
+    with pytest.raises(CriticUnavailableError, match="deadline of 1 s has passed"):
+        client.score("quality", [image()])
+    assert time.perf_counter() - start < 3
+    with pytest.raises(ValueError, match="deadline must be > 0"):
+        CriticClient("http://127.0.0.1:1", deadline=0)
