@@ -317,6 +317,8 @@ class T2IFamily:
     name: ClassVar[str]
     pipeline_class: ClassVar[str]
     """The diffusers pipeline class named in ``model_index.json`` of this family's checkpoints."""
+    is_editor: ClassVar[bool] = False
+    """True when the family is conditioned on a source image (an editor)."""
 
     def default_spec(self, components: dict[str, Any]) -> T2ISpec:
         raise NotImplementedError
@@ -429,6 +431,7 @@ class QwenImageEditFamily(T2IFamily):
 
     name = "qwen_image_edit"
     pipeline_class = "QwenImageEditPlusPipeline"
+    is_editor = True
 
     def default_spec(self, components: dict[str, Any]) -> T2ISpec:
         from diffusers import QwenImageEditPlusPipeline
@@ -537,8 +540,39 @@ class FlowUNetFamily(SD3Family):
         )[0]
 
 
+class FlowUNetEditFamily(FlowUNetFamily):
+    """A flow-matching ``UNet2DConditionModel`` editor in the InstructPix2Pix layout (Brooks et al.,
+    2023): the source image, in the model's space, is concatenated to the noisy image along the
+    channels (``in_channels = 2 x image channels``); the instruction is encoded as the text of
+    :class:`FlowUNetFamily`. The tiny scale's convolutional alternative to the Qwen-Image-Edit
+    transformer (docs/experiments/editor.md)."""
+
+    name = "flow_unet_edit"
+    pipeline_class = "FlowMatchUNetEditPipeline"
+    is_editor = True
+
+    def encode_prompt(
+        self, bundle: T2IBundle, prompts: Sequence[str], source_images: ImagesLike | None
+    ) -> Conditioning:
+        if source_images is None:
+            raise ValueError("the editor needs source images")
+        pixels = pil_to_tensor(source_images)
+        if len(pixels) != len(prompts):
+            raise ValueError(f"{len(prompts)} instructions but {len(pixels)} source images")
+        text = super().encode_prompt(bundle, prompts, None)
+        return Conditioning(embeds=text.embeds, pooled=text.pooled, source=bundle.encode_images(pixels))
+
+    def velocity(
+        self, bundle: T2IBundle, x: torch.Tensor, sigma: torch.Tensor, cond: Conditioning
+    ) -> torch.Tensor:
+        if cond.source is None:
+            raise ValueError("the editor's conditioning has no source image")
+        return super().velocity(bundle, torch.cat([x, cond.source.to(x.dtype)], dim=1), sigma, cond)
+
+
 T2I_FAMILIES.register(SD3Family.name)(SD3Family())
 T2I_FAMILIES.register(FlowUNetFamily.name)(FlowUNetFamily())
+T2I_FAMILIES.register(FlowUNetEditFamily.name)(FlowUNetEditFamily())
 T2I_FAMILIES.register(QwenImageEditFamily.name)(QwenImageEditFamily())
 
 
@@ -604,7 +638,7 @@ class T2IBundle:
     @property
     def is_editor(self) -> bool:
         """True when the model is conditioned on a source image."""
-        return self.spec.family == QwenImageEditFamily.name
+        return self.family.is_editor
 
     @property
     def device(self) -> torch.device:

@@ -310,6 +310,7 @@ def build_tiny_flow_unet(
     text_intermediate_size: int = 128,
     text_projection_dim: int = 64,
     text_max_length: int = 32,
+    editor: bool = False,
     seed: int = 0,
     dtype: str | torch.dtype = "float32",
     device: str = "cpu",
@@ -320,6 +321,8 @@ def build_tiny_flow_unet(
     Convolutions at full resolution with cross-attention to the prompt tokens in the
     ``cross_attention_levels`` lowest-resolution levels, the pooled prompt added to the timestep
     embedding. Same text encoder, tokenizer, sampler and bundle interface as :func:`build_tiny_sd3`.
+    ``editor``: an InstructPix2Pix-style editor instead (family ``flow_unet_edit``: the source
+    image concatenated to the noisy image along the channels, 6 input channels).
     """
     from diffusers import UNet2DConditionModel
 
@@ -333,7 +336,7 @@ def build_tiny_flow_unet(
     with seeded(seed):
         unet = UNet2DConditionModel(
             sample_size=resolution,
-            in_channels=3,
+            in_channels=6 if editor else 3,
             out_channels=3,
             down_block_types=down,
             up_block_types=up,
@@ -349,7 +352,8 @@ def build_tiny_flow_unet(
             tokenizer, text_hidden_size, text_intermediate_size, text_layers, text_heads, text_max_length,
             text_projection_dim,
         )  # fmt: skip
-    spec = T2ISpec(family="flow_unet", resolution=resolution, text_max_length=text_max_length)
+    family = "flow_unet_edit" if editor else "flow_unet"
+    spec = T2ISpec(family=family, resolution=resolution, text_max_length=text_max_length)
     bundle = T2IBundle(
         transformer=unet,
         text_encoder=text_encoder,

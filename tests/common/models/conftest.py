@@ -54,6 +54,13 @@ def small_unet() -> T2IBundle:
 
 
 @pytest.fixture(scope="session")
+def small_unet_editor() -> T2IBundle:
+    return build_tiny_flow_unet(
+        block_out_channels=(16, 32), cross_attention_levels=1, attention_heads=2, editor=True
+    )
+
+
+@pytest.fixture(scope="session")
 def small_editor() -> T2IBundle:
     return build_tiny_editor(**SMALL_IMAGE_MODEL)
 

@@ -89,7 +89,7 @@ def _text_stream_of_last_block(name: str, n_layers: int) -> bool:
     return name.startswith(last) and any(p in name for p in parts)
 
 
-@pytest.mark.parametrize("which", ["small_sd3", "small_editor", "small_unet"])
+@pytest.mark.parametrize("which", ["small_sd3", "small_editor", "small_unet", "small_unet_editor"])
 def test_image_model_forward_and_backward(which: str, request, images) -> None:
     bundle: T2IBundle = request.getfixturevalue(which)
     prompts = ["make the red circle blue", "remove the green star"]
@@ -113,14 +113,20 @@ def test_image_model_forward_and_backward(which: str, request, images) -> None:
         module.zero_grad(set_to_none=True)
 
 
-def test_editor_conditioning_uses_the_source_image(small_editor: T2IBundle, images) -> None:
+@pytest.mark.parametrize("which", ["small_editor", "small_unet_editor"])
+def test_editor_conditioning_uses_the_source_image(which: str, request, images) -> None:
+    editor: T2IBundle = request.getfixturevalue(which)
+    assert editor.is_editor
     with torch.no_grad():
-        a = small_editor.encode_prompt(["make the circle blue"], [images[0]])
-        b = small_editor.encode_prompt(["make the circle blue"], [images[1]])
+        a = editor.encode_prompt(["make the circle blue"], [images[0]])
+        b = editor.encode_prompt(["make the circle blue"], [images[1]])
         assert a.source is not None and a.source.shape == (1, 3, 32, 32)
-        assert a.mask is not None and a.embeds.shape[:2] == a.mask.shape
-        x = torch.randn(small_editor.latent_shape(1))
-        assert not torch.allclose(small_editor.velocity(x, 0.5, a), small_editor.velocity(x, 0.5, b))
+        if a.mask is not None:
+            assert a.embeds.shape[:2] == a.mask.shape
+        x = torch.randn(editor.latent_shape(1))
+        assert not torch.allclose(editor.velocity(x, 0.5, a), editor.velocity(x, 0.5, b))
+    with pytest.raises(ValueError, match="needs source images"):
+        editor.encode_prompt(["make the circle blue"], None)
 
 
 def test_pack_patches_round_trip_and_conditioning_cat() -> None:
@@ -148,7 +154,9 @@ def test_vlm_round_trip_through_load_vlm(small_vlm: VLMBundle, images, tmp_path)
     assert isinstance(VLMBundle.from_pretrained(tmp_path), VLMBundle)
 
 
-@pytest.mark.parametrize("which", ["small_sd3", "small_editor", "latent_sd3", "small_unet"])
+@pytest.mark.parametrize(
+    "which", ["small_sd3", "small_editor", "latent_sd3", "small_unet", "small_unet_editor"]
+)
 def test_t2i_round_trip_through_load_t2i(which: str, request, images, tmp_path) -> None:
     if which == "latent_sd3":
         bundle = build_tiny_sd3(latent=True, resolution=64, patch_size=2, **SMALL_IMAGE_MODEL)

@@ -26,9 +26,9 @@ def compose_exp(name: str, tmp_path: Path) -> OmegaConf:
     return cfg
 
 
-OPTIONAL_BASES = {"tiny_autoencoder", "tiny_sd3_latent", "tiny_flow_unet"}
-"""Bases no tiny role uses by default (the latent generator and its VAE, the UNet generator): built
-on demand."""
+OPTIONAL_BASES = {"tiny_autoencoder", "tiny_sd3_latent", "tiny_flow_unet", "tiny_flow_unet_edit"}
+"""Bases no tiny role uses by default (the latent generator and its VAE, the UNet generator and
+editor): built on demand."""
 
 
 def test_every_base_has_a_pretraining_config() -> None:
