@@ -166,15 +166,20 @@ def _quality_editor(q: dict[str, Any]) -> list[str]:
         "object is there (colour, shape, place) and the replaced one is gone; consistency = every "
         "other object is still there and nothing was added.",
     ]
-    vs = q.get("execution_vs_copy")
-    if vs:
-        lo, hi = vs["ci95"]
-        lines += [
-            "",
-            f"Execution minus the copy-the-source baseline's ({q['best_guidance']}, paired over the "
-            f"edits): {100 * vs['difference']:+.1f} points, 95% bootstrap interval "
-            f"[{100 * lo:+.1f}, {100 * hi:+.1f}]; world level `{q.get('world_level', 'full')}`.",
-        ]
+    for key, what in (("execution_vs_copy", "Execution"), ("accuracy_vs_copy", "Edit accuracy")):
+        vs = q.get(key)
+        if vs:
+            lo, hi = vs["ci95"]
+            lines += [
+                "",
+                f"{what} minus the copy-the-source baseline's ({q['best_guidance']}, paired over the "
+                f"edits): {100 * vs['difference']:+.1f} points, 95% bootstrap interval "
+                f"[{100 * lo:+.1f}, {100 * hi:+.1f}]; world level `{q.get('world_level', 'full')}`.",
+            ]
+    best = q["by_guidance"].get(q.get("best_guidance", ""), {})
+    if best.get("per_op_execution"):
+        per = ", ".join(f"{op} {_pct(v)}" for op, v in best["per_op_execution"].items())
+        lines += ["", f"Execution per edit kind ({q['best_guidance']}): {per}."]
     if q.get("grid"):
         lines += ["", f"Source / edited pairs ({q['best_guidance']}, first 32 edits): `{q['grid']}`."]
     return lines

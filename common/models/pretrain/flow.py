@@ -514,11 +514,17 @@ def edit_summary(
         edit_verdict(e, im, source_image=src, shapes=shapes)
         for e, im, src in zip(edits, images, sources, strict=True)
     ]
-    out: dict[str, Any] = {"executed": [bool(v["execution"]) for v in verdicts]}
+    out: dict[str, Any] = {
+        "executed": [bool(v["execution"]) for v in verdicts],
+        "corrects": [bool(v["correct"]) for v in verdicts],
+    }
     for key in ("correct", "execution", "consistency", "kept_share"):
         out[key if key != "correct" else "edit_accuracy"] = float(np.mean([v[key] for v in verdicts]))
     ops = sorted({v["op"] for v in verdicts})
     out["per_op"] = {op: float(np.mean([v["correct"] for v in verdicts if v["op"] == op])) for op in ops}
+    out["per_op_execution"] = {
+        op: float(np.mean([v["execution"] for v in verdicts if v["op"] == op])) for op in ops
+    }
     return out
 
 
@@ -537,8 +543,9 @@ def evaluate_editor(
     """Checker-based edit accuracy on ``n`` held-out edits, per CFG scale (over the instruction).
 
     ``ceiling``: the ground-truth edited renders; ``copy_source``: returning the source unchanged.
-    ``execution_vs_copy``: at the best scale, execution minus the copy baseline's execution with a
-    paired bootstrap 95% interval over the edits.
+    ``execution_vs_copy`` / ``accuracy_vs_copy``: at the best scale, execution (edit accuracy:
+    execution and consistency) minus the copy baseline's, with a paired bootstrap 95% interval over
+    the edits. Execution alone can be gamed: a blank image executes every remove.
     """
     from common.scoring.bootstrap import bootstrap_ci
 
@@ -569,12 +576,14 @@ def evaluate_editor(
     key = max(by_scale, key=lambda k: by_scale[k]["edit_accuracy"])
     out["edit_accuracy"] = by_scale[key]["edit_accuracy"]
     out["best_guidance"] = key
-    model_ex = np.asarray(by_scale[key]["executed"], dtype=np.float64)
-    copy_ex = np.asarray(out["copy_source"]["executed"], dtype=np.float64)
-    ci = bootstrap_ci(lambda a, b: (a - b).mean(axis=-1), model_ex, copy_ex, seed=seed)
-    out["execution_vs_copy"] = {"difference": float((model_ex - copy_ex).mean()), "ci95": [ci.low, ci.high]}
+    for name, field_name in (("execution_vs_copy", "executed"), ("accuracy_vs_copy", "corrects")):
+        model_v = np.asarray(by_scale[key][field_name], dtype=np.float64)
+        copy_v = np.asarray(out["copy_source"][field_name], dtype=np.float64)
+        ci = bootstrap_ci(lambda a, b: (a - b).mean(axis=-1), model_v, copy_v, seed=seed)
+        out[name] = {"difference": float((model_v - copy_v).mean()), "ci95": [ci.low, ci.high]}
     for summary in (*by_scale.values(), out["copy_source"], out["ceiling"]):
         summary.pop("executed")
+        summary.pop("corrects")
     if grid_path is not None and samples[key]:
         pairs = [im for k in range(min(32, n)) for im in (sources_pil[k], samples[key][k])]
         contact_sheet(pairs).save(grid_path)
