@@ -46,6 +46,9 @@ TINY_BUDGET: dict[str, dict[str, Any]] = {
     },
 }
 TINY_BUDGET["tiny_qwen3_vl"] = {**TINY_BUDGET["tiny_qwen2_5_vl"], "difference_pool_size": 12}
+_SMALL_UNET = {"block_out_channels": [8, 16], "cross_attention_levels": 1, "attention_heads": 2}
+TINY_BUDGET["tiny_flow_unet"] = {**TINY_BUDGET["tiny_sd3"], "model_overrides": _SMALL_UNET}
+TINY_BUDGET["tiny_flow_unet_edit"] = {**TINY_BUDGET["tiny_editor"], "model_overrides": _SMALL_UNET}
 TINY_BUDGET["tiny_autoencoder"] = {
     "steps": 4,
     "batch_size": 4,

@@ -80,9 +80,26 @@ def test_a_changed_config_builds_a_new_base(run_cfg: DictConfig) -> None:
         ensure_base("tiny_sd3", run_cfg, overrides={**budget, "checkpoint_every": 3}) == first
     )  # not hashed
     q = read_card(first)["quality"]
-    assert {"geneval", "geneval_clean", "by_guidance", "ceiling", "noise"} <= set(q)
+    assert {"geneval", "geneval_clean", "by_guidance", "ceiling", "noise", "chance", "conditioning"} <= set(q)
     assert q["noise"]["geneval_clean"] == 0.0 and q["ceiling"]["geneval_clean"] > 0.5
+    assert q["world_level"] == "basic" and 0 <= q["chance"]["geneval_clean"] <= 1
+    assert q["conditioning"]["noise_effect"] > 0 and q["conditioning"]["prompt_effect"] >= 0
+    assert "shuffled prompts (chance)" in (first / "MODEL_CARD.md").read_text()
     assert (first / "samples.png").is_file() and (first / "model_index.json").is_file()
+
+
+@pytest.mark.parametrize("name", ["tiny_flow_unet", "tiny_flow_unet_edit"])
+def test_the_unet_bases_build_load_and_report(name: str, run_cfg: DictConfig) -> None:
+    path = ensure_base(name, run_cfg, overrides=TINY_BUDGET[name])
+    bundle = load_model(str(path))
+    assert type(bundle.transformer).__name__ == "UNet2DConditionModel"
+    assert bundle.is_editor == name.endswith("_edit")
+    q = read_card(path)["quality"]
+    if bundle.is_editor:
+        assert {"execution_vs_copy", "accuracy_vs_copy"} <= set(q)
+        assert q["copy_source"]["execution"] == 0.0
+    else:
+        assert q["ceiling"]["geneval_clean"] > 0.5 and "conditioning" in q
 
 
 @pytest.mark.parametrize("name", ["tiny_sd3", "tiny_qwen3_vl"])
