@@ -35,6 +35,12 @@ IMAGE_TRANSFORMER_TARGETS: tuple[str, ...] = (
 """Module-name suffixes of the joint-attention projections in ``SD3Transformer2DModel`` and
 ``QwenImageTransformer2DModel`` (the same names in both)."""
 
+UNET_TARGETS: tuple[str, ...] = tuple(
+    f"{attn}.{proj}" for attn in ("attn1", "attn2") for proj in ("to_q", "to_k", "to_v", "to_out.0")
+)
+"""Module-name suffixes of the self-attention (``attn1``) and prompt cross-attention (``attn2``)
+projections in ``UNet2DConditionModel``'s transformer blocks (the flow UNets of the tiny scale)."""
+
 VLM_ATTENTION_TARGETS: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj")
 VLM_MLP_TARGETS: tuple[str, ...] = ("gate_proj", "up_proj", "down_proj")
 
@@ -78,7 +84,7 @@ def _target_regex(model: torch.nn.Module, settings: LoRASettings) -> str | list[
     if settings.targets is not None:
         return list(settings.targets)
     if not _is_vlm(model):
-        names = IMAGE_TRANSFORMER_TARGETS
+        names = UNET_TARGETS if type(model).__name__ == "UNet2DConditionModel" else IMAGE_TRANSFORMER_TARGETS
         return r".*(" + "|".join(n.replace(".", r"\.") for n in names) + r")$"
     names = VLM_ATTENTION_TARGETS + (VLM_MLP_TARGETS if settings.include_mlp else ())
     scope = r".*" if settings.adapt_vision else r".*language_model\..*"

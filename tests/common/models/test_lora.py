@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 import torch
 
@@ -9,6 +11,7 @@ from common.models.builders import load_t2i, load_vlm
 from common.models.bundles import T2IBundle
 from common.models.lora import (
     IMAGE_TRANSFORMER_TARGETS,
+    UNET_TARGETS,
     LoRASettings,
     adapters_disabled,
     add_lora,
@@ -18,7 +21,7 @@ from common.models.lora import (
     lora_parameters,
     save_lora,
 )
-from common.models.tiny import build_tiny_editor, build_tiny_sd3, build_tiny_vlm
+from common.models.tiny import build_tiny_editor, build_tiny_flow_unet, build_tiny_sd3, build_tiny_vlm
 from tests.common.models.conftest import SMALL_IMAGE_MODEL, SMALL_VLM
 
 
@@ -40,17 +43,31 @@ def _velocity(bundle: T2IBundle, images) -> torch.Tensor:
         return bundle.velocity(x, 0.6, cond)
 
 
-@pytest.mark.parametrize("builder", [build_tiny_sd3, build_tiny_editor], ids=["sd3", "editor"])
-def test_image_lora_has_firm_settings_and_only_lora_trains(builder, images) -> None:
-    bundle = builder(**SMALL_IMAGE_MODEL)
+def _small_unet(**kwargs: Any) -> T2IBundle:
+    small = {"block_out_channels": (16, 32), "cross_attention_levels": 1, "attention_heads": 2}
+    return build_tiny_flow_unet(**small, **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("builder", "targets"),
+    [
+        (lambda: build_tiny_sd3(**SMALL_IMAGE_MODEL), IMAGE_TRANSFORMER_TARGETS),
+        (lambda: build_tiny_editor(**SMALL_IMAGE_MODEL), IMAGE_TRANSFORMER_TARGETS),
+        (_small_unet, UNET_TARGETS),
+        (lambda: _small_unet(editor=True), UNET_TARGETS),
+    ],
+    ids=["sd3", "editor", "unet", "unet_editor"],
+)
+def test_image_lora_has_firm_settings_and_only_lora_trains(builder, targets, images) -> None:
+    bundle = builder()
     base = _velocity(bundle, images)
     add_lora(bundle.transformer)
     config = bundle.transformer.peft_config["default"]
     assert (config.r, config.lora_alpha, config.init_lora_weights) == (32, 64, "gaussian")
     adapted = _adapted(bundle.transformer)
     suffixes = {name.split("transformer_blocks.")[1].split(".", 1)[1] for name in adapted}
-    assert suffixes == set(IMAGE_TRANSFORMER_TARGETS)
-    assert all(".attn." in name for name in adapted)
+    assert suffixes == set(targets)
+    assert all(".attn" in name for name in adapted)
     trainable = {n for n, p in bundle.transformer.named_parameters() if p.requires_grad}
     assert trainable and all(".lora_" in n for n in trainable)
     n_trainable, total = count_trainable(bundle.transformer)

@@ -17,7 +17,16 @@ from common.models.tiny import build_tiny_sd3, build_tiny_vlm
 from tests.common.models.conftest import SMALL_IMAGE_MODEL, SMALL_VLM
 
 CONF_DIR = Path(CONF_MODEL_DIR).parent
-TINY = ["tiny_qwen2_5_vl", "tiny_qwen3_vl", "tiny_sd3", "tiny_sd3_latent", "tiny_editor", "tiny_autoencoder"]
+TINY = [
+    "tiny_qwen2_5_vl",
+    "tiny_qwen3_vl",
+    "tiny_sd3",
+    "tiny_sd3_latent",
+    "tiny_editor",
+    "tiny_autoencoder",
+    "tiny_flow_unet",
+    "tiny_flow_unet_edit",
+]
 PAPER = {
     "qwen2_5_vl_7b": ("load_vlm", "Qwen/Qwen2.5-VL-7B-Instruct", "Qwen2_5_VLForConditionalGeneration"),
     "qwen3_vl_8b": ("load_vlm", "Qwen/Qwen3-VL-8B-Instruct", "Qwen3VLForConditionalGeneration"),

@@ -150,11 +150,11 @@ def test_a_multi_process_engine_reads_built_bases_but_does_not_build(run_cfg: Di
 def test_roles_map_to_their_bases_and_load(run_cfg: DictConfig) -> None:
     from common.models.pretrain import base_for_role, load_base
 
-    budget = TINY_BUDGET["tiny_sd3"]
+    budget = TINY_BUDGET["tiny_flow_unet"]
     path = base_for_role("generator", run_cfg, overrides=budget)
-    assert path == base_dir("tiny_sd3", run_cfg, budget)
-    bundle = load_base("tiny_sd3", run_cfg, overrides=budget)
-    assert type(bundle.transformer).__name__ == "SD3Transformer2DModel"
+    assert path == base_dir("tiny_flow_unet", run_cfg, budget)
+    bundle = load_base("tiny_flow_unet", run_cfg, overrides=budget)
+    assert type(bundle.transformer).__name__ == "UNet2DConditionModel"
     with pytest.raises(KeyError, match="no model to role"):
         base_for_role("critic", run_cfg)
 

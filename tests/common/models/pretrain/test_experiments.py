@@ -26,14 +26,14 @@ def compose_exp(name: str, tmp_path: Path) -> OmegaConf:
     return cfg
 
 
-OPTIONAL_BASES = {"tiny_autoencoder", "tiny_sd3_latent", "tiny_flow_unet", "tiny_flow_unet_edit"}
-"""Bases no tiny role uses by default (the latent generator and its VAE, the UNet generator and
-editor): built on demand."""
+OPTIONAL_BASES = {"tiny_autoencoder", "tiny_sd3_latent", "tiny_sd3", "tiny_editor"}
+"""Bases no tiny role uses by default (the latent generator and its VAE, the SD3 and Qwen-Image-Edit
+transformers beside the default UNets): built on demand."""
 
 
 def test_every_base_has_a_pretraining_config() -> None:
     assert available_bases() == sorted(
-        ["tiny_editor", "tiny_qwen2_5_vl", "tiny_qwen3_vl", "tiny_sd3", *OPTIONAL_BASES]
+        ["tiny_flow_unet", "tiny_flow_unet_edit", "tiny_qwen2_5_vl", "tiny_qwen3_vl", *OPTIONAL_BASES]
     )
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         cfg = compose("config", overrides=["+exp=pretrain_all"])
