@@ -312,6 +312,10 @@ def copy_vision_tower(source: Any, target: Any) -> None:
     The two must be the same architecture with the same vision config and image processor
     (pixel budget, patch and merge sizes): the tower's weights mean nothing for other inputs.
     """
+    ignored = {
+        "dtype",
+        "torch_dtype",
+    }  # a saved config records its dtype, a fresh one may not; values are cast
     for name, a, b in (
         (
             "vision config",
@@ -324,8 +328,8 @@ def copy_vision_tower(source: Any, target: Any) -> None:
             target.processor.image_processor.to_dict(),
         ),
     ):
-        if a != b:
-            diff = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
+        diff = sorted(k for k in (set(a) | set(b)) - ignored if a.get(k) != b.get(k))
+        if diff:
             raise ValueError(f"cannot copy the vision tower: the {name}s differ in {diff}")
     dst = vision_tower(target.model)
     want = dst.state_dict()
