@@ -312,10 +312,8 @@ def copy_vision_tower(source: Any, target: Any) -> None:
     The two must be the same architecture with the same vision config and image processor
     (pixel budget, patch and merge sizes): the tower's weights mean nothing for other inputs.
     """
-    ignored = {
-        "dtype",
-        "torch_dtype",
-    }  # a saved config records its dtype, a fresh one may not; values are cast
+    # A saved config records its dtype, a fresh one may not; the values are cast anyway.
+    ignored = {"dtype", "torch_dtype"}
     for name, a, b in (
         (
             "vision config",
