@@ -52,6 +52,8 @@ SUMMARIES = {
     "flow matching conditioned on the source image.",
     "autoencoder": "Encodes world images into a small latent grid and decodes them back (the VAE "
     "of a latent-space tiny generator).",
+    "vision": "A VLM whose vision tower alone was trained to tell the shape and colour of world "
+    "objects (max-pooled linear heads); a VLM base starts from its tower (vision_init).",
 }
 
 

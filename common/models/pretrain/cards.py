@@ -205,11 +205,32 @@ def _quality_autoencoder(q: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _quality_vision(q: dict[str, Any]) -> list[str]:
+    lines = [
+        "| metric | value | chance |",
+        "|---|---|---|",
+        f"| shape of a single object | {_pct(q['shape_accuracy'])} | {_pct(q['shape_chance'])} |",
+        f"| colour of a single object | {_pct(q['color_accuracy'])} | {_pct(q['color_chance'])} |",
+    ]
+    if "presence_accuracy" in q:
+        lines.append(
+            f"| shape / colour presence in a scene (per label) | {_pct(q['presence_accuracy'])} "
+            f"| {_pct(q['presence_chance'])} |"
+        )
+    return [
+        *lines,
+        "",
+        f"{q['n']} held-out scenes of the {q['world_level']} world level; the vision tower's merged "
+        "tokens max-pooled and read by the linear heads trained with it. Chance = best constant answer.",
+    ]
+
+
 QUALITY_RENDERERS = {
     "vlm": _quality_vlm,
     "t2i": _quality_t2i,
     "editor": _quality_editor,
     "autoencoder": _quality_autoencoder,
+    "vision": _quality_vision,
 }
 
 
@@ -218,6 +239,8 @@ LOADERS = {
     "(or `common.models.pretrain.load_base(name, cfg)`)",
     "autoencoder": "- load with `diffusers.AutoencoderKL.from_pretrained(<this directory>)`; a latent "
     "generator's pretraining config names it (`autoencoder: <name>`)",
+    "vision": "- load with `common.models.builders.load_model(<this directory>)` (the heads: "
+    "`vision_heads.pt`); a VLM's pretraining config names it (`vision_init: <name>`) and copies its tower",
 }
 
 LIMITS = {
@@ -227,6 +250,9 @@ LIMITS = {
     "have headroom to show. It knows nothing outside the world.",
     "autoencoder": "The stand-in for SD3's pretrained VAE at `scale=tiny`: trained on world renders "
     "only, frozen while the latent generator trains. It knows nothing outside the world.",
+    "vision": "The stand-in for a VLM's separately pretrained vision encoder at `scale=tiny`: only the "
+    "vision tower was trained (its language model is the random initialisation); it has seen world "
+    "objects of one level only.",
 }
 
 

@@ -5,8 +5,9 @@ A base is named after its file in ``conf/pretrain`` (``tiny_qwen2_5_vl``, ``tiny
 presets they train). The YAML is checked against the objective's dataclass (unknown keys are
 errors). The cache key (:func:`config_hash`) covers everything that changes the weights: the
 pretraining config, the model preset it builds (with its overrides and the scale's dtype), the
-tokenizer's vocabulary fingerprint, :data:`PRETRAIN_FORMAT` and, for a latent generator, its
-autoencoder base's key; it leaves out what does not (checkpoint and log intervals, device,
+tokenizer's vocabulary fingerprint, :data:`PRETRAIN_FORMAT` and the keys of the bases a config
+builds on (:data:`BASE_REFERENCES`: a latent generator's autoencoder, a VLM's vision warm-up);
+it leaves out what does not (checkpoint and log intervals, device,
 attention kernel).
 """
 
@@ -35,6 +36,8 @@ HASHED_UNLESS_DEFAULT: dict[str, Any] = {
     "autoencoder_overrides": {},
     "object_sizes": None,
     "world_level": "full",
+    "vision_init": None,
+    "vision_init_overrides": {},
 }
 """Fields added after bases were cached: hashed only when they differ from the value that
 reproduces the older code, so adding a field does not invalidate every cached base."""
@@ -43,6 +46,13 @@ MODEL_KEYS_NOT_HASHED: frozenset[str] = frozenset({"device", "attn_implementatio
 """Model-preset keys that choose how the same function is computed (like the attention kernel),
 not which weights a config trains: cached bases stay valid when they change."""
 
+BASE_REFERENCES: dict[str, str] = {
+    "autoencoder": "autoencoder_overrides",
+    "vision_init": "vision_init_overrides",
+}
+"""Config fields that name another base this one builds on, with the field of that base's
+overrides: the other base's cache key is part of this one's (its weights are part of these)."""
+
 
 @dataclass
 class PretrainConfig:
@@ -50,7 +60,7 @@ class PretrainConfig:
 
     Attributes:
         name: the base's name (the YAML file's stem).
-        objective: ``vlm``, ``t2i``, ``editor`` or ``autoencoder``
+        objective: ``vlm``, ``t2i``, ``editor``, ``autoencoder`` or ``vision``
             (:data:`common.models.pretrain.objectives.OBJECTIVES`).
         model: the ``conf/model`` preset that is built and trained.
         model_overrides: keys of the preset to replace (e.g. smaller sizes in tests).
@@ -129,6 +139,11 @@ class VLMPretrainConfig(PretrainConfig):
             pretrained on, which FIRM's edit critic builds on. 0 here; ``tiny_qwen3_vl`` (FIRM's
             RM base) sets it.
         difference_pool_size: number of such pairs in the pool (drawn once per build).
+        vision_init: a ``vision`` base (:class:`VisionPretrainConfig`) whose trained vision tower
+            replaces the preset's random one before this training starts (built first if needed;
+            it trains on with the rest). ``None``: the preset's random tower.
+        vision_init_overrides: pretraining config keys of that base to replace (part of both
+            bases' cache keys).
         max_new_tokens: generation limit when evaluating captions.
         eval_batch_size: items per generation batch in evaluation.
     """
@@ -139,6 +154,8 @@ class VLMPretrainConfig(PretrainConfig):
     single_object_share: float = 0.0
     vision_lr_mult: float = 1.0
     vision_aux_weight: float = 0.0
+    vision_init: str | None = None
+    vision_init_overrides: dict[str, Any] = field(default_factory=dict)
     max_new_tokens: int = 64
     eval_batch_size: int = 64
 
@@ -154,6 +171,40 @@ class VLMPretrainConfig(PretrainConfig):
             raise ValueError(f"pretrain {self.name}: vision_aux_weight must be >= 0")
         if self.vision_lr_mult <= 0:
             raise ValueError(f"pretrain {self.name}: vision_lr_mult must be positive")
+        if self.vision_init_overrides and not self.vision_init:
+            raise ValueError(f"pretrain {self.name}: vision_init_overrides without vision_init")
+        if self.vision_init:
+            other = load_pretrain_config(self.vision_init, self.vision_init_overrides or None)
+            if other.objective != "vision" or other.model != self.model:
+                raise ValueError(
+                    f"pretrain {self.name}: vision_init must name a vision base of model {self.model!r}; "
+                    f"{self.vision_init!r} is a {other.objective} base of {other.model!r}"
+                )
+
+
+@dataclass
+class VisionPretrainConfig(PretrainConfig):
+    """Vision-only warm-up of a VLM preset's vision tower (:mod:`common.models.pretrain.vision`).
+
+    The tower's merged image tokens are max-pooled per image and read by two linear heads: the
+    shape (of the world level's shapes) and the colour of a single-object scene (cross-entropy),
+    or, for a multi-object scene, which shapes and colours are present (binary cross-entropy).
+
+    Attributes:
+        scene_share: share of the pool that holds world scenes of the level (presence labels);
+            the rest are single-object scenes (class labels).
+        presence_weight: weight of the presence loss against the single-object loss.
+    """
+
+    scene_share: float = 0.0
+    presence_weight: float = 1.0
+
+    def validate(self) -> None:
+        super().validate()
+        if not 0 <= self.scene_share <= 1:
+            raise ValueError(f"pretrain {self.name}: scene_share must be in [0, 1]")
+        if self.presence_weight < 0:
+            raise ValueError(f"pretrain {self.name}: presence_weight must be >= 0")
 
 
 @dataclass
@@ -238,6 +289,7 @@ CONFIG_CLASSES: dict[str, type[PretrainConfig]] = {
     "t2i": FlowPretrainConfig,
     "editor": FlowPretrainConfig,
     "autoencoder": AutoencoderPretrainConfig,
+    "vision": VisionPretrainConfig,
 }
 
 
@@ -311,9 +363,9 @@ def config_hash(cfg: PretrainConfig, scale: Any = None) -> str:
         "model": {k: v for k, v in model_node(cfg, scale).items() if k not in MODEL_KEYS_NOT_HASHED},
         "vocabulary": vocabulary_fingerprint(),
     }
-    autoencoder = getattr(cfg, "autoencoder", None)
-    if autoencoder:  # the trained VAE is part of the weights this config produces
-        ae_cfg = load_pretrain_config(autoencoder, getattr(cfg, "autoencoder_overrides", None))
-        payload["autoencoder"] = config_hash(ae_cfg, scale)
+    for ref, ref_overrides in BASE_REFERENCES.items():
+        other = getattr(cfg, ref, None)
+        if other:  # the other base's trained weights are part of the weights this config produces
+            payload[ref] = config_hash(load_pretrain_config(other, getattr(cfg, ref_overrides, None)), scale)
     text = json.dumps(payload, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:12]

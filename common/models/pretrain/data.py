@@ -224,12 +224,16 @@ def _unique_shapes(scene: Scene) -> list[SceneObject]:
     return [o for o in scene.objects if scene.count(o.shape) == 1]
 
 
-def vqa_item(scene: Scene, kind: str, rng: np.random.Generator) -> QA | None:
-    """A question of ``kind`` about ``scene`` with its true answer (None if it cannot be asked)."""
+def vqa_item(scene: Scene, kind: str, rng: np.random.Generator, shapes: Sequence[str] = SHAPES) -> QA | None:
+    """A question of ``kind`` about ``scene`` with its true answer (None if it cannot be asked).
+
+    ``shapes``: the shapes count and existence questions may ask about when they ask about an
+    object that need not be there (the world level's shapes: a basic-level question never names
+    a shape the level does not draw; the full level's are all of :data:`SHAPES`)."""
     if kind == "count":
         present = sorted({o.shape for o in scene.objects})
         # Half of the questions about a shape that is there, the rest about any shape.
-        pool = present if present and rng.random() < 0.5 else list(SHAPES)
+        pool = present if present and rng.random() < 0.5 else list(shapes)
         shape = pool[int(rng.integers(len(pool)))]
         return QA(kind, f"how many {SHAPE_PLURALS[shape]} are there ?", str(scene.count(shape)))
     if kind == "color":
@@ -256,32 +260,38 @@ def vqa_item(scene: Scene, kind: str, rng: np.random.Generator) -> QA | None:
             color, shape = o.color, o.shape
         else:
             color = tuple(COLORS)[int(rng.integers(len(COLORS)))]
-            shape = SHAPES[int(rng.integers(len(SHAPES)))]
+            shape = shapes[int(rng.integers(len(shapes)))]
         there = scene.count(shape, color) > 0
         return QA(kind, f"is there {_article(color)} {color} {shape} ?", "yes" if there else "no")
     raise ValueError(f"unknown VQA kind {kind!r}; known: {', '.join(VQA_KINDS)}")
 
 
-def sample_qa(scene: Scene, rng: np.random.Generator, describe_share: float) -> QA:
-    """A describe item with probability ``describe_share``, else a VQA item of a random kind."""
+def sample_qa(
+    scene: Scene, rng: np.random.Generator, describe_share: float, shapes: Sequence[str] = SHAPES
+) -> QA:
+    """A describe item with probability ``describe_share``, else a VQA item of a random kind
+    (``shapes``: see :func:`vqa_item`)."""
     if rng.random() < describe_share:
         return describe_item(scene)
     for _ in range(8):
         kind = VQA_KINDS[int(rng.integers(len(VQA_KINDS)))]
-        item = vqa_item(scene, kind, rng)
+        item = vqa_item(scene, kind, rng, shapes)
         if item is not None:
             return item
     return describe_item(scene)
 
 
-def vlm_eval_items(scenes: Sequence[Scene], seed: int) -> list[tuple[int, QA]]:
+def vlm_eval_items(
+    scenes: Sequence[Scene], seed: int, shapes: Sequence[str] = SHAPES
+) -> list[tuple[int, QA]]:
     """(scene index, item) pairs: one describe item per scene, then one VQA item per scene with
-    the kinds cycling (a scene where the turn's kind cannot be asked gets the next kind)."""
+    the kinds cycling (a scene where the turn's kind cannot be asked gets the next kind;
+    ``shapes``: see :func:`vqa_item`)."""
     rng = np.random.default_rng([seed, 0xE7A1])
     items = [(i, describe_item(s)) for i, s in enumerate(scenes)]
     for i, s in enumerate(scenes):
         for k in range(len(VQA_KINDS)):
-            item = vqa_item(s, VQA_KINDS[(i + k) % len(VQA_KINDS)], rng)
+            item = vqa_item(s, VQA_KINDS[(i + k) % len(VQA_KINDS)], rng, shapes)
             if item is not None:
                 items.append((i, item))
                 break

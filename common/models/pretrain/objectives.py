@@ -6,7 +6,7 @@ batches (a pure function of the seed, the step and the rank, which makes resumed
 same batches; under DDP every rank draws its own ``batch_size`` examples, rank 0 the same ones
 as a single process), the held-out evaluation and the saved layout. Objectives are registered
 by name in :data:`OBJECTIVES`: ``vlm`` (:mod:`.vlm`), ``t2i`` and ``editor`` (:mod:`.flow`),
-``autoencoder`` (:mod:`.autoencoder`).
+``autoencoder`` (:mod:`.autoencoder`), ``vision`` (:mod:`.vision`).
 """
 
 from __future__ import annotations
@@ -94,7 +94,7 @@ OBJECTIVES: Registry[type[Objective]] = Registry("pretraining objective")
 
 def get_objective(name: str) -> Objective:
     """An instance of the registered objective ``name`` (importing the modules that register them)."""
-    from common.models.pretrain import autoencoder, flow, vlm  # noqa: F401  (registration side effects)
+    from common.models.pretrain import autoencoder, flow, vision, vlm  # noqa: F401  (registration side effects)
 
     return OBJECTIVES.get(name)()
 

@@ -17,10 +17,20 @@ from common.models.pretrain.cards import read_card, render_model_card
 from common.runtime import RunContext
 
 HEADLINES: dict[str, tuple[str, ...]] = {
-    "vlm": ("caption_exact", "object_recall", "vqa_accuracy", "vqa_chance"),
+    "vlm": (
+        "caption_exact",
+        "object_recall",
+        "shape_recall",
+        "color_recall",
+        "vqa_accuracy",
+        "vqa_chance",
+        "difference_recall",
+        "difference_precision",
+    ),
     "t2i": ("geneval_clean", "geneval", "color_presence", "best_guidance"),
     "editor": ("edit_accuracy", "best_guidance"),
     "autoencoder": ("l1", "psnr"),
+    "vision": ("shape_accuracy", "shape_chance", "color_accuracy", "color_chance"),
 }
 
 

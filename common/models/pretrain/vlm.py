@@ -44,6 +44,7 @@ from common.models.pretrain.data import (
     world_scenes,
 )
 from common.models.pretrain.objectives import OBJECTIVES, Objective
+from common.world.levels import get_level
 from common.world.scene import Scene
 
 IMAGE_SIZE = 128
@@ -182,6 +183,19 @@ class VLMObjective(Objective):
 
     name = "vlm"
 
+    def build(self, cfg: PretrainConfig, scale: Any = None) -> Any:
+        """The preset's bundle; with ``cfg.vision_init`` its vision tower replaced by the one
+        trained by that ``vision`` base (built first if needed)."""
+        assert isinstance(cfg, VLMPretrainConfig)
+        bundle = super().build(cfg, scale)
+        if cfg.vision_init:
+            from common.models.builders import load_model
+            from common.models.pretrain.cache import ensure_base
+
+            path = ensure_base(cfg.vision_init, self.run_cfg, overrides=cfg.vision_init_overrides or None)
+            copy_vision_tower(load_model(str(path)), bundle)
+        return bundle
+
     def module(self, cfg: Any, bundle: Any) -> torch.nn.Module:
         assert isinstance(cfg, VLMPretrainConfig)
         return VLMLoss(bundle.model, cfg.vision_aux_weight, seed=cfg.seed)
@@ -199,9 +213,14 @@ class VLMObjective(Objective):
     def prepare(self, cfg: PretrainConfig, bundle: Any) -> VLMPool:
         assert isinstance(cfg, VLMPretrainConfig)
         n_single = round(cfg.pool_size * cfg.single_object_share)
-        scenes = [s for _, s in world_scenes(cfg.pool_size - n_single, cfg.seed)]
-        scenes += single_object_scenes(n_single, cfg.seed)
-        pairs = difference_pairs(cfg.difference_pool_size, cfg.seed) if cfg.difference_share > 0 else []
+        level = cfg.world_level
+        scenes = [s for _, s in world_scenes(cfg.pool_size - n_single, cfg.seed, level=level)]
+        scenes += single_object_scenes(n_single, cfg.seed, level=level)
+        pairs = (
+            difference_pairs(cfg.difference_pool_size, cfg.seed, level=level)
+            if cfg.difference_share > 0
+            else []
+        )
         return VLMPool(
             scenes=scenes,
             images=[render_at(s, IMAGE_SIZE) for s in scenes],
@@ -214,11 +233,14 @@ class VLMObjective(Objective):
         ``difference_share``, else a pool scene with a caption or VQA question."""
         assert isinstance(cfg, VLMPretrainConfig)
         rng = np.random.default_rng([cfg.seed, step, 0x7A1, *([self.rank] if self.rank else [])])
+        shapes = get_level(cfg.world_level).shapes
         if not data.pairs:  # the draws of bases built before "what changed" existed (same cache key)
             idx = [int(i) for i in rng.integers(0, len(data.scenes), size=cfg.batch_size)]
             return [
                 VLMItem(
-                    (data.images[i],), (data.scenes[i],), sample_qa(data.scenes[i], rng, cfg.describe_share)
+                    (data.images[i],),
+                    (data.scenes[i],),
+                    sample_qa(data.scenes[i], rng, cfg.describe_share, shapes),
                 )
                 for i in idx
             ]
@@ -231,7 +253,9 @@ class VLMObjective(Objective):
             else:
                 i = int(rng.integers(len(data.scenes)))
                 scene = data.scenes[i]
-                out.append(VLMItem((data.images[i],), (scene,), sample_qa(scene, rng, cfg.describe_share)))
+                out.append(
+                    VLMItem((data.images[i],), (scene,), sample_qa(scene, rng, cfg.describe_share, shapes))
+                )
         return out
 
     def batch(self, cfg: PretrainConfig, bundle: Any, data: VLMPool, step: int) -> dict[str, Any]:
@@ -258,6 +282,7 @@ class VLMObjective(Objective):
             batch_size=cfg.eval_batch_size,
             max_new_tokens=cfg.max_new_tokens,
             difference=cfg.difference_share > 0,
+            level=cfg.world_level,
             progress=progress,
         )
 
@@ -273,6 +298,44 @@ class VLMObjective(Objective):
             "vision_parameters": count_parameters(vision) if vision is not None else None,
             "vocab_size": len(bundle.tokenizer),
         }
+
+
+def vision_tower(model: torch.nn.Module) -> torch.nn.Module:
+    """The vision tower (``model.model.visual``) of a Qwen2.5-VL / Qwen3-VL for conditional generation."""
+    return model.model.visual
+
+
+@torch.no_grad()
+def copy_vision_tower(source: Any, target: Any) -> None:
+    """Copy the vision tower of VLM bundle ``source`` into ``target`` (the rest of ``target`` stays).
+
+    The two must be the same architecture with the same vision config and image processor
+    (pixel budget, patch and merge sizes): the tower's weights mean nothing for other inputs.
+    """
+    # A saved config records its dtype, a fresh one may not; the values are cast anyway.
+    ignored = {"dtype", "torch_dtype"}
+    for name, a, b in (
+        (
+            "vision config",
+            source.model.config.vision_config.to_dict(),
+            target.model.config.vision_config.to_dict(),
+        ),
+        (
+            "image processor",
+            source.processor.image_processor.to_dict(),
+            target.processor.image_processor.to_dict(),
+        ),
+    ):
+        diff = sorted(k for k in (set(a) | set(b)) - ignored if a.get(k) != b.get(k))
+        if diff:
+            raise ValueError(f"cannot copy the vision tower: the {name}s differ in {diff}")
+    dst = vision_tower(target.model)
+    want = dst.state_dict()
+    got = vision_tower(source.model).state_dict()
+    if set(got) != set(want):
+        raise ValueError(f"cannot copy the vision tower: parameters differ in {sorted(set(got) ^ set(want))}")
+    state = {k: v.to(device=want[k].device, dtype=want[k].dtype) for k, v in got.items()}
+    dst.load_state_dict(state, strict=True)
 
 
 @torch.no_grad()
@@ -387,14 +450,17 @@ def evaluate_vlm(
     batch_size: int = 64,
     max_new_tokens: int = 64,
     difference: bool = False,
+    level: str | None = None,
     progress: bool = False,
 ) -> dict[str, Any]:
-    """Caption and VQA quality of a VLM on ``n`` held-out world scenes (greedy decoding); with
-    ``difference``, "what changed" quality on ``n`` held-out pairs too (up to 128 new tokens)."""
+    """Caption and VQA quality of a VLM on ``n`` held-out world scenes of ``level`` (greedy
+    decoding; ``None``: the full world); with ``difference``, "what changed" quality on ``n``
+    held-out pairs too (up to 128 new tokens)."""
     start = time.perf_counter()
-    scenes = [s for _, s in world_scenes(n, seed)]
+    lv = get_level(level)
+    scenes = [s for _, s in world_scenes(n, seed, level=lv)]
     images = [render_at(s, IMAGE_SIZE) for s in scenes]
-    items = vlm_eval_items(scenes, seed)
+    items = vlm_eval_items(scenes, seed, lv.shapes)
     describe_items = [q for _, q in items if q.kind == "describe"]
     vqa = [q for _, q in items if q.kind != "describe"]
     vqa_images = [images[i] for i, q in items if q.kind != "describe"]
@@ -410,7 +476,7 @@ def evaluate_vlm(
     )
     out: dict[str, Any] = {**caption_scores(captions, scenes), **vqa_scores(answers, vqa)}
     if difference:
-        pairs = difference_pairs(n, seed)
+        pairs = difference_pairs(n, seed, level=lv)
         said = answer_questions(
             bundle,
             [(render_at(p.source, IMAGE_SIZE), render_at(p.result, IMAGE_SIZE)) for p in pairs],
@@ -422,6 +488,7 @@ def evaluate_vlm(
         out["difference_examples"] = [
             {"truth": p.answer, "prediction": s} for p, s in list(zip(pairs, said, strict=True))[:4]
         ]
+    out["world_level"] = lv.name
     out["n_captions"] = len(scenes)
     out["n_vqa"] = len(vqa)
     out["examples"] = [

@@ -13,6 +13,7 @@ from tests.common.models.conftest import SMALL_VLM
 TINY_BUDGET: dict[str, dict[str, Any]] = {
     "tiny_qwen2_5_vl": {
         "model_overrides": SMALL_VLM,
+        "vision_init": None,  # no warm-up base (tests/common/models/pretrain/test_vision.py builds one)
         "steps": 4,
         "batch_size": 4,
         "pool_size": 12,
@@ -45,6 +46,17 @@ TINY_BUDGET: dict[str, dict[str, Any]] = {
         "log_every": 1,
     },
 }
+for _arch in ("qwen2_5_vl", "qwen3_vl"):
+    TINY_BUDGET[f"tiny_{_arch}_vision"] = {
+        "model_overrides": SMALL_VLM,
+        "steps": 4,
+        "batch_size": 4,
+        "pool_size": 12,
+        "eval_size": 4,
+        "warmup_steps": 1,
+        "checkpoint_every": 2,
+        "log_every": 1,
+    }
 TINY_BUDGET["tiny_qwen3_vl"] = {**TINY_BUDGET["tiny_qwen2_5_vl"], "difference_pool_size": 12}
 _SMALL_UNET = {"block_out_channels": [8, 16], "cross_attention_levels": 1, "attention_heads": 2}
 TINY_BUDGET["tiny_flow_unet"] = {**TINY_BUDGET["tiny_sd3"], "model_overrides": _SMALL_UNET}

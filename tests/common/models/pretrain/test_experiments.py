@@ -26,9 +26,17 @@ def compose_exp(name: str, tmp_path: Path) -> OmegaConf:
     return cfg
 
 
-OPTIONAL_BASES = {"tiny_autoencoder", "tiny_sd3_latent", "tiny_sd3", "tiny_editor"}
+OPTIONAL_BASES = {
+    "tiny_autoencoder",
+    "tiny_sd3_latent",
+    "tiny_sd3",
+    "tiny_editor",
+    "tiny_qwen2_5_vl_vision",
+    "tiny_qwen3_vl_vision",
+}
 """Bases no tiny role uses by default (the latent generator and its VAE, the SD3 and Qwen-Image-Edit
-transformers beside the default UNets): built on demand."""
+transformers beside the default UNets) or that other bases build on (the VLMs' vision warm-ups):
+built on demand."""
 
 
 def test_every_base_has_a_pretraining_config() -> None:

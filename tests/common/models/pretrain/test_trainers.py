@@ -10,10 +10,19 @@ from omegaconf import DictConfig
 from common.models.pretrain.config import load_pretrain_config
 from common.models.pretrain.loop import EMA, lr_at
 from common.models.pretrain.objectives import get_objective
+from common.world.levels import get_level
 from tests.common.models.pretrain.conftest import TINY_BUDGET
 
 DENSE_HEADS = ("shape_head.", "color_head.")
-CASES = ["tiny_qwen2_5_vl", "tiny_qwen3_vl", "tiny_sd3", "tiny_sd3_latent", "tiny_editor", "tiny_autoencoder"]
+CASES = [
+    "tiny_qwen2_5_vl",
+    "tiny_qwen3_vl",
+    "tiny_qwen3_vl_vision",
+    "tiny_sd3",
+    "tiny_sd3_latent",
+    "tiny_editor",
+    "tiny_autoencoder",
+]
 
 
 def _equal(a: object, b: object) -> bool:
@@ -98,7 +107,8 @@ def test_vlm_items_without_difference_pairs_keep_the_earlier_draws() -> None:
     assert data.pairs == []
     rng = np.random.default_rng([cfg.seed, 3, 0x7A1])
     idx = [int(i) for i in rng.integers(0, len(data.scenes), size=cfg.batch_size)]
-    expected = [sample_qa(data.scenes[i], rng, cfg.describe_share) for i in idx]
+    shapes = get_level(cfg.world_level).shapes
+    expected = [sample_qa(data.scenes[i], rng, cfg.describe_share, shapes) for i in idx]
     items = objective.items(cfg, data, step=3)
     assert [it.qa for it in items] == expected
     assert [it.scenes[0] for it in items] == [data.scenes[i] for i in idx]
