@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Callable, Collection
 from typing import Any
 
-from common.annotators.types import ChatRequest, ChatResponse, image_part, text_part
+from common.annotators.types import SAMPLING_KEYS, ChatRequest, ChatResponse, image_part, text_part
 from firm.serve.config import ServeLimits
 from firm.serve.errors import ServeError, bad_request
 from firm.serve.images import PixelBudget, open_image, to_rgb
@@ -35,18 +35,6 @@ from firm.serve.schemas import (
 
 __all__ = ["chat_request", "chat_response", "check_model", "models_list"]
 
-_SAMPLING = (
-    "temperature",
-    "max_tokens",
-    "top_p",
-    "top_k",
-    "seed",
-    "stop",
-    "presence_penalty",
-    "frequency_penalty",
-    "logprobs",
-    "top_logprobs",
-)
 _NEUTRAL: dict[str, Callable[[Any], bool]] = {
     "stop": lambda v: v in ((), []),
     "presence_penalty": lambda v: v == 0,
@@ -62,7 +50,7 @@ _LOGPROB_FLOOR = -9999.0
 
 
 def _params(body: ChatCompletionRequest, limits: ServeLimits, unsupported: Collection[str]) -> dict[str, Any]:
-    params = {k: getattr(body, k) for k in _SAMPLING if getattr(body, k) is not None}
+    params = {k: getattr(body, k) for k in sorted(SAMPLING_KEYS) if getattr(body, k) is not None}
     if body.max_completion_tokens is not None and body.max_tokens is None:
         params["max_tokens"] = body.max_completion_tokens
     if isinstance(params.get("stop"), str):
