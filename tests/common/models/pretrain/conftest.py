@@ -49,6 +49,7 @@ TINY_BUDGET: dict[str, dict[str, Any]] = {
 for _arch in ("qwen2_5_vl", "qwen3_vl"):
     TINY_BUDGET[f"tiny_{_arch}_vision"] = {
         "model_overrides": SMALL_VLM,
+        "scene_share": 0.5,  # both losses: single objects (classes) and world scenes (presence)
         "steps": 4,
         "batch_size": 4,
         "pool_size": 12,

@@ -112,7 +112,10 @@ def test_a_vlm_starts_from_the_warm_up_tower(run_cfg: DictConfig) -> None:
     objective = get_objective("vlm")
     objective.run_cfg = run_cfg
     bundle = objective.build(vlm_cfg)
-    warm = load_model(str(ensure_base(VISION, run_cfg, overrides=budget)))
+    warm_path = ensure_base(VISION, run_cfg, overrides=budget)
+    warm = load_model(str(warm_path))
+    quality = read_card(warm_path)["quality"]  # scene_share > 0: presence is scored beside chance
+    assert 0.5 <= quality["presence_chance"] <= 1 and 0 <= quality["presence_accuracy"] <= 1
     fresh = get_objective("vlm").build(load_pretrain_config("tiny_qwen3_vl", TINY_BUDGET["tiny_qwen3_vl"]))
     got, want = vision_tower(bundle.model).state_dict(), vision_tower(warm.model).state_dict()
     assert set(got) == set(want) and all(torch.equal(got[k], want[k]) for k in got)
