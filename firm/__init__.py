@@ -1,4 +1,4 @@
-"""FIRM (papers/firm.md): curation pipelines, reward models, FIRM-Bench, reward server, RL.
+"""FIRM (docs/papers/firm.md): curation pipelines, reward models, FIRM-Bench, reward server, RL.
 
 Built so far: :mod:`firm.prompts` (curation prompts, RM prompts), :mod:`firm.curation`
 (difference-first edit curation, plan-then-score generation curation, dataset assembly),

@@ -1,6 +1,6 @@
 """Evaluation prompts of T2I-Eval-R1: single-wise and pairwise, one per aspect, as chat messages.
 
-The evaluator is asked to reason first and then answer in the format of papers/t2i_eval_r1.md
+The evaluator is asked to reason first and then answer in the format of docs/papers/t2i_eval_r1.md
 §3::
 
     <think> reasoning </think> <answer> score </answer>              (single-wise)

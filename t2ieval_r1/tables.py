@@ -5,7 +5,7 @@ layout of :mod:`t2ieval_r1.evaluate.results`), each with a method label. Layout,
 
 * rows = methods, in :data:`METHOD_ORDER` first (base zero-shot, SFT scores only, SFT rationales +
   scores, GRPO continuous, GRPO discrete, GRPO pairwise), then any other label in order of
-  appearance; then the published T2I-Eval-Bench rows of papers/t2i_eval_r1.md §2
+  appearance; then the published T2I-Eval-Bench rows of docs/papers/t2i_eval_r1.md §2
   (:data:`PUBLISHED_T2I_EVAL_BENCH`), labelled as published and not reproduced: they were
   measured on the real T2I-Eval-Bench, ours on the world's T2I-Eval-like benchmark, so they are
   context, not a comparison;
@@ -131,7 +131,7 @@ EXP_METHODS: dict[str, str] = {
 
 @dataclass(frozen=True)
 class PublishedRow:
-    """A published result (papers/t2i_eval_r1.md §2): overall rho / tau on the real T2I-Eval-Bench."""
+    """A published result (docs/papers/t2i_eval_r1.md §2): overall rho / tau on the real T2I-Eval-Bench."""
 
     method: str
     overall_spearman: float
@@ -150,7 +150,7 @@ PUBLISHED_T2I_EVAL_BENCH: tuple[PublishedRow, ...] = (
     PublishedRow("FID", -0.1231, -0.0862),
     PublishedRow("one annotator vs the average", 0.95, None, "about"),
 )
-"""T2I-Eval-Bench, overall aspect (T2I-Eval, arXiv 2411.15488, as quoted in papers/t2i_eval_r1.md §2)."""
+"""T2I-Eval-Bench, overall aspect (T2I-Eval, arXiv 2411.15488, as quoted in docs/papers/t2i_eval_r1.md §2)."""
 
 PUBLISHED_SOURCE = "published: T2I-Eval-Bench (real), not reproduced"
 
@@ -327,8 +327,8 @@ class ResultsTable:
         )
         if self.published:
             text += (
-                " Published rows: the real T2I-Eval-Bench (overall aspect, papers/t2i_eval_r1.md §2), quoted "
-                "for context, not reproduced and not comparable number for number."
+                " Published rows: the real T2I-Eval-Bench (overall aspect, docs/papers/t2i_eval_r1.md §2), "
+                "quoted for context, not reproduced and not comparable number for number."
             )
         return text
 

@@ -1,4 +1,5 @@
-"""Shared policy-optimisation math for both papers (formulas: shared/reference/algorithms.md).
+"""Shared policy-optimisation math for both papers (each module's docstring states its formula
+and source; FIRM's RL settings: docs/papers/firm.md §5).
 
 * ``advantages``: group-relative advantages (GRPO, global std, Dr. GRPO), zero-std ratio.
 * ``losses``: token-level clipped policy loss with GRPO / Dr. GRPO / DAPO aggregation.

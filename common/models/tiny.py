@@ -17,7 +17,7 @@ source tokens (its positional embedding is a fixed 2-D grid and its joint attent
 text stream), so it would need a hand-made variant that no paper-scale checkpoint shares. The
 cost is a text encoder that is itself a small VLM (~0.2M parameters at the default size).
 
-Configs that trained on 2 CPU cores are the defaults (see reference/tiny_scale_notes.md); the
+Configs that trained on 2 CPU cores are the defaults (measurements: docs/experiments/); the
 tests use smaller sizes. All builders are deterministic given ``seed``.
 """
 

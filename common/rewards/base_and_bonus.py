@@ -1,6 +1,6 @@
 """FIRM's "Base-and-Bonus" reward shaping and the naive linear combiners of its ablation.
 
-Source: FIRM (papers/firm.md §4). Scores on 1-5 are mapped to [0, 1] by ``(s - 1) / 4``.
+Source: FIRM (docs/papers/firm.md §4). Scores on 1-5 are mapped to [0, 1] by ``(s - 1) / 4``.
 
 * CME (editing):    ``R = E * (w1 + w2 * C) / (w1 + w2)``, w1 = 0.6, w2 = 0.4, clamped to [0, 1]
   (E execution, C consistency). Low execution suppresses the whole reward ("base"), consistency

@@ -19,7 +19,7 @@
 * An answer the RM wrote but that cannot be parsed is not an exception: its
   :class:`CriticResult` has ``error`` set and its reward is NaN (or ``missing``, if given).
 
-Rewards (papers/firm.md §4, :mod:`common.rewards.base_and_bonus`): ``cme`` = CME of execution and
+Rewards (docs/papers/firm.md §4, :mod:`common.rewards.base_and_bonus`): ``cme`` = CME of execution and
 consistency (NaN if either is missing: FIRM has no fallback); ``qma`` = QMA of instruction and
 quality, with ``Q = (min(aesthetics, quality, structure) - 1) / 4`` from the quality sub-scores
 (a missing Q falls back to I, as in FIRM's code).

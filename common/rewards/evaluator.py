@@ -1,6 +1,6 @@
 """The T2I-Eval-R1 evaluator reward: score reward + lambda * format reward, with failure reasons.
 
-Source: T2I-Eval-R1 (papers/t2i_eval_r1.md §3): ``total = r_score + lambda * r_format``. A
+Source: T2I-Eval-R1 (docs/papers/t2i_eval_r1.md §3): ``total = r_score + lambda * r_format``. A
 completion that breaks the format (no tags, garbage, two answers, text outside the tags), or whose
 answer does not parse (no number, conflicting numbers, NaN, out of [lo, hi], another scale) gets
 ``r_score = 0`` and ``r_format = 0`` and a ``failure_reason`` (a :class:`ParseOutcome` value), so a

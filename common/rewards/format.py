@@ -1,6 +1,6 @@
 """Format reward: did the completion follow ``<think>...</think><answer>...</answer>``?
 
-Source: T2I-Eval-R1 (papers/t2i_eval_r1.md §3): ``r_format = 1`` if the completion is well
+Source: T2I-Eval-R1 (docs/papers/t2i_eval_r1.md §3): ``r_format = 1`` if the completion is well
 formed (see :func:`common.rewards.parsing.parse_completion`) AND its answer parses as the
 expected kind (one score in [lo, hi] by default), else 0. Set ``answer="any"`` to check only the
 tag structure (any non-empty answer).

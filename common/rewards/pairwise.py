@@ -1,7 +1,7 @@
 """Pairwise rewards: the evaluator scores two images (``p_a``, ``p_b``), the label says which one
 people preferred: ``"a"``, ``"b"`` or ``"tie"``.
 
-Source: T2I-Eval-R1 (papers/t2i_eval_r1.md §3, this project's formulation, configurable). With
+Source: T2I-Eval-R1 (docs/papers/t2i_eval_r1.md §3, this project's formulation, configurable). With
 ``d = p_a - p_b`` and ``W = hi - lo``:
 
 ==========  =================================  =================================  ====================

@@ -5,11 +5,11 @@ function must not crash a training step because a policy wrote something odd (on
 configuration, such as an unknown answer kind, raises). Failures are
 reported as a :class:`ParseOutcome`, so trainers can count them by reason.
 
-Output format (T2I-Eval-R1, papers/t2i_eval_r1.md §3)::
+Output format (T2I-Eval-R1, docs/papers/t2i_eval_r1.md §3)::
 
     <think>reasoning</think><answer>score</answer>
 
-FIRM's reward models answer without tags (papers/firm.md §2-3): the edit RM returns JSON
+FIRM's reward models answer without tags (docs/papers/firm.md §2-3): the edit RM returns JSON
 ``{"reasoning": "...", "score": n}``, the generation RM ends with ``Final Alignment Rating: X`` and
 ``\\boxed{X}``. :func:`parse_score` reads all of these.
 

@@ -1,6 +1,6 @@
 """Single-wise score rewards: how close a predicted score ``p`` is to the label ``y`` on [lo, hi].
 
-Source: T2I-Eval-R1 (papers/t2i_eval_r1.md §3, this project's formulation, configurable):
+Source: T2I-Eval-R1 (docs/papers/t2i_eval_r1.md §3, this project's formulation, configurable):
 
 * continuous (default): ``r = 1 - |p - y| / (hi - lo)``, clipped to [0, 1];
 * gaussian kernel:      ``r = exp(-(p - y)^2 / (2 s^2))`` with ``s = sigma`` in score units;

@@ -1,4 +1,4 @@
-"""FIRM-Bench on the embedded world: MAE of critics against human-like 1-5 scores (papers/firm.md §6).
+"""FIRM-Bench on the embedded world: MAE of critics against human-like 1-5 scores (docs/papers/firm.md §6).
 
 * :mod:`firm.bench.items`: the columns (Edit exec / cons, Gen easy / hard, and the pooled
   overalls) and their items from the world's FIRM-Bench analog;

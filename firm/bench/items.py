@@ -1,6 +1,6 @@
 """FIRM-Bench's columns and their items, from the embedded world's FIRM-Bench analog.
 
-Columns (papers/firm.md §6) and where their items come from
+Columns (docs/papers/firm.md §6) and where their items come from
 (:func:`common.world.benchmarks.load_world_dataset`):
 
 ==========  ===================  ============  ==============================  ===========

@@ -6,7 +6,7 @@
 * :func:`beats`: for each column, whether every seed (and the mean) of a row has a lower MAE than
   a reference row (the trained RMs against their own base zero-shot);
 * :func:`render_report`: Markdown with the MAE table (this run's rows, then the paper's rows,
-  labelled "(published)", papers/firm.md §6), the per-seed table and the parse-failure counts.
+  labelled "(published)", docs/papers/firm.md §6), the per-seed table and the parse-failure counts.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ PUBLISHED: dict[str, dict[str, float]] = {
     "Qwen3-VL-235B-A22B": dict(zip(COLUMNS, (0.72, 0.91, 0.81, 0.60, 0.52, 0.56), strict=True)),
     "FIRM-Edit-8B / FIRM-Gen-8B": dict(zip(COLUMNS, (0.53, 0.73, 0.62, 0.45, 0.57, 0.51), strict=True)),
 }
-"""FIRM-Bench MAE published in the paper (papers/firm.md §6; human 1-5 scores, lower is better)."""
+"""FIRM-Bench MAE published in the paper (docs/papers/firm.md §6; human 1-5 scores, lower is better)."""
 
 
 def aggregate(seeds: Sequence[Mapping[str, Mapping[str, Any]]]) -> dict[str, dict[str, Any]]:
@@ -120,7 +120,7 @@ def render_report(
         f"# {title}",
         "",
         "Mean absolute error against the human-like 1-5 scores (lower is better). Rows marked "
-        "(published) are the paper's numbers on the real FIRM-Bench (papers/firm.md §6), shown for "
+        "(published) are the paper's numbers on the real FIRM-Bench (docs/papers/firm.md §6), shown for "
         "layout only: they are not comparable with the world analog's rows above them.",
         "",
         to_markdown(mean_rows, cols, floatfmt=".3f", index_name="model"),

@@ -5,7 +5,7 @@
   is written to ``rejected.jsonl`` with its sample id, stage, reason and the raw answer, counted,
   and dropped, never kept;
 * :func:`select_mismatches` / :func:`assign_donors`: FIRM's rebalancing, rewriting a chosen share
-  of instructions into mismatches so that low execution scores exist (papers/firm.md §2.3);
+  of instructions into mismatches so that low execution scores exist (docs/papers/firm.md §2.3);
 * :func:`score_histogram`, :func:`histogram_table`, :func:`dataset_card`: the 5/4/3/2/1 score
   histogram in the layout of the paper's Table 6, with the published rows beside it;
 * :func:`save_dataset`: an HF ``datasets.Dataset`` written with ``save_to_disk`` through a
@@ -50,7 +50,7 @@ PUBLISHED_HISTOGRAMS: dict[tuple[str, str], dict[int, int]] = {
         zip(SCORES, (116333, 41833, 56157, 59010, 19459), strict=True)
     ),
 }
-"""Score distributions published in the paper (papers/firm.md §2)."""
+"""Score distributions published in the paper (docs/papers/firm.md §2)."""
 
 
 ProgressFn = Callable[[Iterable[Any], str, int], Iterable[Any]]

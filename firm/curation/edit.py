@@ -1,4 +1,4 @@
-"""FIRM's "difference-first" edit curation (papers/firm.md §2), with FIRM-style rebalancing.
+"""FIRM's "difference-first" edit curation (docs/papers/firm.md §2), with FIRM-style rebalancing.
 
 Stages, each one batch of requests through the annotator (cached, resumable):
 

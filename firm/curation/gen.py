@@ -1,4 +1,4 @@
-"""FIRM's "plan-then-score" generation curation (papers/firm.md §2), with the quality prompt.
+"""FIRM's "plan-then-score" generation curation (docs/papers/firm.md §2), with the quality prompt.
 
 Stages, each one batch of requests through the annotator (cached, resumable):
 

@@ -1,4 +1,4 @@
-"""Prompts of FIRM's "difference-first" edit curation (papers/firm.md §2), written for this project.
+"""Prompts of FIRM's "difference-first" edit curation (docs/papers/firm.md §2), written for this project.
 
 The paper's own prompt texts are not reproduced here; these are new prompts built from the facts
 the paper states:

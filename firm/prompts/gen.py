@@ -1,6 +1,6 @@
 """Prompts of FIRM's "plan-then-score" generation curation and of its quality prompt.
 
-Written for this project from the facts in papers/firm.md §2 and §4 (the paper's own texts are not
+Written for this project from the facts in docs/papers/firm.md §2 and §4 (the paper's own texts are not
 reproduced):
 
 * :data:`PLANNER_PROMPT` (text only, a planner LLM): the T2I prompt -> a Markdown checklist of

@@ -1,7 +1,7 @@
 """Prompts of FIRM's reward models (the critics called during RL) and the parser of their answers.
 
 FIRM trains its RMs *without* the curation pipeline's difference report or analysis plan in the
-input (papers/firm.md §3): the RM sees only the images and the instruction / prompt and must
+input (docs/papers/firm.md §3): the RM sees only the images and the instruction / prompt and must
 internalise that reasoning. Its answer is reasoning then score, in the curation formats:
 
 * ``execution`` / ``consistency`` (edit RM, called once per mode): ``{"reasoning": ..., "score": n}``;
@@ -19,7 +19,7 @@ Two templates (:data:`RM_TEMPLATES`):
   :func:`template_oov_words` in a test), asking for the same output formats.
 
 :func:`parse_rm_output` reads an answer (also the tiny models' canonical, lower-case, space-
-separated text) into raw 1-5 scores and their normalisation ``(s - 1) / 4`` (papers/firm.md §4).
+separated text) into raw 1-5 scores and their normalisation ``(s - 1) / 4`` (docs/papers/firm.md §4).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""FIRM's reward models (papers/firm.md §3): SFT of a Qwen3-VL on the curated data.
+"""FIRM's reward models (docs/papers/firm.md §3): SFT of a Qwen3-VL on the curated data.
 
 * :mod:`firm.rm.examples`: curated rows -> RM prompts (no report / plan) + curated responses;
 * :mod:`firm.rm.data`: the curated datasets (a given directory, or the world-oracle curation

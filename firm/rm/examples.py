@@ -1,4 +1,4 @@
-"""Curated FIRM rows -> SFT examples of the reward models (papers/firm.md §3).
+"""Curated FIRM rows -> SFT examples of the reward models (docs/papers/firm.md §3).
 
 The RM's input is the images and the instruction / prompt only, through
 :func:`firm.prompts.rm.rm_messages` (no difference report, no analysis plan: the RM must

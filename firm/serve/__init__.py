@@ -1,4 +1,4 @@
-"""FIRM's reward server: the critics over HTTP for the RL trainers (papers/firm.md §3).
+"""FIRM's reward server: the critics over HTTP for the RL trainers (docs/papers/firm.md §3).
 
 * :class:`CriticServer` (:mod:`.server`): FastAPI (:mod:`.app`) on uvicorn (:mod:`.transport`,
   HTTP/1.1 keep-alive, a configurable backlog and connection limit) with ``GET /health``,

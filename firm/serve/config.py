@@ -27,7 +27,7 @@ DEFAULT_SCORE_MAX_TOKENS: dict[str, int] = {
     "quality": 256,
 }
 """Completion budget per RM mode for ``/v1/score``. FIRM serves its edit RM with 256 tokens and
-its gen RM with up to 8192 (papers/firm.md §3); raise ``instruction`` at paper scale."""
+its gen RM with up to 8192 (docs/papers/firm.md §3); raise ``instruction`` at paper scale."""
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""``+exp=firm_edit_rm`` / ``+exp=firm_gen_rm``: SFT of FIRM's reward models (papers/firm.md §3).
+"""``+exp=firm_edit_rm`` / ``+exp=firm_gen_rm``: SFT of FIRM's reward models (docs/papers/firm.md §3).
 
 One model per kind, trained on all its modes at once: the edit RM on ``execution`` and
 ``consistency``, the gen RM on ``instruction`` and ``quality``. Inputs are the RM prompts without

@@ -1,4 +1,4 @@
-"""Loaders of the real corpora and benchmarks named in papers/t2i_eval_r1.md §2, into the schemas
+"""Loaders of the real corpora and benchmarks named in docs/papers/t2i_eval_r1.md §2, into the schemas
 of :mod:`t2ieval_r1.data.schema`.
 
 * :func:`load_t2i_eval_distill`: a T2I-Eval-Distill-style training corpus (per-aspect 0-10

@@ -1,6 +1,6 @@
 """The two corpus schemas of T2I-Eval-R1 as Hugging Face ``datasets``, and their validation.
 
-T2I-Eval-R1 trains an evaluator from coarse labels only (papers/t2i_eval_r1.md §1):
+T2I-Eval-R1 trains an evaluator from coarse labels only (docs/papers/t2i_eval_r1.md §1):
 
 * **single-wise**: one image per prompt with a score on a stated scale (optionally per aspect);
 * **pairwise**: two images for one prompt with a human preference ``a`` / ``b`` / ``tie``.

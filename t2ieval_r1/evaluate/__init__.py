@@ -1,4 +1,4 @@
-"""Meta-evaluation of T2I-Eval-R1 evaluators (papers/t2i_eval_r1.md §1-2): how well an evaluator's
+"""Meta-evaluation of T2I-Eval-R1 evaluators (docs/papers/t2i_eval_r1.md §1-2): how well an evaluator's
 scores agree with human judgments, and how true its rationales are.
 
 * :mod:`~t2ieval_r1.evaluate.evaluators`: ``task.evaluator`` -> an Annotator (saved checkpoint,

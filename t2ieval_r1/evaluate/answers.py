@@ -1,7 +1,7 @@
 """Reading the evaluator's completions: the score (or score pair) and the rationale.
 
 Completions follow ``<think> rationale </think> <answer> score </answer>`` (pairwise:
-``<answer> s_a , s_b </answer>``; papers/t2i_eval_r1.md §3). The structure is read by
+``<answer> s_a , s_b </answer>``; docs/papers/t2i_eval_r1.md §3). The structure is read by
 :func:`common.rewards.parsing.parse_completion` and the answer by
 :func:`common.rewards.parsing.parse_answer` (never raise; failures carry a reason). Policies:
 

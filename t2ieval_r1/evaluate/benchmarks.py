@@ -1,4 +1,4 @@
-"""The three meta-evaluation benchmarks of T2I-Eval-R1 (papers/t2i_eval_r1.md §2), by default on
+"""The three meta-evaluation benchmarks of T2I-Eval-R1 (docs/papers/t2i_eval_r1.md §2), by default on
 the embedded world, each replaceable by the real files through a ``load_corpus`` spec.
 
 ==============  ============  ===============================  =====================================

@@ -1,6 +1,6 @@
 """Facts stated in an evaluator's rationale (the ``<think>`` part), parsed into checkable claims.
 
-T2I-Eval-R1 judges the quality of its evaluator's reasoning (papers/t2i_eval_r1.md §1); in the
+T2I-Eval-R1 judges the quality of its evaluator's reasoning (docs/papers/t2i_eval_r1.md §1); in the
 embedded world every fact a rationale states about the image can be checked against the scene
 (§3). This module turns text into :class:`Fact` objects; :mod:`t2ieval_r1.evaluate.rationale`
 checks them against a scene.

@@ -69,7 +69,7 @@ class RolloutConfig:
 
 @dataclass
 class RewardConfig:
-    """``total = score reward + format_weight * format reward`` (papers/t2i_eval_r1.md §3).
+    """``total = score reward + format_weight * format reward`` (docs/papers/t2i_eval_r1.md §3).
 
     Attributes:
         score_fn: single-wise score reward (``score_continuous`` default, ``score_gaussian``,

@@ -1,7 +1,7 @@
 """The trainer's reward path: completions + items -> rewards, components and failure reasons.
 
 Default (:class:`EvaluatorReward`): T2I-Eval-R1's ``total = r_score + lambda * r_format``
-(papers/t2i_eval_r1.md §3) computed by :class:`common.rewards.CompositeReward`, with the
+(docs/papers/t2i_eval_r1.md §3) computed by :class:`common.rewards.CompositeReward`, with the
 single-wise score reward (continuous ``1 - |p - y| / (hi - lo)`` by default; gaussian or discrete
 by config) for single-wise items and the pairwise reward (continuous margin reward by default)
 for pairwise items, each on the item's own scale. Malformed or unparsable completions get 0 and

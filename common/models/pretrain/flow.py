@@ -330,13 +330,10 @@ def shuffled_within_tag(prompts: list[Any], seed: int) -> list[Any]:
     for idx in by_tag.values():
         if len(idx) < 2:
             continue
-        order = list(idx)
-        for _ in range(8):  # a few redraws to move every prompt off its own text
-            perm = [idx[int(j)] for j in rng.permutation(len(idx))]
-            if all(prompts[a].prompt != prompts[b].prompt for a, b in zip(idx, perm, strict=True)):
-                order = perm
+        for _ in range(8):  # a few redraws to move every prompt off its own text (the last one stays)
+            order = [idx[int(j)] for j in rng.permutation(len(idx))]
+            if all(prompts[a].prompt != prompts[b].prompt for a, b in zip(idx, order, strict=True)):
                 break
-            order = perm
         for a, b in zip(idx, order, strict=True):
             out[a] = prompts[b]
     return out
