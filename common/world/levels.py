@@ -10,8 +10,10 @@ makes every later number noise. Two levels:
 ``basic`` (the tiny-scale default)
     Four shapes whose silhouettes differ at 32 pixels (circle, square, triangle, cross), upright,
     medium and large only, counts 2-3, at most one distractor, a plain background (one flat
-    low-saturation grey per scene). Measured at 32 px (docs/experiments/world_levels.md): a small
-    CNN and the tiny vision towers read these shapes; they do not read the full level's.
+    low-saturation grey per scene), and each object centre near the centre of its own cell of the
+    3 x 3 grid whose cells name positions (so "at the top left" is never a boundary call).
+    Measured at 32 px (docs/experiments/world_levels.md): a small CNN and the tiny vision towers
+    read these shapes; they do not read the full level's.
 
 Public API:
     WorldLevel                     the frozen description of a level
@@ -48,6 +50,9 @@ class WorldLevel:
         counts: the counts counting prompts ask for.
         distractors: (min, max) objects a scene holds that its prompt does not mention.
         background: ``textured`` or ``plain`` (:data:`BACKGROUNDS`).
+        cell_jitter: ``None``: object centres anywhere; a number: each centre in its own cell of
+            the 3 x 3 grid that names positions, at most this far from the cell's centre, so that
+            no position word is ambiguous (:func:`common.world.sampling.place_objects`).
         role: what the level is for, in a few words (dataset cards).
     """
 
@@ -58,6 +63,7 @@ class WorldLevel:
     counts: tuple[int, ...]
     distractors: tuple[int, int]
     background: str
+    cell_jitter: float | None = None
     role: str = ""
 
     def __post_init__(self) -> None:
@@ -72,6 +78,8 @@ class WorldLevel:
         lo, hi = self.distractors
         if not 0 <= lo <= hi:
             raise ValueError(f"level {self.name!r}: distractors must be (min, max) with 0 <= min <= max")
+        if self.cell_jitter is not None and not 0.0 <= self.cell_jitter < 1.0 / 6.0:
+            raise ValueError(f"level {self.name!r}: cell_jitter must be in [0, 1/6) (inside a grid cell)")
         if self.background not in BACKGROUNDS:
             raise ValueError(f"level {self.name!r}: background must be one of {list(BACKGROUNDS)}")
 
@@ -87,7 +95,12 @@ class WorldLevel:
         return (
             f"shapes {', '.join(self.shapes)}; sizes {', '.join(self.sizes)}; "
             f"{'upright' if self.upright else 'randomly rotated'} objects; counting prompts ask for "
-            f"{', '.join(str(c) for c in self.counts)}; {lo}-{hi} distractors; {self.background} background."
+            f"{', '.join(str(c) for c in self.counts)}; {lo}-{hi} distractors; {self.background} background"
+            + (
+                "."
+                if self.cell_jitter is None
+                else f"; one object centre per grid cell (jitter {self.cell_jitter:g})."
+            )
         )
 
 
@@ -110,6 +123,7 @@ LEVELS: dict[str, WorldLevel] = {
         counts=(2, 3),
         distractors=(0, 1),
         background="plain",
+        cell_jitter=0.05,
         role="the tiny-scale default: shapes the tiny models can tell apart",
     ),
 }

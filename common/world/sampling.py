@@ -54,6 +54,9 @@ from common.world.vocab import COLORS, SIZES
 
 MODES: tuple[str, ...] = ("match", "partial", "miss")
 GAP = 0.035
+GRID = 3
+"""Side of the grid whose cells name positions ("top left", ..., "bottom right") and, at levels
+with ``cell_jitter``, hold one object centre each."""
 EDGE_MARGIN = 0.02
 RELATION_MARGIN = 0.06
 _COLOR_NAMES = tuple(COLORS)
@@ -131,11 +134,15 @@ def place_objects(
     tries: int = 60,
     sizes: Sequence[str] | None = None,
     upright: bool = False,
+    cell_jitter: float | None = None,
 ) -> list[SceneObject] | None:
     """Place ``specs`` at random non-overlapping positions next to ``placed``; None if stuck.
 
     ``sizes``: the size names radii are drawn from (``None``: all of :data:`SIZES`);
-    ``upright``: objects keep rotation 0."""
+    ``upright``: objects keep rotation 0; ``cell_jitter``: ``None`` places centres anywhere,
+    a number places each centre in a 3 x 3 grid cell no other object's centre is in, at most this
+    far (per axis, fraction of the canvas) from the cell's centre and clamped inside the canvas
+    margin (:func:`_cell_point`)."""
     allowed = size_names(sizes)
     objs = list(placed)
     for spec in specs:
@@ -143,7 +150,10 @@ def place_objects(
         for _ in range(tries):
             r = _radius(rng, crowded, allowed)
             lo, hi = r + EDGE_MARGIN, 1.0 - r - EDGE_MARGIN
-            x, y = rng.uniform(lo, hi, size=2)
+            if cell_jitter is None:
+                x, y = rng.uniform(lo, hi, size=2)
+            else:
+                x, y = _cell_point(rng, objs, lo, hi, cell_jitter)
             if _clear(objs, x, y, r):
                 objs.append(_new_object(spec, rng, r, float(x), float(y), upright))
                 ok = True
@@ -151,6 +161,25 @@ def place_objects(
         if not ok:
             return None
     return objs[len(placed) :]
+
+
+def grid_cell(x: float, y: float) -> int:
+    """Row-major index of the 3 x 3 grid cell holding the point (x, y) (fractions of the canvas)."""
+    return min(int(y * GRID), GRID - 1) * GRID + min(int(x * GRID), GRID - 1)
+
+
+def _cell_point(
+    rng: np.random.Generator, objs: Sequence[SceneObject], lo: float, hi: float, jitter: float
+) -> tuple[float, float]:
+    """A point near the centre of a random grid cell that holds no object's centre yet (any cell
+    if all do): ``cell centre + U(-jitter, jitter)`` per axis, clamped to ``[lo, hi]``."""
+    taken = {grid_cell(o.x, o.y) for o in objs}
+    free = [c for c in range(GRID * GRID) if c not in taken] or list(range(GRID * GRID))
+    row, col = divmod(free[int(rng.integers(len(free)))], GRID)
+    dx, dy = rng.uniform(-jitter, jitter, size=2)
+    x = float(np.clip((col + 0.5) / GRID + dx, lo, hi))
+    y = float(np.clip((row + 0.5) / GRID + dy, lo, hi))
+    return x, y
 
 
 def _place_pair(
@@ -162,10 +191,11 @@ def _place_pair(
     tries: int = 200,
     sizes: Sequence[str] | None = None,
     upright: bool = False,
+    cell_jitter: float | None = None,
 ) -> list[SceneObject] | None:
     """Place A and B so that "B <relation> A" holds (or clearly does not), with a margin."""
     for _ in range(tries):
-        pair = place_objects([a, b], rng, sizes=sizes, upright=upright)
+        pair = place_objects([a, b], rng, sizes=sizes, upright=upright, cell_jitter=cell_jitter)
         if pair is None:
             continue
         oa, ob = pair
@@ -255,6 +285,7 @@ def sample_scene(
     sizes = size_names(lv.sizes if sizes is None else sizes)  # validated once, before any draw
     distractors = lv.distractors if distractors is None else distractors
     up = lv.upright
+    jit = lv.cell_jitter
     free = [s for s in lv.shapes if s not in set(prompt.classes) | {it.cls for it in prompt.exclude}]
     for _ in range(max_tries):
         specs, plan = _core_plan(prompt, mode, rng)
@@ -266,12 +297,16 @@ def sample_scene(
         if plan is not None:
             rel = prompt.include[1].position
             assert rel is not None
-            core = _place_pair(specs[0], specs[1], rel[0], plan == "holds", rng, sizes=sizes, upright=up)
+            core = _place_pair(
+                specs[0], specs[1], rel[0], plan == "holds", rng, sizes=sizes, upright=up, cell_jitter=jit
+            )
         else:
-            core = place_objects(specs, rng, crowded=crowded, sizes=sizes, upright=up)
+            core = place_objects(specs, rng, crowded=crowded, sizes=sizes, upright=up, cell_jitter=jit)
         if core is None:
             continue
-        extra = place_objects(dis, rng, placed=core, crowded=crowded, sizes=sizes, upright=up)
+        extra = place_objects(
+            dis, rng, placed=core, crowded=crowded, sizes=sizes, upright=up, cell_jitter=jit
+        )
         if extra is None:
             continue
         objs = list(core) + list(extra)

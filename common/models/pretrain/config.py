@@ -363,6 +363,11 @@ def config_hash(cfg: PretrainConfig, scale: Any = None) -> str:
         "model": {k: v for k, v in model_node(cfg, scale).items() if k not in MODEL_KEYS_NOT_HASHED},
         "vocabulary": vocabulary_fingerprint(),
     }
+    from common.world.levels import DEFAULT_LEVEL, get_level
+
+    level = get_level(cfg.world_level)
+    if level.name != DEFAULT_LEVEL:  # the level's definition, not only its name, shapes the data
+        payload["world_level"] = {k: v for k, v in dataclasses.asdict(level).items() if k != "role"}
     for ref, ref_overrides in BASE_REFERENCES.items():
         other = getattr(cfg, ref, None)
         if other:  # the other base's trained weights are part of the weights this config produces

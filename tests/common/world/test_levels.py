@@ -9,7 +9,7 @@ from common.world.edits import make_example, sample_edit
 from common.world.levels import LEVELS, WorldLevel, get_level
 from common.world.prompts import enumerate_prompts, sample_prompts
 from common.world.render import render_array
-from common.world.sampling import MODES, sample_scene
+from common.world.sampling import GRID, MODES, grid_cell, sample_scene
 from common.world.scene import Scene
 from common.world.vocab import GENEVAL_TAGS, SIZES
 
@@ -39,6 +39,7 @@ def test_get_level_names_and_errors() -> None:
         ("counts", (1, 2), "counts"),
         ("distractors", (2, 1), "distractors"),
         ("background", "stripes", "background"),
+        ("cell_jitter", 0.2, "cell_jitter"),
     ],
 )
 def test_bad_levels_raise(field: str, value: object, message: str) -> None:
@@ -61,6 +62,23 @@ def test_basic_level_draws_only_its_shapes_sizes_and_upright_objects() -> None:
             assert o.rotation == 0.0
             assert any(0.9 * r - 1e-9 <= o.radius <= 1.1 * r + 1e-9 for r in radii.values())
     assert shapes_seen == set(lv.shapes)
+
+
+def test_basic_level_puts_one_centre_per_grid_cell_away_from_its_borders() -> None:
+    """Position words are never boundary calls at the basic level; the full level places freely."""
+    jitter = LEVELS["basic"].cell_jitter
+    assert jitter is not None
+    for s in _scenes("basic", n=90):
+        cells = [grid_cell(o.x, o.y) for o in s.objects]
+        if len(s.objects) <= GRID * GRID:
+            assert len(set(cells)) == len(cells), s.objects
+        for o in s.objects:
+            for v in (o.x, o.y):  # distance to the nearest inner grid line: 1/6 - jitter, or less where
+                # a large object's centre is clamped inside the canvas margin (>= 0.115 of the side)
+                assert min(abs(v - k / GRID) for k in range(1, GRID)) >= 0.1
+    full = [o for s in _scenes("full", n=90) for o in s.objects]
+    margins = [min(abs(v - k / GRID) for k in range(1, GRID)) for o in full for v in (o.x, o.y)]
+    assert min(margins) < 0.02  # free placement: some centres sit on a grid line
 
 
 def test_basic_prompts_use_level_shapes_and_counts() -> None:
