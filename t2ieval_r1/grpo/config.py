@@ -26,8 +26,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from common.grpo import ADVANTAGE_ESTIMATORS, KL_ESTIMATORS, LOSS_AGGREGATIONS
 from common.rewards import REWARDS
+from common.rl import ADVANTAGE_ESTIMATORS, KL_ESTIMATORS, LOSS_AGGREGATIONS
 
 __all__ = [
     "GRPOConfig",
@@ -109,7 +109,7 @@ class GRPOConfig:
         max_steps: training steps (one rollout batch each); rerun with more to extend a run.
         batch_size / mini_batch_size / micro_batch_size / ppo_epochs: see the module docstring
             (``None``: mini = batch, micro = mini).
-        advantage: a name in :data:`common.grpo.ADVANTAGE_ESTIMATORS` (``grpo``: group std,
+        advantage: a name in :data:`common.rl.ADVANTAGE_ESTIMATORS` (``grpo``: group std,
             ``grpo_global_std``, ``dr_grpo``: no std).
         adv_eps: added to the std.
         clip_low / clip_high: PPO clip range of the ratio.
