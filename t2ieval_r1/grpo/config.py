@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from common.rewards import REWARDS
+from common.rewards import ITEM_REWARDS
 from common.rl import ADVANTAGE_ESTIMATORS, KL_ESTIMATORS, LOSS_AGGREGATIONS
 
 __all__ = [
@@ -73,7 +73,7 @@ class RewardConfig:
 
     Attributes:
         score_fn: single-wise score reward (``score_continuous`` default, ``score_gaussian``,
-            ``score_discrete``; names in :data:`common.rewards.REWARDS`).
+            ``score_discrete``; names in :data:`common.rewards.ITEM_REWARDS`).
         pair_score_fn: pairwise reward (``pair_continuous``, ``pair_sigmoid``, ``pair_discrete``).
         format_weight: lambda.
         score_kwargs / pair_score_kwargs: extra arguments (``sigma``, ``tol``, ``temperature``...).
@@ -300,8 +300,8 @@ class GRPOConfig:
             ("grpo.advantage", self.advantage, ADVANTAGE_ESTIMATORS),
             ("grpo.loss_agg", self.loss_agg, LOSS_AGGREGATIONS),
             ("grpo.kl_estimator", self.kl_estimator, KL_ESTIMATORS),
-            ("grpo.reward.score_fn", self.reward.score_fn, REWARDS),
-            ("grpo.reward.pair_score_fn", self.reward.pair_score_fn, REWARDS),
+            ("grpo.reward.score_fn", self.reward.score_fn, ITEM_REWARDS),
+            ("grpo.reward.pair_score_fn", self.reward.pair_score_fn, ITEM_REWARDS),
         ):
             if name not in registry:
                 raise GRPOConfigError(f"{key}: unknown name {name!r}; known: {', '.join(registry.names())}")
