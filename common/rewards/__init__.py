@@ -1,10 +1,15 @@
 """Rewards shared by both reproductions: answer parsing, format reward, score rewards
 (single-wise, pairwise), FIRM's Base-and-Bonus combiners, and the T2I-Eval-R1 evaluator reward.
 
-Every reward function is registered in :data:`REWARDS` under the name configs use::
+Rewards come in two kinds, each registered under the names configs use
+(:mod:`common.rewards.registry`): per-item scorers in :data:`ITEM_REWARDS` (text / answer ->
+float) and combiners of critic scores in :data:`REWARD_COMBINERS` (CME, QMA, linear)::
 
-    from common.rewards import REWARDS
-    fn = REWARDS.get("score_gaussian")
+    from common.rewards import ITEM_REWARDS, REWARD_COMBINERS
+    fn = ITEM_REWARDS.get("score_gaussian")
+    reward = REWARD_COMBINERS.get("cme")(execution, consistency)
+
+The RM modes the critics are asked in are defined once in :mod:`common.rewards.modes`.
 """
 
 from common.rewards.base_and_bonus import (
@@ -48,22 +53,32 @@ from common.rewards.parsing import (
     parse_score,
     parse_score_detailed,
 )
-from common.rewards.registry import REWARDS
+from common.rewards.registry import (
+    ITEM_REWARDS,
+    REWARD_COMBINERS,
+    CombinedReward,
+    ItemReward,
+    RewardCombiner,
+)
 from common.rewards.score import check_scale, score_continuous, score_discrete, score_gaussian
 
 __all__ = [
+    "ITEM_REWARDS",
     "NAIVE_EQUAL",
     "NAIVE_WEIGHTED",
-    "REWARDS",
+    "REWARD_COMBINERS",
     "AnswerKind",
     "BatchRewards",
+    "CombinedReward",
     "CompositeReward",
+    "ItemReward",
     "PairLabel",
     "PairParse",
     "ParseOutcome",
     "ParsedAnswer",
     "PreferenceParse",
     "RewardBreakdown",
+    "RewardCombiner",
     "ScoreParse",
     "check_scale",
     "cme",

@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 import numpy as np
 import torch
 
-from common.rewards.registry import REWARDS
+from common.rewards.registry import REWARD_COMBINERS
 
 __all__ = [
     "NAIVE_EQUAL",
@@ -81,7 +81,7 @@ def _product(base: Any, bonus: Any, w1: float, w2: float) -> Any:
     return _clamp_float(b * (w1 + w2 * q) / total)
 
 
-@REWARDS.register("cme")
+@REWARD_COMBINERS.register("cme")
 def cme(execution: X, consistency: X, w1: float = 0.6, w2: float = 0.4) -> X:
     """Consistency-Modulated Execution: ``clamp(E * (w1 + w2 * C) / (w1 + w2), 0, 1)``.
 
@@ -92,7 +92,7 @@ def cme(execution: X, consistency: X, w1: float = 0.6, w2: float = 0.4) -> X:
     return _product(execution, consistency, w1, w2)
 
 
-@REWARDS.register("qma")
+@REWARD_COMBINERS.register("qma")
 def qma(instruction: X, quality: X | None, w1: float = 0.4, w2: float = 0.6) -> X:
     """Quality-Modulated Alignment: ``clamp(I * (w1 + w2 * Q) / (w1 + w2), 0, 1)``.
 
@@ -136,7 +136,7 @@ def quality_from_subscores(aesthetics: X | None, quality: X | None, structure: X
     return to_unit(min(values), 1.0, 5.0)
 
 
-@REWARDS.register("linear", "linear_combination")
+@REWARD_COMBINERS.register("linear", "linear_combination")
 def linear_combination(
     values: Mapping[str, Any], weights: Mapping[str, float], *, normalize: bool = False
 ) -> Any:

@@ -44,10 +44,9 @@ from PIL import Image
 
 from common.annotators.openai_compat import image_data_url
 from common.rewards.base_and_bonus import cme, qma, quality_from_subscores
+from common.rewards.modes import CONSISTENCY, EDIT_MODES, EXECUTION, INSTRUCTION, QUALITY
 
 __all__ = ["CriticClient", "CriticRequestError", "CriticResult", "CriticRewards", "CriticUnavailableError"]
-
-_EDIT_MODES = ("execution", "consistency")
 
 
 class CriticUnavailableError(ConnectionError):
@@ -269,14 +268,14 @@ class CriticClient:
             raise ValueError(f"{n} images but {len(instructions)} instructions; give one per image")
         if sources is not None and len(sources) != n:
             raise ValueError(f"{n} images but {len(sources)} source images; give one per image")
-        if mode in _EDIT_MODES and sources is None:
+        if mode in EDIT_MODES and sources is None:
             raise ValueError(f"mode {mode!r} judges an edit: give sources= (the images before the edit)")
         if n == 0:
             return []
         items = []
         for i in range(n):
             item: dict[str, Any] = {"image": _png_base64(images[i]), "instruction": str(instructions[i])}
-            if sources is not None and mode in _EDIT_MODES:
+            if sources is not None and mode in EDIT_MODES:
                 item["source_image"] = _png_base64(sources[i])
             items.append(item)
         tpl = template or self.template
@@ -311,10 +310,10 @@ class CriticClient:
         missing: float | None = None,
     ) -> CriticRewards:
         """CME rewards of edits: ``E * (w1 + w2 * C) / (w1 + w2)`` from two RM calls per item."""
-        results = {m: self.score(m, images, instructions, sources) for m in _EDIT_MODES}
-        e, c = (_normalised(results[m]) for m in _EDIT_MODES)
+        results = {m: self.score(m, images, instructions, sources) for m in EDIT_MODES}
+        e, c = (_normalised(results[m]) for m in EDIT_MODES)
         rewards = np.where(np.isnan(c), np.nan, cme(e, c, w1, w2))  # no fallback for CME in FIRM
-        return CriticRewards(_fill(rewards, missing), {"execution": e, "consistency": c}, results)
+        return CriticRewards(_fill(rewards, missing), {EXECUTION: e, CONSISTENCY: c}, results)
 
     def qma(
         self,
@@ -327,14 +326,14 @@ class CriticClient:
         missing: float | None = None,
     ) -> CriticRewards:
         """QMA rewards of generations: ``I * (w1 + w2 * Q) / (w1 + w2)`` (Q missing: ``I``)."""
-        results = {"instruction": self.score("instruction", images, prompts)}
-        i = _normalised(results["instruction"])
+        results = {INSTRUCTION: self.score(INSTRUCTION, images, prompts)}
+        i = _normalised(results[INSTRUCTION])
         if use_quality:
-            results["quality"] = self.score("quality", images)
-            q = np.array([_quality(r) for r in results["quality"]], dtype=float)
+            results[QUALITY] = self.score(QUALITY, images)
+            q = np.array([_quality(r) for r in results[QUALITY]], dtype=float)
         else:
             q = np.full_like(i, np.nan)
-        return CriticRewards(_fill(qma(i, q, w1, w2), missing), {"instruction": i, "quality": q}, results)
+        return CriticRewards(_fill(qma(i, q, w1, w2), missing), {INSTRUCTION: i, QUALITY: q}, results)
 
 
 def _error_message(e: urllib.error.HTTPError) -> str:

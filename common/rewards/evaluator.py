@@ -32,7 +32,7 @@ from common.rewards.parsing import (
     parse_answer,
     parse_completion,
 )
-from common.rewards.registry import REWARDS
+from common.rewards.registry import ITEM_REWARDS, REWARD_COMBINERS
 from common.rewards.score import check_scale, score_continuous, score_discrete, score_gaussian
 
 __all__ = [
@@ -140,7 +140,10 @@ class CompositeReward:
         if not (math.isfinite(self.format_weight) and self.format_weight >= 0):
             raise ValueError(f"format_weight must be a finite number >= 0, got {self.format_weight!r}")
         name = self.score_fn if self.score_fn is not None else _DEFAULT_FN[self.kind]
-        fn = REWARDS.get(name) if isinstance(name, str) else name
+        if isinstance(name, str) and name in REWARD_COMBINERS:
+            what = "score" if self.kind == "single" else "pairwise"
+            raise ValueError(f"reward {name!r} is not a {what} reward (it combines critic scores)")
+        fn = ITEM_REWARDS.get(name) if isinstance(name, str) else name
         if not callable(fn):
             raise ValueError(f"score_fn must be a reward name or a callable, got {self.score_fn!r}")
         self._fn: Callable[..., float] = fn

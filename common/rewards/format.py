@@ -11,12 +11,12 @@ from __future__ import annotations
 from typing import Any
 
 from common.rewards.parsing import AnswerKind, ParseOutcome, parse_answer, parse_completion
-from common.rewards.registry import REWARDS
+from common.rewards.registry import ITEM_REWARDS
 
 __all__ = ["format_reward"]
 
 
-@REWARDS.register("format")
+@ITEM_REWARDS.register("format")
 def format_reward(
     completion: Any,
     *,

@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from common.rewards.parsing import PairLabel
-from common.rewards.registry import REWARDS
+from common.rewards.registry import ITEM_REWARDS
 from common.rewards.score import check_scale, finite_or_none
 
 __all__ = [
@@ -91,7 +91,7 @@ def _clip01(x: float) -> float:
     return min(1.0, max(0.0, x))
 
 
-@REWARDS.register("pair_continuous")
+@ITEM_REWARDS.register("pair_continuous")
 def pair_continuous(pred: Sequence[float] | None, label: Any, *, lo: float = 0.0, hi: float = 10.0) -> float:
     """Margin reward ``clip(0.5 + (p_a - p_b) / (2 (hi - lo)), 0, 1)`` for "a" (see the table)."""
     width = check_scale(lo, hi)
@@ -107,7 +107,7 @@ def pair_continuous(pred: Sequence[float] | None, label: Any, *, lo: float = 0.0
     return _clip01(1.0 - abs(d) / width)
 
 
-@REWARDS.register("pair_sigmoid")
+@ITEM_REWARDS.register("pair_sigmoid")
 def pair_sigmoid(
     pred: Sequence[float] | None,
     label: Any,
@@ -132,7 +132,7 @@ def pair_sigmoid(
     return 2.0 * _sigmoid(-abs(d))
 
 
-@REWARDS.register("pair_discrete")
+@ITEM_REWARDS.register("pair_discrete")
 def pair_discrete(
     pred: Sequence[float] | None,
     label: Any,
@@ -157,7 +157,7 @@ def pair_discrete(
     return 1.0 if abs(d) <= tie_tol else 0.0
 
 
-@REWARDS.register("pair_verdict")
+@ITEM_REWARDS.register("pair_verdict")
 def pair_verdict(pred: str | None, label: Any, *, lo: float = 0.0, hi: float = 10.0) -> float:
     """``1[verdict == label]`` for answers that name the preferred image instead of scoring both.
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 
-from common.rewards.registry import REWARDS
+from common.rewards.registry import ITEM_REWARDS
 
 __all__ = ["check_scale", "finite_or_none", "score_continuous", "score_discrete", "score_gaussian"]
 
@@ -44,7 +44,7 @@ def _label(y: float) -> float:
     return value
 
 
-@REWARDS.register("score_continuous", "continuous")
+@ITEM_REWARDS.register("score_continuous", "continuous")
 def score_continuous(pred: float | None, label: float, *, lo: float = 0.0, hi: float = 10.0) -> float:
     """``clip(1 - |p - y| / (hi - lo), 0, 1)``; 0 when ``pred`` is missing."""
     width = check_scale(lo, hi)
@@ -55,7 +55,7 @@ def score_continuous(pred: float | None, label: float, *, lo: float = 0.0, hi: f
     return min(1.0, max(0.0, 1.0 - abs(p - y) / width))
 
 
-@REWARDS.register("score_gaussian", "gaussian")
+@ITEM_REWARDS.register("score_gaussian", "gaussian")
 def score_gaussian(
     pred: float | None, label: float, *, lo: float = 0.0, hi: float = 10.0, sigma: float = 1.0
 ) -> float:
@@ -71,7 +71,7 @@ def score_gaussian(
     return math.exp(-0.5 * z * z) if z < 40.0 else 0.0  # exp(-800) is 0 in double anyway
 
 
-@REWARDS.register("score_discrete", "discrete")
+@ITEM_REWARDS.register("score_discrete", "discrete")
 def score_discrete(
     pred: float | None, label: float, *, lo: float = 0.0, hi: float = 10.0, tol: float = 0.5
 ) -> float:

@@ -33,14 +33,12 @@ from PIL import Image
 from common.annotators.types import system_message, user_message
 from common.models.vocabulary import oov_words
 from common.registry import Registry
+from common.rewards.modes import CONSISTENCY, EDIT_MODES, EXECUTION, INSTRUCTION, QUALITY, RM_MODES
 from common.rewards.parsing import ParseOutcome, parse_score_detailed
 from firm.prompts.edit import CONSISTENCY_PROMPT, EXECUTION_PROMPT, JUDGE_SYSTEM
 from firm.prompts.gen import EVALUATOR_PROMPT, EVALUATOR_SYSTEM, QUALITY_PROMPT, QUALITY_SYSTEM
 
 __all__ = [
-    "EDIT_MODES",
-    "GEN_MODES",
-    "RM_MODES",
     "RM_TEMPLATES",
     "RMTemplate",
     "RMVerdict",
@@ -49,11 +47,6 @@ __all__ = [
     "rm_messages",
     "template_oov_words",
 ]
-
-EDIT_MODES: tuple[str, ...] = ("execution", "consistency")
-GEN_MODES: tuple[str, ...] = ("instruction", "quality")
-RM_MODES: tuple[str, ...] = (*EDIT_MODES, *GEN_MODES)
-"""What a critic can be asked: the edit RM's two modes and the gen RM's two."""
 
 SCORE_LO, SCORE_HI = 1, 5
 QUALITY_PARTS: tuple[str, ...] = ("aesthetics", "quality", "structure_texture")
@@ -87,9 +80,9 @@ _REPORT = ("A difference report written by", "</report>")
 RM_TEMPLATES.register("full")(
     RMTemplate(
         texts={
-            "execution": _without_section(EXECUTION_PROMPT, *_REPORT, replace=_NO_REPORT),
-            "consistency": _without_section(CONSISTENCY_PROMPT, *_REPORT, replace=_NO_REPORT),
-            "instruction": _without_section(
+            EXECUTION: _without_section(EXECUTION_PROMPT, *_REPORT, replace=_NO_REPORT),
+            CONSISTENCY: _without_section(CONSISTENCY_PROMPT, *_REPORT, replace=_NO_REPORT),
+            INSTRUCTION: _without_section(
                 EVALUATOR_PROMPT,
                 "Analysis plan (the checklist to verify):",
                 "{plan}",
@@ -99,13 +92,13 @@ RM_TEMPLATES.register("full")(
                     "[Attribute/Action] and [Style/Composition]. For every requirement",
                 ),
             ),
-            "quality": QUALITY_PROMPT,
+            QUALITY: QUALITY_PROMPT,
         },
         systems={
-            "execution": JUDGE_SYSTEM,
-            "consistency": JUDGE_SYSTEM,
-            "instruction": EVALUATOR_SYSTEM,
-            "quality": QUALITY_SYSTEM,
+            EXECUTION: JUDGE_SYSTEM,
+            CONSISTENCY: JUDGE_SYSTEM,
+            INSTRUCTION: EVALUATOR_SYSTEM,
+            QUALITY: QUALITY_SYSTEM,
         },
     )
 )
@@ -115,13 +108,13 @@ _JSON_TAIL = "answer in json with reasoning and score from 1 to 5 ."
 RM_TEMPLATES.register("tiny")(
     RMTemplate(
         texts={
-            "execution": _EDIT_HEAD + "evaluate execution : was the requested change done ? " + _JSON_TAIL,
-            "consistency": _EDIT_HEAD
+            EXECUTION: _EDIT_HEAD + "evaluate execution : was the requested change done ? " + _JSON_TAIL,
+            CONSISTENCY: _EDIT_HEAD
             + "evaluate consistency : apart from the requested change , is the rest of the image "
             "unchanged ? " + _JSON_TAIL,
-            "instruction": "prompt : {prompt} . check the image against every requirement of the prompt : "
+            INSTRUCTION: "prompt : {prompt} . check the image against every requirement of the prompt : "
             "main subject , attribute and composition . end with the final alignment rating from 1 to 5 .",
-            "quality": "rate the visual quality of the image : aesthetics , quality and structure_texture , "
+            QUALITY: "rate the visual quality of the image : aesthetics , quality and structure_texture , "
             "each from 1 to 5 . answer in json .",
         },
         systems={m: None for m in RM_MODES},
@@ -155,7 +148,7 @@ def rm_messages(
             raise ValueError(f"RM mode {mode!r} needs the source image (give source=...)")
         images = [source, image]
         text = tpl.texts[mode].format(instruction=instruction)
-    elif mode == "instruction":
+    elif mode == INSTRUCTION:
         images = [image]
         text = tpl.texts[mode].format(prompt=instruction)
     else:
@@ -219,7 +212,7 @@ def parse_rm_output(mode: str, text: Any) -> RMVerdict:
     _check_mode(mode)
     if not isinstance(text, str) or not text.strip():
         return _failed("empty", "")
-    if mode == "quality":
+    if mode == QUALITY:
         parts = {k: _part_value(text, k) for k in QUALITY_PARTS}
         missing = [k for k, v in parts.items() if v is None]
         if missing:
@@ -229,7 +222,7 @@ def parse_rm_output(mode: str, text: Any) -> RMVerdict:
     parsed = parse_score_detailed(text, SCORE_LO, SCORE_HI)
     if parsed.outcome is not ParseOutcome.OK or parsed.value is None:
         return _failed(f"score_{parsed.outcome.value}", text)
-    cut = text.rfind("\\") if mode == "instruction" and "\\" in text else len(text)
+    cut = text.rfind("\\") if mode == INSTRUCTION and "\\" in text else len(text)
     return RMVerdict(parsed.value, normalise_score(parsed.value), None, text[:cut].strip(), None)
 
 

@@ -11,11 +11,10 @@ Training is :class:`common.sft.SFTTrainer`; the experiments are ``+exp=firm_edit
 """
 
 from firm.rm.data import load_curated
-from firm.rm.examples import KIND_MODES, curated_score, rm_example, rm_examples, rm_prompt
+from firm.rm.examples import curated_score, rm_example, rm_examples, rm_prompt
 from firm.rm.sources import RM_EXPORT_DIR, resolve_source, resolve_template, run_seed
 
 __all__ = [
-    "KIND_MODES",
     "RM_EXPORT_DIR",
     "curated_score",
     "load_curated",

@@ -25,9 +25,9 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from common.models.pretrain.cache import file_lock
+from common.rewards.modes import KIND_MODES
 from common.runtime import RunContext
 from common.world.levels import DEFAULT_LEVEL, get_level
-from firm.rm.examples import KIND_MODES
 
 __all__ = ["CURATED_DIR", "CURATION_TASKS", "curated_cache_dir", "load_curated"]
 

@@ -26,19 +26,19 @@ from functools import partial
 from typing import Any
 
 from common.models.vocabulary import canonical_text
+from common.rewards.modes import CONSISTENCY, EDIT_MODES, EXECUTION, INSTRUCTION, QUALITY, RM_MODES
 from common.sft import ConcatExamples, LazyExamples, SFTExample
-from firm.prompts.rm import EDIT_MODES, RM_MODES, rm_messages
+from firm.prompts.rm import rm_messages
 
-__all__ = ["KIND_MODES", "REQUIRED_COLUMNS", "curated_score", "rm_example", "rm_examples", "rm_prompt"]
+__all__ = ["REQUIRED_COLUMNS", "curated_score", "rm_example", "rm_examples", "rm_prompt"]
 
-KIND_MODES: dict[str, tuple[str, ...]] = {"edit": EDIT_MODES, "gen": ("instruction", "quality")}
 """Which modes each reward model is trained on (one model per kind)."""
 
 REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
-    "execution": ("source_image", "edited_image", "instruction", "response"),
-    "consistency": ("source_image", "edited_image", "instruction", "response"),
-    "instruction": ("image", "prompt", "response"),
-    "quality": ("image", "response"),
+    EXECUTION: ("source_image", "edited_image", "instruction", "response"),
+    CONSISTENCY: ("source_image", "edited_image", "instruction", "response"),
+    INSTRUCTION: ("image", "prompt", "response"),
+    QUALITY: ("image", "response"),
 }
 
 
@@ -53,9 +53,9 @@ def rm_prompt(mode: str, row: Mapping[str, Any], *, template: str = "tiny") -> l
             instruction=str(row["instruction"]),
             template=template,
         )
-    if mode == "instruction":
+    if mode == INSTRUCTION:
         return rm_messages(mode, image=row["image"], instruction=str(row["prompt"]), template=template)
-    if mode == "quality":
+    if mode == QUALITY:
         return rm_messages(mode, image=row["image"], template=template)
     raise ValueError(f"unknown RM mode {mode!r}; choose from {', '.join(RM_MODES)}")
 
@@ -104,6 +104,6 @@ def _row_example(mode: str, template: str, canonical: bool, row: Mapping[str, An
 def curated_score(mode: str, row: Mapping[str, Any]) -> float:
     """The curated 1-5 score of a row: ``score``, or for ``quality`` QMA's
     ``min(aesthetics, quality, structure)`` (what :func:`firm.prompts.rm.parse_rm_output` returns)."""
-    if mode == "quality":
+    if mode == QUALITY:
         return float(min(row["aesthetics"], row["quality"], row["structure"]))
     return float(row["score"])

@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from common.rewards.modes import CONSISTENCY, EXECUTION, INSTRUCTION, QUALITY
+
 __all__ = [
     "DEFAULT_SCORE_MAX_TOKENS",
     "ModelSpec",
@@ -21,10 +23,10 @@ __all__ = [
 ]
 
 DEFAULT_SCORE_MAX_TOKENS: dict[str, int] = {
-    "execution": 256,
-    "consistency": 256,
-    "instruction": 1024,
-    "quality": 256,
+    EXECUTION: 256,
+    CONSISTENCY: 256,
+    INSTRUCTION: 1024,
+    QUALITY: 256,
 }
 """Completion budget per RM mode for ``/v1/score``. FIRM serves its edit RM with 256 tokens and
 its gen RM with up to 8192 (docs/papers/firm.md §3); raise ``instruction`` at paper scale."""

@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool
 
 from common.annotators.types import MAX_TOP_LOGPROBS
-from firm.prompts.rm import RM_MODES
+from common.rewards.modes import RM_MODES
 
 __all__ = [
     "ChatCompletion",

@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from PIL import Image
 
 from common.annotators.types import ChatRequest, ChatResponse
-from firm.prompts.rm import EDIT_MODES, RM_TEMPLATES, parse_rm_output, rm_messages
+from common.rewards.modes import EDIT_MODES, QUALITY
+from firm.prompts.rm import RM_TEMPLATES, parse_rm_output, rm_messages
 from firm.serve.config import ServeLimits
 from firm.serve.errors import bad_request
 from firm.serve.images import PixelBudget, open_image, to_rgb
@@ -71,7 +72,7 @@ class ScoreJob:
 def _item(raw: ScoreItemIn, i: int, mode: str, limits: ServeLimits, budget: PixelBudget) -> ScoreItem:
     where = f"items[{i}]"
     instruction = raw.instruction
-    if mode != "quality" and not instruction.strip():
+    if mode != QUALITY and not instruction.strip():
         what = "edit instruction" if mode in EDIT_MODES else "text-to-image prompt"
         raise bad_request(f"{where}.instruction is required in mode {mode!r} (the {what})")
     if mode in EDIT_MODES and raw.source_image is None:

@@ -27,6 +27,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from common.rewards.modes import CONSISTENCY, EXECUTION, INSTRUCTION
 from common.runtime import RunContext, to_jsonable
 from common.scoring.tables import write_tables
 from common.world.levels import run_level
@@ -170,7 +171,7 @@ def run(
         endpoints=_plain(endpoints) or (),
     )
     template = resolve_template(template, cfg)
-    budget = {"execution": 256, "consistency": 256, "instruction": 1024, **dict(_plain(max_tokens) or {})}
+    budget = {EXECUTION: 256, CONSISTENCY: 256, INSTRUCTION: 1024, **dict(_plain(max_tokens) or {})}
     level = run_level(cfg)
     all_items = load_bench_items(
         cfg, template=template, max_items=max_items, world_scale=world_scale, level=level

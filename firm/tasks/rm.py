@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
+from common.rewards.modes import KIND_MODES
 from common.run_checkpoints import run_checkpoint_root
 from common.runtime import RunContext
 from common.sft import SFTConfig, SFTTrainer
@@ -40,7 +41,7 @@ from firm.bench.judge import JudgeItem, judge
 from firm.bench.judges import model_annotator
 from firm.bench.metrics import score_column
 from firm.rm.data import load_curated
-from firm.rm.examples import KIND_MODES, curated_score, rm_examples, rm_prompt
+from firm.rm.examples import curated_score, rm_examples, rm_prompt
 from firm.rm.sources import RM_EXPORT_DIR, resolve_source, resolve_template
 
 __all__ = ["NOT_IN_RESUME_KEY", "checkpoint_root", "held_out_split", "run", "split_held_out"]

@@ -26,8 +26,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from common.grpo import ADVANTAGE_ESTIMATORS, KL_ESTIMATORS, LOSS_AGGREGATIONS
-from common.rewards import REWARDS
+from common.rewards import ITEM_REWARDS
+from common.rl import ADVANTAGE_ESTIMATORS, KL_ESTIMATORS, LOSS_AGGREGATIONS
 
 __all__ = [
     "GRPOConfig",
@@ -73,7 +73,7 @@ class RewardConfig:
 
     Attributes:
         score_fn: single-wise score reward (``score_continuous`` default, ``score_gaussian``,
-            ``score_discrete``; names in :data:`common.rewards.REWARDS`).
+            ``score_discrete``; names in :data:`common.rewards.ITEM_REWARDS`).
         pair_score_fn: pairwise reward (``pair_continuous``, ``pair_sigmoid``, ``pair_discrete``).
         format_weight: lambda.
         score_kwargs / pair_score_kwargs: extra arguments (``sigma``, ``tol``, ``temperature``...).
@@ -109,7 +109,7 @@ class GRPOConfig:
         max_steps: training steps (one rollout batch each); rerun with more to extend a run.
         batch_size / mini_batch_size / micro_batch_size / ppo_epochs: see the module docstring
             (``None``: mini = batch, micro = mini).
-        advantage: a name in :data:`common.grpo.ADVANTAGE_ESTIMATORS` (``grpo``: group std,
+        advantage: a name in :data:`common.rl.ADVANTAGE_ESTIMATORS` (``grpo``: group std,
             ``grpo_global_std``, ``dr_grpo``: no std).
         adv_eps: added to the std.
         clip_low / clip_high: PPO clip range of the ratio.
@@ -300,8 +300,8 @@ class GRPOConfig:
             ("grpo.advantage", self.advantage, ADVANTAGE_ESTIMATORS),
             ("grpo.loss_agg", self.loss_agg, LOSS_AGGREGATIONS),
             ("grpo.kl_estimator", self.kl_estimator, KL_ESTIMATORS),
-            ("grpo.reward.score_fn", self.reward.score_fn, REWARDS),
-            ("grpo.reward.pair_score_fn", self.reward.pair_score_fn, REWARDS),
+            ("grpo.reward.score_fn", self.reward.score_fn, ITEM_REWARDS),
+            ("grpo.reward.pair_score_fn", self.reward.pair_score_fn, ITEM_REWARDS),
         ):
             if name not in registry:
                 raise GRPOConfigError(f"{key}: unknown name {name!r}; known: {', '.join(registry.names())}")

@@ -7,8 +7,8 @@ One training step (algorithms.md §1, docs/papers/t2i_eval_r1.md §3):
    temperature, top-p, max new tokens; seeded per step);
 3. reward each completion (:mod:`~t2ieval_r1.grpo.rewards`: score reward + lambda * format
    reward, the score reward continuous by default, pairwise rewards for pairwise items);
-4. group advantages ``A_i = (r_i - mean_g) / (std_g + eps)`` (:func:`common.grpo.group_advantages`
-   through :data:`common.grpo.ADVANTAGE_ESTIMATORS`);
+4. group advantages ``A_i = (r_i - mean_g) / (std_g + eps)`` (:func:`common.rl.group_advantages`
+   through :data:`common.rl.ADVANTAGE_ESTIMATORS`);
 5. ``ppo_epochs`` x mini-batch optimizer steps of the clipped token loss (+ beta * k3 KL to the
    frozen reference), with gradient accumulation over micro-batches (:mod:`~t2ieval_r1.grpo.update`);
 6. log the step (reward components, zero-std-group share, completion lengths, parse failures by
@@ -36,9 +36,9 @@ import numpy as np
 import torch
 
 from common.engine import build_fabric, gathered_parameters, setup_model_and_optimizer
-from common.grpo import ADVANTAGE_ESTIMATORS, zero_std_ratio
 from common.models.bundles import VLMBundle
 from common.rewards import ParseOutcome
+from common.rl import ADVANTAGE_ESTIMATORS, zero_std_ratio
 from common.run_checkpoints import latest_checkpoint, load_checkpoint_dir, save_checkpoint_dir
 from common.runtime import to_jsonable
 from t2ieval_r1.grpo.config import GRPOConfig

@@ -1,7 +1,8 @@
 """The optimisation part of a GRPO step: clipped token loss + optional KL, over PPO epochs,
 mini-batches (optimizer steps) and micro-batches (gradient accumulation).
 
-Per micro-batch (algorithms.md §1; :func:`common.grpo.policy_loss`, :func:`common.grpo.kl_estimate`)::
+Per micro-batch (algorithms.md §1; the loss of ``RL_ALGORITHMS["grpo"]``, i.e.
+:func:`common.rl.policy_loss`, and :func:`common.rl.kl_estimate`)::
 
     rho_t = exp(logp_theta(o_t) - logp_old(o_t))
     L     = agg_t( -min(rho_t A, clip(rho_t, 1 - eps_low, 1 + eps_high) A) )
@@ -30,13 +31,17 @@ from typing import Any
 import torch
 
 from common.engine import clip_gradients, find_deepspeed_engine
-from common.grpo import LOSS_AGGREGATIONS, kl_estimate, policy_loss
 from common.models.lora import adapters_disabled, has_lora
+from common.rl import LOSS_AGGREGATIONS, RL_ALGORITHMS, kl_estimate
 from t2ieval_r1.grpo.config import GRPOConfig
 from t2ieval_r1.grpo.policy import completion_logprobs
 from t2ieval_r1.grpo.rollout import MicroBatch, RolloutBatch
 
-__all__ = ["ReferencePolicy", "grpo_update", "micro_batches"]
+__all__ = ["ALGORITHM", "ReferencePolicy", "grpo_update", "micro_batches"]
+
+ALGORITHM = RL_ALGORITHMS.get("grpo")
+"""This trainer's algorithm: its policy loss (``clipped``) and default advantage estimator
+(``grpo``; ``grpo.advantage`` picks another from ``ADVANTAGE_ESTIMATORS``)."""
 
 
 class ReferencePolicy:
@@ -133,6 +138,7 @@ def grpo_update(
     temp = cfg.rollout.temperature
     beta = cfg.kl_coef
     agg_fn = LOSS_AGGREGATIONS.get(cfg.loss_agg)
+    loss_fn = ALGORITHM.policy_loss()
     ref_logps = [reference.logprobs(mb, temp, banned) for mb in mbs] if (beta > 0 and reference) else None
     if cfg.recompute_old_logprobs:
         with torch.no_grad():
@@ -187,7 +193,7 @@ def grpo_update(
                     )
                     adv = advantages[mb.start : mb.stop].to(logp.device)
                     mask = mb.completion_mask
-                    pg, stats = policy_loss(
+                    pg, stats = loss_fn(
                         logp,
                         mb.old_logprobs,
                         adv,

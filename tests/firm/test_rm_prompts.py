@@ -8,7 +8,8 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from common.models.vocabulary import canonical_text
-from firm.prompts.rm import RM_MODES, parse_rm_output, rm_messages, template_oov_words
+from common.rewards.modes import RM_MODES
+from firm.prompts.rm import parse_rm_output, rm_messages, template_oov_words
 
 IMG = Image.new("RGB", (16, 16), "white")
 SRC = Image.new("RGB", (16, 16), "black")

@@ -23,7 +23,7 @@ import pytest
 import yaml
 
 from common.annotators import ChatRequest, OpenAICompatibleAnnotator, TransformersVLMAnnotator, user_message
-from firm.prompts.rm import RM_MODES
+from common.rewards.modes import RM_MODES
 from firm.serve import (
     CriticServer,
     DynamicBatcher,

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image
 
-from common.grpo import group_advantages
+from common.rl import group_advantages
 from t2ieval_r1.grpo import FAILURE_REASONS, EvalItem, EvaluatorReward, RewardConfig
 from t2ieval_r1.grpo.trainer import reward_metrics
 

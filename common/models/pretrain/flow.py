@@ -31,7 +31,6 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from common.grpo.flow import interpolate, velocity_target
 from common.models.pretrain.config import FlowPretrainConfig, PretrainConfig
 from common.models.pretrain.data import (
     EditTriple,
@@ -42,6 +41,7 @@ from common.models.pretrain.data import (
     world_scenes,
 )
 from common.models.pretrain.objectives import OBJECTIVES, Objective, step_generator
+from common.rl.flow_sde import interpolate, velocity_target
 from common.world.levels import get_level
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from common.grpo.flow import interpolate, velocity_target
 from common.models.bundles import T2IBundle
 from common.models.dit_init import dit_initialise
 from common.models.tiny import build_tiny_editor, build_tiny_sd3
+from common.rl.flow_sde import interpolate, velocity_target
 
 ZEROED = ("norm1.linear", "norm1_context.linear", "img_mod.1", "txt_mod.1")
 OUTPUT = ("proj_out", "norm_out.linear")

@@ -1,4 +1,4 @@
-"""The T2I-Eval-R1 evaluator reward (score + lambda * format) and the registry of rewards."""
+"""The T2I-Eval-R1 evaluator reward (score + lambda * format)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from common.rewards import (
-    REWARDS,
     CompositeReward,
     ParseOutcome,
     compute_evaluator_reward,
@@ -20,27 +19,6 @@ from common.rewards import (
 from .strategies import completion_text
 
 GOOD = "<think>The cube is red as asked, but there are 2 spheres instead of 3.</think>\n<answer>7</answer>"
-
-
-def test_registry_names() -> None:
-    expected = {
-        "score_continuous",
-        "score_gaussian",
-        "score_discrete",
-        "pair_continuous",
-        "pair_sigmoid",
-        "pair_discrete",
-        "pair_verdict",
-        "format",
-        "cme",
-        "qma",
-        "linear",
-    }
-    assert expected <= set(REWARDS.names())
-    assert REWARDS.get("score_continuous") is score_continuous
-    assert REWARDS.get("cme")(1.0, 0.0) == pytest.approx(0.6)
-    with pytest.raises(KeyError, match="score_continuous"):
-        REWARDS.get("score_continous")  # a typo lists the known names
 
 
 def test_single_by_hand() -> None:

@@ -9,7 +9,7 @@ import torch
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from common.grpo import ADVANTAGE_ESTIMATORS, group_advantages, group_mean_std, zero_std_ratio
+from common.rl import ADVANTAGE_ESTIMATORS, group_advantages, group_mean_std, zero_std_ratio
 
 EPS = 1e-4
 REWARDS = [1.0, 2.0, 3.0, 4.0, 4.0, 4.0]  # two contiguous groups of 3

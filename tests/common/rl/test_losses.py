@@ -9,7 +9,7 @@ import torch
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from common.grpo import LOSS_AGGREGATIONS, masked_mean, policy_loss
+from common.rl import LOSS_AGGREGATIONS, masked_mean, policy_loss
 
 F64 = torch.float64
 

@@ -17,7 +17,7 @@ import torch
 import torch.distributed as dist
 from torch import Tensor
 
-from common.grpo.advantages import group_advantages, resolve_group_index, zero_std_ratio
+from common.rl.advantages import group_advantages, resolve_group_index, zero_std_ratio
 
 
 def stable_prompt_id(prompt: str) -> int:

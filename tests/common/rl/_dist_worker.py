@@ -16,7 +16,7 @@ REWARDS = [[1.0, 10.0, 3.0], [20.0, 0.5, 0.5, 2.0]]
 def run(rank: int, world_size: int, port: int, out_dir: str) -> None:
     """Gather rewards and prompt ids, compute tracker advantages, save what this rank saw."""
     torch.set_num_threads(1)
-    from common.grpo import PerPromptStatTracker, gather_for_group_stats, local_part, prompt_ids
+    from common.rl import PerPromptStatTracker, gather_for_group_stats, local_part, prompt_ids
 
     dist.init_process_group(
         "gloo",

@@ -11,6 +11,9 @@ Aggregation over a ``(B, T)`` batch with a validity mask (``LOSS_AGGREGATIONS``)
   a sequence without valid tokens contributes 0 but still counts in the batch mean, as in TRL);
 * ``"dr_grpo"``: sum over all valid tokens / (B * max_len), ``max_len`` defaults to ``T``;
 * ``"token_mean"`` (alias ``"dapo"``): sum over all valid tokens / number of valid tokens.
+
+:func:`policy_loss` is the ``clipped`` entry of :data:`POLICY_LOSSES` (the loss of GRPO and, on
+per-step SDE log-probs, of Flow-GRPO); the DiffusionNFT loss registers there as ``nft``.
 """
 
 from __future__ import annotations
@@ -23,6 +26,18 @@ from torch import Tensor
 from common.registry import Registry
 
 LOSS_AGGREGATIONS: Registry[Callable[..., Tensor]] = Registry("loss aggregation")
+
+
+PolicyLoss = Callable[..., tuple[Tensor, dict[str, Tensor]]]
+"""What every entry of :data:`POLICY_LOSSES` is: the algorithm's inputs -> ``(loss, stats)``, a
+scalar loss carrying the gradient and detached 0-d statistics for logging. The inputs depend on
+the loss (``clipped``: log-probs and advantages; ``nft``: velocities and optimalities);
+:class:`common.rl.algorithms.RLAlgorithm` says which loss an algorithm uses and whether its
+rollout must record log-probs."""
+
+POLICY_LOSSES: Registry[PolicyLoss] = Registry("policy loss")
+"""``clipped`` (alias ``ppo_clip``): :func:`policy_loss`; ``nft`` (alias ``diffusion_nft``):
+:func:`common.rl.nft.nft_loss` (registered by that module)."""
 
 #: log-ratios are clamped to +-LOG_RATIO_CLAMP before ``exp`` so that a wild ratio cannot give inf
 #: (the clamp only engages far outside any clip range, where the clipped term has no gradient).
@@ -62,6 +77,7 @@ def aggregate_token_mean(loss: Tensor, mask: Tensor, max_len: int | None = None)
     return masked_mean(loss, mask)
 
 
+@POLICY_LOSSES.register("clipped", "ppo_clip")
 def policy_loss(
     logp: Tensor,
     logp_old: Tensor,

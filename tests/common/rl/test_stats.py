@@ -10,7 +10,7 @@ import pytest
 import torch
 import torch.multiprocessing as mp
 
-from common.grpo import (
+from common.rl import (
     PerPromptStatTracker,
     gather_for_group_stats,
     local_part,
@@ -18,7 +18,7 @@ from common.grpo import (
     stable_prompt_id,
     validate_group_layout,
 )
-from tests.common.grpo import _dist_worker
+from tests.common.rl import _dist_worker
 
 F64 = torch.float64
 EPS = 1e-4

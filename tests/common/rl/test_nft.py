@@ -7,7 +7,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from common.grpo import interpolate, nft_loss, optimality_from_advantage, velocity_target
+from common.rl import interpolate, nft_loss, optimality_from_advantage, velocity_target
 
 F64 = torch.float64
 

@@ -9,7 +9,7 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from common.grpo import KL_ESTIMATORS, kl_estimate
+from common.rl import KL_ESTIMATORS, kl_estimate
 
 F64 = torch.float64
 LN2 = math.log(2.0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from common.grpo import EMA_SCHEDULES, EMAUpdater, firm_decay, make_schedule
+from common.rl import EMA_SCHEDULES, EMAUpdater, firm_decay, make_schedule
 
 
 def test_firm_schedule_values() -> None:

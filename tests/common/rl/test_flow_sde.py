@@ -9,7 +9,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from common.grpo import flow_kl, interpolate, ode_step, sde_step_with_logprob, velocity_target
+from common.rl import flow_kl, interpolate, ode_step, sde_step_with_logprob, velocity_target
 
 F64 = torch.float64
 HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)  # 0.918939

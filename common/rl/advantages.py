@@ -19,8 +19,8 @@ still gets std 0 (its advantage is 0 either way).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Literal
+from collections.abc import Sequence
+from typing import Literal, Protocol
 
 import torch
 from torch import Tensor
@@ -29,7 +29,25 @@ from common.registry import Registry
 
 StdMode = Literal["group", "batch", "none"]
 
-ADVANTAGE_ESTIMATORS: Registry[Callable[..., Tensor]] = Registry("advantage estimator")
+
+class AdvantageEstimator(Protocol):
+    """What every entry of :data:`ADVANTAGE_ESTIMATORS` is: ``(B,)`` rewards with their groups
+    (``group_ids`` or contiguous ``group_size``) -> ``(B,)`` advantages."""
+
+    def __call__(
+        self,
+        rewards: Tensor | Sequence[float],
+        group_ids: Tensor | Sequence[int] | None = None,
+        *,
+        group_size: int | None = None,
+        eps: float = 1e-4,
+        unbiased: bool = False,
+    ) -> Tensor: ...
+
+
+ADVANTAGE_ESTIMATORS: Registry[AdvantageEstimator] = Registry("advantage estimator")
+"""``grpo`` (alias ``group``): group mean and group std; ``grpo_global_std`` (``batch``): group
+mean, std of the whole batch (Flow-GRPO / DiffusionNFT / FIRM); ``dr_grpo`` (``none``): no std."""
 
 
 def _as_reward_tensor(rewards: Tensor | Sequence[float]) -> Tensor:

@@ -25,7 +25,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from common.grpo.flow import broadcast_per_sample, mean_over_non_batch
+from common.rl.flow_sde import broadcast_per_sample, mean_over_non_batch
+from common.rl.losses import POLICY_LOSSES
 
 
 def optimality_from_advantage(advantages: Tensor, adv_clip_max: float = 5.0) -> Tensor:
@@ -36,6 +37,7 @@ def optimality_from_advantage(advantages: Tensor, adv_clip_max: float = 5.0) -> 
     return (a / adv_clip_max / 2.0 + 0.5).clamp(0.0, 1.0)
 
 
+@POLICY_LOSSES.register("nft", "diffusion_nft")
 def nft_loss(
     v_theta: Tensor,
     v_old: Tensor,
