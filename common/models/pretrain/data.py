@@ -37,6 +37,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from itertools import islice
 from typing import Any
 
 import numpy as np
@@ -323,32 +324,29 @@ def difference_pairs(n: int, seed: int, level: str | WorldLevel | None = None) -
     from common.world.edits import (
         CONSISTENCY_VARIANTS,
         EXECUTION_VARIANTS,
-        EditError,
+        Edit,
+        EditExample,
         make_example,
-        sample_edit,
+        sample_edit_sources,
         significant_changes_text,
     )
 
     rng = np.random.default_rng([seed, 0xD1FF])
+
+    def sloppy(scene: Scene, edit: Edit) -> EditExample:
+        return make_example(
+            scene,
+            edit,
+            rng,
+            execution=EXECUTION_VARIANTS[int(rng.integers(len(EXECUTION_VARIANTS)))],
+            consistency=CONSISTENCY_VARIANTS[int(rng.integers(len(CONSISTENCY_VARIANTS)))],
+            level=level,
+        )
+
     out: list[DifferencePair] = []
-    while len(out) < n:
-        tag = GENEVAL_TAGS[int(rng.integers(len(GENEVAL_TAGS)))]
-        prompt = sample_prompts(1, rng, (tag,), level=level)[0]
-        scene = sample_scene(prompt, rng, mode="match", distractors=(1, 3), level=level).scene
-        try:
-            edit = sample_edit(scene, rng, level=level)
-            ex = make_example(
-                scene,
-                edit,
-                rng,
-                execution=EXECUTION_VARIANTS[int(rng.integers(len(EXECUTION_VARIANTS)))],
-                consistency=CONSISTENCY_VARIANTS[int(rng.integers(len(CONSISTENCY_VARIANTS)))],
-                level=level,
-            )
-        except EditError:
-            continue
-        answer = canonical_text(significant_changes_text(scene, ex.result, ex.diff))
-        out.append(DifferencePair(scene, ex.result, answer))
+    for ex in islice(sample_edit_sources(rng, level=level, distractors=(1, 3), make=sloppy), n):
+        answer = canonical_text(significant_changes_text(ex.source, ex.result, ex.diff))
+        out.append(DifferencePair(ex.source, ex.result, answer))
     return out
 
 
@@ -432,19 +430,14 @@ def world_edits(
     (training); otherwise the canonical one (evaluation). ``level``: the world level of the
     source scenes and of added / replacing shapes.
     """
-    from common.world.edits import EDIT_KINDS, EditError, instruction_text, sample_edit
+    from common.world.edits import EDIT_KINDS, instruction_text, sample_edit_sources
 
     rng = np.random.default_rng([seed, 0xED17])
     names = list(kinds) if kinds is not None else list(EDIT_KINDS)
+    distractors = get_level(level).distractors  # a generated scene's, not a source's
     out: list[EditTriple] = []
-    while len(out) < n:
-        tag = GENEVAL_TAGS[int(rng.integers(len(GENEVAL_TAGS)))]
-        prompt = sample_prompts(1, rng, (tag,), level=level)[0]
-        scene = sample_scene(prompt, rng, mode="match", level=level).scene
-        try:
-            edit = sample_edit(scene, rng, kinds=(names[len(out) % len(names)],), level=level)
-        except EditError:
-            continue
+    draws = sample_edit_sources(rng, level=level, kinds=names, cycle_kinds=True, distractors=distractors)
+    for scene, edit in islice(draws, n):
         style = int(rng.integers(0, 4)) if phrasings else 0
         out.append(edit_triple(scene, edit, instruction_text(edit, style)))
     return out

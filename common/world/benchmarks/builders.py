@@ -46,7 +46,6 @@ from common.world.benchmarks.items import (
     rng_for,
     sample_edit_item,
     sample_gen_item,
-    sample_source,
 )
 from common.world.benchmarks.truth import (
     ASPECTS,
@@ -60,7 +59,7 @@ from common.world.edits import (
     EXECUTION_VARIANTS,
     apply_edit,
     instruction_text,
-    sample_edit,
+    sample_edit_sources,
 )
 from common.world.render import render
 
@@ -630,8 +629,7 @@ def build_prompts_edit(args: BuildArgs) -> Built:
         kinds: dict[str, int] = {}
         prompts = draw_prompts(n, rng, side, level=args.level)
         for i, p in enumerate(args.progress(prompts, f"prompts_edit/{split}", n)):
-            src = sample_source(p, rng, args.canvas, level=args.level)
-            edit = sample_edit(src, rng, level=args.level)
+            src, edit = next(sample_edit_sources(rng, level=args.level, canvas=args.canvas, prompt=p))
             kinds[edit.kind] = kinds.get(edit.kind, 0) + 1
             rows.append(
                 {
