@@ -3,12 +3,8 @@
 Everything here is a pure function of a seed, so a resumed build sees the same data.
 
 Captions (the VLMs' "describe" target)
-    Objects in reading order (3 x 3 grid cell row, then column, then y, x), each as
-    ``"a {colour} {shape} at the {position}"``, joined by ``" , "`` and ended by ``" ."``;
-    positions are the grid cell of the object's centre: ``top left``, ``top``, ``top right``,
-    ``left``, ``center``, ``right``, ``bottom left``, ``bottom``, ``bottom right``. An empty
-    scene is ``"nothing ."``. :func:`parse_caption` reads a caption back into (colour, shape,
-    position) triples (object recall / precision).
+    :func:`common.world.captions.describe`: objects in reading order, each as
+    ``"a {colour} {shape} at the {position}"`` (format in :mod:`common.world.captions`).
 
 VQA (short answers, one token)
     ``count``     "how many {shapes} are there ?" -> "0" .. "6"
@@ -43,6 +39,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from common.world.captions import article, describe
 from common.world.geneval import relation_margin, relative_position
 from common.world.levels import WorldLevel, get_level
 from common.world.prompts import sample_prompts
@@ -51,21 +48,6 @@ from common.world.sampling import MODES, sample_scene
 from common.world.scene import Scene, SceneObject
 from common.world.shapes import object_bbox
 from common.world.vocab import COLORS, GENEVAL_TAGS, RELATIONS, SHAPE_PLURALS, SHAPES
-
-ROWS: tuple[str, ...] = ("top", "middle", "bottom")
-COLS: tuple[str, ...] = ("left", "center", "right")
-POSITIONS: tuple[str, ...] = (
-    "top left",
-    "top",
-    "top right",
-    "left",
-    "center",
-    "right",
-    "bottom left",
-    "bottom",
-    "bottom right",
-)
-"""Position words of the 3 x 3 grid cells, row-major."""
 
 DESCRIBE_QUESTION = "describe the image ."
 VQA_KINDS: tuple[str, ...] = ("count", "color", "relation", "exists")
@@ -78,55 +60,6 @@ them: the checker was built for 128-pixel canvases (see :func:`upsample_for_chec
 
 
 # ----------------------------------------------------------------------------- scenes
-
-
-def cell_of(x: float, y: float) -> int:
-    """Index into :data:`POSITIONS` of the grid cell holding the point (x, y) (fractions)."""
-    col = min(int(x * 3), 2)
-    row = min(int(y * 3), 2)
-    return row * 3 + col
-
-
-def position_word(obj: SceneObject) -> str:
-    """Where ``obj``'s centre is, as a :data:`POSITIONS` phrase."""
-    return POSITIONS[cell_of(obj.x, obj.y)]
-
-
-def reading_order(scene: Scene) -> list[SceneObject]:
-    """Objects sorted by grid row, grid column, then y and x."""
-    return sorted(scene.objects, key=lambda o: (cell_of(o.x, o.y), o.y, o.x))
-
-
-def describe(scene: Scene) -> str:
-    """The caption of ``scene`` (format in the module docstring)."""
-    objs = reading_order(scene)
-    if not objs:
-        return "nothing ."
-    parts = [f"{_article(o.color)} {o.color} {o.shape} at the {position_word(o)}" for o in objs]
-    return " , ".join(parts) + " ."
-
-
-def _article(word: str) -> str:
-    return "an" if word[0] in "aeiou" else "a"
-
-
-def parse_caption(text: str) -> list[tuple[str, str, str]]:
-    """(colour, shape, position) triples of a caption; malformed parts are skipped."""
-    out = []
-    body = text.strip().removesuffix(".").strip()
-    for part in body.split(","):
-        words = part.split()
-        if len(words) < 5 or words[0] not in ("a", "an") or words[3:5] != ["at", "the"]:
-            continue
-        color, shape, pos = words[1], words[2], " ".join(words[5:])
-        if color in COLORS and shape in SHAPES and pos in POSITIONS:
-            out.append((color, shape, pos))
-    return out
-
-
-def caption_triples(scene: Scene) -> list[tuple[str, str, str]]:
-    """The true (colour, shape, position) triples of ``scene``, in reading order."""
-    return [(o.color, o.shape, position_word(o)) for o in reading_order(scene)]
 
 
 def world_scenes(
@@ -263,7 +196,7 @@ def vqa_item(scene: Scene, kind: str, rng: np.random.Generator, shapes: Sequence
             color = tuple(COLORS)[int(rng.integers(len(COLORS)))]
             shape = shapes[int(rng.integers(len(shapes)))]
         there = scene.count(shape, color) > 0
-        return QA(kind, f"is there {_article(color)} {color} {shape} ?", "yes" if there else "no")
+        return QA(kind, f"is there {article(color)} {color} {shape} ?", "yes" if there else "no")
     raise ValueError(f"unknown VQA kind {kind!r}; known: {', '.join(VQA_KINDS)}")
 
 
