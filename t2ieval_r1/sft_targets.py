@@ -31,7 +31,8 @@ from typing import Any
 
 import numpy as np
 
-from common.models.pretrain.data import DESCRIBE_QUESTION, describe
+from common.models.pretrain.data import DESCRIBE_QUESTION
+from common.world.captions import describe
 from common.world.defects import as_defects
 from common.world.scene import Scene
 from common.world.vocab import SHAPE_PLURALS

@@ -15,11 +15,12 @@ examples are scored for execution against the rewritten instruction and are left
 consistency subset (what changed is unchanged, only the request is wrong: consistency would
 judge an instruction the editor never received).
 
-World source (:func:`sample_edit_items`): a source scene, a random edit
-(:func:`common.world.edits.sample_edit`), and an execution by a simulated editor of a given
-quality (:func:`common.world.edits.make_example`, variants drawn with ``execution_weights`` /
-``consistency_weights``), all at one world level (``level``: a :mod:`common.world.levels` name,
-``None`` = ``full``; prompts, scenes, edits, sloppy results and perturbed shapes stay in it).
+World source (:func:`sample_edit_items`, drawn by :func:`common.world.edits.sample_edit_sources`):
+a source scene, a random edit (:func:`common.world.edits.sample_edit`), and an execution by a
+simulated editor of a given quality (:func:`common.world.edits.make_example`, variants drawn with
+``execution_weights`` / ``consistency_weights``), all at one world level (``level``: a
+:mod:`common.world.levels` name, ``None`` = ``full``; prompts, scenes, edits, sloppy results and
+perturbed shapes stay in it).
 Ground truth comes from the scene difference:
 :func:`common.world.edits.execution_score`, :func:`~common.world.edits.consistency_score` and
 :func:`~common.world.edits.difference_report` (the two passes the oracle answers with).
@@ -30,6 +31,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from itertools import islice
 from typing import Any
 
 import numpy as np
@@ -37,7 +39,6 @@ from PIL import Image
 
 from common.annotators.oracle import oracle_meta
 from common.annotators.types import Annotator, ChatRequest
-from common.world.benchmarks.items import sample_source
 from common.world.edits import (
     CONSISTENCY_VARIANTS,
     EDIT_KINDS,
@@ -45,6 +46,7 @@ from common.world.edits import (
     REGIONS,
     Edit,
     EditError,
+    EditExample,
     Ref,
     SceneDiff,
     change_text,
@@ -53,15 +55,14 @@ from common.world.edits import (
     instruction_text,
     make_example,
     region_of,
-    sample_edit,
+    sample_edit_sources,
     significant_changes_text,
     unintended_changes,
 )
 from common.world.levels import get_level
-from common.world.prompts import sample_prompt
 from common.world.render import render
 from common.world.scene import Scene
-from common.world.vocab import COLORS, GENEVAL_TAGS
+from common.world.vocab import COLORS
 from firm.curation.assemble import ProgressFn, RejectionLog, annotate, assign_donors, select_mismatches
 from firm.curation.validate import validate_json_score, validate_text
 from firm.prompts.edit import consistency_messages, difference_messages, execution_messages, merge_report
@@ -133,11 +134,6 @@ def _weighted(rng: np.random.Generator, weights: Mapping[str, float]) -> str:
     return names[int(rng.choice(len(names), p=p / p.sum()))]
 
 
-def _source_scene(rng: np.random.Generator, canvas: int, level: str | None = None) -> Scene:
-    prompt = sample_prompt(GENEVAL_TAGS[int(rng.integers(len(GENEVAL_TAGS)))], rng, level=level)
-    return sample_source(prompt, rng, canvas, level=level)
-
-
 def sample_edit_items(
     n: int,
     seed: int,
@@ -155,21 +151,14 @@ def sample_edit_items(
         if set(w) - set(known):
             raise ValueError(f"unknown {name} variants {sorted(set(w) - set(known))}; known: {known}")
     rng = np.random.default_rng([seed, 0xED17])
+
+    def sloppy(source: Scene, edit: Edit) -> EditExample:
+        execution, consistency = _weighted(rng, ew), _weighted(rng, cw)
+        return make_example(source, edit, rng, execution=execution, consistency=consistency, level=level)
+
     items: list[EditItem] = []
-    while len(items) < n:
-        source = _source_scene(rng, canvas, level)
-        try:
-            edit = sample_edit(source, rng, kinds=list(kinds), level=level)
-            ex = make_example(
-                source,
-                edit,
-                rng,
-                execution=_weighted(rng, ew),
-                consistency=_weighted(rng, cw),
-                level=level,
-            )
-        except EditError:
-            continue
+    for ex in islice(sample_edit_sources(rng, level=level, kinds=kinds, canvas=canvas, make=sloppy), n):
+        source, edit = ex.source, ex.edit
         truth = EditTruth(edit, source, ex.result, ex.diff, ex.execution, ex.consistency)
         items.append(
             EditItem(

@@ -6,7 +6,7 @@ embedded world every fact a rationale states about the image can be checked agai
 checks them against a scene.
 
 What is read (world vocabulary only: :data:`common.world.vocab.COLORS`, ``SHAPES``,
-``NUMBER_WORDS``, the 3 x 3 grid positions of :data:`common.models.pretrain.data.POSITIONS`):
+``NUMBER_WORDS``, the 3 x 3 grid positions of :data:`common.world.captions.POSITIONS`):
 
 ==========  =========================================  ========================================
 kind        examples                                   claim
@@ -53,7 +53,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
-from common.models.pretrain.data import POSITIONS
+from common.world.captions import POSITIONS
 from common.world.vocab import COLORS, NUMBER_WORDS, SHAPE_PLURALS, SHAPES
 
 __all__ = [
@@ -149,7 +149,7 @@ _COL_CELLS = {"left": (0, 3, 6), "center": (1, 4, 7), "right": (2, 5, 8)}
 class ObjectRef:
     """An object as a rationale describes it: a shape, maybe a colour, maybe a place.
 
-    ``cells`` are indices into :data:`~common.models.pretrain.data.POSITIONS` (row-major 3 x 3
+    ``cells`` are indices into :data:`~common.world.captions.POSITIONS` (row-major 3 x 3
     grid) the object's centre may be in; ``None`` when no position was stated.
     """
 

@@ -10,7 +10,7 @@ a real backend), which the meta-evaluation fills for world items:
 * ``scale``: ``[lo, hi]``; ``key``: the request's id (seeds the noise and the failures).
 
 Answer: ``<think> caption </think> <answer> s </answer>`` where the caption is
-:func:`common.models.pretrain.data.describe` of the scene (the tiny models' caption format; every
+:func:`common.world.captions.describe` of the scene (the tiny models' caption format; every
 fact in it is true) and ``s = clip(truth + noise, lo, hi)`` rounded to ``decimals``, with
 ``noise ~ N(0, noise^2)`` drawn from ``numpy.random.default_rng([seed, crc32(key)])``. Pairwise:
 ``<think> image 1 : caption_a image 2 : caption_b </think> <answer> s_a , s_b </answer>``.
@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from common.annotators.types import ChatRequest, ChatResponse
-from common.models.pretrain.data import describe
+from common.world.captions import describe
 from common.world.scene import Scene
 
 __all__ = ["OracleEvaluator"]

@@ -3,7 +3,7 @@
 Facts come from :func:`t2ieval_r1.evaluate.facts.parse_rationale`; the scene is the world's
 ground truth (``meta["scene"]`` of a world corpus row, :class:`common.world.scene.Scene`). Rules
 (``M(ref)`` = scene objects with the reference's shape, and its colour and grid cells where
-stated; cells from :func:`common.models.pretrain.data.cell_of` of the object's centre):
+stated; cells from :func:`common.world.captions.cell_of` of the object's centre):
 
 * ``object``, new mention (``a red circle ...``): the new mentions of one rationale are matched
   one-to-one with scene objects (maximum bipartite matching, mention ``f`` may take an object of
@@ -35,7 +35,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from common.models.pretrain.data import cell_of
+from common.world.captions import cell_of
 from common.world.geneval import relative_position
 from common.world.scene import Scene, SceneObject
 from common.world.shapes import object_bbox

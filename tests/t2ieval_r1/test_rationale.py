@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from common.models.pretrain.data import POSITIONS, describe, world_scenes
+from common.models.pretrain.data import world_scenes
+from common.world.captions import POSITIONS, describe
 from common.world.scene import Scene, SceneObject
 from common.world.vocab import COLORS
 from t2ieval_r1.evaluate.facts import parse_position, parse_rationale

@@ -3,12 +3,8 @@
 Everything here is a pure function of a seed, so a resumed build sees the same data.
 
 Captions (the VLMs' "describe" target)
-    Objects in reading order (3 x 3 grid cell row, then column, then y, x), each as
-    ``"a {colour} {shape} at the {position}"``, joined by ``" , "`` and ended by ``" ."``;
-    positions are the grid cell of the object's centre: ``top left``, ``top``, ``top right``,
-    ``left``, ``center``, ``right``, ``bottom left``, ``bottom``, ``bottom right``. An empty
-    scene is ``"nothing ."``. :func:`parse_caption` reads a caption back into (colour, shape,
-    position) triples (object recall / precision).
+    :func:`common.world.captions.describe`: objects in reading order, each as
+    ``"a {colour} {shape} at the {position}"`` (format in :mod:`common.world.captions`).
 
 VQA (short answers, one token)
     ``count``     "how many {shapes} are there ?" -> "0" .. "6"
@@ -37,11 +33,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from itertools import islice
 from typing import Any
 
 import numpy as np
 from PIL import Image
 
+from common.world.captions import article, describe
 from common.world.geneval import relation_margin, relative_position
 from common.world.levels import WorldLevel, get_level
 from common.world.prompts import sample_prompts
@@ -50,21 +48,6 @@ from common.world.sampling import MODES, sample_scene
 from common.world.scene import Scene, SceneObject
 from common.world.shapes import object_bbox
 from common.world.vocab import COLORS, GENEVAL_TAGS, RELATIONS, SHAPE_PLURALS, SHAPES
-
-ROWS: tuple[str, ...] = ("top", "middle", "bottom")
-COLS: tuple[str, ...] = ("left", "center", "right")
-POSITIONS: tuple[str, ...] = (
-    "top left",
-    "top",
-    "top right",
-    "left",
-    "center",
-    "right",
-    "bottom left",
-    "bottom",
-    "bottom right",
-)
-"""Position words of the 3 x 3 grid cells, row-major."""
 
 DESCRIBE_QUESTION = "describe the image ."
 VQA_KINDS: tuple[str, ...] = ("count", "color", "relation", "exists")
@@ -77,55 +60,6 @@ them: the checker was built for 128-pixel canvases (see :func:`upsample_for_chec
 
 
 # ----------------------------------------------------------------------------- scenes
-
-
-def cell_of(x: float, y: float) -> int:
-    """Index into :data:`POSITIONS` of the grid cell holding the point (x, y) (fractions)."""
-    col = min(int(x * 3), 2)
-    row = min(int(y * 3), 2)
-    return row * 3 + col
-
-
-def position_word(obj: SceneObject) -> str:
-    """Where ``obj``'s centre is, as a :data:`POSITIONS` phrase."""
-    return POSITIONS[cell_of(obj.x, obj.y)]
-
-
-def reading_order(scene: Scene) -> list[SceneObject]:
-    """Objects sorted by grid row, grid column, then y and x."""
-    return sorted(scene.objects, key=lambda o: (cell_of(o.x, o.y), o.y, o.x))
-
-
-def describe(scene: Scene) -> str:
-    """The caption of ``scene`` (format in the module docstring)."""
-    objs = reading_order(scene)
-    if not objs:
-        return "nothing ."
-    parts = [f"{_article(o.color)} {o.color} {o.shape} at the {position_word(o)}" for o in objs]
-    return " , ".join(parts) + " ."
-
-
-def _article(word: str) -> str:
-    return "an" if word[0] in "aeiou" else "a"
-
-
-def parse_caption(text: str) -> list[tuple[str, str, str]]:
-    """(colour, shape, position) triples of a caption; malformed parts are skipped."""
-    out = []
-    body = text.strip().removesuffix(".").strip()
-    for part in body.split(","):
-        words = part.split()
-        if len(words) < 5 or words[0] not in ("a", "an") or words[3:5] != ["at", "the"]:
-            continue
-        color, shape, pos = words[1], words[2], " ".join(words[5:])
-        if color in COLORS and shape in SHAPES and pos in POSITIONS:
-            out.append((color, shape, pos))
-    return out
-
-
-def caption_triples(scene: Scene) -> list[tuple[str, str, str]]:
-    """The true (colour, shape, position) triples of ``scene``, in reading order."""
-    return [(o.color, o.shape, position_word(o)) for o in reading_order(scene)]
 
 
 def world_scenes(
@@ -262,7 +196,7 @@ def vqa_item(scene: Scene, kind: str, rng: np.random.Generator, shapes: Sequence
             color = tuple(COLORS)[int(rng.integers(len(COLORS)))]
             shape = shapes[int(rng.integers(len(shapes)))]
         there = scene.count(shape, color) > 0
-        return QA(kind, f"is there {_article(color)} {color} {shape} ?", "yes" if there else "no")
+        return QA(kind, f"is there {article(color)} {color} {shape} ?", "yes" if there else "no")
     raise ValueError(f"unknown VQA kind {kind!r}; known: {', '.join(VQA_KINDS)}")
 
 
@@ -323,32 +257,29 @@ def difference_pairs(n: int, seed: int, level: str | WorldLevel | None = None) -
     from common.world.edits import (
         CONSISTENCY_VARIANTS,
         EXECUTION_VARIANTS,
-        EditError,
+        Edit,
+        EditExample,
         make_example,
-        sample_edit,
+        sample_edit_sources,
         significant_changes_text,
     )
 
     rng = np.random.default_rng([seed, 0xD1FF])
+
+    def sloppy(scene: Scene, edit: Edit) -> EditExample:
+        return make_example(
+            scene,
+            edit,
+            rng,
+            execution=EXECUTION_VARIANTS[int(rng.integers(len(EXECUTION_VARIANTS)))],
+            consistency=CONSISTENCY_VARIANTS[int(rng.integers(len(CONSISTENCY_VARIANTS)))],
+            level=level,
+        )
+
     out: list[DifferencePair] = []
-    while len(out) < n:
-        tag = GENEVAL_TAGS[int(rng.integers(len(GENEVAL_TAGS)))]
-        prompt = sample_prompts(1, rng, (tag,), level=level)[0]
-        scene = sample_scene(prompt, rng, mode="match", distractors=(1, 3), level=level).scene
-        try:
-            edit = sample_edit(scene, rng, level=level)
-            ex = make_example(
-                scene,
-                edit,
-                rng,
-                execution=EXECUTION_VARIANTS[int(rng.integers(len(EXECUTION_VARIANTS)))],
-                consistency=CONSISTENCY_VARIANTS[int(rng.integers(len(CONSISTENCY_VARIANTS)))],
-                level=level,
-            )
-        except EditError:
-            continue
-        answer = canonical_text(significant_changes_text(scene, ex.result, ex.diff))
-        out.append(DifferencePair(scene, ex.result, answer))
+    for ex in islice(sample_edit_sources(rng, level=level, distractors=(1, 3), make=sloppy), n):
+        answer = canonical_text(significant_changes_text(ex.source, ex.result, ex.diff))
+        out.append(DifferencePair(ex.source, ex.result, answer))
     return out
 
 
@@ -432,19 +363,14 @@ def world_edits(
     (training); otherwise the canonical one (evaluation). ``level``: the world level of the
     source scenes and of added / replacing shapes.
     """
-    from common.world.edits import EDIT_KINDS, EditError, instruction_text, sample_edit
+    from common.world.edits import EDIT_KINDS, instruction_text, sample_edit_sources
 
     rng = np.random.default_rng([seed, 0xED17])
     names = list(kinds) if kinds is not None else list(EDIT_KINDS)
+    distractors = get_level(level).distractors  # a generated scene's, not a source's
     out: list[EditTriple] = []
-    while len(out) < n:
-        tag = GENEVAL_TAGS[int(rng.integers(len(GENEVAL_TAGS)))]
-        prompt = sample_prompts(1, rng, (tag,), level=level)[0]
-        scene = sample_scene(prompt, rng, mode="match", level=level).scene
-        try:
-            edit = sample_edit(scene, rng, kinds=(names[len(out) % len(names)],), level=level)
-        except EditError:
-            continue
+    draws = sample_edit_sources(rng, level=level, kinds=names, cycle_kinds=True, distractors=distractors)
+    for scene, edit in islice(draws, n):
         style = int(rng.integers(0, 4)) if phrasings else 0
         out.append(edit_triple(scene, edit, instruction_text(edit, style)))
     return out

@@ -32,11 +32,9 @@ from common.models.pretrain.data import (
     QA,
     VQA_KINDS,
     DifferencePair,
-    caption_triples,
     dense_cell_labels,
     difference_changes,
     difference_pairs,
-    parse_caption,
     render_at,
     sample_qa,
     single_object_scenes,
@@ -44,6 +42,7 @@ from common.models.pretrain.data import (
     world_scenes,
 )
 from common.models.pretrain.objectives import OBJECTIVES, Objective
+from common.world.captions import caption_triples, describe, parse_caption
 from common.world.levels import get_level
 from common.world.scene import Scene
 
@@ -373,8 +372,6 @@ def caption_scores(predictions: list[str], scenes: list[Scene]) -> dict[str, flo
     """Exact caption accuracy; object recall / precision over (colour, shape, position) triples
     (multisets); recall of each attribute alone and of (colour, shape); share of captions that
     list the right number of objects."""
-    from common.models.pretrain.data import describe
-
     exact, count_ok, hit, n_true, n_pred = 0, 0, 0, 0, 0
     part_hits = {"color": 0, "shape": 0, "position": 0, "color_shape": 0}
     parts = {"color": (0,), "shape": (1,), "position": (2,), "color_shape": (0, 1)}

@@ -12,7 +12,7 @@ Public API:
 ``level`` is a :mod:`common.world.levels` name (``None``: ``full``, the world before levels).
 
 See :mod:`~common.world.benchmarks.builders` for the list, :mod:`~.truth` for the ground truth
-and :mod:`common.world.annotators` for the simulated raters.
+and :mod:`common.world.raters` for the simulated raters.
 """
 
 from __future__ import annotations

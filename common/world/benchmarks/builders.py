@@ -26,16 +26,6 @@ from typing import Any, TypeVar
 import datasets
 import numpy as np
 
-from common.world.annotators import (
-    FIRM_PANEL,
-    T2I_ASPECT_NOISE,
-    T2I_EVAL_PANEL,
-    TIFA_PANEL,
-    RaterPanel,
-    agreement,
-    consensus,
-    pairwise_agreement,
-)
 from common.world.benchmarks.items import (
     EASY_TAGS,
     GEN_MODE_WEIGHTS,
@@ -46,7 +36,6 @@ from common.world.benchmarks.items import (
     rng_for,
     sample_edit_item,
     sample_gen_item,
-    sample_source,
 )
 from common.world.benchmarks.truth import (
     ASPECTS,
@@ -60,7 +49,17 @@ from common.world.edits import (
     EXECUTION_VARIANTS,
     apply_edit,
     instruction_text,
-    sample_edit,
+    sample_edit_sources,
+)
+from common.world.raters import (
+    FIRM_PANEL,
+    T2I_ASPECT_NOISE,
+    T2I_EVAL_PANEL,
+    TIFA_PANEL,
+    RaterPanel,
+    agreement,
+    consensus,
+    pairwise_agreement,
 )
 from common.world.render import render
 
@@ -630,8 +629,7 @@ def build_prompts_edit(args: BuildArgs) -> Built:
         kinds: dict[str, int] = {}
         prompts = draw_prompts(n, rng, side, level=args.level)
         for i, p in enumerate(args.progress(prompts, f"prompts_edit/{split}", n)):
-            src = sample_source(p, rng, args.canvas, level=args.level)
-            edit = sample_edit(src, rng, level=args.level)
+            src, edit = next(sample_edit_sources(rng, level=args.level, canvas=args.canvas, prompt=p))
             kinds[edit.kind] = kinds.get(edit.kind, 0) + 1
             rows.append(
                 {
@@ -671,7 +669,7 @@ BENCHMARKS: dict[str, Benchmark] = {
                 "four aspects. Images are world scenes sampled to match (45%), partially match (40%) or miss "
                 "(15%) the prompt, 40% clean and the rest with one or two appearance defects. Ground truth "
                 "per aspect: `common.world.benchmarks.truth.t2i_eval_truth`; each rater adds a rater bias "
-                "and noise (`common.world.annotators.T2I_EVAL_PANEL`) and rounds to an integer. `train` uses "
+                "and noise (`common.world.raters.T2I_EVAL_PANEL`) and rounds to an integer. `train` uses "
                 "train prompts, `test` (301 items, like T2I-Eval-Bench) held-out prompts: disjoint prompts."
             ),
             sizes={"train": 800, "test": 301},

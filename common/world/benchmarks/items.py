@@ -33,9 +33,10 @@ from common.world.defects import NO_DEFECTS, Defects, prepare_scene, sample_defe
 from common.world.edits import (
     CONSISTENCY_VARIANTS,
     EXECUTION_VARIANTS,
+    Edit,
     EditExample,
     make_example,
-    sample_edit,
+    sample_edit_sources,
 )
 from common.world.geneval import GenEvalPrompt
 from common.world.levels import get_level
@@ -211,17 +212,6 @@ class EditItem:
     edited_image: dict[str, Any]
 
 
-def sample_source(
-    prompt: GenEvalPrompt, rng: np.random.Generator, canvas: int = 128, *, level: str | None = None
-) -> Scene:
-    """A clean source scene for editing at ``level``: the prompt's objects plus the level's
-    :attr:`~common.world.levels.WorldLevel.source_distractors` (full: one to three)."""
-    lv = get_level(level)
-    return sample_scene(
-        prompt, rng, mode="match", canvas=canvas, distractors=lv.source_distractors, level=lv
-    ).scene
-
-
 def sample_edit_item(
     prompt: GenEvalPrompt,
     rng: np.random.Generator,
@@ -232,17 +222,19 @@ def sample_edit_item(
     level: str | None = None,
 ) -> EditItem:
     """A source scene for ``prompt`` at ``level``, a random edit and a sloppy execution of it,
-    rendered."""
-    source = sample_source(prompt, rng, canvas, level=level)
-    edit = sample_edit(source, rng, level=level)
-    ev = weighted_choice(rng, execution_weights)
-    cv = weighted_choice(rng, consistency_weights)
-    assert ev in EXECUTION_VARIANTS and cv in CONSISTENCY_VARIANTS
-    n = int(N_CHANGES[int(rng.integers(len(N_CHANGES)))])
-    ex = make_example(source, edit, rng, execution=ev, consistency=cv, n_changes=n, level=level)
+    rendered (:func:`~common.world.edits.sample_edit_sources`: an infeasible draw is redrawn)."""
+
+    def sloppy(source: Scene, edit: Edit) -> EditExample:
+        ev = weighted_choice(rng, execution_weights)
+        cv = weighted_choice(rng, consistency_weights)
+        assert ev in EXECUTION_VARIANTS and cv in CONSISTENCY_VARIANTS
+        n = int(N_CHANGES[int(rng.integers(len(N_CHANGES)))])
+        return make_example(source, edit, rng, execution=ev, consistency=cv, n_changes=n, level=level)
+
+    ex = next(sample_edit_sources(rng, level=level, canvas=canvas, prompt=prompt, make=sloppy))
     return EditItem(
         example=ex,
         prompt=prompt,
-        source_image=png_bytes(render(source, defects=NO_DEFECTS)),
+        source_image=png_bytes(render(ex.source, defects=NO_DEFECTS)),
         edited_image=png_bytes(render(ex.result, defects=NO_DEFECTS)),
     )

@@ -6,14 +6,10 @@ import numpy as np
 import pytest
 
 from common.models.pretrain.data import (
-    POSITIONS,
     VQA_KINDS,
-    caption_triples,
-    describe,
     difference_changes,
     difference_pairs,
     edit_verdict,
-    parse_caption,
     render_at,
     vlm_eval_items,
     vqa_item,
@@ -21,6 +17,7 @@ from common.models.pretrain.data import (
     world_scenes,
 )
 from common.models.vocabulary import oov_words
+from common.world.captions import POSITIONS, caption_triples, describe, parse_caption
 from common.world.edits import EDIT_KINDS
 from common.world.scene import Scene, SceneObject
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from common.world.annotators import (
+from common.world.raters import (
     T2I_EVAL_PANEL,
     TIFA_PANEL,
     TIFA_REAL_AGREEMENT,
