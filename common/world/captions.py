@@ -15,6 +15,9 @@ from __future__ import annotations
 from common.world.scene import Scene, SceneObject
 from common.world.vocab import COLORS, SHAPES
 
+GRID = 3
+"""Side of the grid whose cells name positions."""
+
 POSITIONS: tuple[str, ...] = (
     "top left",
     "top",
@@ -31,9 +34,9 @@ POSITIONS: tuple[str, ...] = (
 
 def cell_of(x: float, y: float) -> int:
     """Index into :data:`POSITIONS` of the grid cell holding the point (x, y) (fractions)."""
-    col = min(int(x * 3), 2)
-    row = min(int(y * 3), 2)
-    return row * 3 + col
+    col = min(int(x * GRID), GRID - 1)
+    row = min(int(y * GRID), GRID - 1)
+    return row * GRID + col
 
 
 def position_word(obj: SceneObject) -> str:

@@ -39,6 +39,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from common.world.captions import GRID, cell_of
 from common.world.geneval import (
     Detection,
     GenEvalPrompt,
@@ -54,9 +55,6 @@ from common.world.vocab import COLORS, SIZES
 
 MODES: tuple[str, ...] = ("match", "partial", "miss")
 GAP = 0.035
-GRID = 3
-"""Side of the grid whose cells name positions ("top left", ..., "bottom right") and, at levels
-with ``cell_jitter``, hold one object centre each."""
 EDGE_MARGIN = 0.02
 RELATION_MARGIN = 0.06
 _COLOR_NAMES = tuple(COLORS)
@@ -163,17 +161,13 @@ def place_objects(
     return objs[len(placed) :]
 
 
-def grid_cell(x: float, y: float) -> int:
-    """Row-major index of the 3 x 3 grid cell holding the point (x, y) (fractions of the canvas)."""
-    return min(int(y * GRID), GRID - 1) * GRID + min(int(x * GRID), GRID - 1)
-
-
 def _cell_point(
     rng: np.random.Generator, objs: Sequence[SceneObject], lo: float, hi: float, jitter: float
 ) -> tuple[float, float]:
-    """A point near the centre of a random grid cell that holds no object's centre yet (any cell
-    if all do): ``cell centre + U(-jitter, jitter)`` per axis, clamped to ``[lo, hi]``."""
-    taken = {grid_cell(o.x, o.y) for o in objs}
+    """A point near the centre of a random cell of the caption grid (:data:`common.world.captions.GRID`)
+    that holds no object's centre yet (any cell if all do): ``cell centre + U(-jitter, jitter)``
+    per axis, clamped to ``[lo, hi]``."""
+    taken = {cell_of(o.x, o.y) for o in objs}
     free = [c for c in range(GRID * GRID) if c not in taken] or list(range(GRID * GRID))
     row, col = divmod(free[int(rng.integers(len(free)))], GRID)
     dx, dy = rng.uniform(-jitter, jitter, size=2)

@@ -5,11 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from common.world.captions import GRID, cell_of
 from common.world.edits import make_example, sample_edit
 from common.world.levels import LEVELS, WorldLevel, get_level
 from common.world.prompts import enumerate_prompts, sample_prompts
 from common.world.render import render_array
-from common.world.sampling import GRID, MODES, grid_cell, sample_scene
+from common.world.sampling import MODES, sample_scene
 from common.world.scene import Scene
 from common.world.vocab import GENEVAL_TAGS, SIZES
 
@@ -69,7 +70,7 @@ def test_basic_level_puts_one_centre_per_grid_cell_away_from_its_borders() -> No
     jitter = LEVELS["basic"].cell_jitter
     assert jitter is not None
     for s in _scenes("basic", n=90):
-        cells = [grid_cell(o.x, o.y) for o in s.objects]
+        cells = [cell_of(o.x, o.y) for o in s.objects]
         if len(s.objects) <= GRID * GRID:
             assert len(set(cells)) == len(cells), s.objects
         for o in s.objects:
