@@ -14,6 +14,13 @@ What is pinned (every run seeded, tiny models built in code, no downloads, one t
   bootstrap resamples, seed 0): every row's correlations, pairwise accuracies and their bootstrap
   intervals, the counts, and the SHA-256 of the caption + Markdown table it prints.
 
+Every run is composed with ``world=full`` (:data:`FROZEN_WORLD`, added by :func:`run_task`): the
+GRPO corpus (world_quick) and the FIRM curation are built at the run's ``world.level``, and the
+default level, ``basic``, is being tuned on purpose (its object placement changes), which would move
+these numbers for reasons that have nothing to do with a refactor. The ``full`` level is frozen (its
+builds are byte-identical across versions), so the pins use it. The TIFA meta-evaluation reads the
+vendored TIFA v1.0 file and no world data; it gets the same override, which changes nothing there.
+
 The world benchmark bytes are pinned elsewhere, not here: ``FULL_DIGESTS`` in
 ``tests/common/world/test_benchmark_levels.py`` (all 8 benchmarks, seed 3, scale 0.02).
 
@@ -47,6 +54,8 @@ from common.runtime import RunContext
 from t2ieval_r1.grpo import RewardResult
 
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
+FROZEN_WORLD = "world=full"
+"""The world level of every pinned run: ``full`` is frozen, the default ``basic`` is being tuned."""
 ABS = 1e-6
 """Tolerance of the training pins (the refactor's acceptance rule)."""
 ABS_META = 1e-9
@@ -63,12 +72,20 @@ def one_torch_thread() -> Iterator[None]:
 
 
 def run_task(exp: str, out: Path, *overrides: str, **task_kwargs: Any) -> tuple[dict[str, Any], RunContext]:
-    """Compose ``+exp=<exp>`` like the CLI and run its task in this process (run dir ``out/run``)."""
+    """Compose ``+exp=<exp>`` like the CLI, at :data:`FROZEN_WORLD`, and run its task in this process
+    (run dir ``out/run``)."""
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         cfg = compose(
             "config",
-            overrides=[f"+exp={exp}", f"paths.output_dir={out}", "runtime.progress=false", *overrides],
+            overrides=[
+                f"+exp={exp}",
+                FROZEN_WORLD,
+                f"paths.output_dir={out}",
+                "runtime.progress=false",
+                *overrides,
+            ],
         )
+    assert cfg.world.level == "full", cfg.world
     ctx = RunContext(run_dir=out / "run", cfg=cfg, seed=int(cfg.seed))
     return instantiate(cfg.task, _partial_=True)(cfg=cfg, ctx=ctx, **task_kwargs), ctx
 
@@ -186,79 +203,33 @@ GRPO_PINS: dict[str, dict[str, Any]] = {
     "single": {
         "steps": {
             "loss/policy": [
-                -0.0008639693260192871,
-                0.025289636105298996,
-                -0.06969919649221129,
-                0.016757488250732422,
+                0.0001245737075805664,
+                0.025293707847595215,
+                -0.034164755526235546,
+                0.024603113532066345,
             ],
-            "loss/kl": [0.013092379551380873, 0.03845404461026192, 0.15433060718795, 0.45067305117845535],
-            "policy/grad_norm": [2.24622243642807, 1.809930682182312, 1.675755262374878, 1.1798824071884155],
-            "policy/entropy": [6.790021300315857, 6.783571243286133, 6.688841221696239, 6.313890218734741],
-            "policy/ratio_mean": [
-                1.0005849599838257,
-                0.9922084659337997,
-                0.964622643034337,
-                0.9727114140987396,
-            ],
-            "policy/clip_frac": [0.078125, 0.078125, 0.06779661016949153, 0.140625],
-            "reward/total_mean": [0.3125, 0.265625, 0.234375, 0.3191964285714286],
-            "reward/total_std": [0.1875, 0.1316585902058806, 0.11587810136086973, 0.14381306846289835],
-            "groups/reward_std_mean": [
-                0.09517108986108674,
-                0.09935779599282303,
-                0.11230196981698223,
-                0.12161446487784058,
-            ],
-            "completion/len_mean": [8.0, 8.0, 7.375, 8.0],
-            "optim/lr": [0.01, 0.02, 0.02, 0.02],
-        },
-        "reward_totals": [
-            [0.125, 0.125, 0.125, 0.25, 0.25, 0.5, 0.625, 0.5],
-            [0.125, 0.25, 0.25, 0.125, 0.5, 0.125, 0.375, 0.375],
-            [0.375, 0.25, 0.0, 0.25, 0.375, 0.125, 0.25, 0.25],
-            [0.5, 0.5, 0.125, 0.42857142857142855, 0.25, 0.375, 0.25, 0.125],
-        ],
-        "last_completions": [
-            "3.75 preferred replaces 11 ten 9.0 score_2 73",
-            "40 8.75 67 narrow entire 24 entire /",
-            "8.75 lower can cropped crosses score_2 none somewhat",
-            "2 - 7.3 to 2 any both",
-            "; fourth ' 5.1 fifth rest 60 preferred",
-            "7.25 reasoning 49 8.75 analyze preference replace top",
-            "83 overlap center any corners 8.9 adding instructions",
-            "json relation 79 review scoring melted distorted him",
-        ],
-    },
-    "pair": {
-        "steps": {
-            "loss/policy": [
-                -0.0011098086833953857,
-                0.0346851721405983,
-                0.02670320211830786,
-                0.01400083303451538,
-            ],
-            "loss/kl": [0.011669030878692865, 0.0741664906963706, 0.17065430495698572, 0.19381157867610455],
+            "loss/kl": [0.012175359297543764, 0.036801258102059364, 0.10667204755847737, 0.19575127586722374],
             "policy/grad_norm": [
-                2.4965007305145264,
-                1.610552966594696,
-                1.7050997018814087,
-                1.4123842120170593,
+                2.3062077164649963,
+                1.6711780428886414,
+                1.7457532286643982,
+                1.6077662110328674,
             ],
-            "policy/entropy": [6.790781497955322, 6.7229039669036865, 6.6285528409279, 6.571464419364929],
+            "policy/entropy": [6.790130615234375, 6.780957102775574, 6.73309701176013, 6.599401950836182],
             "policy/ratio_mean": [
-                1.00034299492836,
-                1.0169757455587387,
-                0.9683333574715307,
-                1.007357895374298,
+                1.0001157969236374,
+                0.9973628520965576,
+                0.9598949884964247,
+                1.0316330790519714,
             ],
-            "policy/clip_frac": [0.03125, 0.140625, 0.03389830508474576, 0.03125],
+            "policy/clip_frac": [0.046875, 0.09375, 0.06779661016949153, 0.03125],
             "reward/total_mean": [0.3125, 0.265625, 0.25, 0.3191964285714286],
             "reward/total_std": [0.1875, 0.1316585902058806, 0.15309310892394862, 0.15680704276503107],
             "groups/reward_std_mean": [
                 0.09517108986108674,
                 0.09935779599282303,
-                0.1430153507044211,
-                0.1461022270008338,
+                0.15309310892394862,
+                0.1333402700193193,
             ],
             "completion/len_mean": [8.0, 8.0, 7.375, 8.0],
             "optim/lr": [0.01, 0.02, 0.02, 0.02],
@@ -266,18 +237,69 @@ GRPO_PINS: dict[str, dict[str, Any]] = {
         "reward_totals": [
             [0.125, 0.125, 0.125, 0.25, 0.25, 0.5, 0.625, 0.5],
             [0.125, 0.25, 0.25, 0.125, 0.5, 0.125, 0.375, 0.375],
-            [0.375, 0.125, 0.0, 0.5, 0.375, 0.125, 0.25, 0.25],
-            [0.625, 0.25, 0.125, 0.42857142857142855, 0.25, 0.375, 0.125, 0.375],
+            [0.375, 0.25, 0.0, 0.375, 0.5, 0.125, 0.25, 0.125],
+            [0.625, 0.375, 0.125, 0.42857142857142855, 0.25, 0.375, 0.25, 0.125],
+        ],
+        "last_completions": [
+            "3.75 melted top 11 1 75 score_2 73",
+            "moved 8.75 67 narrow made 24 sixth /",
+            "8.75 ] original cropped crosses score_2 none somewhat",
+            "2 - 7.3 to 63 any both",
+            "; star ' 5.1 fifth rest 60 preferred",
+            "7.25 reasoning worst 8.75 analyze 82 replace top",
+            "83 overlap center any corners 8.9 adding instructions",
+            "json second 79 review scoring melted distorted him",
+        ],
+    },
+    "pair": {
+        "steps": {
+            "loss/policy": [
+                -0.0025267302989959717,
+                0.039484988898038864,
+                -0.04157239501759157,
+                0.04775756597518921,
+            ],
+            "loss/kl": [0.012711984571069479, 0.05364693608134985, 0.08298598911802647, 0.14752048254013062],
+            "policy/grad_norm": [
+                2.4314565658569336,
+                1.6616637706756592,
+                1.5799757838249207,
+                1.4421561360359192,
+            ],
+            "policy/entropy": [6.790993928909302, 6.762576222419739, 6.742003360037076, 6.684052586555481],
+            "policy/ratio_mean": [
+                0.9974963217973709,
+                1.0103072822093964,
+                0.9596664945958024,
+                1.0262125134468079,
+            ],
+            "policy/clip_frac": [0.046875, 0.125, 0.11864406779661017, 0.0],
+            "reward/total_mean": [0.3125, 0.265625, 0.234375, 0.3504464285714286],
+            "reward/total_std": [0.1875, 0.1316585902058806, 0.14574029770451274, 0.1760848073372601],
+            "groups/reward_std_mean": [
+                0.09517108986108674,
+                0.09935779599282303,
+                0.13798492028969145,
+                0.16014140370750296,
+            ],
+            "completion/len_mean": [8.0, 8.0, 7.375, 8.0],
+            "optim/lr": [0.01, 0.02, 0.02, 0.02],
+        },
+        "reward_totals": [
+            [0.125, 0.125, 0.125, 0.25, 0.25, 0.5, 0.625, 0.5],
+            [0.125, 0.25, 0.25, 0.125, 0.5, 0.125, 0.375, 0.375],
+            [0.375, 0.125, 0.0, 0.25, 0.5, 0.125, 0.25, 0.25],
+            [0.625, 0.5, 0.125, 0.42857142857142855, 0.25, 0.5, 0.25, 0.125],
         ],
         "last_completions": [
             "3.75 melted 9.1 11 ten 9.0 score_2 73",
-            "moved 8.75 67 narrow made zero sixth /",
-            "8.75 lower can cropped crosses score_2 none somewhat",
+            "40 8.75 67 narrow entire 24 sixth /",
+            "8.75 ] original cropped crosses score_2 none somewhat",
             "2 - 7.3 to 63 any both",
-            "; center ' 5.1 fifth rest 60 preferred",
-            "7.25 reasoning 49 range analyze 82 replace top",
-            "tie overlap center any corners 8.9 adding instructions",
-            "json 1.2 79 2.8 scoring melted distorted pieces",
+            "; star ' 5.1 fifth rest 60 preferred",
+            "7.25 reasoning 49 8.75 analyze 82 replace top",
+            "83 overlap center any corners 8.9 adding instructions",
+            "json second 79 review scoring melted distorted him",
         ],
     },
 }
@@ -352,12 +374,12 @@ def rm_run(exp: str, base: Path, out: Path, *, seed: int = 3, lr: float = 3e-3) 
 RM_PINS: dict[str, dict[str, Any]] = {
     "firm_edit_rm": {
         "loss": [
-            6.845348947578007,
-            6.498529903705304,
-            6.278480585726946,
-            6.001634603488945,
-            5.890636146967135,
-            5.596738188416808,
+            6.85293175863183,
+            6.55744065268565,
+            6.258075563531174,
+            6.009108266873991,
+            5.83644139706789,
+            5.696319842102504,
         ],
         "lr": [
             0.003,
@@ -371,12 +393,12 @@ RM_PINS: dict[str, dict[str, Any]] = {
     },
     "firm_gen_rm": {
         "loss": [
-            6.781467788295658,
-            6.479360025437152,
-            6.221872225280636,
-            6.102337049883465,
-            5.927439079728238,
-            5.6998030066490175,
+            6.76614311337471,
+            6.536434816483834,
+            6.242556815975709,
+            6.036314118992198,
+            5.91459084176398,
+            5.74693858322977,
         ],
         "lr": [
             0.003,
@@ -386,7 +408,7 @@ RM_PINS: dict[str, dict[str, Any]] = {
             0.0012328270575938211,
             0.0005578270575938211,
         ],
-        "train_rows": {"instruction": 9, "quality": 10},
+        "train_rows": {"instruction": 10, "quality": 10},
     },
 }
 
