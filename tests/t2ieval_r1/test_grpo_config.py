@@ -68,7 +68,7 @@ def test_experiments_build_valid_configs(exp: str, paper: bool) -> None:
     grpo = GRPOConfig.from_dict(task["grpo"])
     spec = PolicySpec.from_dict(task["model"])
     if paper:
-        assert spec.name_or_path == "Qwen/Qwen2.5-VL-7B-Instruct" and cfg.engine.name == "zero3"
+        assert (spec.kind, spec.name) == ("hub", "Qwen/Qwen2.5-VL-7B-Instruct") and cfg.engine.name == "zero3"
         assert (grpo.rollout.group_size, grpo.optim.lr, grpo.kl_coef, grpo.rollout.max_new_tokens) == (
             8,
             1e-6,
