@@ -142,7 +142,7 @@ class ModelSource:
         return cls("hub", text)
 
     def to_string(self) -> str:
-        """The string form (``kind`` and ``name`` only: ``overrides``, ``dtype``, ``device`` are not in it)."""
+        """The string form: ``kind`` and ``name`` (``overrides``, ``dtype``, ``device`` are not in it)."""
         return self.kind if self.name is None else f"{self.kind}:{self.name}"
 
     def __str__(self) -> str:

@@ -61,7 +61,7 @@ class PolicySpec:
         return spec
 
     def source(self) -> ModelSource:
-        """The model source (``kind``, ``name``, ``overrides``; ``dtype`` is applied by :func:`build_policy`)."""
+        """The model source (``kind``, ``name``, ``overrides``; :func:`build_policy` applies ``dtype``)."""
         return ModelSource.from_config(
             {"kind": self.kind, "name": self.name, "overrides": self.overrides}, "task.model"
         )
