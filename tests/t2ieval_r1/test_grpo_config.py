@@ -78,7 +78,7 @@ def test_experiments_build_valid_configs(exp: str, paper: bool) -> None:
         assert cfg.engine.deepspeed.gradient_accumulation_steps == grpo.accumulation_steps
         assert cfg.scale.dtype == "bfloat16" and cfg.engine.precision.startswith("bf16")
     else:
-        assert spec.base == "tiny_qwen2_5_vl" and cfg.engine.name == "cpu"
+        assert (spec.kind, spec.name) == ("base", "tiny_qwen2_5_vl") and cfg.engine.name == "cpu"
     expected = {"t2ieval_r1_grpo": "score_continuous", "t2ieval_r1_grpo_discrete": "score_discrete"}
     if exp in expected:
         assert grpo.reward.score_fn == expected[exp]
