@@ -32,15 +32,20 @@ class TransformersVLMAnnotator(CachedAnnotator):
     """Answers with a local :class:`~common.models.bundles.VLMBundle`.
 
     Args:
-        bundle: a loaded bundle; or give ``model_path`` (a hub id or a directory written by
-            ``VLMBundle.save_pretrained``) to load one with :func:`common.models.builders.load_vlm`,
-            or ``preset`` (a ``conf/model`` name such as ``tiny_qwen3_vl``) to build one with
-            :func:`common.models.builders.build_model` (random weights for the tiny presets).
-        model: the name used in cache keys and responses (default: ``model_path``, the preset,
-            or the model class). Name trained weights distinctly, or their cache entries mix.
+        bundle: a loaded bundle; or give ``source`` to load or build one.
+        source: a :class:`common.models.source.ModelSource`, its mapping (``{kind, name,
+            overrides}``: ``kind`` hub / path / base / preset) or its string form
+            (``path:/runs/x/rm``, ``preset:tiny_qwen3_vl``), resolved by
+            :func:`common.models.source.load_source` for the ``reward_model`` role.
+        model: the name used in cache keys and responses (default: the path or hub id, else the
+            source's string form, e.g. ``preset:tiny_qwen3_vl``, or the model class). Name trained
+            weights distinctly, or their cache entries mix.
         batch_size: prompts per ``generate`` call.
         temperature / max_tokens / top_p: default sampling parameters.
-        device / dtype: passed to ``load_vlm`` when loading from ``model_path``.
+        device / dtype: where and in what precision the source's model is loaded / built (the
+            source's own ``device`` / ``dtype`` win).
+        cfg: the run config, for a ``base`` source (the cache) and a source without ``name``
+            (the scale's reward model).
         cache_dir: response cache directory (``None``: no cache).
     """
 
@@ -50,8 +55,7 @@ class TransformersVLMAnnotator(CachedAnnotator):
         self,
         bundle: Any = None,
         *,
-        model_path: str | None = None,
-        preset: str | None = None,
+        source: Any = None,
         model: str | None = None,
         batch_size: int = 8,
         temperature: float = 0.0,
@@ -60,19 +64,20 @@ class TransformersVLMAnnotator(CachedAnnotator):
         device: str | None = None,
         dtype: str | None = None,
         cache_dir: str | Path | None = None,
+        cfg: Any = None,
     ) -> None:
-        if sum(x is not None for x in (bundle, model_path, preset)) != 1:
-            raise ValueError("give exactly one of bundle, model_path and preset")
-        if model_path is not None:
-            from common.models.builders import load_vlm
+        if (bundle is None) == (source is None):
+            raise ValueError("give exactly one of bundle and source")
+        name = model
+        if source is not None:
+            from common.models.source import ModelSource, load_source
 
-            bundle = load_vlm(str(model_path), device=device, dtype=dtype)
-        elif preset is not None:
-            from common.models.builders import build_model
-
-            overrides = {k: v for k, v in (("device", device), ("dtype", dtype)) if v is not None}
-            bundle = build_model(str(preset), **overrides)
-        name = model or model_path or (f"preset:{preset}" if preset else type(bundle.model).__name__)
+            spec = ModelSource.from_config(source, "annotator.source").with_settings(
+                dtype=dtype, device=device
+            )
+            bundle = load_source(spec, cfg, role="reward_model")
+            name = name or (str(spec.name) if spec.kind in ("hub", "path") else spec.to_string())
+        name = name or type(bundle.model).__name__
         super().__init__(
             name,
             default_params={"temperature": temperature, "max_tokens": max_tokens, "top_p": top_p},

@@ -3,7 +3,7 @@
 Examples::
 
     python -m firm.serve --port 0 --url-file /tmp/critic.json          # tiny random Qwen3-VL
-    python -m firm.serve --model-path /ckpt/firm-gen-tiny --template tiny
+    python -m firm.serve --model path:/ckpt/firm-gen-tiny --template tiny
     python -m firm.serve --upstream-url http://gpu-node:8000/v1 --template full   # in front of vLLM
 
 Defaults come from :class:`firm.serve.config.ServeConfig` (the same as ``+exp=firm_serve``).
@@ -20,6 +20,7 @@ from typing import Any
 
 import yaml
 
+from common.models.source import ModelSource, ModelSourceError
 from firm.serve.config import ModelSpec, ServeConfig, config_from_mapping
 
 __all__ = ["main", "parse_args"]
@@ -35,16 +36,30 @@ def _pairs(items: Sequence[str], flag: str) -> dict[str, Any]:
     return out
 
 
+def _source(text: str, parser: argparse.ArgumentParser) -> dict[str, Any]:
+    """``kind`` and ``name`` of the ``--model`` string (its one parser: ``ModelSource.parse``)."""
+    try:
+        source = ModelSource.parse(text)
+    except ModelSourceError as e:
+        parser.error(f"--model: {e}")
+        raise  # unreachable: error() exits
+    return {"kind": source.kind, "name": source.name}
+
+
 def parse_args(argv: Sequence[str]) -> tuple[ServeConfig, argparse.Namespace]:
     """The :class:`ServeConfig` and the remaining run options (threads, duration) from ``argv``."""
     d, m = ServeConfig(), ModelSpec()
     p = argparse.ArgumentParser(prog="python -m firm.serve", description=__doc__.split("\n\n")[0])
-    g = p.add_argument_group("model (precedence: --upstream-url, --model-path, --base, --preset)")
-    g.add_argument("--preset", default=m.preset, help="conf/model preset (default %(default)s)")
+    g = p.add_argument_group("model (--upstream-url instead of an in-process model)")
+    g.add_argument(
+        "--model",
+        default=m.source().to_string(),
+        metavar="KIND:NAME",
+        help="model source (common.models.source): path:<dir>, hub:<id>, base:<conf/pretrain name>, "
+        "preset:<conf/model name>, or a directory / hub id (default %(default)s)",
+    )
     g.add_argument("--override", action="append", default=[], metavar="KEY=VALUE", help="preset key override")
-    g.add_argument("--model-path", help="checkpoint directory or hub id (common.models.load_vlm)")
-    g.add_argument("--base", help="pretrained tiny base (conf/pretrain name), built on first use")
-    g.add_argument("--name", help="served model name")
+    g.add_argument("--served-name", help="served model name")
     g.add_argument("--device")
     g.add_argument("--dtype")
     g.add_argument("--upstream-url", help="forward to this OpenAI-compatible base URL (e.g. vLLM's /v1)")
@@ -72,11 +87,9 @@ def parse_args(argv: Sequence[str]) -> tuple[ServeConfig, argparse.Namespace]:
     a = p.parse_args(list(argv))
     values: dict[str, Any] = {
         "model": {
-            "preset": a.preset,
+            **_source(a.model, p),
             "overrides": _pairs(a.override, "--override"),
-            "path": a.model_path,
-            "base": a.base,
-            "name": a.name,
+            "served_name": a.served_name,
             "device": a.device,
             "dtype": a.dtype,
         },

@@ -1,7 +1,8 @@
 """The model behind the server, always as an :class:`~common.annotators.types.Annotator`.
 
-* in-process (default): a :class:`~common.annotators.TransformersVLMAnnotator` over a checkpoint
-  (``model.path``), a pretrained tiny base (``model.base``) or a model preset (``model.preset``);
+* in-process (default): a :class:`~common.annotators.TransformersVLMAnnotator` over the model
+  source ``model`` (``kind``: ``path`` / ``hub`` a checkpoint, ``base`` a pretrained tiny base,
+  ``preset`` a model preset; :mod:`common.models.source`);
 * upstream: an :class:`~common.annotators.OpenAICompatibleAnnotator` forwarding to another
   OpenAI-compatible server (``upstream_url``), e.g. ``vllm serve`` of FIRM-8B at paper scale.
   Only the OpenAI protocol is assumed of it.
@@ -46,22 +47,13 @@ def build_backend(config: Any, *, cfg: Any = None) -> Annotator:
                 raise ValueError(f"{config.upstream_url}/models lists no model; set upstream_model")
             client.model = served[0]
         return client
+    from common.models.source import load_source
+
     spec = config.model
-    kind, value = spec.source()
-    common = {"model": spec.served_name(), "batch_size": int(config.max_batch_size), "cache_dir": None}
-    if kind == "path":
-        return TransformersVLMAnnotator(model_path=value, device=spec.device, dtype=spec.dtype, **common)
-    if kind == "base":
-        from common.models.builders import load_vlm
-        from common.models.pretrain import ensure_base
-
-        bundle = load_vlm(str(ensure_base(value, cfg)), device=spec.device, dtype=spec.dtype)
-        return TransformersVLMAnnotator(bundle, **common)
-    from common.models.builders import build_model
-
-    overrides = dict(spec.overrides or {})
-    overrides.update({k: v for k, v in (("device", spec.device), ("dtype", spec.dtype)) if v is not None})
-    return TransformersVLMAnnotator(build_model(value, **overrides), **common)
+    bundle = load_source(spec.source(), cfg, role="reward_model")
+    return TransformersVLMAnnotator(
+        bundle, model=spec.model_name(), batch_size=int(config.max_batch_size), cache_dir=None
+    )
 
 
 def unsupported_params(annotator: Annotator) -> frozenset[str]:

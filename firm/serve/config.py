@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from common.models.source import ModelSource
 from common.rewards.modes import CONSISTENCY, EXECUTION, INSTRUCTION, QUALITY
 
 __all__ = [
@@ -36,38 +37,42 @@ its gen RM with up to 8192 (docs/papers/firm.md §3); raise ``instruction`` at p
 class ModelSpec:
     """Which in-process model answers (ignored when ``ServeConfig.upstream_url`` is set).
 
-    Precedence: ``path`` (a checkpoint directory or hub id, :func:`common.models.load_vlm`),
-    then ``base`` (a pretrained tiny base of ``conf/pretrain``, built on first use), then
-    ``preset`` (a ``conf/model`` preset; random weights for the tiny ones) with ``overrides``.
+    ``kind`` / ``name`` / ``overrides`` / ``device`` / ``dtype`` are a
+    :class:`common.models.source.ModelSource` (the keys every model source uses), resolved for the
+    ``reward_model`` role: ``kind: path`` (a checkpoint directory) or ``hub`` (a hub id),
+    :func:`common.models.load_vlm`; ``base`` (a pretrained tiny base of ``conf/pretrain``, built
+    on first use); ``preset`` (a ``conf/model`` preset; random weights for the tiny ones) with
+    ``overrides``.
 
     Attributes:
-        name: the served model name (``/v1/models``, responses, what clients put in ``model``);
-            default: the path, ``base:<name>`` or ``preset:<name>``.
+        served_name: the served model name (``/v1/models``, responses, what clients put in
+            ``model``); default: the path or hub id, ``base:<name>`` or ``preset:<name>``.
         device / dtype: where and in what precision the model runs (``None``: the preset's or
             the checkpoint's own).
     """
 
-    preset: str | None = "tiny_qwen3_vl"
+    kind: str = "preset"
+    name: str | None = "tiny_qwen3_vl"
     overrides: dict[str, Any] = field(default_factory=dict)
-    path: str | None = None
-    base: str | None = None
-    name: str | None = None
+    served_name: str | None = None
     device: str | None = None
     dtype: str | None = None
 
-    def source(self) -> tuple[str, str]:
-        """``(kind, value)`` of the model that will be loaded: path, base or preset."""
-        for kind in ("path", "base", "preset"):
-            value = getattr(self, kind)
-            if value:
-                return kind, str(value)
-        raise ValueError("no model to serve: set model.path, model.base or model.preset (or upstream_url)")
+    def __post_init__(self) -> None:
+        self.source()  # a bad kind / name is an error here, naming task.model
 
-    def served_name(self) -> str:
-        if self.name:
-            return str(self.name)
-        kind, value = self.source()
-        return value if kind == "path" else f"{kind}:{value}"
+    def source(self) -> ModelSource:
+        """The model that will be loaded."""
+        return ModelSource.from_config(
+            {k: getattr(self, k) for k in ("kind", "name", "overrides", "device", "dtype")}, "model"
+        )
+
+    def model_name(self) -> str:
+        """The served model name (``served_name``, else the source's: module docstring)."""
+        if self.served_name:
+            return str(self.served_name)
+        source = self.source()
+        return str(source.name) if source.kind in ("hub", "path") else source.to_string()
 
 
 @dataclass
@@ -218,5 +223,8 @@ def resolve_template(template: str | None, config: ServeConfig, scale_name: str 
         return "tiny" if scale_name == "tiny" else "full"
     if config.upstream_url:
         return "full"
-    kind, value = config.model.source()
-    return "tiny" if kind == "base" or (kind == "preset" and value.startswith("tiny")) else "full"
+    source = config.model.source()
+    name = str(source.name or "")
+    return (
+        "tiny" if source.kind == "base" or (source.kind == "preset" and name.startswith("tiny")) else "full"
+    )

@@ -29,7 +29,7 @@ def serve(
 
     Args:
         config: the server settings.
-        cfg: the run config (only to build a pretrained base, ``model.base``).
+        cfg: the run config (only to build a pretrained base, ``model.kind=base``).
         scale_name: ``tiny`` / ``paper``; picks the RM template when ``config.template`` is unset.
         duration_s: stop by itself after this many seconds (``None``: only on a signal).
     """

@@ -21,7 +21,12 @@ def build_annotator(cfg: DictConfig) -> Annotator:
     node = OmegaConf.select(cfg, "annotator")
     if node is None or "_target_" not in node:
         raise ValueError("no annotator configured: add annotator=oracle (or openai, vlm) to the command")
-    annotator = instantiate(node, _convert_="all")
+    if str(node._target_).endswith(
+        "TransformersVLMAnnotator"
+    ):  # its model source reads the run's scale / cache
+        annotator = instantiate(node, _convert_="all", _partial_=True)(cfg=cfg)
+    else:
+        annotator = instantiate(node, _convert_="all")
     if not callable(getattr(annotator, "complete", None)):
         raise TypeError(f"{node._target_} does not implement complete(requests)")
     return annotator

@@ -10,13 +10,17 @@ spec                                   evaluator
 ``"/runs/x/evaluator"`` (a directory)  a saved evaluator (e.g. ``+exp=t2ieval_r1_grpo``'s
                                        ``<run_dir>/evaluator``), :func:`common.models.load_vlm`
 ``"Qwen/Qwen2.5-VL-7B-Instruct"``      a hub id (from the local HF cache; nothing downloads)
+``"<kind>:<name>"``                    the string form of a model source (``base:``, ``path:``,
+                                       ``hub:``, ``preset:``; :mod:`common.models.source`)
 ``"oracle"``                           :class:`~t2ieval_r1.evaluate.oracle.OracleEvaluator`:
                                        the world's ground truth (a reference row)
 ``{base_url: ..., model: ...}``        an OpenAI-compatible endpoint (vLLM, hosted APIs):
                                        :class:`common.annotators.OpenAICompatibleAnnotator`,
                                        the other keys are its arguments
-``{name_or_path | base | preset: ...}``  as the strings above; ``preset`` (+ ``overrides``) is a
-                                       ``conf/model`` preset with random weights (tests, smoke)
+``{kind: ..., name: ...}``             a model source (:class:`common.models.source.ModelSource`:
+                                       ``kind`` hub / path / base / preset); ``preset`` (+
+                                       ``overrides``) is a ``conf/model`` preset with random
+                                       weights (tests, smoke)
 ``{oracle: {noise, fail_share, ...}}``  the oracle with arguments
 an ``Annotator`` / a ``VLMBundle``     used as it is (Python API)
 =====================================  =========================================================
@@ -40,14 +44,15 @@ from typing import Any
 
 from common.annotators import Annotator, OpenAICompatibleAnnotator, TransformersVLMAnnotator
 from common.models.bundles import VLMBundle
-from common.models.hub import looks_local
 from common.models.pretrain.config import available_bases
+from common.models.source import ModelSource, ModelSourceError, load_source, resolve_path, role_model
 from t2ieval_r1.evaluate.oracle import OracleEvaluator
 
 __all__ = ["EvaluatorInfo", "EvaluatorSpecError", "build_evaluator", "source_run"]
 
-_VLM_KEYS = ("name_or_path", "base", "preset")
 _RUNTIME_KEYS = ("device", "dtype", "batch_size", "cache_dir", "label", "overrides")
+ROLE = "evaluator"
+"""The scale role whose model a ``base`` / ``preset`` source without ``name`` means."""
 
 
 class EvaluatorSpecError(ValueError):
@@ -142,11 +147,8 @@ def _vlm_annotator(
 def _classify_string(spec: str) -> dict[str, Any]:
     if spec == "oracle":
         return {"oracle": {}}
-    if spec in available_bases():
-        return {"base": spec}
-    if spec.startswith("preset:"):
-        return {"preset": spec.removeprefix("preset:")}
-    return {"name_or_path": spec}
+    source = ModelSource.parse(spec)
+    return {"kind": source.kind, "name": source.name}
 
 
 def build_evaluator(
@@ -174,7 +176,10 @@ def build_evaluator(
                 "task.evaluator is an empty string; give a path, a base name or an endpoint"
             )
         given: Any = spec
-        spec = _classify_string(spec.strip())
+        try:
+            spec = _classify_string(spec.strip())
+        except ModelSourceError as e:
+            raise EvaluatorSpecError(f"task.evaluator: {e}") from None
     elif isinstance(spec, Mapping):
         given = dict(spec)
         spec = dict(spec)
@@ -215,48 +220,58 @@ def build_evaluator(
         except TypeError as e:
             raise EvaluatorSpecError(f"task.evaluator (oracle): {e}") from e
 
-    chosen = [k for k in _VLM_KEYS if spec.get(k) is not None]
-    unknown = sorted(set(spec) - set(_VLM_KEYS) - set(_RUNTIME_KEYS))
-    if len(chosen) != 1 or unknown:
+    unknown = sorted(set(spec) - {"kind", "name"} - set(_RUNTIME_KEYS))
+    if spec.get("kind") is None or unknown:
         raise EvaluatorSpecError(
-            f"task.evaluator {given!r}: give exactly one of {list(_VLM_KEYS)}, or base_url + model for an "
-            f"endpoint, or oracle" + (f" (unknown keys: {unknown})" if unknown else "")
+            f"task.evaluator {given!r}: give a model source (kind: hub|path|base|preset, name: ...), "
+            f"or base_url + model for an endpoint, or oracle"
+            + (f" (unknown keys: {unknown})" if unknown else "")
         )
-    from t2ieval_r1.grpo.model import PolicySpec, build_policy
-
-    key = chosen[0]
-    value = str(spec[key])
+    try:
+        source = ModelSource.from_config(
+            {k: spec[k] for k in ("kind", "name", "overrides") if k in spec}, "task.evaluator"
+        )
+    except ModelSourceError as e:
+        raise EvaluatorSpecError(str(e)) from None
     dtype = spec.get("dtype") or _scale_setting(cfg, "dtype")
-    policy = PolicySpec(**{key: value}, overrides=dict(spec.get("overrides") or {}), dtype=dtype)
     path: str | None = None
     run: dict[str, Any] | None = None
-    if key == "base":
-        from common.models.pretrain import ensure_base
+    try:
+        name = str(source.name) if source.name is not None else role_model(ROLE, cfg)
+        if source.kind == "base":
+            path = str(resolve_path(source, cfg, role=ROLE))
+            kind = "base"
+        elif source.kind == "preset":
+            kind = "preset"
+        elif source.kind == "path":
+            resolved = resolve_path(source, cfg, role=ROLE)
+            path = str(Path(str(resolved)).expanduser().resolve())
+            run = source_run(path)
+            from common.models.pretrain.cache import is_built
+            from common.models.pretrain.cards import read_card
 
-        path = str(ensure_base(value, cfg))
-        policy = PolicySpec(name_or_path=path, dtype=dtype)
-        kind, name = "base", value
-    elif key == "preset":
-        kind, name = "preset", value
-    elif Path(value).expanduser().is_dir():
-        from common.models.pretrain.cache import is_built
-        from common.models.pretrain.cards import read_card
-
-        path = str(Path(value).expanduser().resolve())
-        run = source_run(path)
-        if is_built(Path(path)):  # a cached pretrained base given by its directory
-            kind, name = "base", str(read_card(path).get("name") or Path(path).name)
+            if is_built(Path(path)):  # a cached pretrained base given by its directory
+                kind, name = "base", str(read_card(path).get("name") or Path(path).name)
+            else:
+                parent = Path(path).parent.name
+                kind, name = "checkpoint", parent if Path(path).name == "evaluator" else Path(path).name
+            source = ModelSource("path", str(resolved))
         else:
-            parent = Path(path).parent.name
-            kind, name = "checkpoint", parent if Path(path).name == "evaluator" else Path(path).name
-    elif looks_local(value):
+            kind = "hub"
+    except ModelSourceError as e:
         raise EvaluatorSpecError(
-            f"task.evaluator: no directory {value!r}; give a saved evaluator directory (e.g. a GRPO run's "
-            f"<run_dir>/evaluator), a hub id, a base name ({', '.join(available_bases())}) or an endpoint"
+            f"task.evaluator: {e}; give a saved evaluator directory (e.g. a GRPO run's <run_dir>/evaluator), "
+            f"a hub id, a base name ({', '.join(available_bases())}) or an endpoint"
+        ) from None
+    if source.kind == "base":
+        source = ModelSource("path" if Path(str(path)).is_dir() else "hub", str(path))
+    if source.kind != "preset":  # a preset keeps its own dtype
+        source = source.with_settings(dtype=dtype)
+    bundle = load_source(source, cfg, role=ROLE)
+    if not isinstance(bundle, VLMBundle):
+        raise EvaluatorSpecError(
+            f"task.evaluator {given!r} is not a vision-language model (got {type(bundle).__name__})"
         )
-    else:
-        kind, name = "hub", value
-    bundle = build_policy(policy, cfg)
     label = str(spec.get("label") or name)
     annotator = _vlm_annotator(
         bundle, label if kind != "checkpoint" else str(path), spec, cfg, max_tokens, batch_size

@@ -1,14 +1,18 @@
 """Where the evaluator policy comes from: ``task.model`` of the T2I-Eval-R1 experiments.
 
-Exactly one source is used, in this order of precedence:
+``kind`` / ``name`` / ``overrides`` are a :class:`common.models.source.ModelSource` (the keys
+every model source uses), resolved for the ``evaluator`` role:
 
-* ``name_or_path``: a hub id (``Qwen/Qwen2.5-VL-7B-Instruct``) or a directory written by
-  ``VLMBundle.save_pretrained`` (e.g. a previous run's ``evaluator/``), via
+* ``kind: hub`` / ``kind: path``: a hub id (``Qwen/Qwen2.5-VL-7B-Instruct``) or a directory
+  written by ``VLMBundle.save_pretrained`` (e.g. a previous run's ``evaluator/``), via
   :func:`common.models.builders.load_vlm`;
-* ``base``: a pretrained tiny base of ``conf/pretrain`` (``tiny_qwen2_5_vl``), built on first
-  use and cached (:func:`common.models.pretrain.ensure_base`);
-* ``preset``: a ``conf/model`` preset with ``overrides`` (random init for the tiny presets);
-* none of them: the model the scale assigns to the ``evaluator`` role (``conf/scale``).
+* ``kind: base``: a pretrained tiny base of ``conf/pretrain`` (``tiny_qwen2_5_vl``), built on
+  first use and cached (:func:`common.models.pretrain.ensure_base`);
+* ``kind: preset``: a ``conf/model`` preset with ``overrides`` (random init for the tiny presets);
+  without ``name`` (the default): the model the scale assigns to the ``evaluator`` role
+  (``conf/scale``).
+
+``dtype`` (default: the scale's) applies to loaded weights (hub, path, base), not to presets.
 
 ``warmup`` (fields of :class:`t2ieval_r1.sft.WarmupSpec`, with ``base``) starts from the base
 after the label-free format warm-up, built on first use and cached (:func:`start_checkpoint`).
@@ -25,17 +29,17 @@ from pathlib import Path
 from typing import Any
 
 from common.models.bundles import VLMBundle
+from common.models.source import ModelSource, load_source, resolve_path
 
-__all__ = ["PolicySpec", "build_policy", "policy_source", "start_checkpoint"]
+__all__ = ["PolicySpec", "build_policy", "policy_source", "start_checkpoint", "start_path"]
 
 
 @dataclass
 class PolicySpec:
     """``task.model`` (see the module docstring)."""
 
-    name_or_path: str | None = None
-    base: str | None = None
-    preset: str | None = None
+    kind: str = "preset"
+    name: str | None = None
     overrides: dict[str, Any] = field(default_factory=dict)
     dtype: str | None = None
     lora: dict[str, Any] | None = None
@@ -52,21 +56,31 @@ class PolicySpec:
                 data = OmegaConf.to_container(data, resolve=True)
         except ImportError:  # pragma: no cover
             pass
-        return build_dataclass(cls, data or {}, "model")
+        spec = build_dataclass(cls, data or {}, "model")
+        spec.source()  # a bad kind / name is an error here, naming task.model
+        return spec
+
+    def source(self) -> ModelSource:
+        """The model source (``kind``, ``name``, ``overrides``; :func:`build_policy` applies ``dtype``)."""
+        return ModelSource.from_config(
+            {"kind": self.kind, "name": self.name, "overrides": self.overrides}, "task.model"
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+ROLE = "evaluator"
+"""The scale role whose model a source without ``name`` means."""
 
 
 def start_checkpoint(spec: PolicySpec, cfg: Any = None, level: str | None = None) -> Any:
     """The directory the policy of a ``base`` spec starts from: the pretrained base, or the base
     after its format warm-up when ``spec.warmup`` is set (both built on first use, cached; a world
     warm-up corpus at world ``level``)."""
-    from common.models.pretrain import ensure_base
-
-    if spec.base is None:
-        raise ValueError("start_checkpoint needs task.model.base")
-    path = ensure_base(spec.base, cfg)
+    if spec.kind != "base":
+        raise ValueError(f"start_checkpoint needs task.model.kind=base, got {spec.kind!r}")
+    path = Path(str(resolve_path(spec.source(), cfg, role=ROLE)))
     if spec.warmup is None:
         return path
     from t2ieval_r1.sft import WarmupSpec, ensure_warmup
@@ -77,15 +91,23 @@ def start_checkpoint(spec: PolicySpec, cfg: Any = None, level: str | None = None
 def policy_source(spec: PolicySpec, cfg: Any = None, level: str | None = None) -> str | None:
     """What the policy's weights come from, for resume keys: the starting checkpoint's directory
     name for a ``base`` spec (it carries the base's config hash, and the warm-up's), the given
-    path or hub id for ``name_or_path``, ``None`` when the weights are built from the config.
+    path or hub id for ``hub`` / ``path``, ``None`` when the weights are built from the config.
 
     Without it a rebuilt base (same name, new weights) would resume the old base's checkpoints.
     """
-    if spec.name_or_path is not None:
-        return str(spec.name_or_path)
-    if spec.base is not None:
+    if spec.kind in ("hub", "path"):
+        return str(spec.name)
+    if spec.kind == "base":
         return Path(str(start_checkpoint(spec, cfg, level))).name
     return None
+
+
+def start_path(spec: PolicySpec, cfg: Any = None, level: str | None = None) -> Any:
+    """Where the policy's weights are read from: the starting checkpoint of a ``base`` spec, the
+    name of a ``hub`` / ``path`` spec, ``None`` for a preset (built from the config)."""
+    if spec.kind == "base":
+        return start_checkpoint(spec, cfg, level)
+    return spec.name if spec.kind in ("hub", "path") else None
 
 
 def build_policy(spec: PolicySpec, cfg: Any = None, level: str | None = None) -> VLMBundle:
@@ -93,18 +115,15 @@ def build_policy(spec: PolicySpec, cfg: Any = None, level: str | None = None) ->
     ``level``: the world level of a world warm-up corpus)."""
     from omegaconf import OmegaConf
 
-    from common.models.builders import build_model, build_role, load_vlm
-
     scale = OmegaConf.select(cfg, "scale") if cfg is not None else None
     dtype = spec.dtype or (str(OmegaConf.select(scale, "dtype")) if scale is not None else None)
-    if spec.name_or_path is not None:
-        bundle: Any = load_vlm(spec.name_or_path, dtype=dtype)  # Fabric moves it to the run's device
-    elif spec.base is not None:
-        bundle = load_vlm(str(start_checkpoint(spec, cfg, level)), dtype=dtype)
-    elif spec.preset is not None:
-        bundle = build_model(spec.preset, **spec.overrides)
-    else:
-        bundle = build_role("evaluator", scale if scale is not None else "tiny", **spec.overrides)
+    source = spec.source()
+    if spec.kind == "base":  # from the starting checkpoint (the base, or its warm-up)
+        start = Path(str(start_checkpoint(spec, cfg, level)))  # a hub id for a paper-scale preset
+        source = ModelSource("path" if start.is_dir() else "hub", str(start))
+    if source.kind != "preset":
+        source = source.with_settings(dtype=dtype)  # Fabric moves it to the run's device
+    bundle: Any = load_source(source, cfg, role=ROLE)
     if not isinstance(bundle, VLMBundle):
         raise ValueError(f"model {spec} is not a vision-language model (got {type(bundle).__name__})")
     if spec.lora is not None:

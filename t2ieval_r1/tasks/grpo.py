@@ -51,7 +51,7 @@ def meta_evaluation(
     ``meta_eval_start_answer/``: ``out["answer_readout"]`` holds the trained / start / gain
     numbers of that readout.
     """
-    from t2ieval_r1.grpo.model import start_checkpoint
+    from t2ieval_r1.grpo.model import start_path as policy_start
     from t2ieval_r1.tasks.evaluate_after import (
         effective_params,
         evaluate_cached,
@@ -63,7 +63,7 @@ def meta_evaluation(
     also_answer = effective_params(params)["readout"] == "expected" and params.get("predictions") is None
     answer_params = {**params, "readout": "answer"}
     trained = summary_of(evaluate_exported(cfg, ctx, evaluator, params))
-    start_path = spec.name_or_path if spec.base is None else start_checkpoint(spec, cfg, run_level(cfg))
+    start_path = policy_start(spec, cfg, run_level(cfg))
     out: dict[str, Any] = {"trained": trained}
     answer: dict[str, Any] = {}
 

@@ -366,10 +366,10 @@ def test_config_yaml_matches_the_dataclasses() -> None:
     exp = yaml.safe_load((ROOT / "conf" / "exp" / "firm_serve.yaml").read_text())["task"]
     exp.pop("_target_")
     exp.pop("duration_s")
-    assert exp["model"].pop("preset") == "${scale.models.reward_model}"
+    assert exp["model"].pop("name") == "${scale.models.reward_model}"
     assert config_from_mapping(exp) == ServeConfig()
     tiny = yaml.safe_load((ROOT / "conf" / "scale" / "tiny.yaml").read_text())
-    assert ServeConfig().model.preset == tiny["models"]["reward_model"]
+    assert ServeConfig().model.name == tiny["models"]["reward_model"]
     with pytest.raises(ValueError, match="unknown server option"):
         config_from_mapping({"prot": 1})
     with pytest.raises(ValueError, match=r"limits\.max_items must be a positive"):
@@ -444,7 +444,9 @@ def test_experiment_serves_until_sigterm(tmp_path: Path) -> None:
 
 def test_backend_from_a_saved_checkpoint(tmp_path: Path) -> None:
     tiny_bundle().save_pretrained(tmp_path / "critic")
-    backend = build_backend(ServeConfig(model=ModelSpec(path=str(tmp_path / "critic")), max_batch_size=3))
+    backend = build_backend(
+        ServeConfig(model=ModelSpec(kind="path", name=str(tmp_path / "critic")), max_batch_size=3)
+    )
     assert isinstance(backend, TransformersVLMAnnotator) and backend.batch_size == 3
     assert backend.model == str(tmp_path / "critic") and backend.cache is None
     (answer,) = backend.complete(

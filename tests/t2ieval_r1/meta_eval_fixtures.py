@@ -15,7 +15,7 @@ SIZES = {"t2i_eval": {"train": 1, "test": 6}, "tifa": {"test": 6}, "imagereward"
 
 ASPECTS = ["appearance", "intrinsic", "relationship", "overall"]
 
-SMALL_PRESET: dict[str, Any] = {"preset": "tiny_qwen2_5_vl", "overrides": dict(SMALL_VLM)}
+SMALL_PRESET: dict[str, Any] = {"kind": "preset", "name": "tiny_qwen2_5_vl", "overrides": dict(SMALL_VLM)}
 """``task.evaluator`` of a random-init SMALL tiny Qwen2.5-VL (the tests' real, untrained model)."""
 
 

@@ -68,7 +68,7 @@ def test_experiments_build_valid_configs(exp: str, paper: bool) -> None:
     grpo = GRPOConfig.from_dict(task["grpo"])
     spec = PolicySpec.from_dict(task["model"])
     if paper:
-        assert spec.name_or_path == "Qwen/Qwen2.5-VL-7B-Instruct" and cfg.engine.name == "zero3"
+        assert (spec.kind, spec.name) == ("hub", "Qwen/Qwen2.5-VL-7B-Instruct") and cfg.engine.name == "zero3"
         assert (grpo.rollout.group_size, grpo.optim.lr, grpo.kl_coef, grpo.rollout.max_new_tokens) == (
             8,
             1e-6,
@@ -78,7 +78,7 @@ def test_experiments_build_valid_configs(exp: str, paper: bool) -> None:
         assert cfg.engine.deepspeed.gradient_accumulation_steps == grpo.accumulation_steps
         assert cfg.scale.dtype == "bfloat16" and cfg.engine.precision.startswith("bf16")
     else:
-        assert spec.base == "tiny_qwen2_5_vl" and cfg.engine.name == "cpu"
+        assert (spec.kind, spec.name) == ("base", "tiny_qwen2_5_vl") and cfg.engine.name == "cpu"
     expected = {"t2ieval_r1_grpo": "score_continuous", "t2ieval_r1_grpo_discrete": "score_discrete"}
     if exp in expected:
         assert grpo.reward.score_fn == expected[exp]

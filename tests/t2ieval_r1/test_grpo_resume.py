@@ -30,8 +30,8 @@ def overrides(out: Path, marker: Path) -> list[str]:
         "~task.train",  # a Hydra dict is merged, not replaced: delete it, then add the new one
         "+task.train={source:world_quick,kind:single,n:6,seed:0}",
         "task.val=null",
-        "task.model.base=null",
-        "task.model.preset=tiny_qwen2_5_vl",
+        "task.model.kind=preset",
+        "task.model.name=tiny_qwen2_5_vl",
         "~task.model.overrides",
         f"+task.model.overrides={{{small}}}",
         f"task.grpo.max_steps={STEPS}",

@@ -217,7 +217,7 @@ def test_random_tiny_model_end_to_end_from_the_command_line(world_root: Path, tm
         f"paths.output_dir={tmp_path}",
         "runtime.threads=1",
         "runtime.progress=false",
-        f"task.evaluator={{preset: tiny_qwen2_5_vl, overrides: {{{overrides}}}}}",
+        f"task.evaluator={{kind: preset, name: tiny_qwen2_5_vl, overrides: {{{overrides}}}}}",
         "task.limit=3",
         "task.max_tokens=12",
         "task.n_resamples=20",
@@ -375,13 +375,17 @@ def test_answer_policies(text: str, policy: str, value: Any, failure: Any, well_
 def test_bad_inputs_are_reported_clearly(world_root: Path, tmp_path: Path) -> None:
     with pytest.raises(EvaluatorSpecError, match="empty string"):
         build_evaluator("  ")
-    with pytest.raises(EvaluatorSpecError, match="exactly one of"):
-        build_evaluator({"preset": "tiny_qwen2_5_vl", "base": "tiny_qwen2_5_vl"})
+    with pytest.raises(EvaluatorSpecError, match="give a model source"):
+        build_evaluator({"name": "tiny_qwen2_5_vl"})
     with pytest.raises(EvaluatorSpecError, match="unknown keys"):
-        build_evaluator({"preset": "tiny_qwen2_5_vl", "colour": 1})
+        build_evaluator({"kind": "preset", "name": "tiny_qwen2_5_vl", "colour": 1})
+    with pytest.raises(EvaluatorSpecError, match="kind 'weights' is unknown"):
+        build_evaluator({"kind": "weights", "name": "tiny_qwen2_5_vl"})
+    with pytest.raises(EvaluatorSpecError, match="unknown kind 'weights'"):
+        build_evaluator("weights:tiny_qwen2_5_vl")
     with pytest.raises(EvaluatorSpecError, match="needs `model`"):
         build_evaluator({"base_url": "http://127.0.0.1:1/v1"})
-    with pytest.raises(EvaluatorSpecError, match="no directory"):
+    with pytest.raises(EvaluatorSpecError, match="does not exist"):
         build_evaluator(str(tmp_path / "runs" / "x" / "evaluator"))
     with pytest.raises(EvaluatorSpecError, match="must be a string"):
         build_evaluator(3)

@@ -45,7 +45,7 @@ def test_sft_baseline_trains_exports_and_meta_evaluates(world_root: Path, tmp_pa
         ctx,
         kind="rationale",
         train={"source": "world_quick", "kind": "single", "n": 8, "seed": 0},
-        model={"preset": "tiny_qwen2_5_vl", "overrides": dict(SMALL_VLM)},
+        model={"kind": "preset", "name": "tiny_qwen2_5_vl", "overrides": dict(SMALL_VLM)},
         sft={"lr": 3e-3, "steps": 4, "batch_size": 4, "warmup_ratio": 0.0},
         meta_eval=meta_eval_params(world_root),
     )
@@ -61,7 +61,7 @@ def test_sft_baseline_trains_exports_and_meta_evaluates(world_root: Path, tmp_pa
         RunContext(run_dir=tmp_path / "run2", cfg=cfg, seed=0),
         kind="rationale",
         train={"source": "world_quick", "kind": "single", "n": 8, "seed": 0},
-        model={"preset": "tiny_qwen2_5_vl", "overrides": dict(SMALL_VLM)},
+        model={"kind": "preset", "name": "tiny_qwen2_5_vl", "overrides": dict(SMALL_VLM)},
         sft={"lr": 3e-3, "steps": 4, "batch_size": 4, "warmup_ratio": 0.0},
     )
     assert again["train"]["resumed_from"] == 4 and again["checkpoint_dir"] == out["checkpoint_dir"]
@@ -87,7 +87,7 @@ def test_grpo_meta_evaluates_the_trained_evaluator_and_its_start(world_root: Pat
         cfg,
         ctx,
         train={"source": "world_quick", "kind": "single", "n": 6, "seed": 0},
-        model={"name_or_path": str(start)},
+        model={"kind": "path", "name": str(start)},
         grpo=grpo,
         meta_eval=meta_eval_params(world_root),
     )
@@ -128,5 +128,7 @@ def test_resume_key_changes_with_the_starting_checkpoint(tmp_path: Path) -> None
     new, key_new = checkpoint_root(cfg, ctx, "auto", None, "tiny_qwen2_5_vl-bbbbbbbbbbbb")  # type: ignore[arg-type]
     assert key_old != key_new and old != new  # a rebuilt base never resumes the old base's run
     assert checkpoint_root(cfg, ctx, "auto", None, "tiny_qwen2_5_vl-aaaaaaaaaaaa")[0] == old  # type: ignore[arg-type]
-    assert policy_source(PolicySpec(name_or_path=str(tmp_path / "evaluator"))) == str(tmp_path / "evaluator")
-    assert policy_source(PolicySpec(preset="tiny_qwen2_5_vl")) is None
+    assert policy_source(PolicySpec(kind="path", name=str(tmp_path / "evaluator"))) == str(
+        tmp_path / "evaluator"
+    )
+    assert policy_source(PolicySpec(kind="preset", name="tiny_qwen2_5_vl")) is None
