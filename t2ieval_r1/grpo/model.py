@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from common.models.bundles import VLMBundle
+from common.models.vlm_bundle import VLMBundle
 
 __all__ = ["PolicySpec", "build_policy", "policy_source", "start_checkpoint"]
 
