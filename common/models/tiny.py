@@ -29,6 +29,7 @@ from typing import Any
 
 import torch
 
+from common.models.dit_init import INITS, dit_initialise
 from common.models.hub import as_dtype
 from common.models.patch_embed import apply_linear_patch_embed
 from common.models.processor import build_image_processor, build_processor
@@ -261,8 +262,6 @@ def build_tiny_autoencoder(
 
 def _initialise(transformer: torch.nn.Module, init: str) -> None:
     """Re-initialise a freshly built transformer per ``init`` (:data:`common.models.dit_init.INITS`)."""
-    from common.models.dit_init import INITS, dit_initialise
-
     if init not in INITS:
         raise ValueError(f"init must be one of {list(INITS)}, got {init!r}")
     if init == "dit":
