@@ -13,7 +13,7 @@ export T2I_THREADS ?= 1
 help:
 	@echo "make setup   - create $(VENV) and install the project (editable) with dev extras"
 	@echo "make test    - the fast test suite (what CI runs)"
-	@echo "make lint    - ruff check + format check"
+	@echo "make lint    - ruff check + format check + import contracts (lint-imports)"
 	@echo "make main    - the main job: python -m experiments.run +exp=$(EXP)"
 	@echo "make run EXP=<name> ARGS='key=value ...' - any experiment"
 	@echo "make bases   - pretrain (or reuse from the cache) the tiny base models"
@@ -36,6 +36,7 @@ test-all: setup
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 format: setup
 	$(VENV)/bin/ruff check --fix .

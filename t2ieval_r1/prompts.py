@@ -8,7 +8,7 @@ The evaluator is asked to reason first and then answer in the format of docs/pap
 
 :func:`build_messages` returns one conversation (a list of messages whose content mixes
 ``{"type": "image", "image": PIL.Image}`` and ``{"type": "text", "text": ...}`` items), the input
-of :meth:`common.models.bundles.VLMBundle.encode_chat`. Pairwise conversations show "image 1"
+of :meth:`common.models.vlm_bundle.VLMBundle.encode_chat`. Pairwise conversations show "image 1"
 then "image 2" (``image_a`` then ``image_b`` of the corpus).
 
 The templates use only words the project's tokenizer knows (checked by

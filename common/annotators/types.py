@@ -15,7 +15,7 @@ A :class:`ChatRequest` is an OpenAI-style conversation whose content parts may h
     )
 
 Content parts are ``{"type": "text", "text": str}`` or ``{"type": "image", "image": PIL.Image}``
-(the format :meth:`common.models.bundles.VLMBundle.encode_chat` reads); an HTTP backend turns
+(the format :meth:`common.models.vlm_bundle.VLMBundle.encode_chat` reads); an HTTP backend turns
 images into base64 PNG data URLs. ``params`` are sampling parameters with OpenAI's names
 (``temperature``, ``max_tokens``, ``top_p``, ``seed``, ``stop``, and ``logprobs`` /
 ``top_logprobs`` to get per-token log-probs back in :attr:`ChatResponse.logprobs`); a backend

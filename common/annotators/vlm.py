@@ -1,8 +1,8 @@
 """An in-process annotator: a transformers Qwen-VL model from the project's model zoo.
 
 Requests are grouped by sampling parameters, encoded with
-:meth:`common.models.bundles.VLMBundle.encode_chat` (the request's content parts are already in
-its format) and sampled with :func:`common.models.generation.sample_vlm` in batches of
+:meth:`common.models.vlm_bundle.VLMBundle.encode_chat` (the request's content parts are already in
+its format) and sampled with :func:`common.models.vlm_sampling.sample_vlm` in batches of
 ``batch_size``. ``temperature`` 0 is greedy decoding; ``top_k``, ``top_p``, ``seed`` and
 ``max_tokens`` map to the sampler's arguments (``stop`` and the penalties are not supported and
 raise). ``logprobs`` / ``top_logprobs`` return the completion's tokens with their log-probs and
@@ -29,7 +29,7 @@ _UNSUPPORTED = ("stop", "presence_penalty", "frequency_penalty")
 
 
 class TransformersVLMAnnotator(CachedAnnotator):
-    """Answers with a local :class:`~common.models.bundles.VLMBundle`.
+    """Answers with a local :class:`~common.models.vlm_bundle.VLMBundle`.
 
     Args:
         bundle: a loaded bundle; or give ``source`` to load or build one.
@@ -123,7 +123,7 @@ class TransformersVLMAnnotator(CachedAnnotator):
         return out
 
     def _answer(self, pending: list[Pending], store: Callable[[Pending, ChatResponse], None]) -> None:
-        from common.models.generation import sample_vlm
+        from common.models.vlm_sampling import sample_vlm
 
         groups: dict[str, list[Pending]] = {}
         for item in pending:

@@ -18,11 +18,13 @@ from typing import Any
 
 import torch
 
-from common.models.bundles import T2IBundle, T2ISpec, VLMBundle, attach_saved_adapters, family_of_pipeline
 from common.models.hub import as_dtype, resolve_file
+from common.models.module_io import attach_saved_adapters
 from common.models.patch_embed import apply_linear_patch_embed
 from common.models.processor import PROCESSOR_CLASSES
+from common.models.t2i import T2IBundle, T2ISpec, family_of_pipeline
 from common.models.tiny import VLM_CLASSES
+from common.models.vlm_bundle import VLMBundle
 
 CONF_MODEL_DIR = Path(__file__).resolve().parents[2] / "conf" / "model"
 

@@ -1,6 +1,6 @@
 """Run a VLM's vision tower once per distinct image of a batch.
 
-A GRPO batch repeats every prompt G times (:func:`common.models.generation.expand_batch`), so
+A GRPO batch repeats every prompt G times (:func:`common.models.vlm_sampling.expand_batch`), so
 its ``pixel_values`` hold each image G times, and the vision tower, the costliest part of a tiny
 VLM's forward pass at 224x224 inputs, would encode every image G times. While
 :func:`shared_image_features` is active, a forward pre-hook on the tower keeps one copy of each
@@ -24,13 +24,13 @@ from typing import Any
 
 import torch
 
+from common.models.unwrap import unwrap_model
+
 __all__ = ["ImageDedup", "dedup_images", "shared_image_features", "vision_tower"]
 
 
 def vision_tower(model: Any) -> torch.nn.Module | None:
     """The vision tower (``model.model.visual``) of a transformers Qwen-VL model, unwrapped; else None."""
-    from common.models.generation import unwrap_model
-
     core = unwrap_model(model)
     inner = getattr(core, "model", None)
     tower = getattr(inner, "visual", None)

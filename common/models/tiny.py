@@ -29,11 +29,13 @@ from typing import Any
 
 import torch
 
-from common.models.bundles import T2IBundle, T2ISpec, VLMBundle
+from common.models.dit_init import INITS, dit_initialise
 from common.models.hub import as_dtype
 from common.models.patch_embed import apply_linear_patch_embed
 from common.models.processor import build_image_processor, build_processor
+from common.models.t2i import T2IBundle, T2ISpec
 from common.models.tokenizer import build_tokenizer, special_token_ids
+from common.models.vlm_bundle import VLMBundle
 
 EDIT_ENCODE_TEMPLATE = (
     "<|im_start|>system\nedit the source image as the instruction says and keep the rest the same"
@@ -260,8 +262,6 @@ def build_tiny_autoencoder(
 
 def _initialise(transformer: torch.nn.Module, init: str) -> None:
     """Re-initialise a freshly built transformer per ``init`` (:data:`common.models.dit_init.INITS`)."""
-    from common.models.dit_init import INITS, dit_initialise
-
     if init not in INITS:
         raise ValueError(f"init must be one of {list(INITS)}, got {init!r}")
     if init == "dit":
@@ -316,7 +316,7 @@ def build_tiny_flow_unet(
     device: str = "cpu",
 ) -> T2IBundle:
     """A tiny flow-matching ``UNet2DConditionModel`` + ``CLIPTextModelWithProjection`` (family
-    ``flow_unet``, :class:`common.models.bundles.FlowUNetFamily`), in pixel space.
+    ``flow_unet``, :class:`common.models.t2i.FlowUNetFamily`), in pixel space.
 
     Convolutions at full resolution with cross-attention to the prompt tokens in the
     ``cross_attention_levels`` lowest-resolution levels, the pooled prompt added to the timestep
@@ -394,7 +394,7 @@ def build_tiny_sd3(
     ``2**(len(vae_block_out_channels)-1)``) maps ``resolution``-pixel images to latents.
 
     The text encoder's end-of-text token is ``<|endoftext|>`` (id 1): transformers' CLIP pooling
-    would switch to a legacy rule for id 2. ``prediction``: :attr:`~common.models.bundles.
+    would switch to a legacy rule for id 2. ``prediction``: :attr:`~common.models.t2i.
     T2ISpec.prediction` (``"sample"``: the transformer outputs ``x_0``). ``init``: ``"default"``
     (diffusers' constructor) or ``"dit"`` (adaLN-Zero, :func:`common.models.dit_init.dit_initialise`).
     """

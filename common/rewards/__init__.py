@@ -1,4 +1,4 @@
-"""Rewards shared by both reproductions: answer parsing, format reward, score rewards
+"""Rewards shared by both reproductions: format reward, score rewards
 (single-wise, pairwise), FIRM's Base-and-Bonus combiners, and the T2I-Eval-R1 evaluator reward.
 
 Rewards come in two kinds, each registered under the names configs use
@@ -36,23 +36,6 @@ from common.rewards.pairwise import (
     pair_sigmoid,
     pair_verdict,
 )
-from common.rewards.parsing import (
-    AnswerKind,
-    PairLabel,
-    PairParse,
-    ParsedAnswer,
-    ParseOutcome,
-    PreferenceParse,
-    ScoreParse,
-    parse_answer,
-    parse_completion,
-    parse_pair_scores,
-    parse_pair_scores_detailed,
-    parse_preference,
-    parse_preference_detailed,
-    parse_score,
-    parse_score_detailed,
-)
 from common.rewards.registry import (
     ITEM_REWARDS,
     REWARD_COMBINERS,
@@ -67,19 +50,12 @@ __all__ = [
     "NAIVE_EQUAL",
     "NAIVE_WEIGHTED",
     "REWARD_COMBINERS",
-    "AnswerKind",
     "BatchRewards",
     "CombinedReward",
     "CompositeReward",
     "ItemReward",
-    "PairLabel",
-    "PairParse",
-    "ParseOutcome",
-    "ParsedAnswer",
-    "PreferenceParse",
     "RewardBreakdown",
     "RewardCombiner",
-    "ScoreParse",
     "check_scale",
     "cme",
     "compute_evaluator_reward",
@@ -91,14 +67,6 @@ __all__ = [
     "pair_discrete",
     "pair_sigmoid",
     "pair_verdict",
-    "parse_answer",
-    "parse_completion",
-    "parse_pair_scores",
-    "parse_pair_scores_detailed",
-    "parse_preference",
-    "parse_preference_detailed",
-    "parse_score",
-    "parse_score_detailed",
     "qma",
     "quality_from_subscores",
     "score_continuous",

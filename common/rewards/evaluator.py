@@ -18,19 +18,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from common.parsing import AnswerKind, ParsedAnswer, ParseOutcome, parse_answer, parse_completion
 from common.rewards.pairwise import (
     normalize_pair_label,
     pair_continuous,
     pair_discrete,
     pair_sigmoid,
     pair_verdict,
-)
-from common.rewards.parsing import (
-    AnswerKind,
-    ParsedAnswer,
-    ParseOutcome,
-    parse_answer,
-    parse_completion,
 )
 from common.rewards.registry import ITEM_REWARDS, REWARD_COMBINERS
 from common.rewards.score import check_scale, score_continuous, score_discrete, score_gaussian

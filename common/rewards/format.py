@@ -1,7 +1,7 @@
 """Format reward: did the completion follow ``<think>...</think><answer>...</answer>``?
 
 Source: T2I-Eval-R1 (docs/papers/t2i_eval_r1.md §3): ``r_format = 1`` if the completion is well
-formed (see :func:`common.rewards.parsing.parse_completion`) AND its answer parses as the
+formed (see :func:`common.parsing.parse_completion`) AND its answer parses as the
 expected kind (one score in [lo, hi] by default), else 0. Set ``answer="any"`` to check only the
 tag structure (any non-empty answer).
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from common.rewards.parsing import AnswerKind, ParseOutcome, parse_answer, parse_completion
+from common.parsing import AnswerKind, ParseOutcome, parse_answer, parse_completion
 from common.rewards.registry import ITEM_REWARDS
 
 __all__ = ["format_reward"]

@@ -26,7 +26,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from common.rewards.parsing import PairLabel
+from common.parsing import PairLabel
 from common.rewards.registry import ITEM_REWARDS
 from common.rewards.score import check_scale, finite_or_none
 

@@ -40,7 +40,7 @@ def freeze_vision(model: Any) -> int:
 
 
 class SFTTrainer:
-    """Supervised fine-tuning of ``bundle`` (a :class:`common.models.bundles.VLMBundle`) in place.
+    """Supervised fine-tuning of ``bundle`` (a :class:`common.models.vlm_bundle.VLMBundle`) in place.
 
     Args:
         bundle: the model to train (its weights change in place).

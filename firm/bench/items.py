@@ -24,7 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from firm.bench.judge import JudgeItem
+from firm.bench.verdicts import JudgeItem
 from firm.rm.examples import rm_prompt
 
 __all__ = ["BENCH_COLUMNS", "COLUMNS", "DOMAINS", "OVERALL", "BenchColumn", "load_bench_items"]

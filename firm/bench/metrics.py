@@ -32,7 +32,7 @@ from common.scoring.correlation import spearman
 from common.scoring.errors import mae
 from common.scoring.missing import MISSING_POLICIES, apply_missing_policy
 from firm.bench.items import OVERALL
-from firm.bench.judge import JudgeItem
+from firm.bench.verdicts import JudgeItem
 from firm.prompts.rm import RMVerdict
 
 __all__ = ["MIDPOINT", "ColumnResult", "overall_result", "score_column", "score_columns"]

@@ -2,7 +2,7 @@
 
 Each validator takes the annotator's raw text and returns a :class:`Validated`: the parsed value,
 or ``None`` with a stable ``reason`` string (used as the key in ``rejected.jsonl`` and in the run
-metrics). Scores are read with :func:`common.rewards.parsing.parse_score_detailed` (the same
+metrics). Scores are read with :func:`common.parsing.parse_score_detailed` (the same
 parser the reward functions use); these validators only add what a dataset needs on top:
 
 * edit rubrics (:func:`validate_json_score`): the score must come from a JSON object
@@ -25,7 +25,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from common.rewards.parsing import ParseOutcome, parse_score_detailed
+from common.parsing import ParseOutcome, parse_score_detailed
 
 __all__ = [
     "Validated",

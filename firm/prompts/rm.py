@@ -32,9 +32,9 @@ from PIL import Image
 
 from common.annotators.types import system_message, user_message
 from common.models.vocabulary import oov_words
+from common.parsing import ParseOutcome, parse_score_detailed
 from common.registry import Registry
 from common.rewards.modes import CONSISTENCY, EDIT_MODES, EXECUTION, INSTRUCTION, QUALITY, RM_MODES
-from common.rewards.parsing import ParseOutcome, parse_score_detailed
 from firm.prompts.edit import CONSISTENCY_PROMPT, EXECUTION_PROMPT, JUDGE_SYSTEM
 from firm.prompts.gen import EVALUATOR_PROMPT, EVALUATOR_SYSTEM, QUALITY_PROMPT, QUALITY_SYSTEM
 

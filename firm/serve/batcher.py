@@ -16,7 +16,7 @@ Short requests are not stuck behind long generations: with an in-process model (
 ``step_hook`` of :class:`~common.annotators.TransformersVLMAnnotator`), while a ``chat`` batch is
 generating, waiting ``score`` items are answered *between its decode steps* (one batch per step,
 so the long generation still advances); its tokens are unchanged by that
-(:class:`common.models.generation.DecodeStepHook`).
+(:class:`common.models.vlm_sampling.DecodeStepHook`).
 
 If a model call raises, the batch is answered item by item, so one request the backend chokes on
 fails alone; :class:`~common.annotators.types.AnnotatorUnavailableError` (the upstream is down)

@@ -4,7 +4,7 @@ The server checks every model call against ``limits.max_prompt_tokens`` (default
 context length) and ``prompt + max_tokens <= context`` *before* queueing it, so a 32k-word prompt
 is a quick 400 instead of a minute of the model's time and a gigabyte of activations.
 
-:class:`VLMPromptCounter` counts exactly what :meth:`~common.models.bundles.VLMBundle.encode_chat`
+:class:`VLMPromptCounter` counts exactly what :meth:`~common.models.vlm_bundle.VLMBundle.encode_chat`
 would feed the model: the chat template's text tokens plus, per image, the image tokens the
 processor expands its placeholder into (from the image size alone; no pixels are processed).
 An upstream server has no counter here: it enforces its own context.

@@ -1,6 +1,6 @@
 """``+exp=firm_bench``: FIRM-Bench MAE of the critics on the embedded world's FIRM-Bench analog.
 
-Rows (:func:`firm.bench.judges.build_judges`): the base zero-shot (``base``), the trained RMs
+Rows (:func:`firm.bench.critics.build_judges`): the base zero-shot (``base``), the trained RMs
 (``rm_edit`` / ``rm_gen``: lists of RM run directories or model directories, one per seed),
 other in-process ``models`` and OpenAI-compatible ``endpoints``. Each critic judges the items of
 its domains (:mod:`firm.bench.items`) through the Annotator interface with the RM prompts
@@ -31,11 +31,11 @@ from common.rewards.modes import CONSISTENCY, EXECUTION, INSTRUCTION
 from common.runtime import RunContext, to_jsonable
 from common.scoring.tables import write_tables
 from common.world.levels import run_level
+from firm.bench.critics import JudgeSpec, build_judges, endpoint_annotator, model_annotator
 from firm.bench.items import COLUMNS, DOMAINS, load_bench_items
-from firm.bench.judge import JudgeItem, judge
-from firm.bench.judges import JudgeSpec, build_judges, endpoint_annotator, model_annotator
 from firm.bench.metrics import score_columns
 from firm.bench.report import aggregate, beats, render_report, table_rows
+from firm.bench.verdicts import JudgeItem, judge
 from firm.prompts.rm import RMVerdict
 from firm.rm.sources import resolve_source, resolve_template, run_seed
 

@@ -13,7 +13,7 @@ inside :func:`common.engine.sharded_init`).
 
 Held out before training: ``eval_items`` rows per mode (a seeded choice, the same for every
 training seed), judged greedily after training through the same path as FIRM-Bench
-(:func:`firm.bench.judge.judge`): MAE against the curated score and the parse-failure count.
+(:func:`firm.bench.verdicts.judge`): MAE against the curated score and the parse-failure count.
 
 Resume: checkpoints go to ``checkpoint_dir``, by default
 ``${paths.output_dir}/checkpoints/<exp_name>-<key>`` where ``key`` hashes the config without
@@ -37,9 +37,9 @@ from common.run_checkpoints import run_checkpoint_root
 from common.runtime import RunContext
 from common.sft import SFTConfig, SFTTrainer
 from common.world.levels import run_level
-from firm.bench.judge import JudgeItem, judge
-from firm.bench.judges import model_annotator
+from firm.bench.critics import model_annotator
 from firm.bench.metrics import score_column
+from firm.bench.verdicts import JudgeItem, judge
 from firm.rm.data import load_curated
 from firm.rm.examples import curated_score, rm_examples, rm_prompt
 from firm.rm.sources import RM_EXPORT_DIR, resolve_source, resolve_template

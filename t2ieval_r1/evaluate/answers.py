@@ -2,8 +2,8 @@
 
 Completions follow ``<think> rationale </think> <answer> score </answer>`` (pairwise:
 ``<answer> s_a , s_b </answer>``; docs/papers/t2i_eval_r1.md §3). The structure is read by
-:func:`common.rewards.parsing.parse_completion` and the answer by
-:func:`common.rewards.parsing.parse_answer` (never raise; failures carry a reason). Policies:
+:func:`common.parsing.parse_completion` and the answer by
+:func:`common.parsing.parse_answer` (never raise; failures carry a reason). Policies:
 
 * ``lenient`` (default, as an evaluation script that extracts the ``<answer>`` block would do):
   a completion that is not exactly well formed (text outside the tags, a missing ``</think>``)
@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from common.rewards.parsing import ParseOutcome, parse_answer, parse_completion
+from common.parsing import ParseOutcome, parse_answer, parse_completion
 
 __all__ = ["ANSWER_POLICIES", "ParsedPrediction", "parse_prediction"]
 

@@ -43,9 +43,9 @@ from pathlib import Path
 from typing import Any
 
 from common.annotators import Annotator, OpenAICompatibleAnnotator, TransformersVLMAnnotator
-from common.models.bundles import VLMBundle
 from common.models.pretrain.config import available_bases
 from common.models.source import ModelSource, ModelSourceError, load_source, resolve_path, role_model
+from common.models.vlm_bundle import VLMBundle
 from t2ieval_r1.evaluate.oracle import OracleEvaluator
 
 __all__ = ["EvaluatorInfo", "EvaluatorSpecError", "build_evaluator", "source_run"]

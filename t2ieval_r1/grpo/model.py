@@ -28,8 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from common.models.bundles import VLMBundle
 from common.models.source import ModelSource, load_source, resolve_path
+from common.models.vlm_bundle import VLMBundle
 
 __all__ = ["PolicySpec", "build_policy", "policy_source", "start_checkpoint", "start_path"]
 

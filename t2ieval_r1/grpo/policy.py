@@ -1,6 +1,6 @@
 """Sampling and teacher-forced log-probs of the evaluator policy, with structural tokens banned.
 
-Thin names over :func:`common.models.generation.sample_vlm` / ``sequence_logprobs`` (rows
+Thin names over :func:`common.models.vlm_sampling.sample_vlm` / ``sequence_logprobs`` (rows
 expanded before ``generate``; log-probs of ``log softmax(logits / T)`` at the sampled token,
 before top-p / top-k truncation; zero where the mask is 0), always called with the ids of
 :func:`banned_token_ids` masked, so the sampling distribution and the training distribution stay
@@ -14,8 +14,8 @@ from typing import Any
 
 import torch
 
-from common.models.bundles import VLMBundle
-from common.models.generation import Rollout, banned_token_ids, sample_vlm, sequence_logprobs
+from common.models.vlm_bundle import VLMBundle
+from common.models.vlm_sampling import Rollout, banned_token_ids, sample_vlm, sequence_logprobs
 
 __all__ = ["banned_token_ids", "completion_logprobs", "sample_completions"]
 

@@ -18,8 +18,8 @@ from typing import Any
 
 import torch
 
-from common.models.bundles import VLMBundle
-from common.models.generation import Rollout, images_per_row
+from common.models.vlm_bundle import VLMBundle
+from common.models.vlm_sampling import Rollout, images_per_row
 from t2ieval_r1.grpo.config import GRPOConfig
 from t2ieval_r1.grpo.items import EvalItem
 from t2ieval_r1.grpo.policy import sample_completions

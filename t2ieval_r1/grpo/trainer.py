@@ -36,8 +36,8 @@ import numpy as np
 import torch
 
 from common.engine import build_fabric, gathered_parameters, setup_model_and_optimizer
-from common.models.bundles import VLMBundle
-from common.rewards import ParseOutcome
+from common.models.vlm_bundle import VLMBundle
+from common.parsing import ParseOutcome
 from common.rl import ADVANTAGE_ESTIMATORS, zero_std_ratio
 from common.run_checkpoints import latest_checkpoint, load_checkpoint_dir, save_checkpoint_dir
 from common.runtime import to_jsonable

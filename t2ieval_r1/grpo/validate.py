@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from common.models.bundles import VLMBundle
+from common.models.vlm_bundle import VLMBundle
 from common.scoring import apply_missing_policy, kendall_tau_b, spearman
 from t2ieval_r1.grpo.items import EvalItem
 from t2ieval_r1.grpo.policy import sample_completions

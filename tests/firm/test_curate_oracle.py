@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from datasets import load_from_disk
 
-from common.rewards.parsing import parse_score
+from common.parsing import parse_score
 from firm.curation.assemble import histogram_table, score_histogram
 from firm.curation.validate import validate_quality
 from tests.firm.conftest import run_experiment

@@ -8,8 +8,8 @@ from typing import Any
 import datasets
 import pytest
 
-from common.models.bundles import VLMBundle
 from common.models.tiny import build_tiny_vlm
+from common.models.vlm_bundle import VLMBundle
 from t2ieval_r1.data import quick_pairwise, quick_singlewise
 
 SMALL_VLM: dict[str, Any] = {

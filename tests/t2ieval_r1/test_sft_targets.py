@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from common.models.vocabulary import oov_words
-from common.rewards.parsing import parse_score_detailed
+from common.parsing import parse_score_detailed
 from t2ieval_r1.sft_targets import random_score, scene_rationale, sft_targets
 
 SCENE = {

@@ -9,7 +9,7 @@ import torch
 from omegaconf import OmegaConf
 
 from common.models.builders import load_vlm
-from common.rewards.parsing import parse_score_detailed
+from common.parsing import parse_score_detailed
 from common.sft import SFTConfig
 from t2ieval_r1.sft import WarmupSpec, ensure_warmup, evaluator_examples, train_evaluator_sft
 
@@ -71,7 +71,7 @@ def test_warmup_spec_rejects_unknown_keys() -> None:
 
 
 def test_pairwise_format_warmup_answers_two_scores(pair_corpus) -> None:
-    from common.rewards.parsing import parse_completion, parse_pair_scores
+    from common.parsing import parse_completion, parse_pair_scores
 
     examples, summary = evaluator_examples(pair_corpus, "format", bundle=small_vlm(), seed=0)
     assert summary["pairwise"] and len(examples) == len(pair_corpus)

@@ -6,7 +6,7 @@ own: reconstruction of world renders at the generator's resolution with the loss
 objective with an L1 likelihood; see :class:`~common.models.pretrain.config.AutoencoderPretrainConfig`).
 After training, the posterior means of ``stats_size`` fresh renders give ``shift_factor`` (their
 mean) and ``scaling_factor`` (one over their standard deviation), written into the VAE's config,
-so :meth:`common.models.bundles.T2IBundle.encode_images` hands the transformer roughly
+so :meth:`common.models.t2i.T2IBundle.encode_images` hands the transformer roughly
 unit-variance latents, as SD3's published factors do for its VAE.
 
 Evaluation on held-out GenEval-world prompts: L1 error and PSNR of the reconstructions, and the
@@ -25,11 +25,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from common.models.bundles import vae_scale_factor
 from common.models.pretrain.config import AutoencoderPretrainConfig, PretrainConfig
 from common.models.pretrain.data import render_at, world_scenes
 from common.models.pretrain.flow import contact_sheet, geneval_summary, images_to_uint8
 from common.models.pretrain.objectives import OBJECTIVES, Objective, step_generator
+from common.models.t2i import vae_scale_factor
 
 STATS_SEED = 0xA7E
 """Seed offset of the renders the latent statistics are computed on (not training scenes)."""
@@ -168,7 +168,7 @@ def evaluate_autoencoder(
     vae: Any, *, n: int = 240, seed: int = 10_007, batch_size: int = 128, grid_path: Path | None = None
 ) -> dict[str, Any]:
     """Reconstruction quality of ``vae`` on ``n`` held-out GenEval-world scenes (module docstring)."""
-    from common.models.bundles import tensor_to_pil
+    from common.models.t2i import tensor_to_pil
 
     start = time.perf_counter()
     size = int(vae.config.sample_size)

@@ -52,7 +52,7 @@ def images_to_uint8(images: list[Image.Image]) -> torch.Tensor:
 
 
 class FlowMatchingLoss(torch.nn.Module):
-    """``forward(batch) -> loss``: flow-matching MSE of a :class:`~common.models.bundles.T2IBundle`.
+    """``forward(batch) -> loss``: flow-matching MSE of a :class:`~common.models.t2i.T2IBundle`.
 
     Holds the bundle's transformer and text encoder as sub-modules (so a Fabric / DDP / DeepSpeed
     wrapper of this module owns their parameters) and calls the bundle's ``encode_prompt`` /
@@ -262,7 +262,7 @@ def _sample(
     seed: int,
 ) -> list[Image.Image]:
     """Images for ``prompts`` (and sources), in batches, with reproducible noise."""
-    from common.models.generation import sample_images
+    from common.models.image_sampling import sample_images
 
     was_training = bundle.transformer.training
     for m in bundle.modules().values():
@@ -307,7 +307,7 @@ def noise_images(n: int, size: int, seed: int, bundle: Any = None) -> list[Image
     space: the VAE's decoding of latent noise. The checker finds spurious objects in such
     images, so this is the chance level of the GenEval-world numbers (well above 0%).
     """
-    from common.models.bundles import tensor_to_pil
+    from common.models.t2i import tensor_to_pil
 
     g = torch.Generator(device="cpu").manual_seed(seed)
     if bundle is None or bundle.vae is None:

@@ -347,7 +347,7 @@ def answer_questions(
     batch_size: int = 64,
 ) -> list[str]:
     """Greedy answers of the VLM to one question per image (or per tuple of images; canonical text)."""
-    from common.models.generation import sample_vlm
+    from common.models.vlm_sampling import sample_vlm
 
     was_training = bundle.model.training
     bundle.model.eval()

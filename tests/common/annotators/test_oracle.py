@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from common.annotators import ChatRequest, WorldOracleAnnotator, oracle_meta, user_message
-from common.rewards.parsing import parse_answer, parse_score
+from common.parsing import parse_answer, parse_score
 from firm.curation.validate import validate_boxed_rating, validate_json_score, validate_quality
 
 GROUPS = {"Main Subject/Element": [["Is there a circle in the image?", True, "I see one circle."]]}

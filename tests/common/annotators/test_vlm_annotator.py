@@ -49,7 +49,7 @@ def test_needs_exactly_one_model_source() -> None:
 
 
 def test_logprobs_in_the_openai_layout_match_the_sampler(tmp_path: Path) -> None:
-    from common.models.generation import sample_vlm
+    from common.models.vlm_sampling import sample_vlm
 
     bundle = build_tiny_vlm("qwen2_5_vl", **SMALL)
     ann = TransformersVLMAnnotator(bundle, model="tiny-lp", batch_size=2, max_tokens=6, cache_dir=tmp_path)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from common.models.bundles import T2IBundle
 from common.models.dit_init import dit_initialise
+from common.models.t2i import T2IBundle
 from common.models.tiny import build_tiny_editor, build_tiny_sd3
 from common.rl.flow_sde import interpolate, velocity_target
 

@@ -6,18 +6,18 @@ import pytest
 import torch
 from diffusers import FlowMatchEulerDiscreteScheduler
 
-from common.models.bundles import T2IBundle, VLMBundle
-from common.models.generation import (
-    TrajectoryRecorder,
+from common.models.image_sampling import TrajectoryRecorder, sample_images
+from common.models.lora import add_lora, lora_parameters
+from common.models.t2i import T2IBundle
+from common.models.tiny import build_tiny_vlm
+from common.models.vlm_bundle import VLMBundle
+from common.models.vlm_sampling import (
     completion_mask_from_ids,
     expand_batch,
     images_per_row,
-    sample_images,
     sample_vlm,
     sequence_logprobs,
 )
-from common.models.lora import add_lora, lora_parameters
-from common.models.tiny import build_tiny_vlm
 from tests.common.models.conftest import SMALL_VLM, chats
 
 ATOL = 1e-5

@@ -8,7 +8,6 @@ import pytest
 import torch
 
 from common.models.builders import load_t2i, load_vlm
-from common.models.bundles import T2IBundle
 from common.models.lora import (
     IMAGE_TRANSFORMER_TARGETS,
     UNET_TARGETS,
@@ -21,6 +20,7 @@ from common.models.lora import (
     lora_parameters,
     save_lora,
 )
+from common.models.t2i import T2IBundle
 from common.models.tiny import build_tiny_editor, build_tiny_flow_unet, build_tiny_sd3, build_tiny_vlm
 from tests.common.models.conftest import SMALL_IMAGE_MODEL, SMALL_VLM
 

@@ -11,9 +11,10 @@ from hydra.errors import InstantiationException
 from hydra.utils import get_object, instantiate
 
 from common.models.builders import CONF_MODEL_DIR, build_model, build_role, load_t2i, load_vlm
-from common.models.bundles import T2IBundle, VLMBundle
 from common.models.hub import ModelNotAvailableError
+from common.models.t2i import T2IBundle
 from common.models.tiny import build_tiny_sd3, build_tiny_vlm
+from common.models.vlm_bundle import VLMBundle
 from tests.common.models.conftest import SMALL_IMAGE_MODEL, SMALL_VLM
 
 CONF_DIR = Path(CONF_MODEL_DIR).parent

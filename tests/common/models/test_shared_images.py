@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import torch
 
-from common.models.bundles import VLMBundle
-from common.models.generation import expand_batch, sequence_logprobs
 from common.models.shared_images import dedup_images, vision_tower
+from common.models.vlm_bundle import VLMBundle
+from common.models.vlm_sampling import expand_batch, sequence_logprobs
 from tests.common.models.conftest import chats
 
 

@@ -10,7 +10,6 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from common.models.bundles import VLMBundle
 from common.models.pretrain.cache import base_dir
 from common.models.pretrain.cards import CARD_JSON
 from common.models.source import (
@@ -23,6 +22,7 @@ from common.models.source import (
     role_model,
 )
 from common.models.tiny import build_tiny_vlm
+from common.models.vlm_bundle import VLMBundle
 from tests.common.models.conftest import SMALL_VLM
 
 

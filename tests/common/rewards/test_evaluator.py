@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from common.parsing import ParseOutcome
 from common.rewards import (
     CompositeReward,
-    ParseOutcome,
     compute_evaluator_reward,
     compute_evaluator_rewards,
     score_continuous,

@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from common.models.builders import load_vlm
-from common.models.bundles import VLMBundle
 from common.models.tiny import build_tiny_vlm
+from common.models.vlm_bundle import VLMBundle
 from common.sft import (
     ConcatExamples,
     ExampleOrder,

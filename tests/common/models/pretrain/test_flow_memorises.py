@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from common.models.generation import sample_images
+from common.models.image_sampling import sample_images
 from common.models.pretrain.data import render_at, world_scenes
 from common.models.pretrain.flow import FlowMatchingLoss, images_to_uint8
 from common.models.tiny import build_tiny_sd3

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from common.rewards import (
+from common.parsing import (
     ParseOutcome,
     parse_answer,
     parse_completion,
@@ -19,8 +19,7 @@ from common.rewards import (
     parse_score,
     parse_score_detailed,
 )
-
-from .strategies import completion_text
+from tests.common.rewards.strategies import completion_text
 
 # ------------------------------------------------------------------ <think>/<answer> structure
 
