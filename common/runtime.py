@@ -16,10 +16,13 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
+
+if TYPE_CHECKING:
+    from common.tracking import RunLogger
 
 T = TypeVar("T")
 
@@ -80,6 +83,15 @@ class RunContext:
     cfg: DictConfig
     seed: int = 0
     history: list[dict[str, Any]] = field(default_factory=list)
+    logger: RunLogger | None = None
+    """Where ``log`` / ``log_image`` / ``log_table`` go (:mod:`common.tracking`); ``None``: JSONL only."""
+
+    def __post_init__(self) -> None:
+        self.run_dir = Path(self.run_dir)
+        if self.logger is None:
+            from common.tracking import RunLogger
+
+            self.logger = RunLogger(self.run_dir)
 
     def path(self, *parts: str) -> Path:
         """A path inside the run directory (parents created)."""
@@ -91,11 +103,24 @@ class RunContext:
         return write_json_atomic(self.path(name), obj)
 
     def log(self, metrics: dict[str, Any], step: int | None = None) -> None:
-        """Append one record of scalar metrics to ``<run_dir>/log.jsonl`` (and the logger)."""
+        """Log one record of scalar metrics: ``<run_dir>/log.jsonl``, and wandb with ``logger=wandb``
+        (rank 0 only; every rank keeps it in ``history``)."""
         record = {"step": step, **to_jsonable(metrics)}
         self.history.append(record)
-        with self.path("log.jsonl").open("a") as f:
-            f.write(json.dumps(record) + "\n")
+        assert self.logger is not None
+        self.logger.log(record, step)
+
+    def log_image(self, key: str, image: Any, *, caption: str | None = None) -> None:
+        """Log an image (PIL image, array or path; write the file yourself) to the tracker."""
+        assert self.logger is not None
+        self.logger.image(key, image, caption=caption)
+
+    def log_table(
+        self, key: str, data: Any, *, columns: list[str] | None = None, index_name: str = "name"
+    ) -> None:
+        """Log a table (rows as :func:`common.scoring.tables.write_tables` takes them) to the tracker."""
+        assert self.logger is not None
+        self.logger.table(key, data, columns=columns, index_name=index_name)
 
     def progress(self, iterable: Iterable[T], desc: str, total: int | None = None) -> Iterator[T]:
         """A tqdm progress bar (quiet when ``runtime.progress`` is false)."""

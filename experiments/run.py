@@ -2,7 +2,9 @@
 
 Each ``conf/exp/<name>.yaml`` names a task function (``task._target_``) and its parameters. The
 task runs with the composed config and a :class:`common.runtime.RunContext`; its return value is
-written to ``<run_dir>/metrics.json`` and the resolved config to ``<run_dir>/config.yaml``.
+written to ``<run_dir>/metrics.json`` and the resolved config to ``<run_dir>/config.yaml``. What it
+logs goes to ``<run_dir>/log.jsonl`` and, with ``logger=wandb``, to an offline wandb run in
+``<run_dir>/wandb/`` (:mod:`common.tracking`).
 Without ``+exp`` (or with an unknown one) the list of experiments is printed and the exit code is 2.
 """
 
@@ -47,6 +49,15 @@ def usage(problem: str) -> str:
 def run_task(cfg: Any) -> dict[str, Any]:
     """Run the task named by ``cfg.task`` inside the current Hydra run directory."""
     from hydra.core.hydra_config import HydraConfig
+
+    hydra_cfg = HydraConfig.get()
+    return execute(cfg, Path(hydra_cfg.runtime.output_dir), hydra=hydra_cfg)
+
+
+def execute(cfg: Any, run_dir: Path, *, hydra: Any = None) -> dict[str, Any]:
+    """Run ``cfg.task`` in ``run_dir``: config.yaml, the task with its logger (``conf/logger``; a
+    wandb run is finished even when the task raises), metrics.json. ``hydra``: the job's Hydra
+    config (names the wandb run and its sweep group), if any."""
     from hydra.utils import instantiate
 
     from common.runtime import (
@@ -56,15 +67,22 @@ def run_task(cfg: Any) -> dict[str, Any]:
         set_threads,
         write_json_atomic,
     )
+    from common.tracking import RunLogger
 
-    run_dir = Path(HydraConfig.get().runtime.output_dir)
     save_resolved_config(cfg, run_dir)
     set_threads(cfg.runtime.threads)
     seed_everything(int(cfg.seed))
-    ctx = RunContext(run_dir=run_dir, cfg=cfg, seed=int(cfg.seed))
-    task = instantiate(cfg.task, _partial_=True)
-    metrics = task(cfg=cfg, ctx=ctx) or {}
-    write_json_atomic(run_dir / "metrics.json", metrics)
+    logger = RunLogger.start(cfg, run_dir, hydra=hydra)
+    exit_code = 1
+    try:
+        ctx = RunContext(run_dir=run_dir, cfg=cfg, seed=int(cfg.seed), logger=logger)
+        task = instantiate(cfg.task, _partial_=True)
+        metrics = task(cfg=cfg, ctx=ctx) or {}
+        write_json_atomic(run_dir / "metrics.json", metrics)
+        logger.summary(metrics)
+        exit_code = 0
+    finally:
+        logger.finish(exit_code)
     print(f"[{cfg.exp_name}] run directory: {run_dir}")
     return metrics
 

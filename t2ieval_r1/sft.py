@@ -22,6 +22,7 @@ import json
 import os
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -115,12 +116,16 @@ def train_evaluator_sft(
     template: str = "default",
     engine_cfg: Any = None,
     progress: bool = True,
+    log_fn: Callable[[dict[str, Any], int], None] | None = None,
 ) -> dict[str, Any]:
-    """Build the examples of ``kind`` and fine-tune ``bundle`` on them in place (resumable)."""
+    """Build the examples of ``kind`` and fine-tune ``bundle`` on them in place (resumable);
+    ``log_fn(metrics, step)`` gets each loss record of the loop (e.g. ``RunContext.log``)."""
     examples, summary = evaluator_examples(ds, kind, bundle=bundle, template=template, seed=sft.seed)
     trainer = SFTTrainer(bundle, examples, sft, work_dir, engine_cfg=engine_cfg, progress=progress)
     result = trainer.fit()
-    result.pop("history", None)
+    for rec in result.pop("history", None) or []:
+        if log_fn is not None:
+            log_fn({k: v for k, v in rec.items() if k != "step"}, rec["step"])
     return {"data": summary, "train": result}
 
 

@@ -94,6 +94,8 @@ def run(
             "contact_sheets": [str(p) for p in sheets],
         }
         ctx.log({"dataset": name, "seconds": seconds, "rows": sum(manifest["rows"].values())})
+        for sheet in sheets:
+            ctx.log_image(f"contact_sheets/{sheet.stem}", sheet, caption=f"{name} ({sheet.stem})")
     ctx.save_json("world_build.json", report)
     metrics: dict[str, Any] = {
         "seed": seed,

@@ -215,6 +215,7 @@ def run(
     write_tables(
         table_rows(results), ctx.run_dir / "firm_bench_mae", columns=["model", *COLUMNS], index_name="model"
     )
+    ctx.log_table("firm_bench_mae", table_rows(results), columns=["model", *COLUMNS], index_name="model")
     print(report, flush=True)
     return to_jsonable(
         {

@@ -193,6 +193,8 @@ def run(
     t_eval = time.perf_counter() - t0
     if fabric.global_rank == 0:
         ctx.save_json("train_log.json", history)
+        if held_out:
+            ctx.log_table("held_out", held_out, index_name="mode")
     return {
         "kind": kind,
         "modes": modes,

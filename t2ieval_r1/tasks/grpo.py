@@ -14,7 +14,8 @@ checkpoints in the run directory instead.
 
 Returns (``metrics.json``): the trainer's summary (steps, resume point, train time, first and
 last step metrics), the final validation metrics, wall times, the checkpoint and evaluator paths;
-``samples.json`` in the run directory holds completions of the last step with their rewards.
+``samples.json`` in the run directory holds completions of the last step with their rewards, and
+``samples.png`` their items' images (both also go to the run's logger, e.g. wandb).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from t2ieval_r1.grpo import GRPOConfig, GRPOTrainer
 from t2ieval_r1.grpo.checkpoint import NOT_IN_RESUME_KEY
 from t2ieval_r1.grpo.model import PolicySpec, build_policy, policy_source
 
-__all__ = ["checkpoint_root", "correlation_gain", "meta_evaluation", "run"]
+__all__ = ["checkpoint_root", "correlation_gain", "log_samples", "meta_evaluation", "run"]
 
 
 def meta_evaluation(
@@ -115,6 +116,24 @@ def checkpoint_root(
     """
     return run_checkpoint_root(
         cfg, resume, checkpoint_dir, ctx.run_dir / "checkpoints", model_source, NOT_IN_RESUME_KEY
+    )
+
+
+def log_samples(ctx: RunContext, samples: list[dict[str, Any]], items: list[Any]) -> None:
+    """``samples.png`` (the images of the last step's sampled items, one grid) and the samples as a
+    table with each item's images, both to the run's logger."""
+    from common.models.pretrain.flow import contact_sheet
+
+    if not samples:
+        return
+    per_item = [contact_sheet(list(it.images), columns=len(it.images), scale=1) for it in items]
+    unique = list({s["item"]: im for s, im in zip(samples, per_item, strict=True)}.values())
+    if len({im.size for im in unique}) == 1:
+        path = ctx.path("samples.png")
+        contact_sheet(unique, columns=4, scale=2).save(path)
+        ctx.log_image("samples/images", path, caption="items of the last step")
+    ctx.log_table(
+        "samples/completions", [{**s, "images": im} for s, im in zip(samples, per_item, strict=True)]
     )
 
 
@@ -201,6 +220,7 @@ def run(
     if fabric.global_rank == 0:
         ctx.save_json("samples.json", samples)
         ctx.save_json("train_log.json", trainer.history)
+        log_samples(ctx, samples, trainer.last_items[: len(samples)])
     evaluator = trainer.export(ctx.run_dir / "evaluator") if export else None
     evaluation: dict[str, Any] = {}
     if meta_eval is not None and evaluator is not None and fabric.global_rank == 0:

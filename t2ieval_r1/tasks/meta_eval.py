@@ -184,6 +184,7 @@ def run(
         )
     )
     write_tables(rows, ctx.run_dir / "meta_eval", floatfmt=floatfmt, caption=caption)
+    ctx.log_table("meta_eval", rows)
     table_md = to_markdown(rows, floatfmt=floatfmt)
     (ctx.run_dir / "meta_eval.md").write_text(caption + "\n\n" + table_md)
     paper = build_results_table([run_result(metrics, method)], published=False)

@@ -82,6 +82,7 @@ def run(
         template=template,
         engine_cfg=cfg.engine,
         progress=bool(OmegaConf.select(cfg, "runtime.progress", default=True)),
+        log_fn=ctx.log,
     )
     evaluator = ctx.run_dir / "evaluator"
     bundle.save_pretrained(evaluator)

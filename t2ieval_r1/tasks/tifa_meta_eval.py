@@ -123,6 +123,7 @@ def run(
     )
     table_md = to_markdown(rows, floatfmt=floatfmt)
     write_tables(rows, ctx.run_dir / "tifa_meta_eval", floatfmt=floatfmt, caption=caption)
+    ctx.log_table("tifa_meta_eval", rows)
     (ctx.run_dir / "tifa_meta_eval.md").write_text(caption + "\n\n" + table_md)
     print(caption + "\n\n" + table_md, flush=True)
     ctx.log({"rows": len(results), "seconds": round(time.perf_counter() - start, 3)}, step=0)

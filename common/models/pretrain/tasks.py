@@ -2,12 +2,15 @@
 
 Each builds (or reuses from the cache) the named bases and prints their model cards; the run's
 ``metrics.json`` holds each base's path, whether it was built by this run, and its card's
-headline numbers.
+headline numbers. The run's logger gets each base's headline numbers, the loss records of a base
+built by this run (``<base>/loss`` ... at their steps) and its ``samples.png`` if it has one.
 """
 
 from __future__ import annotations
 
+import json
 import time
+from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
@@ -89,11 +92,27 @@ def run(
             "seconds": round(time.perf_counter() - start, 1),
             **headline(card),
         }
+        if not cached:  # the loop's loss records of a base built by this run, as step metrics
+            log_training(ctx, name, path)
         ctx.log({"base": name, **{k: v for k, v in out[name].items() if not isinstance(v, dict)}})
+        if (path / "samples.png").is_file():
+            ctx.log_image(
+                f"{name}/samples", path / "samples.png", caption=f"{name}: samples of the built base"
+            )
         if print_cards:
             print(render_model_card(card))
             print(f"[{name}] {'built' if not cached else 'reused'}: {path}\n")
     return out
+
+
+def log_training(ctx: RunContext, name: str, path: Path) -> None:
+    """The loss records of base ``path`` (``training_log.jsonl``) as ``<name>/<metric>`` at their steps."""
+    log = path / "training_log.jsonl"
+    if not log.is_file():
+        return
+    for line in log.read_text().splitlines():
+        rec = json.loads(line)
+        ctx.log({f"{name}/{k}": v for k, v in rec.items() if k != "step"}, step=rec.get("step"))
 
 
 def _plain(node: Any) -> dict[str, Any]:
