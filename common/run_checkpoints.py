@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from common.runtime import to_jsonable, write_json_atomic
+from common.jsonio import to_jsonable, write_json_atomic
 
 __all__ = [
     "checkpoints",

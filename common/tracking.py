@@ -36,6 +36,9 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from common.jsonio import to_jsonable
+from common.scoring.tables import as_table
+
 __all__ = ["RANK_VARIABLES", "RunLogger", "is_rank0", "wandb_identity"]
 
 
@@ -144,9 +147,6 @@ class RunLogger:
             return
         import wandb
 
-        from common.runtime import to_jsonable
-        from common.scoring.tables import as_table
-
         def cell(value: Any) -> Any:
             if hasattr(value, "getpixel"):  # a PIL image
                 return wandb.Image(value)
@@ -163,7 +163,6 @@ class RunLogger:
         """The run's returned metrics, scalars only (nested keys joined with ``/``), as wandb's summary."""
         if self.wandb_run is None or not self.rank0:
             return
-        from common.runtime import to_jsonable
 
         flat: dict[str, Any] = {}
 

@@ -60,12 +60,12 @@ def execute(cfg: Any, run_dir: Path, *, hydra: Any = None) -> dict[str, Any]:
     config (names the wandb run and its sweep group), if any."""
     from hydra.utils import instantiate
 
+    from common.jsonio import write_json_atomic
     from common.runtime import (
         RunContext,
         save_resolved_config,
         seed_everything,
         set_threads,
-        write_json_atomic,
     )
     from common.tracking import RunLogger
 

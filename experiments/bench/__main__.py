@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import experiments.bench as bench_pkg
-from common.runtime import write_json_atomic
+from common.jsonio import write_json_atomic
 
 
 def discover() -> list[str]:

@@ -33,8 +33,8 @@ from starlette.concurrency import run_in_threadpool
 
 from common.annotators import TransformersVLMAnnotator
 from common.annotators.types import Annotator, AnnotatorUnavailableError, ChatRequest, ChatResponse
+from common.jsonio import write_json_atomic
 from common.rewards.modes import RM_MODES
-from common.runtime import write_json_atomic
 from firm.prompts.rm import RM_TEMPLATES
 from firm.serve.app import Observe, build_app
 from firm.serve.backend import unsupported_params

@@ -27,8 +27,9 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from common.jsonio import to_jsonable
 from common.rewards.modes import CONSISTENCY, EXECUTION, INSTRUCTION
-from common.runtime import RunContext, to_jsonable
+from common.runtime import RunContext
 from common.scoring.tables import write_tables
 from common.world.levels import run_level
 from firm.bench.critics import JudgeSpec, build_judges, endpoint_annotator, model_annotator

@@ -26,7 +26,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from common.runtime import to_jsonable
+from common.jsonio import to_jsonable
 from common.scoring.predictions import PredictionsFormatError
 
 __all__ = ["Completion", "read_completions", "write_records"]

@@ -36,11 +36,11 @@ import numpy as np
 import torch
 
 from common.engine import build_fabric, gathered_parameters, setup_model_and_optimizer
+from common.jsonio import to_jsonable
 from common.models.vlm_bundle import VLMBundle
 from common.parsing import ParseOutcome
 from common.rl import ADVANTAGE_ESTIMATORS, zero_std_ratio
 from common.run_checkpoints import latest_checkpoint, load_checkpoint_dir, save_checkpoint_dir
-from common.runtime import to_jsonable
 from t2ieval_r1.grpo.config import GRPOConfig
 from t2ieval_r1.grpo.items import DataStream, EvalItem, load_items
 from t2ieval_r1.grpo.policy import banned_token_ids

@@ -19,7 +19,8 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from common.runtime import RunContext, write_json_atomic
+from common.jsonio import write_json_atomic
+from common.runtime import RunContext
 from common.world.levels import DEFAULT_LEVEL, run_level
 
 __all__ = ["effective_params", "evaluate_cached", "evaluate_exported", "summary_of"]

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from common.runtime import write_json_atomic
+from common.jsonio import write_json_atomic
 from t2ieval_r1.evaluate import BenchmarkSpec, load_benchmark
 from t2ieval_r1.tables import (
     PUBLISHED_SOURCE,

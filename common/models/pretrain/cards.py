@@ -14,7 +14,7 @@ import platform
 from pathlib import Path
 from typing import Any
 
-from common.runtime import to_jsonable, write_json_atomic
+from common.jsonio import to_jsonable, write_json_atomic
 
 CARD_JSON = "card.json"
 CARD_MD = "MODEL_CARD.md"
