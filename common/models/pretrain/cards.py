@@ -140,8 +140,21 @@ def _quality_t2i(q: dict[str, Any]) -> list[str]:
             f"Conditioning probe ({probe['n']} prompts, CFG {probe['guidance_scale']:g}): changing the "
             f"prompt with the noise fixed changes a sample by {probe['prompt_effect']:.3f} (mean absolute "
             f"pixel change, pixels in [0, 1]); changing the noise with the prompt fixed by "
-            f"{probe['noise_effect']:.3f}.",
+            f"{probe['noise_effect']:.3f}. Where the prompt leaves layout and colours free the noise "
+            "decides them, so a faithful generator's pixel noise effect can exceed its prompt effect.",
         ]
+        if "prompt_effect_colors" in probe:
+            lines.append(
+                f"Colour reading (L1 between colour histograms, blind to layout): prompt "
+                f"{probe['prompt_effect_colors']:.3f} vs noise {probe['noise_effect_colors']:.3f}"
+                + (
+                    f"; on the {probe['n_named']} prompts that name colours: prompt "
+                    f"{probe['prompt_effect_colors_named']:.3f} vs noise "
+                    f"{probe['noise_effect_colors_named']:.3f}."
+                    if "n_named" in probe
+                    else "."
+                )
+            )
     if q.get("grid"):
         lines += ["", f"Samples ({q['best_guidance']}, first 64 prompts): `{q['grid']}`."]
     return lines

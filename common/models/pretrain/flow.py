@@ -398,6 +398,23 @@ def _score_detections(prompts: list[Any], detections: list[list[Any]]) -> dict[s
     }
 
 
+def color_histograms(images: np.ndarray) -> np.ndarray:
+    """``[N, H, W, 3]`` images in [0, 1] -> ``[N, len(COLORS)]``: the share of each image's pixels
+    whose nearest colour is that world colour rather than another one or the image's background
+    (its median colour). Where objects are does not enter it; which colours, and how much of
+    each, does."""
+    from common.world.vocab import COLORS
+
+    palette = np.asarray(list(COLORS.values()), dtype=np.float32) / 255.0  # [K, 3]
+    n, h, w, _ = images.shape
+    pixels = images.reshape(n, h * w, 3)
+    background = np.median(pixels, axis=1, keepdims=True)  # [N, 1, 3]
+    centres = np.concatenate([np.broadcast_to(palette, (n, *palette.shape)), background], axis=1)
+    nearest = np.argmin(((pixels[:, :, None, :] - centres[:, None, :, :]) ** 2).sum(-1), axis=-1)
+    k = len(palette)
+    return np.stack([np.bincount(row, minlength=k + 1)[:k] for row in nearest]).astype(np.float32) / (h * w)
+
+
 def conditioning_probe(
     bundle: Any,
     prompts: list[str],
@@ -408,11 +425,21 @@ def conditioning_probe(
     batch_size: int,
     seed: int,
     sources: torch.Tensor | None = None,
+    names_colors: list[bool] | None = None,
 ) -> dict[str, float]:
-    """Does a sample depend on its prompt? Mean absolute pixel change (images in [0, 1]) when
-    the prompt changes with the noise fixed (``prompt_effect``) and when the noise changes with
-    the prompt fixed (``noise_effect``). A model that ignores its prompt has a prompt effect far
-    below its noise effect."""
+    """Does a sample depend on its prompt? Two readings of the change when the prompt changes with
+    the noise fixed (``prompt_effect``) and when the noise changes with the prompt fixed
+    (``noise_effect``):
+
+    - pixels: mean absolute pixel change (images in [0, 1]). Where the prompt leaves the layout
+      free the noise decides where objects go, so a good generator's noise effect can exceed its
+      prompt effect; a model that ignores its prompt has a prompt effect far below it.
+    - colours (``*_colors``): L1 distance between :func:`color_histograms`, blind to where objects
+      are: a model that follows its prompt changes colours when the prompt changes and keeps them
+      when only the noise changes. With ``names_colors`` (one flag per prompt), the colour
+      reading also over the prompts that name colours (``*_colors_named``): where the prompt fixes
+      the colours, the prompt effect should exceed the noise effect.
+    """
 
     def arr(images: list[Image.Image]) -> np.ndarray:
         return np.stack([np.asarray(im.convert("RGB"), dtype=np.float32) / 255.0 for im in images])
@@ -421,12 +448,24 @@ def conditioning_probe(
     base = arr(_sample(bundle, prompts, batch_size=batch_size, seed=seed, **common))
     other_prompt = arr(_sample(bundle, shuffled, batch_size=batch_size, seed=seed, **common))
     other_noise = arr(_sample(bundle, prompts, batch_size=batch_size, seed=seed + 7919, **common))
-    return {
+    hist = [color_histograms(x) for x in (base, other_prompt, other_noise)]
+    by_prompt, by_noise = np.abs(hist[0] - hist[1]).sum(1), np.abs(hist[0] - hist[2]).sum(1)
+    out = {
         "prompt_effect": float(np.abs(base - other_prompt).mean()),
         "noise_effect": float(np.abs(base - other_noise).mean()),
+        "prompt_effect_colors": float(by_prompt.mean()),
+        "noise_effect_colors": float(by_noise.mean()),
         "n": len(prompts),
         "guidance_scale": guidance_scale,
     }
+    named = np.asarray(names_colors if names_colors is not None else [], dtype=bool)
+    if named.any():
+        out |= {
+            "prompt_effect_colors_named": float(by_prompt[named].mean()),
+            "noise_effect_colors_named": float(by_noise[named].mean()),
+            "n_named": int(named.sum()),
+        }
+    return out
 
 
 def evaluate_t2i(
@@ -439,7 +478,7 @@ def evaluate_t2i(
     batch_size: int = 64,
     grid_path: Path | None = None,
     level: str | None = None,
-    probe_size: int = 64,
+    probe_size: int = 96,
 ) -> dict[str, Any]:
     """GenEval-world accuracy of a generator on ``n`` held-out world prompts, per CFG scale.
 
@@ -488,6 +527,7 @@ def evaluate_t2i(
             guidance_scale=float(key.removeprefix("cfg_")),
             batch_size=batch_size,
             seed=seed,
+            names_colors=[any(it.color is not None for it in p.include) for p in prompts[:k]],
         )
     if grid_path is not None and samples[key]:
         contact_sheet(samples[key][:64]).save(grid_path)
