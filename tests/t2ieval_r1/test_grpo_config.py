@@ -47,7 +47,7 @@ def test_defaults_are_valid_and_sizes_derive() -> None:
         ({"rollout": {"temperature": 0.0}}, "temperature must be > 0"),
         ({"advantage": "ppo"}, "grpo.advantage: unknown name 'ppo'"),
         ({"reward": {"score_fn": "nope"}}, "grpo.reward.score_fn"),
-        ({"lr": 1e-3}, r"grpo: unknown key\(s\) \['lr'\]"),
+        ({"optim": {"lr": 1e-3}}, r"grpo: unknown key\(s\) \['optim'\]"),
         ({"lr": "fast"}, "grpo.lr: expected a number"),
         ({"reference": "frozen"}, "grpo.reference: expected one of"),
         ({"steps": 0}, "grpo.steps must be >= 1"),
