@@ -130,7 +130,6 @@ def _score(
     shapes: Sequence[str] | None,
 ) -> dict[str, Any]:
     """Detect once per image; score against the true and the shuffled prompts."""
-
     big = [upsample_for_checker(im) for im in images]
     t0 = time.perf_counter()
     detections = [detect_objects(im, shapes=shapes) for im in big]
@@ -188,7 +187,6 @@ def evaluate_checker(
     ``chance_geneval``, ``chance_clean``, per-tag dicts of each, ``colour_presence`` (and its
     chance), ``objects_per_image``, ``ms_per_image`` and ``confusion``.
     """
-
     lv = get_level(level)
     read = lv.shapes if shapes == "level" else shapes
     rng = np.random.default_rng([seed, 0xC4EC])

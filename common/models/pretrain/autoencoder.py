@@ -135,7 +135,7 @@ class AutoencoderObjective(PretrainObjective):
         set_latent_statistics(bundle, posterior_means(bundle, images))
 
     def load(self, path: Path) -> Any:
-        from diffusers import AutoencoderKL
+        from diffusers import AutoencoderKL  # lazy: diffusers is a heavy import, needed only here
 
         return AutoencoderKL.from_pretrained(str(path))
 
@@ -168,7 +168,6 @@ def evaluate_autoencoder(
     vae: Any, *, n: int = 240, seed: int = 10_007, batch_size: int = 128, grid_path: Path | None = None
 ) -> dict[str, Any]:
     """Reconstruction quality of ``vae`` on ``n`` held-out GenEval-world scenes (module docstring)."""
-
     start = time.perf_counter()
     size = int(vae.config.sample_size)
     pairs = world_scenes(n, seed, modes=("match",))

@@ -163,7 +163,6 @@ def build(
     ``run_cfg`` (the caller's run config) is where an objective that builds on another base
     (a latent generator on its autoencoder) finds the cache.
     """
-
     start = time.perf_counter()
     objective = get_objective(pcfg.objective)
     objective.run_cfg = run_cfg
@@ -223,7 +222,6 @@ def build(
 
 def load_base(name: str, cfg: Any = None, **kwargs: Any) -> Any:
     """The bundle of base ``name`` (built first if needed); ``kwargs`` go to :func:`ensure_base`."""
-
     return load_model(str(ensure_base(name, cfg, **kwargs)))
 
 

@@ -110,7 +110,6 @@ class PretrainConfig(LoopConfig):
 
     def validate(self) -> None:
         """Raise ``ValueError`` on values that cannot train."""
-
         if self.world_level not in LEVELS:
             raise ValueError(
                 f"pretrain {self.name}: world_level must be one of {list(LEVELS)}, got {self.world_level!r}"
@@ -309,7 +308,6 @@ def available_bases() -> list[str]:
 
 def load_pretrain_config(name: str, overrides: dict[str, Any] | None = None) -> PretrainConfig:
     """``conf/pretrain/<name>.yaml`` (+ ``overrides``) as its objective's dataclass, validated."""
-
     path = CONF_PRETRAIN_DIR / f"{name}.yaml"
     if not path.is_file():
         raise KeyError(f"no pretraining config {name!r}; known: {', '.join(available_bases())}")
@@ -341,7 +339,6 @@ def config_from_dict(data: dict[str, Any]) -> PretrainConfig:
 
 def model_node(cfg: PretrainConfig, scale: Any = None) -> dict[str, Any]:
     """The model preset this config trains, with its overrides and the scale's dtype/device, resolved."""
-
     node = model_preset(cfg.model)
     settings: dict[str, Any] = {}
     if scale is not None:
@@ -356,7 +353,6 @@ def model_node(cfg: PretrainConfig, scale: Any = None) -> dict[str, Any]:
 
 def config_hash(cfg: PretrainConfig, scale: Any = None) -> str:
     """12 hex digits identifying the weights ``cfg`` produces (see the module docstring)."""
-
     payload = {
         "format": PRETRAIN_FORMAT,
         "config": {

@@ -115,7 +115,6 @@ def dense_cell_labels(scene: Scene, grid_h: int, grid_w: int) -> tuple[list[int]
     last-drawn object whose coverage of the cell is at least :data:`DENSE_COVERAGE`. Indices are
     into :data:`SHAPES` / :data:`COLORS`; background cells get ``len(SHAPES)`` / ``len(COLORS)``.
     """
-
     shapes = np.full((grid_h, grid_w), len(SHAPES), dtype=np.int64)
     colors = np.full((grid_h, grid_w), len(COLORS), dtype=np.int64)
     names = list(COLORS)
@@ -243,7 +242,6 @@ def difference_pairs(n: int, seed: int, level: str | WorldLevel | None = None) -
     """``n`` (source, result) pairs: a scene matching a random world prompt (one to three
     distractors, as FIRM's edit sources), a random edit, and a result of a uniformly drawn
     execution and consistency variant (:func:`common.world.edits.make_example`)."""
-
     rng = np.random.default_rng([seed, 0xD1FF])
 
     def sloppy(scene: Scene, edit: Edit) -> EditExample:
@@ -311,7 +309,6 @@ def _multiset_minus(a: Sequence[SceneObject], b: Sequence[SceneObject]) -> list[
 
 def edit_triple(source: Scene, edit: Any, instruction: str | None = None) -> EditTriple:
     """The :class:`EditTriple` of a world edit applied perfectly to ``source``."""
-
     target = apply_edit(source, edit)
     new = _multiset_minus(target.objects, source.objects)
     gone = _multiset_minus(source.objects, target.objects)
@@ -342,7 +339,6 @@ def world_edits(
     (training); otherwise the canonical one (evaluation). ``level``: the world level of the
     source scenes and of added / replacing shapes.
     """
-
     rng = np.random.default_rng([seed, 0xED17])
     names = list(kinds) if kinds is not None else list(EDIT_KINDS)
     distractors = get_level(level).distractors  # a generated scene's, not a source's
@@ -404,7 +400,6 @@ def edit_verdict(
     both. ``kept_share``: share of kept objects detected (partial credit). ``shapes``: the shapes
     the checker may read (the world level's; ``None``: all).
     """
-
     dets = detect_objects(upsample_for_checker(image), shapes=shapes)
     if triple.op == "resize":
         src = source_image if source_image is not None else render_at(triple.source, image.size[0])

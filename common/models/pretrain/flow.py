@@ -108,7 +108,7 @@ def attach_autoencoder(bundle: Any, path: Path) -> None:
 
     The saved VAE must have the preset's down-sampling factor and latent channels (the
     transformer was sized for them)."""
-    from diffusers import AutoencoderKL
+    from diffusers import AutoencoderKL  # lazy: diffusers is a heavy import, needed only here
 
     if bundle.vae is None:
         raise ValueError(
@@ -258,7 +258,6 @@ def _sample(
     seed: int,
 ) -> list[Image.Image]:
     """Images for ``prompts`` (and sources), in batches, with reproducible noise."""
-
     was_training = bundle.transformer.training
     for m in bundle.modules().values():
         m.eval()
@@ -302,7 +301,6 @@ def noise_images(n: int, size: int, seed: int, bundle: Any = None) -> list[Image
     space: the VAE's decoding of latent noise. The checker finds spurious objects in such
     images, so this is the chance level of the GenEval-world numbers (well above 0%).
     """
-
     g = torch.Generator(device="cpu").manual_seed(seed)
     if bundle is None or bundle.vae is None:
         return tensor_to_pil(((torch.randn(n, 3, size, size, generator=g) + 1.0) / 2.0).clamp(0, 1))
@@ -355,7 +353,6 @@ def geneval_summary(
     checker reads. With ``chance_seed``, ``chance`` holds the same numbers for the same images
     scored against prompts shuffled within each tag (:func:`shuffled_within_tag`).
     """
-
     shapes = get_level(level).shapes
     detections = [detect_objects(upsample_for_checker(im), shapes=shapes) for im in images]
     out = _score_detections(prompts, detections)
@@ -535,7 +532,6 @@ def evaluate_editor(
     execution and consistency) minus the copy baseline's, with a paired bootstrap 95% interval over
     the edits. Execution alone can be gamed: a blank image executes every remove.
     """
-
     start = time.perf_counter()
     edits = world_edits(n, seed, kinds, level=level)
     size = bundle.spec.resolution

@@ -346,7 +346,6 @@ def answer_questions(
     batch_size: int = 64,
 ) -> list[str]:
     """Greedy answers of the VLM to one question per image (or per tuple of images; canonical text)."""
-
     was_training = bundle.model.training
     bundle.model.eval()
     out: list[str] = []
