@@ -16,7 +16,7 @@ half one. Only the newest ``keep`` checkpoints are kept.
 The root is keyed by :func:`resume_key`, a hash of everything in the run config that changes
 what the run computes (not its length, logging or paths: each task names those keys, e.g.
 :data:`t2ieval_r1.grpo.checkpoint.NOT_IN_RESUME_KEY`), so rerunning the same command after a
-kill, or with a larger ``max_steps``, finds the checkpoints and continues from the last one.
+kill, or with a larger ``steps``, finds the checkpoints and continues from the last one.
 """
 
 from __future__ import annotations

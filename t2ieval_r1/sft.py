@@ -44,6 +44,8 @@ __all__ = [
 
 WARMUP_DIR = "t2ieval_r1_warmup"
 WARMUP_CARD = "warmup.json"
+KEY_UNLESS_DEFAULT: dict[str, Any] = {"lr_schedule": "cosine", "optimizer": "adamw", "warmup_steps": 0}
+"""SFT config fields in a warm-up's cache key only when they differ from these defaults."""
 
 
 def evaluator_examples(
@@ -170,6 +172,12 @@ class WarmupSpec:
         sft = SFTConfig.from_dict(self.sft).to_dict()
         for k in ("checkpoint_every", "log_every", "name"):
             sft.pop(k, None)
+        # The key as before the shared LoopConfig, so warm-ups cached then stay valid: its new
+        # fields are left out at their defaults, and betas / eps keep the names they had then.
+        for k, default in KEY_UNLESS_DEFAULT.items():
+            if sft.get(k) == default:
+                sft.pop(k)
+        sft["adam_betas"], sft["adam_eps"] = sft.pop("betas"), sft.pop("eps")
         payload = {**asdict(self), "sft": sft, "start": start, "vocab": vocabulary_fingerprint()}
         return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
@@ -194,7 +202,7 @@ def ensure_warmup(
     from dataclasses import replace
 
     from common.models.builders import load_vlm
-    from common.models.pretrain.cache import file_lock
+    from common.train import file_lock
     from t2ieval_r1.data import corpus_at_level, load_corpus
 
     spec = replace(spec, corpus=corpus_at_level(spec.corpus, level))

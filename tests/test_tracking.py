@@ -64,7 +64,7 @@ def grpo(out: Path, *overrides: str) -> Path:
                 "task.model.name=tiny_qwen2_5_vl",
                 "~task.model.overrides",
                 f"+task.model.overrides={{{TINY_VLM}}}",
-                "task.grpo.max_steps=2",
+                "task.grpo.steps=2",
                 "task.grpo.batch_size=4",
                 "task.grpo.micro_batch_size=4",
                 "task.grpo.rollout.group_size=2",
@@ -131,7 +131,7 @@ def test_wandb_logger_writes_an_offline_run(tmp_path: Path, offline_wandb: None)
         if r.WhichOneof("record_type") == "config":
             config.update(items(r.config.update))
     assert config["exp_name"] == "t2ieval_r1_grpo"
-    assert config["task"]["grpo"]["max_steps"] == 2 and config["logger"]["name"] == "wandb"
+    assert config["task"]["grpo"]["steps"] == 2 and config["logger"]["name"] == "wandb"
 
     rows = [items(r.history.item) for r in records if r.WhichOneof("record_type") == "history"]
     steps = [r for r in rows if "reward/total_mean" in r]

@@ -5,15 +5,16 @@ Public API:
 - :class:`SFTExample` ``(messages, target)``: a prompt conversation (content parts may hold PIL
   images) and the answer to learn; :class:`LazyExamples` maps dataset rows to examples on access,
   :class:`ConcatExamples` joins several example sequences.
-- :class:`SFTConfig`: lr, steps or epochs, batch size per device, gradient accumulation, warm-up
-  ratio + cosine, weight decay, AdamW betas / eps, clipping, seed, checkpoint / log intervals,
-  ``max_time_s``, ``train_vision``; ``SFTConfig.from_dict`` checks keys.
+- :class:`SFTConfig` (a :class:`common.train.LoopConfig`): lr, steps or epochs, batch size per
+  device, gradient accumulation, warm-up ratio + cosine, weight decay, AdamW betas / eps,
+  clipping, seed, checkpoint / log intervals, ``max_time_s``, ``train_vision``;
+  ``SFTConfig.from_dict`` checks keys.
 - :class:`SFTTrainer` ``(bundle, examples, cfg, work_dir, engine_cfg=...)``: ``fit()`` trains or
   resumes (loss on the target tokens and the closing ``<|im_end|>`` only), ``export(path)`` saves a
   directory ``common.models.builders.load_vlm`` reads.
 - :func:`encode_sft_batch`: examples -> a model batch with answer-only ``labels``.
 
-Training runs on :func:`common.models.pretrain.loop.fit` (the pretraining loop) through the
+Training runs on :func:`common.train.fit` (the loop pretraining runs too) through the
 engine's Fabric (``conf/engine``).
 """
 

@@ -6,7 +6,7 @@ step sees ``global_batch = batch_size * grad_accum * world_size`` examples (FIRM
 5 x 2 x 8 GPUs = 80). The run length is ``steps`` optimizer steps, or, when ``steps`` is
 ``None``, ``ceil(epochs * n_examples / global_batch)``. The learning rate warms up linearly over
 ``ceil(warmup_ratio * steps)`` steps, then follows a cosine to ``min_lr_ratio * lr``
-(:func:`common.models.pretrain.loop.lr_at`).
+(:func:`common.train.schedules.lr_at`); ``warmup_ratio: null`` takes ``warmup_steps`` instead.
 """
 
 from __future__ import annotations
@@ -16,24 +16,28 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from common.train.config import LoopConfig
+
 __all__ = ["SFTConfig", "SFTSchedule"]
 
 
-@dataclass
-class SFTConfig:
-    """Supervised fine-tuning settings (see the module docstring).
+@dataclass(kw_only=True)
+class SFTConfig(LoopConfig):
+    """Supervised fine-tuning settings (see the module docstring): the loop's
+    (:class:`common.train.config.LoopConfig`, with SFT's defaults) and these.
 
     Attributes:
-        lr: peak AdamW learning rate.
+        lr: peak learning rate.
         steps: optimizer steps; ``None``: derived from ``epochs``.
         epochs: passes over the examples when ``steps`` is ``None`` (may be fractional).
         batch_size: examples per forward / backward pass on one device.
         grad_accum: forward / backward passes accumulated per optimizer step.
-        warmup_ratio: share of the steps with a linear warm-up.
+        warmup_ratio: share of the steps with a linear warm-up (``ceil(warmup_ratio * steps)``
+            steps); ``None``: ``warmup_steps`` steps instead (set one of the two).
         min_lr_ratio: the cosine schedule's floor as a share of ``lr`` (0: decay to zero, as
             Hugging Face's ``cosine``).
-        weight_decay: AdamW decoupled weight decay of the matrices (biases and norm weights get none).
-        adam_betas / adam_eps: AdamW's moment coefficients and epsilon.
+        weight_decay: decoupled weight decay of the matrices (biases and norm weights get none).
+        betas / eps: AdamW's moment coefficients and epsilon.
         grad_clip: global gradient-norm clipping (``None``: off; under DeepSpeed the engine
             config's ``gradient_clipping`` applies instead).
         seed: the example order (one permutation per epoch) is a function of it.
@@ -43,26 +47,17 @@ class SFTConfig:
         name: shown on the progress bar.
     """
 
+    name: str = "sft"
     lr: float = 1e-5
-    steps: int | None = None
+    steps: int | None = None  # type: ignore[assignment]
     epochs: float = 1.0
-    batch_size: int = 8
     grad_accum: int = 1
-    warmup_ratio: float = 0.1
-    min_lr_ratio: float = 0.0
-    weight_decay: float = 0.0
-    adam_betas: tuple[float, float] = (0.9, 0.999)
-    adam_eps: float = 1e-8
-    grad_clip: float | None = 1.0
-    seed: int = 0
+    warmup_ratio: float | None = 0.1
     train_vision: bool = True
     checkpoint_every: int = 50
-    log_every: int = 10
-    max_time_s: float | None = None
-    name: str = "sft"
 
     def __post_init__(self) -> None:
-        self.adam_betas = (float(self.adam_betas[0]), float(self.adam_betas[1]))
+        self.betas = [float(b) for b in self.betas]
         self.validate()
 
     def validate(self) -> SFTConfig:
@@ -76,12 +71,13 @@ class SFTConfig:
             raise ValueError(f"sft.epochs must be > 0 when sft.steps is null, got {self.epochs}")
         if not self.lr > 0:
             raise ValueError(f"sft.lr must be > 0, got {self.lr}")
-        if not 0 <= self.warmup_ratio < 1 or not 0 <= self.min_lr_ratio <= 1:
+        ratio = self.warmup_ratio
+        if (ratio is not None and not 0 <= ratio < 1) or not 0 <= self.min_lr_ratio <= 1:
             raise ValueError("sft.warmup_ratio must be in [0, 1) and sft.min_lr_ratio in [0, 1]")
-        if not all(0 <= b < 1 for b in self.adam_betas) or not self.adam_eps > 0:
-            raise ValueError(f"sft.adam_betas must be in [0, 1) and adam_eps > 0, got {self.adam_betas}")
-        if self.max_time_s is not None and not self.max_time_s > 0:
-            raise ValueError(f"sft.max_time_s must be > 0 or null, got {self.max_time_s}")
+        if ratio is not None and self.warmup_steps:
+            raise ValueError("sft: set warmup_ratio or warmup_steps, not both (warmup_ratio: null)")
+        for problem in self.loop_problems():
+            raise ValueError(f"sft.{problem}")
         return self
 
     @classmethod
@@ -96,14 +92,10 @@ class SFTConfig:
         unknown = sorted(set(data) - names)
         if unknown:
             raise ValueError(f"unknown sft keys {unknown}; known: {sorted(names)}")
-        if "adam_betas" in data:
-            data["adam_betas"] = tuple(data["adam_betas"])
         return cls(**data)
 
     def to_dict(self) -> dict[str, Any]:
-        out = dataclasses.asdict(self)
-        out["adam_betas"] = list(self.adam_betas)
-        return out
+        return dataclasses.asdict(self)
 
     def global_batch(self, world_size: int = 1) -> int:
         """Examples per optimizer step over all devices."""
@@ -115,34 +107,27 @@ class SFTConfig:
             raise ValueError("SFT needs at least one training example")
         gb = self.global_batch(world_size)
         steps = self.steps if self.steps is not None else max(1, math.ceil(self.epochs * n_examples / gb))
+        loop = {f.name: getattr(self, f.name) for f in dataclasses.fields(LoopConfig)}
+        warmup = self.warmup_steps if self.warmup_ratio is None else math.ceil(self.warmup_ratio * steps)
         return SFTSchedule(
-            name=self.name,
-            steps=int(steps),
-            lr=float(self.lr),
-            warmup_steps=math.ceil(self.warmup_ratio * steps),
-            min_lr_ratio=float(self.min_lr_ratio),
-            weight_decay=float(self.weight_decay),
-            grad_clip=self.grad_clip,
-            checkpoint_every=int(self.checkpoint_every),
-            log_every=int(self.log_every),
+            **{
+                **loop,
+                "steps": int(steps),
+                "lr": float(self.lr),
+                "warmup_steps": int(warmup),
+                "min_lr_ratio": float(self.min_lr_ratio),
+                "weight_decay": float(self.weight_decay),
+            },
             global_batch=gb,
             n_examples=int(n_examples),
         )
 
 
-@dataclass(frozen=True)
-class SFTSchedule:
-    """The resolved run (:class:`common.models.pretrain.loop.LoopConfig` fields, plus sizes)."""
+@dataclass(kw_only=True)
+class SFTSchedule(LoopConfig):
+    """The resolved run: the :class:`~common.train.config.LoopConfig` the loop runs (``steps`` and
+    ``warmup_steps`` resolved), plus the sizes."""
 
-    name: str
-    steps: int
-    lr: float
-    warmup_steps: int
-    min_lr_ratio: float
-    weight_decay: float
-    grad_clip: float | None
-    checkpoint_every: int
-    log_every: int
     global_batch: int
     n_examples: int
 

@@ -1,4 +1,4 @@
-"""SFT as an :class:`~common.models.pretrain.objectives.Objective` of the shared Fabric loop.
+"""SFT as an :class:`~common.train.objective.Objective` of the shared Fabric loop.
 
 Per optimizer step, rank ``r`` of ``W`` takes its ``batch_size * grad_accum`` share of the step's
 global batch (:class:`common.sft.data.ExampleOrder`) and cuts it into ``grad_accum``
@@ -20,10 +20,10 @@ from typing import Any
 
 import torch
 
-from common.models.pretrain.objectives import Objective
 from common.models.pretrain.vlm import VLMLoss
 from common.sft.config import SFTConfig, SFTSchedule
 from common.sft.data import ExampleOrder, SFTExample, encode_sft_batch, target_token_count
+from common.train import Objective
 
 __all__ = ["SFTObjective"]
 

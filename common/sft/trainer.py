@@ -6,8 +6,8 @@ Usage::
     result = trainer.fit()          # resumes from work_dir/checkpoint.pt if a previous call was killed
     trainer.export(run_dir / "model")   # load_vlm reads it
 
-Training is :func:`common.models.pretrain.loop.fit` over :class:`common.sft.objective.SFTObjective`
-(AdamW with ``adam_betas`` / ``adam_eps``, linear warm-up then cosine, gradient accumulation,
+Training is :func:`common.train.fit` over :class:`common.sft.objective.SFTObjective`
+(AdamW with ``betas`` / ``eps``, linear warm-up then cosine, gradient accumulation,
 global-norm clipping, checkpoints every ``checkpoint_every`` steps, ``max_time_s``). The same
 code runs on one CPU process, under DDP, or under DeepSpeed ZeRO-3 (build the model inside
 :func:`common.engine.sharded_init` of the same Fabric and pass that Fabric in; set
@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from common.engine import gathered_parameters
-from common.models.pretrain.loop import StepHook, fit, make_fabric
 from common.sft.config import SFTConfig, SFTSchedule
 from common.sft.data import SFTExample
 from common.sft.objective import SFTObjective
+from common.train import StepHook, fit, make_fabric
 
 __all__ = ["SFTTrainer", "freeze_vision"]
 
@@ -100,9 +100,6 @@ class SFTTrainer:
             fabric=self.fabric,
             progress=self.progress,
             hooks=self.hooks,
-            max_time_s=self.cfg.max_time_s,
-            betas=self.cfg.adam_betas,
-            eps=self.cfg.adam_eps,
         )
         s = self.schedule
         return {

@@ -92,6 +92,9 @@ NOISE_GUARD = 6.0
 
 N_RAYS = 128
 RAY_STEP = 0.25
+CHECK_UPSAMPLE = 4
+"""Model-resolution images are upsampled by this factor (Lanczos) before the world checker reads
+them: the checker was built for 128-pixel canvases (see :func:`upsample_for_checker`)."""
 _PALETTE_NAMES = tuple(COLORS)
 _PALETTE = np.array([COLORS[c] for c in _PALETTE_NAMES], dtype=np.float32)
 _EIGHT = np.ones((3, 3), dtype=bool)
@@ -510,3 +513,16 @@ def confusion_markdown(confusion: dict[str, dict[str, float]]) -> str:
             f"| {100 * c['req_accuracy']:.2f}% | {100 * c['image_accuracy']:.2f}% |"
         )
     return "\n".join(lines)
+
+
+def upsample_for_checker(image: Image.Image, factor: int = CHECK_UPSAMPLE) -> Image.Image:
+    """Lanczos upsampling of a model-resolution image before the world checker reads it.
+
+    Why: the checker's thresholds (minimum area, seed pixels, shape profiles) are set for a
+    128-pixel canvas. On ground-truth renders at 32 pixels it scores 0.77 read directly, 0.83
+    after bicubic and 0.90 after Lanczos x4 upsampling (nearest 0.90, bilinear 0.76; 240
+    prompts). The remaining errors are small objects (radius ~3 px at 32 px) whose shapes are
+    not resolvable; the model cards report this ceiling beside the model's accuracy.
+    """
+    w, h = image.size
+    return image.convert("RGB").resize((w * factor, h * factor), Image.Resampling.LANCZOS)

@@ -2,8 +2,8 @@
 
 A generator at the tiny scale draws 32-pixel images, always a little soft and noisy. This module
 measures what the checker makes of ground truth degraded that way, through the project's own
-pipeline (:func:`common.models.pretrain.data.render_at` at ``size`` pixels, the degradation at
-that size, :func:`common.models.pretrain.data.upsample_for_checker`, then
+pipeline (:func:`common.world.render.render_at` at ``size`` pixels, the degradation at
+that size, :func:`common.world.checker.upsample_for_checker`, then
 :func:`common.world.checker.detect_objects` restricted to the level's shapes).
 
 Method (:func:`evaluate_checker`):
@@ -44,10 +44,17 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from common.world.checker import clean_correct, confusion_by_tag, confusion_markdown, detect_objects
+from common.world.checker import (
+    clean_correct,
+    confusion_by_tag,
+    confusion_markdown,
+    detect_objects,
+    upsample_for_checker,
+)
 from common.world.geneval import GenEvalPrompt, evaluate_prompt, score_geneval
 from common.world.levels import WorldLevel, get_level
 from common.world.prompts import sample_prompts
+from common.world.render import render_at
 from common.world.sampling import sample_scene, truth_verdict
 from common.world.scene import Scene
 from common.world.vocab import GENEVAL_TAGS
@@ -123,8 +130,6 @@ def _score(
     shapes: Sequence[str] | None,
 ) -> dict[str, Any]:
     """Detect once per image; score against the true and the shuffled prompts."""
-    from common.models.pretrain.data import upsample_for_checker
-
     big = [upsample_for_checker(im) for im in images]
     t0 = time.perf_counter()
     detections = [detect_objects(im, shapes=shapes) for im in big]
@@ -182,8 +187,6 @@ def evaluate_checker(
     ``chance_geneval``, ``chance_clean``, per-tag dicts of each, ``colour_presence`` (and its
     chance), ``objects_per_image``, ``ms_per_image`` and ``confusion``.
     """
-    from common.models.pretrain.data import render_at
-
     lv = get_level(level)
     read = lv.shapes if shapes == "level" else shapes
     rng = np.random.default_rng([seed, 0xC4EC])

@@ -28,6 +28,7 @@ How it looks:
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -118,3 +119,8 @@ def render_array(scene: Scene, *, defects: object = None) -> np.ndarray:
 def render(scene: Scene, *, defects: object | Mapping[str, int] | None = None) -> Image.Image:
     """Render ``scene`` to an RGB PIL image (see the module docstring)."""
     return Image.fromarray(render_array(scene, defects=defects))
+
+
+def render_at(scene: Scene, size: int) -> Image.Image:
+    """Render ``scene`` on a ``size``-pixel canvas (the renderer is resolution independent)."""
+    return render(replace(scene, canvas=size))

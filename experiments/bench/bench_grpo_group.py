@@ -37,9 +37,10 @@ def main() -> dict[str, Any]:
     from hydra.utils import instantiate
     from omegaconf import OmegaConf
 
-    from common.models.pretrain.data import render_at, single_object_scenes
+    from common.models.pretrain.data import single_object_scenes
     from common.models.vlm_sampling import banned_token_ids, expand_batch, sample_vlm, sequence_logprobs
     from common.runtime import set_threads
+    from common.world.render import render_at
 
     threads = set_threads(int(os.environ.get("T2I_THREADS", "1")))
     repeats = int(os.environ.get("T2I_BENCH_REPEATS", "3"))

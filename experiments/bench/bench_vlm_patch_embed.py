@@ -50,9 +50,10 @@ def _measure(preset: str, repeats: int, tower_batch: int) -> dict[str, Any]:
     from common.models.builders import build_model
     from common.models.patch_embed import set_linear_patch_embed
     from common.models.pretrain.config import load_pretrain_config
-    from common.models.pretrain.data import render_at, world_scenes
+    from common.models.pretrain.data import world_scenes
     from common.models.pretrain.objectives import get_objective
     from common.models.pretrain.vlm import IMAGE_SIZE, VLMPool
+    from common.world.render import render_at
 
     bundle = build_model(preset)
     model = bundle.model

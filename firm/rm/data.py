@@ -24,9 +24,9 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from common.models.pretrain.cache import file_lock
 from common.rewards.modes import KIND_MODES
 from common.runtime import RunContext
+from common.train import file_lock
 from common.world.levels import DEFAULT_LEVEL, get_level
 
 __all__ = ["CURATED_DIR", "CURATION_TASKS", "curated_cache_dir", "load_curated"]

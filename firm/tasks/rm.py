@@ -125,7 +125,7 @@ def run(
     """Train one reward model; see the module docstring."""
     from common.engine import gathered_parameters, sharded_init
     from common.models.builders import load_vlm
-    from common.models.pretrain.loop import make_fabric
+    from common.train import make_fabric
 
     t_start = time.perf_counter()
     if kind not in KIND_MODES:

@@ -13,7 +13,7 @@
 """
 
 from t2ieval_r1.grpo.checkpoint import NOT_IN_RESUME_KEY
-from t2ieval_r1.grpo.config import GRPOConfig, GRPOConfigError, OptimConfig, RewardConfig, RolloutConfig
+from t2ieval_r1.grpo.config import GRPOConfig, GRPOConfigError, RewardConfig, RolloutConfig
 from t2ieval_r1.grpo.items import DataStream, EvalItem, item_from_row, load_items
 from t2ieval_r1.grpo.rewards import EvaluatorReward, RewardFn, RewardResult
 from t2ieval_r1.grpo.trainer import FAILURE_REASONS, GRPOTrainer
@@ -27,7 +27,6 @@ __all__ = [
     "GRPOConfig",
     "GRPOConfigError",
     "GRPOTrainer",
-    "OptimConfig",
     "RewardConfig",
     "RewardFn",
     "RewardResult",

@@ -9,7 +9,7 @@ NOT_IN_RESUME_KEY: tuple[str, ...] = (
     "runtime",
     "logger",
     "hydra",
-    "task.grpo.max_steps",
+    "task.grpo.steps",
     "task.grpo.checkpoint_every",
     "task.grpo.keep_checkpoints",
     "task.grpo.log_every",

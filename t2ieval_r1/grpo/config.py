@@ -28,11 +28,11 @@ from typing import Any, Literal
 
 from common.rewards import ITEM_REWARDS
 from common.rl import ADVANTAGE_ESTIMATORS, KL_ESTIMATORS, LOSS_AGGREGATIONS
+from common.train import LoopConfig
 
 __all__ = [
     "GRPOConfig",
     "GRPOConfigError",
-    "OptimConfig",
     "RewardConfig",
     "RolloutConfig",
     "build_dataclass",
@@ -86,27 +86,19 @@ class RewardConfig:
     pair_score_kwargs: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass
-class OptimConfig:
-    """AdamW with a linear warm-up to a constant learning rate (the R1 recipes' schedule).
+@dataclass(kw_only=True)
+class GRPOConfig(LoopConfig):
+    """Everything the GRPO trainer needs besides the model and the data: the loop's
+    (:class:`common.train.config.LoopConfig`, with GRPO's defaults) and these.
 
-    The schedule depends on the step only (not on ``max_steps``), so a run can be extended by
-    rerunning it with a larger ``max_steps``.
-    """
-
-    lr: float = 1e-5
-    weight_decay: float = 0.0
-    betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
-    eps: float = 1e-8
-    warmup_steps: int = 0
-
-
-@dataclass
-class GRPOConfig:
-    """Everything the GRPO trainer needs besides the model and the data.
+    The optimizer is ``optimizer`` (AdamW) with ``lr``, ``weight_decay``, ``betas``, ``eps``; the
+    learning rate warms up linearly over ``warmup_steps`` to a constant (``lr_schedule: constant``,
+    the R1 recipes'), which depends on the step only, so a run can be extended by rerunning it
+    with a larger ``steps``. ``grad_clip`` clips the global gradient norm of every optimizer step
+    (``None``: off; under DeepSpeed the engine's ``gradient_clipping`` applies instead).
 
     Attributes:
-        max_steps: training steps (one rollout batch each); rerun with more to extend a run.
+        steps: training steps (one rollout batch each); rerun with more to extend a run.
         batch_size / mini_batch_size / micro_batch_size / ppo_epochs: see the module docstring
             (``None``: mini = batch, micro = mini).
         advantage: a name in :data:`common.rl.ADVANTAGE_ESTIMATORS` (``grpo``: group std,
@@ -137,8 +129,11 @@ class GRPOConfig:
         seed: seeds the data order and every rollout (set from the run's ``seed``).
     """
 
-    max_steps: int = 100
+    name: str = "grpo"
+    steps: int = 100
     batch_size: int = 16
+    lr: float = 1e-5
+    lr_schedule: str = "constant"
     mini_batch_size: int | None = None
     micro_batch_size: int | None = None
     ppo_epochs: int = 1
@@ -157,11 +152,8 @@ class GRPOConfig:
     log_every: int = 1
     eval_every: int = 0
     eval_max_items: int = 64
-    max_time_s: float | None = None
-    seed: int = 0
     rollout: RolloutConfig = field(default_factory=RolloutConfig)
     reward: RewardConfig = field(default_factory=RewardConfig)
-    optim: OptimConfig = field(default_factory=OptimConfig)
 
     # ------------------------------------------------------------------ derived sizes
     @property
@@ -210,7 +202,7 @@ class GRPOConfig:
         """Raise :class:`GRPOConfigError` on impossible combinations; returns ``self``."""
         r = self.rollout
         positive = {
-            "grpo.max_steps": self.max_steps,
+            "grpo.steps": self.steps,
             "grpo.batch_size": self.batch_size,
             "grpo.ppo_epochs": self.ppo_epochs,
             "grpo.rollout.group_size": r.group_size,
@@ -288,14 +280,12 @@ class GRPOConfig:
             )
         if self.kl_coef < 0 or self.adv_eps < 0:
             raise GRPOConfigError("grpo.kl_coef and grpo.adv_eps must be >= 0")
-        if self.optim.lr <= 0 or self.optim.warmup_steps < 0 or len(self.optim.betas) != 2:
-            raise GRPOConfigError(
-                f"grpo.optim: lr must be > 0, warmup_steps >= 0 and betas two numbers, got {self.optim}"
-            )
+        if not self.lr > 0:
+            raise GRPOConfigError(f"grpo.lr must be > 0, got {self.lr}")
+        for problem in self.loop_problems():
+            raise GRPOConfigError(f"grpo.{problem}")
         if self.eval_every < 0 or self.eval_max_items < 1:
             raise GRPOConfigError("grpo.eval_every must be >= 0 and grpo.eval_max_items >= 1")
-        if self.max_time_s is not None and self.max_time_s <= 0:
-            raise GRPOConfigError(f"grpo.max_time_s must be > 0 or null, got {self.max_time_s}")
         for key, name, registry in (
             ("grpo.advantage", self.advantage, ADVANTAGE_ESTIMATORS),
             ("grpo.loss_agg", self.loss_agg, LOSS_AGGREGATIONS),

@@ -35,12 +35,13 @@ import datasets
 import numpy as np
 import torch
 
-from common.engine import build_fabric, gathered_parameters, setup_model_and_optimizer
+from common.engine import gathered_parameters, setup_model_and_optimizer
 from common.jsonio import to_jsonable
 from common.models.vlm_bundle import VLMBundle
 from common.parsing import ParseOutcome
 from common.rl import ADVANTAGE_ESTIMATORS, zero_std_ratio
 from common.run_checkpoints import latest_checkpoint, load_checkpoint_dir, save_checkpoint_dir
+from common.train import build_optimizer, lr_at, make_fabric
 from t2ieval_r1.grpo.config import GRPOConfig
 from t2ieval_r1.grpo.items import DataStream, EvalItem, load_items
 from t2ieval_r1.grpo.policy import banned_token_ids
@@ -146,10 +147,7 @@ class GRPOTrainer:
         self.train_ds = train
         self.val_ds = val
         self.engine_cfg = engine_cfg if engine_cfg is not None else {"name": "cpu"}
-        if fabric is None:
-            fabric = build_fabric(self.engine_cfg)
-            fabric.launch()
-        self.fabric = fabric
+        self.fabric = fabric if fabric is not None else make_fabric(self.engine_cfg)
         self.reward_fn: RewardFn = reward_fn or EvaluatorReward(cfg.reward)
         self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
         self.log_fn = log_fn
@@ -167,11 +165,8 @@ class GRPOTrainer:
         trainable = [p for p in bundle.model.parameters() if p.requires_grad]
         if not trainable:
             raise ValueError("the policy has no trainable parameters")
-        o = cfg.optim
-        optimizer = torch.optim.AdamW(
-            trainable, lr=o.lr, betas=(o.betas[0], o.betas[1]), eps=o.eps, weight_decay=o.weight_decay
-        )
-        self.model, self.optimizer = setup_model_and_optimizer(fabric, bundle.model, optimizer)
+        optimizer = build_optimizer(cfg, [{"params": trainable}])
+        self.model, self.optimizer = setup_model_and_optimizer(self.fabric, bundle.model, optimizer)
         self.banned = banned_token_ids(bundle)
         self.reference = (
             ReferencePolicy(self.model, cfg.reference, reference_model) if cfg.kl_coef > 0 else None
@@ -180,8 +175,8 @@ class GRPOTrainer:
             len(train),
             cfg.items_per_step,
             seed=cfg.seed,
-            rank=fabric.global_rank,
-            world_size=fabric.world_size,
+            rank=self.fabric.global_rank,
+            world_size=self.fabric.world_size,
         )
         self._val_items: list[EvalItem] | None = None
         if resume and self.checkpoint_dir is not None:
@@ -231,8 +226,7 @@ class GRPOTrainer:
 
     # ------------------------------------------------------------------ one step
     def _set_lr(self, step: int) -> float:
-        o = self.cfg.optim
-        lr = o.lr * min(1.0, step / o.warmup_steps) if o.warmup_steps > 0 else o.lr
+        lr = lr_at(self.cfg, step - 1)  # training steps count from 1, the schedule from 0
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         return lr
@@ -276,7 +270,6 @@ class GRPOTrainer:
                 self.cfg,
                 banned=self.banned,
                 reference=self.reference,
-                engine_cfg=self.engine_cfg,
             )
         t_update = time.perf_counter() - t1
         metrics = {
@@ -339,14 +332,14 @@ class GRPOTrainer:
             self.log_fn(record, step)
 
     def fit(self) -> dict[str, Any]:
-        """Train until ``max_steps`` (or ``max_time_s``); returns a summary of the run."""
+        """Train until ``steps`` (or ``max_time_s``); returns a summary of the run."""
         cfg = self.cfg
         stopped_by_time = self._out_of_time()
-        while self.step < cfg.max_steps and not stopped_by_time:
+        while self.step < cfg.steps and not stopped_by_time:
             t0 = time.perf_counter()
             metrics = self.train_step()
             self.train_time_s += time.perf_counter() - t0
-            last = self.step == cfg.max_steps
+            last = self.step == cfg.steps
             if self.val_ds is not None and ((cfg.eval_every and self.step % cfg.eval_every == 0) or last):
                 metrics.update(self.validate())
             # JSON-clean (NaN -> None) now, so that the history reads the same after a resume
@@ -371,7 +364,7 @@ class GRPOTrainer:
         """Steps done, resume point, train time, the first and last logged metrics."""
         return {
             "steps": self.step,
-            "max_steps": self.cfg.max_steps,
+            "planned_steps": self.cfg.steps,
             "resumed_from": self.resumed_from,
             "stopped_by_time": stopped_by_time,
             "train_time_s": round(self.train_time_s, 2),

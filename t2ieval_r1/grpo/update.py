@@ -30,7 +30,7 @@ from typing import Any
 
 import torch
 
-from common.engine import clip_gradients, find_deepspeed_engine
+from common.engine import find_deepspeed_engine
 from common.models.lora import adapters_disabled, has_lora
 from common.rl import LOSS_AGGREGATIONS, RL_ALGORITHMS, kl_estimate
 from t2ieval_r1.grpo.config import GRPOConfig
@@ -123,7 +123,6 @@ def grpo_update(
     *,
     banned: Sequence[int] = (),
     reference: ReferencePolicy | None = None,
-    engine_cfg: Any = None,
 ) -> dict[str, float]:
     """Run ``ppo_epochs`` passes of optimizer steps over the micro-batches; return the statistics.
 
@@ -228,8 +227,8 @@ def grpo_update(
                     for key, value in parts.items():
                         sums[key] = sums.get(key, 0.0) + value
             if ds_engine is None:
-                norm = clip_gradients(fabric, model, optimizer, engine_cfg or {"name": "cpu"})
-                if norm is not None:
+                if cfg.grad_clip is not None:  # under DeepSpeed the engine clips inside its step
+                    norm = fabric.clip_gradients(model, optimizer, max_norm=cfg.grad_clip)
                     grad_norms.append(float(norm))
                 optimizer.step()
             first = False

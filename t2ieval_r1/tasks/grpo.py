@@ -9,7 +9,7 @@ Resume: checkpoints go to ``task.checkpoint_dir``, by default
 ``${paths.output_dir}/checkpoints/<exp_name>-<resume key>`` where the key hashes the config
 without its run length, logging and paths (:data:`t2ieval_r1.grpo.checkpoint.NOT_IN_RESUME_KEY`).
 Rerunning the same command after a kill continues from the newest checkpoint; rerunning it with
-a larger ``task.grpo.max_steps`` extends the run. ``task.resume=never`` starts afresh with the
+a larger ``task.grpo.steps`` extends the run. ``task.resume=never`` starts afresh with the
 checkpoints in the run directory instead.
 
 Returns (``metrics.json``): the trainer's summary (steps, resume point, train time, first and
@@ -27,9 +27,10 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from common.engine import build_fabric, is_zero3, sharded_init
+from common.engine import is_zero3, sharded_init
 from common.run_checkpoints import run_checkpoint_root
 from common.runtime import RunContext
+from common.train import make_fabric
 from common.world.levels import run_level
 from t2ieval_r1.data import load_corpus
 from t2ieval_r1.evaluate.results import correlation_as_zero, is_rank_correlation
@@ -171,8 +172,7 @@ def run(
     gcfg = GRPOConfig.from_dict(grpo_params)
     spec = PolicySpec.from_dict(model)
 
-    fabric = build_fabric(cfg.engine)
-    fabric.launch()
+    fabric = make_fabric(cfg.engine)
     level = run_level(cfg)
     root, key = checkpoint_root(cfg, ctx, resume, checkpoint_dir, policy_source(spec, cfg, level))
     t0 = time.perf_counter()

@@ -47,10 +47,10 @@ def test_defaults_are_valid_and_sizes_derive() -> None:
         ({"rollout": {"temperature": 0.0}}, "temperature must be > 0"),
         ({"advantage": "ppo"}, "grpo.advantage: unknown name 'ppo'"),
         ({"reward": {"score_fn": "nope"}}, "grpo.reward.score_fn"),
-        ({"lr": 1e-3}, r"grpo: unknown key\(s\) \['lr'\]"),
-        ({"optim": {"lr": "fast"}}, "grpo.optim.lr: expected a number"),
+        ({"optim": {"lr": 1e-3}}, r"grpo: unknown key\(s\) \['optim'\]"),
+        ({"lr": "fast"}, "grpo.lr: expected a number"),
         ({"reference": "frozen"}, "grpo.reference: expected one of"),
-        ({"max_steps": 0}, "grpo.max_steps must be >= 1"),
+        ({"steps": 0}, "grpo.steps must be >= 1"),
     ],
 )
 def test_impossible_configs_fail_with_the_key(params: dict, message: str) -> None:
@@ -69,7 +69,7 @@ def test_experiments_build_valid_configs(exp: str, paper: bool) -> None:
     spec = PolicySpec.from_dict(task["model"])
     if paper:
         assert (spec.kind, spec.name) == ("hub", "Qwen/Qwen2.5-VL-7B-Instruct") and cfg.engine.name == "zero3"
-        assert (grpo.rollout.group_size, grpo.optim.lr, grpo.kl_coef, grpo.rollout.max_new_tokens) == (
+        assert (grpo.rollout.group_size, grpo.lr, grpo.kl_coef, grpo.rollout.max_new_tokens) == (
             8,
             1e-6,
             0.04,

@@ -22,11 +22,11 @@ from tests.t2ieval_r1.helpers import numeric_share
 
 def config(**kw: object) -> GRPOConfig:
     base: dict = {
-        "max_steps": 2,
+        "steps": 2,
         "batch_size": 8,
         "micro_batch_size": 4,
         "rollout": {"group_size": 4, "max_new_tokens": 10},
-        "optim": {"lr": 1e-3},
+        "lr": 1e-3,
         "checkpoint_every": 1,
         "log_every": 1,
     }
@@ -116,9 +116,7 @@ def test_short_grpo_run_moves_parameters_and_raises_reward(single_corpus: datase
     bundle = small_vlm()
     before = params(bundle.model)
     fixed = single_corpus.select(range(4))  # a fixed tiny batch: the same 4 items every step
-    cfg = config(
-        max_steps=16, batch_size=16, micro_batch_size=8, rollout={"max_new_tokens": 12}, optim={"lr": 3e-2}
-    )
+    cfg = config(steps=16, batch_size=16, micro_batch_size=8, rollout={"max_new_tokens": 12}, lr=3e-2)
     trainer = GRPOTrainer(cfg, bundle, fixed, reward_fn=numeric_share, verbose=False)
     summary = trainer.fit()
     rewards = [h["reward/total_mean"] for h in trainer.history]
@@ -148,7 +146,7 @@ def test_kl_references_start_at_zero_and_grow(single_corpus: datasets.Dataset) -
         bundle = small_vlm()
         if lora:
             add_lora(bundle.model, r=4, alpha=8)
-        cfg = config(kl_coef=0.1, max_steps=2, batch_size=8, optim={"lr": 2e-2})
+        cfg = config(kl_coef=0.1, steps=2, batch_size=8, lr=2e-2)
         trainer = GRPOTrainer(cfg, bundle, single_corpus, reward_fn=numeric_share, verbose=False)
         assert trainer.reference is not None and trainer.reference.mode == ("adapters" if lora else "copy")
         trainer.fit()
@@ -164,7 +162,7 @@ def test_evaluator_reward_steps_on_both_corpus_kinds(
     kind: str, single_corpus: datasets.Dataset, pair_corpus: datasets.Dataset
 ) -> None:
     trainer = GRPOTrainer(
-        config(max_steps=1),
+        config(steps=1),
         small_vlm(),
         single_corpus if kind == "single" else pair_corpus,
         val=single_corpus if kind == "single" else pair_corpus,
@@ -182,14 +180,14 @@ def test_evaluator_reward_steps_on_both_corpus_kinds(
 
 
 def test_exact_resume_in_process(tmp_path: Path, single_corpus: datasets.Dataset) -> None:
-    cfg_long = config(max_steps=4, kl_coef=0.05, keep_checkpoints=10)
+    cfg_long = config(steps=4, kl_coef=0.05, keep_checkpoints=10)
     uninterrupted = GRPOTrainer(
         cfg_long, small_vlm(), single_corpus, checkpoint_dir=tmp_path / "a", verbose=False
     )
     uninterrupted.fit()
 
     first = GRPOTrainer(
-        config(max_steps=2, kl_coef=0.05),
+        config(steps=2, kl_coef=0.05),
         small_vlm(),
         single_corpus,
         checkpoint_dir=tmp_path / "b",
@@ -217,7 +215,7 @@ def test_exact_resume_in_process(tmp_path: Path, single_corpus: datasets.Dataset
 
 
 def test_max_time_counts_the_time_of_every_resume(tmp_path: Path, single_corpus: datasets.Dataset) -> None:
-    budget = config(max_steps=4, max_time_s=1e-6)
+    budget = config(steps=4, max_time_s=1e-6)
     first = GRPOTrainer(budget, small_vlm(), single_corpus, checkpoint_dir=tmp_path, verbose=False)
     summary = first.fit()
     assert summary["stopped_by_time"] and summary["steps"] == 1
@@ -226,7 +224,5 @@ def test_max_time_counts_the_time_of_every_resume(tmp_path: Path, single_corpus:
     summary = again.fit()
     assert summary["stopped_by_time"] and summary["steps"] == 1 and again.resumed_from == 1
     # a larger budget continues from the checkpoint
-    more = GRPOTrainer(
-        config(max_steps=2), small_vlm(), single_corpus, checkpoint_dir=tmp_path, verbose=False
-    )
+    more = GRPOTrainer(config(steps=2), small_vlm(), single_corpus, checkpoint_dir=tmp_path, verbose=False)
     assert more.fit()["steps"] == 2

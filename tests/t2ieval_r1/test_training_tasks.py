@@ -75,13 +75,14 @@ def test_grpo_meta_evaluates_the_trained_evaluator_and_its_start(world_root: Pat
     cfg = composed("t2ieval_r1_grpo", tmp_path, ["runtime.progress=false"])
     ctx = RunContext(run_dir=tmp_path / "run", cfg=cfg, seed=0)
     grpo = {
-        "max_steps": 2,
+        "steps": 2,
         "batch_size": 8,
         "micro_batch_size": 4,
         "rollout": {"group_size": 4, "max_new_tokens": 8},
         "eval_every": 0,
         "checkpoint_every": 1,
-        "optim": {"lr": 1e-3, "warmup_steps": 1},
+        "lr": 1e-3,
+        "warmup_steps": 1,
     }
     out = run(
         cfg,

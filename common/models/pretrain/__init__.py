@@ -16,9 +16,11 @@ Public API:
 - :func:`load_pretrain_config` / :func:`config_hash`: ``conf/pretrain/<name>.yaml`` as a
   dataclass and its cache key; :func:`available_bases` lists them.
 - :func:`read_card`: a base's ``card.json`` (quality numbers, wall time, threads ...).
-- :data:`OBJECTIVES` / :func:`fit`: the objectives and the shared resumable Fabric loop.
+- :data:`OBJECTIVES` / :func:`get_objective`: the pretraining objectives by name, registered
+  here (the registry imports no implementation); they run on :func:`common.train.fit`.
 """
 
+from common.models.pretrain.autoencoder import AutoencoderObjective
 from common.models.pretrain.cache import (
     base_dir,
     base_for_role,
@@ -37,14 +39,19 @@ from common.models.pretrain.config import (
     config_hash,
     load_pretrain_config,
 )
-from common.models.pretrain.loop import fit
-from common.models.pretrain.objectives import OBJECTIVES, Objective, get_objective
+from common.models.pretrain.flow import EditorObjective, T2IObjective
+from common.models.pretrain.objectives import OBJECTIVES, PretrainObjective, get_objective
+from common.models.pretrain.vision import VisionObjective
+from common.models.pretrain.vlm import VLMObjective
+
+for _objective in (VLMObjective, T2IObjective, EditorObjective, AutoencoderObjective, VisionObjective):
+    OBJECTIVES.register(_objective.name)(_objective)
 
 __all__ = [
     "OBJECTIVES",
     "FlowPretrainConfig",
-    "Objective",
     "PretrainConfig",
+    "PretrainObjective",
     "VLMPretrainConfig",
     "available_bases",
     "base_dir",
@@ -53,7 +60,6 @@ __all__ = [
     "card_of",
     "config_hash",
     "ensure_base",
-    "fit",
     "get_objective",
     "is_built",
     "load_base",

@@ -26,10 +26,12 @@ import numpy as np
 import torch
 
 from common.models.pretrain.config import AutoencoderPretrainConfig, PretrainConfig
-from common.models.pretrain.data import render_at, world_scenes
+from common.models.pretrain.data import world_scenes
 from common.models.pretrain.flow import contact_sheet, geneval_summary, images_to_uint8
-from common.models.pretrain.objectives import OBJECTIVES, Objective, step_generator
-from common.models.t2i import vae_scale_factor
+from common.models.pretrain.objectives import PretrainObjective, step_generator
+from common.models.t2i import tensor_to_pil, vae_scale_factor
+from common.models.tiny import count_parameters
+from common.world.render import render_at
 
 STATS_SEED = 0xA7E
 """Seed offset of the renders the latent statistics are computed on (not training scenes)."""
@@ -103,8 +105,7 @@ def set_latent_statistics(vae: Any, latents: torch.Tensor) -> dict[str, float]:
     return {"latent_mean": mean, "latent_std": std}
 
 
-@OBJECTIVES.register("autoencoder")
-class AutoencoderObjective(Objective):
+class AutoencoderObjective(PretrainObjective):
     """Reconstruction of world renders by a tiny ``AutoencoderKL`` (see the module docstring)."""
 
     name = "autoencoder"
@@ -134,7 +135,7 @@ class AutoencoderObjective(Objective):
         set_latent_statistics(bundle, posterior_means(bundle, images))
 
     def load(self, path: Path) -> Any:
-        from diffusers import AutoencoderKL
+        from diffusers import AutoencoderKL  # lazy: diffusers is a heavy import, needed only here
 
         return AutoencoderKL.from_pretrained(str(path))
 
@@ -151,7 +152,6 @@ class AutoencoderObjective(Objective):
         )
 
     def describe_model(self, bundle: Any) -> dict[str, Any]:
-        from common.models.tiny import count_parameters
 
         c = bundle.config
         return {
@@ -168,8 +168,6 @@ def evaluate_autoencoder(
     vae: Any, *, n: int = 240, seed: int = 10_007, batch_size: int = 128, grid_path: Path | None = None
 ) -> dict[str, Any]:
     """Reconstruction quality of ``vae`` on ``n`` held-out GenEval-world scenes (module docstring)."""
-    from common.models.t2i import tensor_to_pil
-
     start = time.perf_counter()
     size = int(vae.config.sample_size)
     pairs = world_scenes(n, seed, modes=("match",))

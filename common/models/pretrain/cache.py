@@ -23,23 +23,23 @@ bases are read by every rank.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import fcntl
 import json
 import os
 import shutil
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from omegaconf import OmegaConf
 
+from common.models.builders import CONF_MODEL_DIR, load_model
 from common.models.pretrain.cards import CARD_JSON, environment, read_card, write_card
 from common.models.pretrain.config import PretrainConfig, config_hash, load_pretrain_config, model_node
-from common.models.pretrain.loop import StepHook, fit
 from common.models.pretrain.objectives import get_objective
+from common.models.vocabulary import vocabulary_fingerprint
+from common.train import StepHook, file_lock, fit
 
 BASES_DIR = "bases"
 
@@ -68,8 +68,6 @@ def cache_root(cfg: Any = None) -> Path:
 def _scale(cfg: Any) -> Any:
     scale = OmegaConf.select(cfg, "scale") if cfg is not None else None
     if scale is None:
-        from common.models.builders import CONF_MODEL_DIR
-
         scale = OmegaConf.load(CONF_MODEL_DIR.parent / "scale" / "tiny.yaml")
     return scale
 
@@ -83,18 +81,6 @@ def base_dir(name: str, cfg: Any = None, overrides: dict[str, Any] | None = None
 def is_built(path: Path) -> bool:
     """Whether ``path`` holds a finished base."""
     return (path / CARD_JSON).is_file()
-
-
-@contextlib.contextmanager
-def file_lock(path: Path) -> Iterator[None]:
-    """Hold an exclusive ``flock`` on ``path`` (created if missing) for the ``with`` block."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def ensure_base(
@@ -116,7 +102,7 @@ def ensure_base(
         overrides: replacements of pretraining config keys (they change the cache key).
         force: rebuild even if a finished base exists (the old one is replaced at the end).
         progress: show a tqdm bar (default: ``runtime.progress``, else true).
-        hooks: called after every optimizer step (see :data:`~common.models.pretrain.loop.StepHook`).
+        hooks: called after every optimizer step (see :data:`~common.train.loop.StepHook`).
     """
     pcfg = load_pretrain_config(name, overrides)
     scale = _scale(cfg)
@@ -177,8 +163,6 @@ def build(
     ``run_cfg`` (the caller's run config) is where an objective that builds on another base
     (a latent generator on its autoencoder) finds the cache.
     """
-    from common.models.vocabulary import vocabulary_fingerprint
-
     start = time.perf_counter()
     objective = get_objective(pcfg.objective)
     objective.run_cfg = run_cfg
@@ -238,8 +222,6 @@ def build(
 
 def load_base(name: str, cfg: Any = None, **kwargs: Any) -> Any:
     """The bundle of base ``name`` (built first if needed); ``kwargs`` go to :func:`ensure_base`."""
-    from common.models.builders import load_model
-
     return load_model(str(ensure_base(name, cfg, **kwargs)))
 
 

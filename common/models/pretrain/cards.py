@@ -14,6 +14,8 @@ import platform
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from common.jsonio import to_jsonable, write_json_atomic
 
 CARD_JSON = "card.json"
@@ -22,8 +24,8 @@ CARD_MD = "MODEL_CARD.md"
 
 def environment() -> dict[str, Any]:
     """Threads, CPU count, load average and library versions of this process."""
+    # lazy: diffusers and transformers are heavy imports, read here only for their versions
     import diffusers
-    import torch
     import transformers
 
     try:

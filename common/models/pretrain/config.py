@@ -20,6 +20,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from omegaconf import OmegaConf
+
+from common.models.builders import model_preset
+from common.models.vocabulary import vocabulary_fingerprint
+from common.train.config import LoopConfig
+from common.world.levels import DEFAULT_LEVEL, LEVELS, get_level
+from common.world.sampling import size_names
+
 CONF_PRETRAIN_DIR = Path(__file__).resolve().parents[3] / "conf" / "pretrain"
 
 PRETRAIN_FORMAT = 1
@@ -29,6 +37,11 @@ NOT_HASHED: frozenset[str] = frozenset({"checkpoint_every", "log_every", "name"}
 """Config fields that do not change the weights."""
 
 HASHED_UNLESS_DEFAULT: dict[str, Any] = {
+    "lr_schedule": "cosine",
+    "optimizer": "adamw",
+    "betas": [0.9, 0.999],
+    "eps": 1e-8,
+    "max_time_s": None,
     "vision_aux_weight": 0.0,
     "difference_share": 0.0,
     "difference_pool_size": 8192,
@@ -54,9 +67,10 @@ BASE_REFERENCES: dict[str, str] = {
 overrides: the other base's cache key is part of this one's (its weights are part of these)."""
 
 
-@dataclass
-class PretrainConfig:
-    """Fields shared by every objective.
+@dataclass(kw_only=True)
+class PretrainConfig(LoopConfig):
+    """Fields shared by every objective: the loop's (:class:`common.train.config.LoopConfig`, with
+    pretraining's defaults) and these.
 
     Attributes:
         name: the base's name (the YAML file's stem).
@@ -66,8 +80,9 @@ class PretrainConfig:
         model_overrides: keys of the preset to replace (e.g. smaller sizes in tests).
         steps: optimizer steps (the budget; sized for ~5 min on one thread of an idle core).
         batch_size: examples per step.
-        lr: peak AdamW learning rate (linear warm-up, cosine decay to ``min_lr_ratio * lr``).
-        warmup_steps / min_lr_ratio / weight_decay / grad_clip: the optimizer schedule.
+        lr: peak learning rate (linear warm-up, cosine decay to ``min_lr_ratio * lr``).
+        warmup_steps / min_lr_ratio / weight_decay / grad_clip: the optimizer schedule (also
+            ``lr_schedule``, ``optimizer``, ``betas``, ``eps``, ``max_time_s``: see ``LoopConfig``).
         seed: seeds the model init offset, data pool, batches and noise.
         pool_size: scenes rendered once up front and reused across steps (rendering costs more
             than a training step otherwise); questions / noise / dropout are fresh every step.
@@ -85,23 +100,16 @@ class PretrainConfig:
     model_overrides: dict[str, Any] = field(default_factory=dict)
     steps: int = 600
     batch_size: int = 32
-    lr: float = 1e-3
     warmup_steps: int = 30
     min_lr_ratio: float = 0.1
-    weight_decay: float = 0.0
-    grad_clip: float | None = 1.0
-    seed: int = 0
     pool_size: int = 4096
     eval_size: int = 192
     eval_seed: int = 10_007
     world_level: str = "full"
-    checkpoint_every: int = 100
     log_every: int = 20
 
     def validate(self) -> None:
         """Raise ``ValueError`` on values that cannot train."""
-        from common.world.levels import LEVELS
-
         if self.world_level not in LEVELS:
             raise ValueError(
                 f"pretrain {self.name}: world_level must be one of {list(LEVELS)}, got {self.world_level!r}"
@@ -111,6 +119,8 @@ class PretrainConfig:
                 raise ValueError(f"pretrain {self.name}: {key} must be positive, got {getattr(self, key)}")
         if self.lr <= 0 or not 0 <= self.min_lr_ratio <= 1:
             raise ValueError(f"pretrain {self.name}: bad lr {self.lr} / min_lr_ratio {self.min_lr_ratio}")
+        for problem in self.loop_problems():
+            raise ValueError(f"pretrain {self.name}: {problem}")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -250,8 +260,6 @@ class FlowPretrainConfig(PretrainConfig):
         if not 0 <= self.ema_decay < 1 or not 0 <= self.prompt_dropout < 1:
             raise ValueError(f"pretrain {self.name}: ema_decay and prompt_dropout must be in [0, 1)")
         if self.object_sizes is not None:
-            from common.world.sampling import size_names
-
             try:
                 size_names(self.object_sizes)
             except ValueError as err:
@@ -300,8 +308,6 @@ def available_bases() -> list[str]:
 
 def load_pretrain_config(name: str, overrides: dict[str, Any] | None = None) -> PretrainConfig:
     """``conf/pretrain/<name>.yaml`` (+ ``overrides``) as its objective's dataclass, validated."""
-    from omegaconf import OmegaConf
-
     path = CONF_PRETRAIN_DIR / f"{name}.yaml"
     if not path.is_file():
         raise KeyError(f"no pretraining config {name!r}; known: {', '.join(available_bases())}")
@@ -333,10 +339,6 @@ def config_from_dict(data: dict[str, Any]) -> PretrainConfig:
 
 def model_node(cfg: PretrainConfig, scale: Any = None) -> dict[str, Any]:
     """The model preset this config trains, with its overrides and the scale's dtype/device, resolved."""
-    from omegaconf import OmegaConf
-
-    from common.models.builders import model_preset
-
     node = model_preset(cfg.model)
     settings: dict[str, Any] = {}
     if scale is not None:
@@ -351,8 +353,6 @@ def model_node(cfg: PretrainConfig, scale: Any = None) -> dict[str, Any]:
 
 def config_hash(cfg: PretrainConfig, scale: Any = None) -> str:
     """12 hex digits identifying the weights ``cfg`` produces (see the module docstring)."""
-    from common.models.vocabulary import vocabulary_fingerprint
-
     payload = {
         "format": PRETRAIN_FORMAT,
         "config": {
@@ -363,7 +363,6 @@ def config_hash(cfg: PretrainConfig, scale: Any = None) -> str:
         "model": {k: v for k, v in model_node(cfg, scale).items() if k not in MODEL_KEYS_NOT_HASHED},
         "vocabulary": vocabulary_fingerprint(),
     }
-    from common.world.levels import DEFAULT_LEVEL, get_level
 
     level = get_level(cfg.world_level)
     if level.name != DEFAULT_LEVEL:  # the level's definition, not only its name, shapes the data

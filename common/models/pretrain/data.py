@@ -32,18 +32,32 @@ Edits (the editor's triples)
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
 
 import numpy as np
 from PIL import Image
 
+from common.models.vocabulary import canonical_text
 from common.world.captions import article, describe
+from common.world.checker import detect_objects, upsample_for_checker
+from common.world.edits import (
+    CONSISTENCY_VARIANTS,
+    EDIT_KINDS,
+    EXECUTION_VARIANTS,
+    Edit,
+    EditExample,
+    apply_edit,
+    instruction_text,
+    make_example,
+    sample_edit_sources,
+    significant_changes_text,
+)
 from common.world.geneval import relation_margin, relative_position
 from common.world.levels import WorldLevel, get_level
 from common.world.prompts import sample_prompts
-from common.world.render import render
+from common.world.render import object_alpha, render_at
 from common.world.sampling import MODES, sample_scene
 from common.world.scene import Scene, SceneObject
 from common.world.shapes import object_bbox
@@ -53,11 +67,6 @@ DESCRIBE_QUESTION = "describe the image ."
 VQA_KINDS: tuple[str, ...] = ("count", "color", "relation", "exists")
 RELATION_MARGIN = 0.06
 """Relation questions are asked only when GenEval's relation is this far from flipping."""
-
-CHECK_UPSAMPLE = 4
-"""Model-resolution images are upsampled by this factor (Lanczos) before the world checker reads
-them: the checker was built for 128-pixel canvases (see :func:`upsample_for_checker`)."""
-
 
 # ----------------------------------------------------------------------------- scenes
 
@@ -106,8 +115,6 @@ def dense_cell_labels(scene: Scene, grid_h: int, grid_w: int) -> tuple[list[int]
     last-drawn object whose coverage of the cell is at least :data:`DENSE_COVERAGE`. Indices are
     into :data:`SHAPES` / :data:`COLORS`; background cells get ``len(SHAPES)`` / ``len(COLORS)``.
     """
-    from common.world.render import object_alpha
-
     shapes = np.full((grid_h, grid_w), len(SHAPES), dtype=np.int64)
     colors = np.full((grid_h, grid_w), len(COLORS), dtype=np.int64)
     names = list(COLORS)
@@ -118,24 +125,6 @@ def dense_cell_labels(scene: Scene, grid_h: int, grid_w: int) -> tuple[list[int]
         shapes[on] = SHAPES.index(obj.shape)
         colors[on] = names.index(obj.color)
     return shapes.ravel().tolist(), colors.ravel().tolist()
-
-
-def render_at(scene: Scene, size: int) -> Image.Image:
-    """Render ``scene`` on a ``size``-pixel canvas (the renderer is resolution independent)."""
-    return render(replace(scene, canvas=size))
-
-
-def upsample_for_checker(image: Image.Image, factor: int = CHECK_UPSAMPLE) -> Image.Image:
-    """Lanczos upsampling of a model-resolution image before the world checker reads it.
-
-    Why: the checker's thresholds (minimum area, seed pixels, shape profiles) are set for a
-    128-pixel canvas. On ground-truth renders at 32 pixels it scores 0.77 read directly, 0.83
-    after bicubic and 0.90 after Lanczos x4 upsampling (nearest 0.90, bilinear 0.76; 240
-    prompts). The remaining errors are small objects (radius ~3 px at 32 px) whose shapes are
-    not resolvable; the model cards report this ceiling beside the model's accuracy.
-    """
-    w, h = image.size
-    return image.convert("RGB").resize((w * factor, h * factor), Image.Resampling.LANCZOS)
 
 
 # ----------------------------------------------------------------------------- VQA
@@ -253,17 +242,6 @@ def difference_pairs(n: int, seed: int, level: str | WorldLevel | None = None) -
     """``n`` (source, result) pairs: a scene matching a random world prompt (one to three
     distractors, as FIRM's edit sources), a random edit, and a result of a uniformly drawn
     execution and consistency variant (:func:`common.world.edits.make_example`)."""
-    from common.models.vocabulary import canonical_text
-    from common.world.edits import (
-        CONSISTENCY_VARIANTS,
-        EXECUTION_VARIANTS,
-        Edit,
-        EditExample,
-        make_example,
-        sample_edit_sources,
-        significant_changes_text,
-    )
-
     rng = np.random.default_rng([seed, 0xD1FF])
 
     def sloppy(scene: Scene, edit: Edit) -> EditExample:
@@ -331,8 +309,6 @@ def _multiset_minus(a: Sequence[SceneObject], b: Sequence[SceneObject]) -> list[
 
 def edit_triple(source: Scene, edit: Any, instruction: str | None = None) -> EditTriple:
     """The :class:`EditTriple` of a world edit applied perfectly to ``source``."""
-    from common.world.edits import apply_edit, instruction_text
-
     target = apply_edit(source, edit)
     new = _multiset_minus(target.objects, source.objects)
     gone = _multiset_minus(source.objects, target.objects)
@@ -363,8 +339,6 @@ def world_edits(
     (training); otherwise the canonical one (evaluation). ``level``: the world level of the
     source scenes and of added / replacing shapes.
     """
-    from common.world.edits import EDIT_KINDS, instruction_text, sample_edit_sources
-
     rng = np.random.default_rng([seed, 0xED17])
     names = list(kinds) if kinds is not None else list(EDIT_KINDS)
     distractors = get_level(level).distractors  # a generated scene's, not a source's
@@ -426,8 +400,6 @@ def edit_verdict(
     both. ``kept_share``: share of kept objects detected (partial credit). ``shapes``: the shapes
     the checker may read (the world level's; ``None``: all).
     """
-    from common.world.checker import detect_objects
-
     dets = detect_objects(upsample_for_checker(image), shapes=shapes)
     if triple.op == "resize":
         src = source_image if source_image is not None else render_at(triple.source, image.size[0])

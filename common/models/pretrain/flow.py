@@ -31,18 +31,19 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from common.models.image_sampling import sample_images
+from common.models.pretrain.cache import ensure_base
 from common.models.pretrain.config import FlowPretrainConfig, PretrainConfig
-from common.models.pretrain.data import (
-    EditTriple,
-    edit_verdict,
-    render_at,
-    upsample_for_checker,
-    world_edits,
-    world_scenes,
-)
-from common.models.pretrain.objectives import OBJECTIVES, Objective, step_generator
+from common.models.pretrain.data import EditTriple, edit_verdict, world_edits, world_scenes
+from common.models.pretrain.objectives import PretrainObjective, step_generator
+from common.models.t2i import tensor_to_pil
+from common.models.tiny import count_parameters
 from common.rl.flow_sde import interpolate, velocity_target
+from common.scoring.bootstrap import bootstrap_ci
+from common.world.checker import clean_correct, detect_objects, upsample_for_checker
+from common.world.geneval import evaluate_prompt, score_geneval
 from common.world.levels import get_level
+from common.world.render import render_at
 
 
 def images_to_uint8(images: list[Image.Image]) -> torch.Tensor:
@@ -107,7 +108,7 @@ def attach_autoencoder(bundle: Any, path: Path) -> None:
 
     The saved VAE must have the preset's down-sampling factor and latent channels (the
     transformer was sized for them)."""
-    from diffusers import AutoencoderKL
+    from diffusers import AutoencoderKL  # lazy: diffusers is a heavy import, needed only here
 
     if bundle.vae is None:
         raise ValueError(
@@ -124,7 +125,7 @@ def attach_autoencoder(bundle: Any, path: Path) -> None:
     bundle.vae = vae
 
 
-class _FlowObjective(Objective):
+class _FlowObjective(PretrainObjective):
     uses_ema = True
 
     def build(self, cfg: PretrainConfig, scale: Any = None) -> Any:
@@ -132,8 +133,6 @@ class _FlowObjective(Objective):
         assert isinstance(cfg, FlowPretrainConfig)
         bundle = super().build(cfg, scale)
         if cfg.autoencoder:
-            from common.models.pretrain.cache import ensure_base
-
             path = ensure_base(cfg.autoencoder, self.run_cfg, overrides=cfg.autoencoder_overrides or None)
             attach_autoencoder(bundle, path)
         return bundle
@@ -161,7 +160,6 @@ class _FlowObjective(Objective):
         return out
 
     def describe_model(self, bundle: Any) -> dict[str, Any]:
-        from common.models.tiny import count_parameters
 
         return {
             "class": type(bundle.transformer).__name__,
@@ -178,7 +176,6 @@ class _FlowObjective(Objective):
         }
 
 
-@OBJECTIVES.register("t2i")
 class T2IObjective(_FlowObjective):
     """Flow matching on world (prompt, image) pairs (see the module docstring)."""
 
@@ -215,7 +212,6 @@ class T2IObjective(_FlowObjective):
         )
 
 
-@OBJECTIVES.register("editor")
 class EditorObjective(_FlowObjective):
     """Flow matching on world (source image, instruction, edited image) triples."""
 
@@ -262,8 +258,6 @@ def _sample(
     seed: int,
 ) -> list[Image.Image]:
     """Images for ``prompts`` (and sources), in batches, with reproducible noise."""
-    from common.models.image_sampling import sample_images
-
     was_training = bundle.transformer.training
     for m in bundle.modules().values():
         m.eval()
@@ -307,8 +301,6 @@ def noise_images(n: int, size: int, seed: int, bundle: Any = None) -> list[Image
     space: the VAE's decoding of latent noise. The checker finds spurious objects in such
     images, so this is the chance level of the GenEval-world numbers (well above 0%).
     """
-    from common.models.t2i import tensor_to_pil
-
     g = torch.Generator(device="cpu").manual_seed(seed)
     if bundle is None or bundle.vae is None:
         return tensor_to_pil(((torch.randn(n, 3, size, size, generator=g) + 1.0) / 2.0).clamp(0, 1))
@@ -361,8 +353,6 @@ def geneval_summary(
     checker reads. With ``chance_seed``, ``chance`` holds the same numbers for the same images
     scored against prompts shuffled within each tag (:func:`shuffled_within_tag`).
     """
-    from common.world.checker import detect_objects
-
     shapes = get_level(level).shapes
     detections = [detect_objects(upsample_for_checker(im), shapes=shapes) for im in images]
     out = _score_detections(prompts, detections)
@@ -372,8 +362,6 @@ def geneval_summary(
 
 
 def _score_detections(prompts: list[Any], detections: list[list[Any]]) -> dict[str, Any]:
-    from common.world.checker import clean_correct
-    from common.world.geneval import evaluate_prompt, score_geneval
 
     verdicts = [
         evaluate_prompt(p, [d.to_detection() for d in dets])
@@ -584,8 +572,6 @@ def evaluate_editor(
     execution and consistency) minus the copy baseline's, with a paired bootstrap 95% interval over
     the edits. Execution alone can be gamed: a blank image executes every remove.
     """
-    from common.scoring.bootstrap import bootstrap_ci
-
     start = time.perf_counter()
     edits = world_edits(n, seed, kinds, level=level)
     size = bundle.spec.resolution

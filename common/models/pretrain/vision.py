@@ -34,11 +34,14 @@ import numpy as np
 import torch
 from PIL import Image
 
+from common.models.builders import load_model
 from common.models.pretrain.config import PretrainConfig, VisionPretrainConfig
-from common.models.pretrain.data import render_at, single_object_scenes, world_scenes
-from common.models.pretrain.objectives import OBJECTIVES, Objective, step_generator
+from common.models.pretrain.data import single_object_scenes, world_scenes
+from common.models.pretrain.objectives import PretrainObjective, step_generator
 from common.models.pretrain.vlm import IMAGE_SIZE, vision_tower
+from common.models.tiny import count_parameters
 from common.world.levels import get_level
+from common.world.render import render_at
 from common.world.scene import Scene
 from common.world.vocab import COLORS
 
@@ -149,8 +152,7 @@ def scene_labels(scenes: list[Scene], level: str) -> dict[str, torch.Tensor]:
     }
 
 
-@OBJECTIVES.register("vision")
-class VisionObjective(Objective):
+class VisionObjective(PretrainObjective):
     """Vision-only warm-up of a VLM preset's tower (see the module docstring)."""
 
     name = "vision"
@@ -182,7 +184,6 @@ class VisionObjective(Objective):
         torch.save(bundle.heads.state_dict(), path / HEADS_FILE)
 
     def load(self, path: Path) -> VisionBundle:
-        from common.models.builders import load_model
 
         vlm = load_model(str(path))
         state = torch.load(path / HEADS_FILE, map_location=vlm.device)
@@ -200,7 +201,6 @@ class VisionObjective(Objective):
         )
 
     def describe_model(self, bundle: VisionBundle) -> dict[str, Any]:
-        from common.models.tiny import count_parameters
 
         return {
             "class": type(bundle.vlm.model).__name__,

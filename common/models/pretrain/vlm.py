@@ -26,6 +26,8 @@ import numpy as np
 import torch
 from PIL import Image
 
+from common.models.builders import load_model
+from common.models.pretrain.cache import ensure_base
 from common.models.pretrain.config import PretrainConfig, VLMPretrainConfig
 from common.models.pretrain.data import (
     DIFFERENCE_QUESTION,
@@ -35,16 +37,19 @@ from common.models.pretrain.data import (
     dense_cell_labels,
     difference_changes,
     difference_pairs,
-    render_at,
     sample_qa,
     single_object_scenes,
     vlm_eval_items,
     world_scenes,
 )
-from common.models.pretrain.objectives import OBJECTIVES, Objective
+from common.models.pretrain.objectives import PretrainObjective
+from common.models.tiny import count_parameters
+from common.models.vlm_sampling import sample_vlm
 from common.world.captions import caption_triples, describe, parse_caption
 from common.world.levels import get_level
+from common.world.render import render_at
 from common.world.scene import Scene
+from common.world.vocab import COLORS, SHAPES
 
 IMAGE_SIZE = 128
 """World canvas the VLMs see (the processors turn it into 16 image tokens)."""
@@ -123,7 +128,6 @@ class VLMLoss(torch.nn.Module):
 
     def __init__(self, model: torch.nn.Module, aux_weight: float = 0.0, seed: int = 0) -> None:
         super().__init__()
-        from common.world.vocab import COLORS, SHAPES
 
         self.model = model
         self.aux_weight = float(aux_weight)
@@ -176,8 +180,7 @@ def dense_labels(scenes: list[Scene], grid_thw: torch.Tensor, merge: int) -> dic
     return {DENSE_KEYS[0]: torch.tensor(shapes), DENSE_KEYS[1]: torch.tensor(colors)}
 
 
-@OBJECTIVES.register("vlm")
-class VLMObjective(Objective):
+class VLMObjective(PretrainObjective):
     """Describe + VQA pretraining of a tiny Qwen2.5-VL / Qwen3-VL (see the module docstring)."""
 
     name = "vlm"
@@ -188,9 +191,6 @@ class VLMObjective(Objective):
         assert isinstance(cfg, VLMPretrainConfig)
         bundle = super().build(cfg, scale)
         if cfg.vision_init:
-            from common.models.builders import load_model
-            from common.models.pretrain.cache import ensure_base
-
             path = ensure_base(cfg.vision_init, self.run_cfg, overrides=cfg.vision_init_overrides or None)
             copy_vision_tower(load_model(str(path)), bundle)
         return bundle
@@ -286,7 +286,6 @@ class VLMObjective(Objective):
         )
 
     def describe_model(self, bundle: Any) -> dict[str, Any]:
-        from common.models.tiny import count_parameters
 
         model = bundle.model
         vision = getattr(getattr(model, "model", model), "visual", None)
@@ -347,8 +346,6 @@ def answer_questions(
     batch_size: int = 64,
 ) -> list[str]:
     """Greedy answers of the VLM to one question per image (or per tuple of images; canonical text)."""
-    from common.models.vlm_sampling import sample_vlm
-
     was_training = bundle.model.training
     bundle.model.eval()
     out: list[str] = []

@@ -14,8 +14,8 @@ import torch
 
 
 def main(out: Path) -> None:
-    from common.models.pretrain.loop import make_fabric
     from common.sft import SFTTrainer
+    from common.train import make_fabric
     from tests.common.engine._workers import engine_cfg
     from tests.common.sft.test_sft import examples, small_bundle, tiny_cfg
 

@@ -18,9 +18,10 @@ from common.models.pretrain.autoencoder import (
 from common.models.pretrain.cache import base_dir, ensure_base
 from common.models.pretrain.cards import read_card
 from common.models.pretrain.config import load_pretrain_config
-from common.models.pretrain.data import render_at, world_scenes
+from common.models.pretrain.data import world_scenes
 from common.models.pretrain.flow import attach_autoencoder, images_to_uint8
 from common.models.tiny import build_tiny_autoencoder, build_tiny_sd3
+from common.world.render import render_at
 from tests.common.models.conftest import SMALL_IMAGE_MODEL
 from tests.common.models.pretrain.conftest import TINY_BUDGET
 

@@ -10,7 +10,6 @@ from common.models.pretrain.data import (
     difference_changes,
     difference_pairs,
     edit_verdict,
-    render_at,
     vlm_eval_items,
     vqa_item,
     world_edits,
@@ -19,6 +18,7 @@ from common.models.pretrain.data import (
 from common.models.vocabulary import oov_words
 from common.world.captions import POSITIONS, caption_triples, describe, parse_caption
 from common.world.edits import EDIT_KINDS
+from common.world.render import render_at
 from common.world.scene import Scene, SceneObject
 
 

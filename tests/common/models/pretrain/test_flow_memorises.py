@@ -14,9 +14,10 @@ import pytest
 import torch
 
 from common.models.image_sampling import sample_images
-from common.models.pretrain.data import render_at, world_scenes
+from common.models.pretrain.data import world_scenes
 from common.models.pretrain.flow import FlowMatchingLoss, images_to_uint8
 from common.models.tiny import build_tiny_sd3
+from common.world.render import render_at
 
 
 @pytest.mark.parametrize("prediction", ["velocity", pytest.param("sample", marks=pytest.mark.slow)])

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from common.models.pretrain.data import render_at, world_scenes
+from common.models.pretrain.data import world_scenes
 from common.models.pretrain.flow import color_presence, geneval_summary, shuffled_within_tag
 from common.world.geneval import Detection
 from common.world.prompts import sample_prompts
+from common.world.render import render_at
 
 
 def test_shuffle_keeps_tags_moves_prompts_and_is_seeded() -> None:

@@ -8,8 +8,8 @@ import torch
 from omegaconf import DictConfig
 
 from common.models.pretrain.config import load_pretrain_config
-from common.models.pretrain.loop import EMA, lr_at
 from common.models.pretrain.objectives import get_objective
+from common.train import EMA, lr_at
 from common.world.levels import get_level
 from tests.common.models.pretrain.conftest import TINY_BUDGET
 

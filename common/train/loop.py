@@ -1,143 +1,52 @@
 """The one resumable training loop every objective runs (pretraining, SFT), through Lightning Fabric.
 
-``fit`` builds AdamW over the objective's trainable module, sets both up with the engine's Fabric
-(``conf/engine``: one CPU process by default; the same loop runs under DDP or DeepSpeed), and
-steps ``cfg.steps`` times: learning rate (linear warm-up, cosine decay to ``min_lr_ratio``),
-batch (a pure function of seed and step; parameter groups may scale the rate, e.g. a VLM's vision
-tower), ``loss = sum_k w_k * module(micro_batch_k)`` with backward per micro-batch (gradient
+``fit`` builds the optimizer (``cfg.optimizer``, :mod:`common.train.optim`) over the objective's
+trainable module, sets both up with the engine's Fabric (``conf/engine``: one CPU process by
+default; the same loop runs under DDP or DeepSpeed), and steps ``cfg.steps`` times: learning rate
+(``cfg.lr_schedule``, :func:`common.train.schedules.lr_at`), batch (a pure function of seed and
+step; parameter groups may scale the rate, e.g. a VLM's vision tower),
+``loss = sum_k w_k * module(micro_batch_k)`` with backward per micro-batch (gradient
 accumulation; one micro-batch of weight 1 unless the objective splits the step), global-norm
-clipping, step, EMA update (flow objectives). Every ``checkpoint_every`` steps (and at the end)
-it writes ``checkpoint.pt`` into the work directory (model, optimizer, EMA, step, wall time,
-loss history), atomically; a later call with the same work directory resumes from it, so a
-killed build continues where it stopped. ``max_time_s`` stops (and checkpoints) once the summed
-training time of all calls reaches it. At the end the EMA weights (when used) are copied into
-the model: what is saved and evaluated is the EMA.
+clipping, step, EMA update (flow objectives, :class:`common.train.ema.EMA`). Every
+``checkpoint_every`` steps (and at the end) it writes ``checkpoint.pt`` into the work directory
+(model, optimizer, EMA, step, wall time, loss history), atomically; a later call with the same
+work directory resumes from it, so a killed build continues where it stopped.
+``cfg.max_time_s`` stops (and checkpoints) once the summed training time of all calls reaches
+it. At the end the EMA weights (when used) are copied into the model: what is saved and
+evaluated is the EMA.
 
-``cfg`` is any object with the fields of :class:`LoopConfig` (a pretraining config, or the
-resolved schedule of :mod:`common.sft`). Under DeepSpeed the engine owns accumulation and
-clipping: ``optimizer.step()`` runs after every micro-batch (DeepSpeed updates at the boundary),
-its ``gradient_accumulation_steps`` must equal the number of micro-batches, and each loss is
+``cfg`` is a :class:`common.train.config.LoopConfig` (a pretraining config, or the resolved
+schedule of :mod:`common.sft`). Under DeepSpeed the engine owns accumulation and clipping:
+``optimizer.step()`` runs after every micro-batch (DeepSpeed updates at the boundary), its
+``gradient_accumulation_steps`` must equal the number of micro-batches, and each loss is
 multiplied by it to undo DeepSpeed's own ``1 / gas`` scaling (the weights already average).
 """
 
 from __future__ import annotations
 
 import contextlib
-import math
-import os
-import shutil
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-import torch
+from tqdm.auto import tqdm
 
-from common.models.pretrain.objectives import Objective
+from common.engine import find_deepspeed_engine
+from common.train.config import LoopConfig
+from common.train.ema import EMA
+from common.train.fabric import make_fabric, save_atomic
+from common.train.objective import Objective
+from common.train.optim import build_optimizer
+from common.train.schedules import lr_at
+
+__all__ = ["CHECKPOINT", "StepHook", "fit"]
 
 CHECKPOINT = "checkpoint.pt"
 
 StepHook = Callable[[int, float], None]
 """Called after each optimizer step with (steps done, loss); raising stops the build (tests
 use it to simulate a kill)."""
-
-
-class LoopConfig(Protocol):
-    """What :func:`fit` reads from its config (``PretrainConfig`` and ``common.sft.SFTSchedule`` have it).
-
-    ``ema_decay`` is read too when the objective uses an EMA.
-    """
-
-    name: str
-    steps: int
-    lr: float
-    warmup_steps: int
-    min_lr_ratio: float
-    weight_decay: float
-    grad_clip: float | None
-    checkpoint_every: int
-    log_every: int
-
-
-def lr_at(cfg: LoopConfig, step: int) -> float:
-    """Learning rate of optimizer step ``step`` (0-based): linear warm-up, then cosine decay."""
-    if cfg.warmup_steps > 0 and step < cfg.warmup_steps:
-        return cfg.lr * (step + 1) / cfg.warmup_steps
-    span = max(cfg.steps - cfg.warmup_steps, 1)
-    progress = min(max(step - cfg.warmup_steps, 0) / span, 1.0)
-    floor = cfg.min_lr_ratio * cfg.lr
-    return floor + (cfg.lr - floor) * 0.5 * (1.0 + math.cos(math.pi * progress))
-
-
-class EMA:
-    """Exponential moving average of parameters, with the warm-up ``min(decay, (1+t)/(10+t))``.
-
-    The warm-up (as in diffusers' ``EMAModel``) keeps a short run's average from being anchored
-    to the random initialisation: with a constant 0.999, after 1,000 steps the init still weighs
-    0.37.
-    """
-
-    def __init__(self, params: Sequence[torch.nn.Parameter], decay: float) -> None:
-        self.params = list(params)
-        self.decay = decay
-        self.shadow = [p.detach().float().clone() for p in self.params]
-
-    def decay_at(self, step: int) -> float:
-        return min(self.decay, (1.0 + step) / (10.0 + step))
-
-    @torch.no_grad()
-    def update(self, step: int) -> None:
-        d = self.decay_at(step)
-        for s, p in zip(self.shadow, self.params, strict=True):
-            s.mul_(d).add_(p.detach().float(), alpha=1.0 - d)
-
-    @torch.no_grad()
-    def copy_to_params(self) -> None:
-        for s, p in zip(self.shadow, self.params, strict=True):
-            p.copy_(s.to(p.dtype))
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"decay": self.decay, "shadow": self.shadow}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        if len(state["shadow"]) != len(self.shadow):
-            raise ValueError("EMA checkpoint does not match the model's parameters")
-        self.shadow = [t.float().clone() for t in state["shadow"]]
-
-
-def default_engine_cfg() -> Any:
-    """``conf/engine/cpu.yaml``: the engine used when the caller's config has none."""
-    from omegaconf import OmegaConf
-
-    from common.models.pretrain.config import CONF_PRETRAIN_DIR
-
-    return OmegaConf.load(CONF_PRETRAIN_DIR.parent / "engine" / "cpu.yaml")
-
-
-def make_fabric(engine_cfg: Any = None) -> Any:
-    """A launched Fabric for ``engine_cfg`` (default: one CPU process)."""
-    from common.engine import build_fabric
-
-    fabric = build_fabric(engine_cfg if engine_cfg is not None else default_engine_cfg())
-    fabric.launch()
-    return fabric
-
-
-def _save_atomic(fabric: Any, path: Path, state: dict[str, Any]) -> None:
-    """``fabric.save`` to a temporary name, then a rename (a kill never leaves half a checkpoint)."""
-    tmp = path.with_name(path.name + ".tmp")
-    fabric.save(tmp, state)
-    fabric.barrier()
-    if fabric.is_global_zero:
-        if tmp.is_dir() and path.is_dir():  # DeepSpeed writes a directory: swap it in by renames
-            old = path.with_name(path.name + ".old")
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(path, old)
-            os.replace(tmp, path)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, path)
-    fabric.barrier()
 
 
 def fit(
@@ -150,21 +59,14 @@ def fit(
     engine_cfg: Any = None,
     progress: bool = True,
     hooks: Sequence[StepHook] = (),
-    max_time_s: float | None = None,
-    betas: tuple[float, float] = (0.9, 0.999),
-    eps: float = 1e-8,
 ) -> dict[str, Any]:
     """Train ``bundle`` for ``cfg.steps`` steps (resuming from ``work_dir/checkpoint.pt``).
 
-    ``max_time_s`` (optional) ends training early once the summed training time reaches it;
-    ``betas`` / ``eps`` are AdamW's. Returns ``steps``, ``resumed_from``, ``train_s``
+    ``cfg.max_time_s`` (optional) ends training early once the summed training time reaches
+    it. Returns ``steps``, ``resumed_from``, ``train_s``
     (optimizer-step wall time summed over resumes), ``data_s`` (building the pool in this
     process), ``history`` (loss records), ``first_loss`` / ``final_loss`` and ``stopped_by_time``.
     """
-    from tqdm.auto import tqdm
-
-    from common.engine import find_deepspeed_engine
-
     work_dir.mkdir(parents=True, exist_ok=True)
     fabric = fabric if fabric is not None else make_fabric(engine_cfg)
     objective.bind(fabric.global_rank, fabric.world_size)
@@ -172,16 +74,11 @@ def fit(
     module.train()
     groups = objective.param_groups(cfg, module)
     params = [p for g in groups for p in g["params"]]
-    optimizer = torch.optim.AdamW(
-        [{**g, "lr": cfg.lr * g["lr_mult"]} for g in groups],
-        lr=cfg.lr,
-        weight_decay=cfg.weight_decay,
-        betas=betas,
-        eps=eps,
-    )
+    optimizer = build_optimizer(cfg, [{**g, "lr": cfg.lr * g["lr_mult"]} for g in groups])
     module, optimizer = fabric.setup(module, optimizer)
     ds_engine = find_deepspeed_engine(module)
     ema = EMA(params, cfg.ema_decay) if objective.uses_ema else None  # type: ignore[attr-defined]
+    max_time_s = cfg.max_time_s
 
     meta: dict[str, Any] = {"step": 0, "train_s": 0.0, "history": []}
     ckpt = work_dir / CHECKPOINT
@@ -203,7 +100,7 @@ def fit(
         state = {"module": module, "optimizer": optimizer, "meta": meta}
         if ema is not None:
             state["ema"] = ema.state_dict()
-        _save_atomic(fabric, ckpt, state)
+        save_atomic(fabric, ckpt, state)
 
     window: list[float] = []
     bar = tqdm(
