@@ -612,7 +612,8 @@ TIFA_PINS: dict[str, dict[str, Any]] = {
     },
 }
 TIFA_PRINTED_SHA256 = "e31e6462318cdcd9c9f8285c72d67c9c10ede128b020e0cdd36cb528aa08d725"
-"""SHA-256 of the caption + Markdown table ``make main`` prints (and writes to tifa_meta_eval.md)."""
+"""SHA-256 of the caption + Markdown table ``make main`` prints (and writes to
+<run_dir>/tifa_meta_eval.md)."""
 
 
 def tifa_run(out: Path, *overrides: str) -> tuple[dict[str, dict[str, Any]], str]:

@@ -2,11 +2,13 @@
 
 (lightning-hydra-template's practice.) Groups outside the base defaults (``exp``, ``model``) are
 added with ``+group=name``. Instantiation of real objects is tested where they are built
-(tests/common/models, tests/common/engine); here each target is imported and bound as a partial.
+(tests/common/models, tests/common/engine); here each target is imported and the node's keys are
+bound to its signature, so that a misspelled or removed key fails here rather than at run time.
 """
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,12 @@ from omegaconf import DictConfig, OmegaConf
 
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 BASE_GROUPS = {"scale", "world", "engine", "logger", "paths", "runtime"}
+HYDRA_KEYS = {"_target_", "_args_", "_partial_", "_recursive_", "_convert_"}
+FORWARDED = {
+    # run(cfg, ctx, duration_s, **server) builds a ServeConfig from **server (config_from_mapping)
+    "firm.tasks.serve.run": "firm.serve.config.ServeConfig",
+}
+"""Targets whose ``**kwargs`` take config keys, and the callable those keys must bind to."""
 
 
 def config_files() -> list[tuple[str, str]]:
@@ -48,6 +56,18 @@ def targets(node: Any, path: str = "") -> list[tuple[str, DictConfig]]:
     return found
 
 
+def bind_keys(target: str, args: list[Any], kwargs: dict[str, Any]) -> None:
+    """Bind a node's arguments to ``target``'s named parameters (a ``**kwargs`` catch-all accepts
+    nothing, unless :data:`FORWARDED` names where it sends them); raises ``TypeError`` if they do not bind."""
+    sig = inspect.signature(get_object(target))
+    named = sig.replace(parameters=[p for p in sig.parameters.values() if p.kind is not p.VAR_KEYWORD])
+    if target in FORWARDED:
+        rest = {k: v for k, v in kwargs.items() if k not in named.parameters}
+        inspect.signature(get_object(FORWARDED[target])).bind_partial(**rest)
+        kwargs = {k: v for k, v in kwargs.items() if k in named.parameters}
+    named.bind_partial(*args, **kwargs)
+
+
 def test_base_config_composes() -> None:
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         cfg = compose("config")
@@ -62,8 +82,31 @@ def test_config_file_composes_and_targets_resolve(group: str, name: str) -> None
     for path, node in targets(cfg):
         obj = get_object(node._target_)
         assert callable(obj), f"{group}/{name}.yaml: {path}._target_ is not callable"
-        partial = instantiate(node, _partial_=True)
-        assert callable(partial)
+        args = list(node.get("_args_", []))
+        kwargs = {str(k): node[k] for k in node if k not in HYDRA_KEYS}
+        try:
+            bind_keys(node._target_, args, kwargs)
+        except TypeError as e:
+            pytest.fail(f"{group}/{name}.yaml: {path} does not fit {node._target_}: {e}")
+
+
+@pytest.mark.parametrize(
+    ("target", "kwargs"),
+    [
+        ("common.annotators.WorldOracleAnnotator", {"noise": 0.1, "seeed": 0}),  # misspelled
+        ("common.models.builders.load_vlm", {"name_or_path": "x", "dtyp": "bf16"}),  # into **kwargs
+        ("firm.tasks.serve.run", {"max_batch_sise": 8}),  # not a ServeConfig field
+        ("firm.tasks.serve.run", {"duration": 1.0}),  # not a parameter of run
+    ],
+)
+def test_a_key_the_target_does_not_take_fails(target: str, kwargs: dict[str, Any]) -> None:
+    with pytest.raises(TypeError):
+        bind_keys(target, [], kwargs)
+
+
+def test_the_forwarded_keys_bind() -> None:
+    bind_keys("firm.tasks.serve.run", [], {"duration_s": 1.0, "max_batch_size": 8, "port": 0})
+    bind_keys("common.models.builders.load_vlm", [], {"name_or_path": "x", "dtype": "bfloat16"})
 
 
 def test_every_experiment_names_a_task() -> None:

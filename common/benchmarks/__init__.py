@@ -1,5 +1,6 @@
 """Real benchmark prompt sets vendored as package data (each folder under ``data/`` keeps its
-LICENSE and a PROVENANCE.md): GenEval's prompt metadata and DrawBench's prompts.
+LICENSE and provenance, e.g. common/benchmarks/data/geneval/PROVENANCE.md): GenEval's prompt
+metadata and DrawBench's prompts.
 
 The TIFA v1.0 human judgments belong to the T2I-Eval-R1 reproduction and live in
 :mod:`t2ieval_r1.benchmarks`.

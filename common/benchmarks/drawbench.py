@@ -1,6 +1,6 @@
 """DrawBench's 200 prompts (Imagen), vendored as ``data/drawbench/prompts.txt``, one per line.
 
-Provenance and license: ``data/drawbench/PROVENANCE.md`` and ``data/drawbench/LICENSE``.
+Provenance and license: ``common/benchmarks/data/drawbench/PROVENANCE.md`` and ``LICENSE`` beside it.
 """
 
 from __future__ import annotations

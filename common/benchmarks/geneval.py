@@ -3,7 +3,7 @@
 Each line is a GenEval metadata record ``{tag, include, exclude?, prompt}``; the records are
 parsed and validated by :class:`common.world.geneval.GenEvalPrompt` (the same type the embedded
 world writes its prompts in), so the real prompts and the world's go through one scorer.
-Provenance and license: ``data/geneval/PROVENANCE.md`` and ``data/geneval/LICENSE``.
+Provenance and license: ``common/benchmarks/data/geneval/PROVENANCE.md`` and ``LICENSE`` beside it.
 """
 
 from __future__ import annotations

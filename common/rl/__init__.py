@@ -12,6 +12,23 @@
 * ``ema``: EMA old-policy updater with FIRM's decay schedule; :data:`EMA_SCHEDULES`.
 * ``algorithms``: :data:`RL_ALGORITHMS` (``grpo``, ``flow_grpo``, ``diffusion_nft``): each
   algorithm's advantage estimator, policy loss and whether its rollout records log-probs.
+
+Sources of the formulas (each module states its own):
+
+* PPO: Schulman et al., "Proximal Policy Optimization Algorithms" (2017): the clipped surrogate.
+* GRPO: Shao et al., "DeepSeekMath: Pushing the Limits of Mathematical Reasoning in Open Language
+  Models" (2024): group-relative advantages, clipped token loss, k3 KL to a reference.
+* Dr. GRPO: Liu et al., "Understanding R1-Zero-Like Training: A Critical Perspective" (2025): no
+  std division, length-unbiased aggregation.
+* DAPO: Yu et al., "DAPO: An Open-Source LLM Reinforcement Learning System at Scale" (2025):
+  asymmetric clip, token-mean aggregation.
+* KL estimators: J. Schulman, "Approximating KL Divergence" (http://joschu.net/blog/kl-approx.html).
+* Flow-GRPO: Liu et al., "Flow-GRPO: Training Flow Matching Models via Online RL" (2025): the SDE
+  step with log-prob, per-prompt stats with global std.
+* DiffusionNFT: Zheng et al., "DiffusionNFT: Online Diffusion Reinforcement with Forward Process"
+  (2025): the NFT loss and its EMA old policy.
+* FIRM (arXiv 2603.12247) and T2I-Eval-R1 (arXiv 2505.17897): the settings used, as recorded in
+  docs/papers/firm.md §5 and docs/papers/t2i_eval_r1.md §1 and §3.
 """
 
 from common.rl.advantages import (

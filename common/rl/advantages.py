@@ -1,6 +1,6 @@
 """Group-relative advantages (GRPO and its variants).
 
-Formula (algorithms.md §1; GRPO / DeepSeekMath, Dr. GRPO, Flow-GRPO):
+Formula (GRPO, from DeepSeekMath; Dr. GRPO; Flow-GRPO; papers listed in :mod:`common.rl`):
 
     A_i = (r_i - mean_g(r)) / (std + eps)
 
@@ -122,7 +122,7 @@ def group_advantages(
     eps: float = 1e-4,
     unbiased: bool = False,
 ) -> Tensor:
-    """Group-normalised advantages ``A_i = (r_i - mean_g) / (std + eps)`` (algorithms.md §1).
+    """Group-normalised advantages ``A_i = (r_i - mean_g) / (std + eps)`` (GRPO).
 
     Args:
         rewards: shape ``(B,)``.
@@ -161,7 +161,8 @@ def zero_std_ratio(
 ) -> float:
     """Share of groups whose rewards are all equal (``max - min <= atol``): they get zero advantage.
 
-    algorithms.md §1 ("zero-std ratio"); log it, a continuous reward keeps it low.
+    The "zero-std ratio": such a group teaches nothing, the reason T2I-Eval-R1 uses a continuous
+    score reward (docs/papers/t2i_eval_r1.md §1); log it, a continuous reward keeps it low.
     """
     r = _as_reward_tensor(rewards)
     index, num_groups = resolve_group_index(r.numel(), group_ids, group_size=group_size, device=r.device)

@@ -1,8 +1,9 @@
 """Exponential moving average of trained weights, used as the DiffusionNFT "old" policy.
 
-Update (algorithms.md §3; FIRM §5): ``p_old = decay * p_old + (1 - decay) * p_new`` with FIRM's
-schedule ``decay(step) = min(0.001 * step, 0.5)`` (so at step 0 the old policy is a copy of the
-current one). Works on any parameter subset, e.g. only the LoRA weights.
+Update (DiffusionNFT's EMA old policy; FIRM, docs/papers/firm.md §5):
+``p_old = decay * p_old + (1 - decay) * p_new`` with FIRM's schedule
+``decay(step) = min(0.001 * step, 0.5)`` (so at step 0 the old policy is a copy of the current one).
+Works on any parameter subset, e.g. only the LoRA weights.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Rectified flow: forward interpolation, Euler ODE step, and the Flow-GRPO SDE step with log-prob.
 
-Notation (algorithms.md §2; Flow-GRPO): ``sigma`` = current t, ``sigma_next`` = next t (< sigma),
-``dt = sigma_next - sigma`` (< 0), ``v`` = model velocity, ``a`` = noise level (0.7).
+Notation (Flow-GRPO, listed in :mod:`common.rl`): ``sigma`` = current t, ``sigma_next`` = next t
+(< sigma), ``dt = sigma_next - sigma`` (< 0), ``v`` = model velocity, ``a`` = noise level (0.7).
 
 * forward process ``x_t = (1 - t) x0 + t noise``; velocity target ``v = noise - x0``
 * ODE (Euler) ``x' = x + dt v``
@@ -91,7 +91,7 @@ def sde_step_with_logprob(
     prev_sample: Tensor | None = None,
     generator: torch.Generator | None = None,
 ) -> SDEStep:
-    """One Flow-GRPO SDE step and the log-prob of ``prev_sample`` under it (algorithms.md §2).
+    """One Flow-GRPO SDE step and the log-prob of ``prev_sample`` under it (Flow-GRPO, formulas above).
 
     Args:
         x: current latent ``x_sigma``, shape ``(B, ...)``.
@@ -123,7 +123,7 @@ def sde_step_with_logprob(
 
 def flow_kl(mean: Tensor, mean_ref: Tensor, std: float | Tensor) -> Tensor:
     """Per-sample KL between the SDE step Gaussians: mean over non-batch dims of
-    ``(mu - mu_ref)^2 / (2 std^2)`` (algorithms.md §2; ``mean_ref`` is detached). Shape ``(B,)``."""
+    ``(mu - mu_ref)^2 / (2 std^2)`` (Flow-GRPO; ``mean_ref`` is detached). Shape ``(B,)``."""
     std_t = (
         std
         if isinstance(std, Tensor) and std.ndim == mean.ndim

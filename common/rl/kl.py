@@ -1,6 +1,6 @@
 """Per-token KL estimators to a frozen reference policy (Schulman's k1 / k2 / k3).
 
-With ``x = logp_ref - logp`` (algorithms.md §1; J. Schulman, "Approximating KL divergence"):
+With ``x = logp_ref - logp`` (J. Schulman, "Approximating KL Divergence", http://joschu.net/blog/kl-approx.html):
 
 * ``k1 = -x``                  (unbiased, high variance, can be negative)
 * ``k2 = x^2 / 2``             (biased, non-negative)

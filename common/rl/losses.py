@@ -1,6 +1,6 @@
 """Token-level clipped policy loss (PPO / GRPO / DAPO) and its aggregation modes.
 
-Per token (algorithms.md §1; PPO, GRPO, DAPO's asymmetric clip):
+Per token (PPO's clipped surrogate; GRPO; DAPO's asymmetric clip; papers listed in :mod:`common.rl`):
 
     rho_t  = exp(logp_theta(o_t) - logp_old(o_t))
     loss_t = -min(rho_t A, clip(rho_t, 1 - clip_low, 1 + clip_high) A)
@@ -91,7 +91,7 @@ def policy_loss(
 ) -> tuple[Tensor, dict[str, Tensor]]:
     """Clipped surrogate ``-min(rho A, clip(rho, 1-clip_low, 1+clip_high) A)`` aggregated by ``agg``.
 
-    Source: algorithms.md §1 (PPO clip; DAPO uses ``clip_high=0.28``).
+    Source: PPO's clip with DAPO's asymmetric bounds (DAPO uses ``clip_high=0.28``).
 
     Args:
         logp: ``(B, T)`` token log-probs under the current policy (carries the gradient).

@@ -1,6 +1,6 @@
 """DiffusionNFT loss (negative-aware fine-tuning on the forward process), as used by FIRM.
 
-Per sample (algorithms.md §3; DiffusionNFT; FIRM §5), with optimality ``r`` in [0, 1]:
+Per sample (DiffusionNFT; FIRM, docs/papers/firm.md §5), with optimality ``r`` in [0, 1]:
 
     v_plus   = beta v_theta + (1 - beta) v_old
     v_minus  = (1 + beta) v_old - beta v_theta              (v_old, v_ref detached)
@@ -30,7 +30,7 @@ from common.rl.losses import POLICY_LOSSES
 
 
 def optimality_from_advantage(advantages: Tensor, adv_clip_max: float = 5.0) -> Tensor:
-    """``r = clamp(clip(A, -A_max, A_max) / A_max / 2 + 0.5, 0, 1)`` (algorithms.md §3)."""
+    """``r = clamp(clip(A, -A_max, A_max) / A_max / 2 + 0.5, 0, 1)`` (docs/papers/firm.md §5)."""
     if adv_clip_max <= 0:
         raise ValueError(f"adv_clip_max must be > 0, got {adv_clip_max}")
     a = advantages.clamp(-adv_clip_max, adv_clip_max)

@@ -1,6 +1,6 @@
 """Group statistics for image RL: per-prompt tracker, cross-rank gathering, layout check.
 
-algorithms.md §4 (Flow-GRPO / DiffusionNFT / FIRM): advantages use the mean of the prompt's own
+Flow-GRPO / DiffusionNFT / FIRM (docs/papers/firm.md §5): advantages use the mean of the prompt's own
 group and either its own std or the std of the whole gathered batch ("global std", the setting
 of all Flow-GRPO and FIRM recipes). In multi-GPU runs the G samples of a prompt live on different
 ranks, so rewards and prompt ids are all-gathered before normalising, then each rank keeps its
@@ -96,7 +96,7 @@ def validate_group_layout(world_size: int, per_rank_batch: int, group_size: int)
 
 
 class PerPromptStatTracker:
-    """Advantages from per-prompt group statistics (algorithms.md §4; Flow-GRPO, FIRM).
+    """Advantages from per-prompt group statistics (Flow-GRPO; FIRM, docs/papers/firm.md §5).
 
     ``compute`` is stateless across calls (each call normalises the batch it is given); the
     statistics of the last call are kept for logging (:meth:`get_stats`). With ``gather=True`` and

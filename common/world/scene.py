@@ -1,7 +1,7 @@
 """The scene data model of the embedded world: what is drawn, independent of how.
 
-A :class:`Scene` is the ground truth behind every world image. Rendering (``render.py``) turns it
-into pixels; the checker (``checker.py``) reads pixels back without ever seeing the scene.
+A :class:`Scene` is the ground truth behind every world image. Rendering (``common/world/render.py``) turns
+it into pixels; the checker (``common/world/checker.py``) reads pixels back without ever seeing the scene.
 Coordinates are fractions of the canvas side, origin top-left, ``y`` growing downwards.
 """
 

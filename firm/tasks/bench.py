@@ -8,7 +8,7 @@ its domains (:mod:`firm.bench.items`) through the Annotator interface with the R
 parsed with :func:`firm.prompts.rm.parse_rm_output`; unparseable answers follow ``missing``
 (:mod:`firm.bench.metrics`).
 
-Writes ``firm_bench.md`` (the table with the published rows beside it, per-seed values, parse
+Writes ``<run_dir>/firm_bench.md`` (the table with the published rows beside it, per-seed values, parse
 failures), ``firm_bench_mae.{md,csv,tex}`` (the mean table) and ``predictions/<row>/<k>.jsonl`` (every
 item's parsed score, reference and error) into the run directory. Returns the per-column means,
 standard deviations and per-seed values of every row, the parse-failure counts, the acceptance

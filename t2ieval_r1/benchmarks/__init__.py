@@ -1,5 +1,6 @@
 """Meta-evaluation benchmarks of T2I-Eval-R1 (real data vendored under ``data/``, each with its
-LICENSE and PROVENANCE.md). Now: TIFA v1.0 human judgments (:mod:`.tifa`)."""
+LICENSE and provenance, e.g. t2ieval_r1/benchmarks/data/tifa_v1_human/PROVENANCE.md). Now: TIFA
+v1.0 human judgments (:mod:`.tifa`)."""
 
 from t2ieval_r1.benchmarks.tifa import (
     TIFA_GENERATORS,

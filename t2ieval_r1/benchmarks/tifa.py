@@ -1,9 +1,11 @@
 """TIFA v1.0 human judgments: loader, predictions, and meta-evaluation against ``human_avg``.
 
-The vendored file (``data/tifa_v1_human/human_annotations_with_scores.json``, Apache-2.0, see
-``PROVENANCE.md`` beside it) holds 800 images: 160 TIFA v1.0 prompts x 5 generators. Each image
-has two faithfulness ratings on a 1-5 scale (``human_scores``), their mean (``human_avg``) and the
-scores of 10 automatic metrics (:data:`TIFA_METRICS`). The images themselves are not included.
+The vendored file
+(t2ieval_r1/benchmarks/data/tifa_v1_human/human_annotations_with_scores.json, Apache-2.0, provenance
+in t2ieval_r1/benchmarks/data/tifa_v1_human/PROVENANCE.md) holds 800 images: 160 TIFA v1.0 prompts
+x 5 generators. Each image has two faithfulness ratings on a 1-5 scale (``human_scores``), their
+mean (``human_avg``) and the scores of 10 automatic metrics (:data:`TIFA_METRICS`). The images
+themselves are not included.
 
 Meta-evaluation follows the benchmark's protocol: correlate a scorer's per-image scores with
 ``human_avg`` over all 800 images (Pearson, Spearman, Kendall tau-b). A scorer's predictions come
@@ -88,7 +90,7 @@ class TifaRecord:
 
 
 def tifa_human_path() -> Path:
-    """Path of the vendored ``human_annotations_with_scores.json``."""
+    """Path of the vendored t2ieval_r1/benchmarks/data/tifa_v1_human/human_annotations_with_scores.json."""
     return package_data_path(
         "t2ieval_r1.benchmarks", "data", "tifa_v1_human", "human_annotations_with_scores.json"
     )

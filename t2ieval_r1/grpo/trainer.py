@@ -1,6 +1,6 @@
 """The GRPO trainer of the T2I-Eval-R1 evaluator (one trainer for single-wise and pairwise data).
 
-One training step (algorithms.md §1, docs/papers/t2i_eval_r1.md §3):
+One training step (GRPO as in :mod:`common.rl`; rewards of docs/papers/t2i_eval_r1.md §3):
 
 1. take ``batch_size / G`` items from the resumable :class:`~t2ieval_r1.grpo.items.DataStream`;
 2. sample G completions per item with the current policy (:mod:`~t2ieval_r1.grpo.rollout`;

@@ -1,8 +1,8 @@
 """The optimisation part of a GRPO step: clipped token loss + optional KL, over PPO epochs,
 mini-batches (optimizer steps) and micro-batches (gradient accumulation).
 
-Per micro-batch (algorithms.md §1; the loss of ``RL_ALGORITHMS["grpo"]``, i.e.
-:func:`common.rl.policy_loss`, and :func:`common.rl.kl_estimate`)::
+Per micro-batch (GRPO with PPO's clip and a k3 KL, sources in :mod:`common.rl`; the loss of
+``RL_ALGORITHMS["grpo"]``, i.e. :func:`common.rl.policy_loss`, and :func:`common.rl.kl_estimate`)::
 
     rho_t = exp(logp_theta(o_t) - logp_old(o_t))
     L     = agg_t( -min(rho_t A, clip(rho_t, 1 - eps_low, 1 + eps_high) A) )

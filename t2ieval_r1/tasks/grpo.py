@@ -14,7 +14,7 @@ checkpoints in the run directory instead.
 
 Returns (``metrics.json``): the trainer's summary (steps, resume point, train time, first and
 last step metrics), the final validation metrics, wall times, the checkpoint and evaluator paths;
-``samples.json`` in the run directory holds completions of the last step with their rewards, and
+``<run_dir>/samples.json`` holds completions of the last step with their rewards, and
 ``samples.png`` their items' images (both also go to the run's logger, e.g. wandb).
 """
 

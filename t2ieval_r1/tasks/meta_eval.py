@@ -16,8 +16,8 @@ Writes, in the run directory:
   ``summary``), from which :mod:`t2ieval_r1.tables` builds tables over runs;
 * ``predictions.jsonl``: every completion with its parsed prediction and rationale check
   (:mod:`t2ieval_r1.evaluate.records`);
-* ``meta_eval.md`` / ``.csv`` / ``.tex``: this run's table (one row per benchmark and aspect);
-  ``results_table.md``: this run as one row of the paper-style table. The Markdown is printed.
+* ``<run_dir>/meta_eval.md`` / ``.csv`` / ``.tex``: this run's table (one row per benchmark and aspect);
+  ``<run_dir>/results_table.md``: this run as one row of the paper-style table. The Markdown is printed.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ resampled images for every row, seeded by ``cfg.seed``), optionally the within-p
 accuracy, and, as a reference row, the agreement of the two annotators with each other.
 
 Returns ``{"<row>": {"pearson": x, "pearson_ci": [lo, hi], ..., "n": 800, ...}}`` (written to
-``metrics.json``) and writes ``tifa_meta_eval.md`` / ``.csv`` / ``.tex`` in the run directory; the
+``metrics.json``) and writes ``<run_dir>/tifa_meta_eval.md`` / ``.csv`` / ``.tex`` in the run directory; the
 Markdown table is printed.
 """
 

@@ -205,8 +205,8 @@ class QwenImageEditFamily(T2IFamily):
 class FlowUNetFamily(SD3Family):
     """A ``UNet2DConditionModel`` trained by flow matching, conditioned like the tiny SD3.
 
-    The tiny scale's convolutional alternative to the SD3 transformer (docs/experiments/
-    generator.md says when and why): the same CLIP text encoder and prompt embedding as
+    The tiny scale's convolutional alternative to the SD3 transformer
+    (docs/experiments/generator.md says when and why): the same CLIP text encoder and prompt embedding as
     :class:`SD3Family`; the token embeddings enter through cross-attention
     (``cross_attention_dim``), the pooled embedding through the UNet's projection class
     embedding (added to the timestep embedding, as SD3 adds its pooled text); the timestep is

@@ -16,7 +16,8 @@ from common.benchmarks import (
 )
 from common.world.geneval import GenEvalPrompt, GenEvalSchemaError
 
-# sha256 of the files as published (also recorded in each PROVENANCE.md): the copies are byte-identical.
+# sha256 of the files as published (also recorded in common/benchmarks/data/*/PROVENANCE.md): the
+# copies are byte-identical.
 SHA256 = {
     "evaluation_metadata.jsonl": "091119f01062f34a04c79163d093ea361383cd65c57c1a9d25f4aac2f7db70a3",
     "prompts.txt": "7c4d2518b7642eef86637001fea3f826a950d3c2fdfab70cd7cb45e6f10fdbea",

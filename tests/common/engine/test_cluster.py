@@ -93,7 +93,7 @@ EXPECTED: dict[str, dict[str, Any]] = {
         "main_port": 15000 + 7654,  # Lightning's rule: last 4 digits of the job id + 15000
         "creates_processes_externally": True,
         "master_addr_after": None,  # detection leaves the environment as it was
-        "fabric": ["SLURMEnvironment", 3, 4, 1, 1],  # and Fabric built from ddp.yaml agrees
+        "fabric": ["SLURMEnvironment", 3, 4, 1, 1],  # and Fabric built from conf/engine/ddp.yaml agrees
     },
     "slurm-interactive": {"name": "local", "global_rank": 0, "world_size": 1},
     "torchrun": {

@@ -5,7 +5,7 @@ LM under ``sharded_init`` (``from_pretrained`` and ``_from_config``), wraps it w
 ``deepspeed.initialize`` using the JSON generated from the engine file (fp32, no
 persistence threshold), generates greedily under ``gathered_parameters`` with a different length on
 each rank, takes one SGD step on a different batch per rank, and writes consolidated checkpoints.
-It runs twice: with conf/engine/zero3.yaml and with zero3_offload.yaml (parameters and optimizer
+It runs twice: with conf/engine/zero3.yaml and with conf/engine/zero3_offload.yaml (parameters and optimizer
 state offloaded to CPU memory, torch SGD instead of DeepSpeed's compiled CPU Adam).
 """
 

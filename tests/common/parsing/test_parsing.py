@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -214,19 +215,53 @@ def test_sources_are_reported() -> None:
     assert parse_score_detailed("3").source == "plain"
 
 
-def test_huge_inputs_are_fast() -> None:
-    # Guards against regex backtracking blow-ups (these ran for minutes in a naive version).
-    for text in [
-        "<" + " " * 50_000,
-        "1" * 50_000 + "x",
-        '{"a":' * 5_000,
-        "Image 1 " * 5_000,
-        "< / " * 10_000,
-    ]:
-        parse_completion(text)
-        parse_score(text, 0, 10)
-        parse_pair_scores(text, 0, 10)
-        parse_preference(text)
+# Huge inputs: these once ran for minutes through backtracking regexes. Their speed is measured by
+# ``python -m experiments.bench parsing``; here they must parse to the right value.
+REASONING = "a red circle at the top left, no blue square. " * 1_500  # about 70,000 characters
+
+
+@pytest.mark.parametrize(
+    ("answer", "parse", "expected"),
+    [
+        ("7", lambda t: parse_score(t, 0, 10), 7.0),
+        ("Image 1: 7; Image 2: 4", lambda t: parse_pair_scores(t, 0, 10), (7.0, 4.0)),
+        ("Image 2 is better", parse_preference, "b"),
+    ],
+    ids=["score", "pair", "preference"],
+)
+def test_huge_completion_parses_to_its_answer(answer: str, parse: Any, expected: object) -> None:
+    text = f"<think>{REASONING}</think><answer>{answer}</answer>"
+    parsed = parse_completion(text)
+    assert parsed.well_formed and parsed.problems == []
+    assert parsed.think == REASONING.strip() and parsed.answer == answer
+    assert parse(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "score"),
+    [
+        ("<think>" + "<" * 50_000 + "</think><answer>3</answer>", 3.0),  # stray "<" before the tags
+        (REASONING + '{"reasoning": "' + "x" * 50_000 + '", "score": 4}', 4.0),  # FIRM's edit-RM JSON
+        (REASONING + "Final Alignment Rating: 4\n\\boxed{4}", 4.0),  # FIRM's gen-RM answer
+    ],
+    ids=["stray_angle_brackets", "edit_rm_json", "gen_rm_boxed"],
+)
+def test_huge_reply_parses_to_its_score(text: str, score: float) -> None:
+    assert parse_score(text, 0, 10) == score
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["<" + " " * 50_000, "1" * 50_000 + "x", '{"a":' * 5_000, "< / " * 10_000, "Image 1 " * 5_000],
+    ids=["open_tag_then_spaces", "long_digit_run", "nested_json", "broken_tags", "image_labels"],
+)
+def test_huge_garbage_parses_to_nothing(text: str) -> None:
+    parsed = parse_completion(text)
+    assert not parsed.well_formed and parsed.answer is None and parsed.problems
+    assert parse_pair_scores(text, 0, 10) is None
+    if not text.startswith("Image 1"):  # "Image 1 ..." does name image 1, and the number 1
+        assert parse_score(text, 0, 10) is None
+        assert parse_preference(text) is None
 
 
 # ------------------------------------------------------------------ pairs of scores

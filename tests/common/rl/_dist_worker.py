@@ -1,4 +1,5 @@
-"""Worker of the 2-process gloo test in test_stats.py (kept apart so spawned children import little)."""
+"""Worker of the 2-process gloo test in tests/common/rl/test_stats.py (kept apart so spawned
+children import little)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Group-relative advantages: hand-computed values and invariants (algorithms.md §1)."""
+"""Group-relative advantages: hand-computed values and invariants (GRPO, :mod:`common.rl.advantages`)."""
 
 from __future__ import annotations
 

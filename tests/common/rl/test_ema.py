@@ -1,4 +1,4 @@
-"""EMA old-policy updater (algorithms.md §3; FIRM decay min(0.001 * step, 0.5))."""
+"""EMA old-policy updater (docs/papers/firm.md §5; FIRM decay min(0.001 * step, 0.5))."""
 
 from __future__ import annotations
 

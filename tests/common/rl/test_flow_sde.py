@@ -1,4 +1,4 @@
-"""Flow matching helpers and the Flow-GRPO SDE step with log-prob (algorithms.md §2)."""
+"""Flow matching helpers and the Flow-GRPO SDE step with log-prob (:mod:`common.rl.flow_sde`)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""KL estimators k1 / k2 / k3 with EasyR1 clamps (algorithms.md §1)."""
+"""KL estimators k1 / k2 / k3 with EasyR1 clamps (:mod:`common.rl.kl`)."""
 
 from __future__ import annotations
 

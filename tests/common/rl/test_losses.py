@@ -1,4 +1,4 @@
-"""Token-level clipped policy loss and its aggregations (algorithms.md §1)."""
+"""Token-level clipped policy loss and its aggregations (:mod:`common.rl.losses`)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""DiffusionNFT loss (algorithms.md §3)."""
+"""DiffusionNFT loss (:mod:`common.rl.nft`; docs/papers/firm.md §5)."""
 
 from __future__ import annotations
 

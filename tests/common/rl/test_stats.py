@@ -1,4 +1,4 @@
-"""Per-prompt stat tracker, cross-rank gathering and the group layout check (algorithms.md §4)."""
+"""Per-prompt stat tracker, cross-rank gathering and the group layout check (:mod:`common.rl.stats`)."""
 
 from __future__ import annotations
 

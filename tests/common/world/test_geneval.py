@@ -23,14 +23,10 @@ from common.world.geneval import (
 from common.world.prompts import sample_prompt
 from common.world.vocab import GENEVAL_TAGS
 
-SHARED_PATH = Path("/work/shared/data/real/geneval/evaluation_metadata.jsonl")
-
 
 def _real_path() -> Path:
-    for p in (VENDORED_PATH, SHARED_PATH):
-        if p.exists():
-            return p
-    pytest.skip("real GenEval metadata not available")
+    assert VENDORED_PATH.is_file(), f"the vendored GenEval metadata is missing: {VENDORED_PATH}"
+    return VENDORED_PATH
 
 
 def test_real_geneval_validates_and_round_trips() -> None:
