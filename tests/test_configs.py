@@ -1,9 +1,11 @@
 """Every config file composes, resolves, and every ``_target_`` in it resolves to an object.
 
 (lightning-hydra-template's practice.) Groups outside the base defaults (``exp``, ``model``) are
-added with ``+group=name``. Instantiation of real objects is tested where they are built
-(tests/common/models, tests/common/engine); here each target is imported and the node's keys are
-bound to its signature, so that a misspelled or removed key fails here rather than at run time.
+added with ``+group=name``; a recipe, ``conf/recipe/<scale>/<exp>.yaml``, is composed as its
+experiment at its scale (tests/test_paper_scale.py checks what the recipes hold). Instantiation
+of real objects is tested where they are built (tests/common/models, tests/common/engine); here
+each target is imported and the node's keys are bound to its signature, so that a misspelled or
+removed key fails here rather than at run time.
 """
 
 from __future__ import annotations
@@ -38,9 +40,15 @@ def config_files() -> list[tuple[str, str]]:
 
 
 def compose_with(group: str, name: str) -> DictConfig:
-    prefix = "" if group in BASE_GROUPS else "+"
+    if group.startswith("recipe/"):  # conf/recipe/<scale>/<exp>.yaml: picked by the scale for <exp>
+        scale = group.split("/", 1)[1]
+        exp = name if (CONF_DIR / "exp" / f"{name}.yaml").exists() else None
+        overrides = [f"scale={scale}"] + ([f"+exp={exp}"] if exp else [f"+{group}={name}"])
+    else:
+        prefix = "" if group in BASE_GROUPS else "+"
+        overrides = [f"{prefix}{group}={name}"]
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        return compose("config", overrides=[f"{prefix}{group}={name}"])
+        return compose("config", overrides=overrides)
 
 
 def targets(node: Any, path: str = "") -> list[tuple[str, DictConfig]]:

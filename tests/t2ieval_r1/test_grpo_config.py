@@ -61,7 +61,7 @@ def test_impossible_configs_fail_with_the_key(params: dict, message: str) -> Non
 @pytest.mark.parametrize("exp", EXPS)
 @pytest.mark.parametrize("paper", [False, True])
 def test_experiments_build_valid_configs(exp: str, paper: bool) -> None:
-    overrides = [f"+exp={exp}"] + (["+t2ieval_r1=paper"] if paper else [])
+    overrides = [f"+exp={exp}"] + (["scale=paper", "engine=zero3"] if paper else [])
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
         cfg = compose("config", overrides=overrides)
     task = OmegaConf.to_container(cfg.task, resolve=True)
