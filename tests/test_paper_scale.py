@@ -199,7 +199,7 @@ def test_recipes_and_experiments_set_disjoint_keys(scale: str, name: str) -> Non
     """A recipe is merged before its experiment: a key in both would silently keep the experiment's."""
     assert scale in {p.stem for p in (CONF / "scale").glob("*.yaml")}, f"conf/recipe/{scale}: not a scale"
     exp_file = CONF / "exp" / f"{name}.yaml"
-    if not exp_file.exists():  # a shared part (e.g. paper/firm_rm.yaml), included by recipes
+    if not exp_file.exists():  # a shared part (e.g. conf/recipe/paper/firm_rm.yaml), included by recipes
         return
     recipe, exp = (_keys(CONF / "recipe" / scale / f"{name}.yaml"), _keys(exp_file))
     both = sorted(a for a in exp for b in recipe if a == b or a.startswith(b + ".") or b.startswith(a + "."))
