@@ -51,7 +51,7 @@ from common.world.checker import (
     detect_objects,
     upsample_for_checker,
 )
-from common.world.geneval import GenEvalPrompt, evaluate_prompt, score_geneval
+from common.world.geneval import GenEvalPrompt, color_presence, evaluate_prompt, score_geneval
 from common.world.levels import WorldLevel, get_level
 from common.world.prompts import sample_prompts
 from common.world.render import render_at
@@ -117,11 +117,6 @@ def _shuffled(prompts: Sequence[GenEvalPrompt], rng: np.random.Generator) -> lis
     return partner
 
 
-def _colour_present(prompt: GenEvalPrompt, colours: set[str]) -> bool | None:
-    wanted = {it.color for it in prompt.include if it.color is not None}
-    return None if not wanted else wanted <= colours
-
-
 def _score(
     prompts: Sequence[GenEvalPrompt],
     scenes: Sequence[Scene | None],
@@ -144,7 +139,7 @@ def _score(
             ok = clean_correct(p, v, len(dets))
             plain.append({"tag": p.tag, "correct": v.correct})
             clean.append({"tag": p.tag, "correct": ok})
-            cp = _colour_present(p, {d.color for d in dets})
+            cp = color_presence(p, dets)
             if cp is not None:
                 present.append(cp)
             truth = truth_verdict(p, scenes[i]) if scenes[i] is not None else evaluate_prompt(p, [])

@@ -196,6 +196,11 @@ class GenEvalPrompt:
         """Included classes, in order."""
         return tuple(it.cls for it in self.include)
 
+    @property
+    def colors(self) -> frozenset[str]:
+        """The colours the prompt names (empty when it names none)."""
+        return frozenset(it.color for it in self.include if it.color is not None)
+
     def requirement_ids(self) -> tuple[str, ...]:
         """Names of the prompt's requirements, as in :attr:`Verdict.requirements`."""
         ids: list[str] = []
@@ -346,6 +351,14 @@ def evaluate_prompt(prompt: GenEvalPrompt, detections: Sequence[Detection]) -> V
         if not ok:
             reasons.append(f"expected {it.cls}<{it.count}, found {n}")
     return Verdict(tag=prompt.tag, correct=all(req.values()), requirements=req, reasons=tuple(reasons))
+
+
+def color_presence(prompt: GenEvalPrompt, detections: Iterable[Any]) -> bool | None:
+    """Every colour ``prompt`` names is on some detected object (any shape, objects with a
+    ``color``); ``None`` when the prompt names no colour. Shape-agnostic: it credits colour control
+    alone."""
+    wanted = prompt.colors
+    return None if not wanted else wanted <= {d.color for d in detections}
 
 
 def score_geneval(verdicts: Iterable[Verdict | Mapping[str, Any]]) -> dict[str, Any]:

@@ -41,7 +41,7 @@ from common.models.tiny import count_parameters
 from common.rl.flow_sde import interpolate, velocity_target
 from common.scoring.bootstrap import bootstrap_ci
 from common.world.checker import clean_correct, detect_objects, upsample_for_checker
-from common.world.geneval import evaluate_prompt, score_geneval
+from common.world.geneval import color_presence, evaluate_prompt, score_geneval
 from common.world.levels import get_level
 from common.world.render import render_at
 
@@ -331,14 +331,6 @@ def shuffled_within_tag(prompts: list[Any], seed: int) -> list[Any]:
     return out
 
 
-def color_presence(prompt: Any, detections: list[Any]) -> bool | None:
-    """Every colour the prompt names is detected on some object (any shape); None if it names none."""
-    wanted = {it.color for it in prompt.include if it.color is not None}
-    if not wanted:
-        return None
-    return wanted <= {d.color for d in detections}
-
-
 def geneval_summary(
     prompts: list[Any], images: list[Image.Image], *, level: str | None = None, chance_seed: int | None = None
 ) -> dict[str, Any]:
@@ -515,7 +507,7 @@ def evaluate_t2i(
             guidance_scale=float(key.removeprefix("cfg_")),
             batch_size=batch_size,
             seed=seed,
-            names_colors=[any(it.color is not None for it in p.include) for p in prompts[:k]],
+            names_colors=[bool(p.colors) for p in prompts[:k]],
         )
     if grid_path is not None and samples[key]:
         contact_sheet(samples[key][:64]).save(grid_path)
