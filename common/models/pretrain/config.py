@@ -48,6 +48,7 @@ HASHED_UNLESS_DEFAULT: dict[str, Any] = {
     "autoencoder": None,
     "autoencoder_overrides": {},
     "object_sizes": None,
+    "caption_share": 0.0,
     "world_level": "full",
     "vision_init": None,
     "vision_init_overrides": {},
@@ -231,6 +232,9 @@ class FlowPretrainConfig(PretrainConfig):
         eval_batch_size: images per sampling batch in evaluation.
         distractors: (min, max) objects beyond the prompt's in the generator's training scenes
             (``None``: the world level's; (0, 0) shows exactly what the prompt says).
+        caption_share: share of the generator's training prompts replaced by the scene's full
+            caption (``common.world.captions.describe``: every object's colour, shape and grid
+            cell), so that the text names the whole image (0: GenEval-style prompts only).
         object_sizes: the size names (``common.world.vocab.SIZES``) of the objects in the
             generator's training scenes; ``None``: the world level's. GenEval prompts name no
             sizes, so a generator may draw its objects large.
@@ -250,6 +254,7 @@ class FlowPretrainConfig(PretrainConfig):
     guidance_scales: list[float] = field(default_factory=lambda: [1.0, 3.0])
     eval_batch_size: int = 64
     distractors: list[int] | None = None
+    caption_share: float = 0.0
     object_sizes: list[str] | None = None
     edit_kinds: list[str] | None = None
     autoencoder: str | None = None
@@ -259,6 +264,8 @@ class FlowPretrainConfig(PretrainConfig):
         super().validate()
         if not 0 <= self.ema_decay < 1 or not 0 <= self.prompt_dropout < 1:
             raise ValueError(f"pretrain {self.name}: ema_decay and prompt_dropout must be in [0, 1)")
+        if not 0 <= self.caption_share <= 1:
+            raise ValueError(f"pretrain {self.name}: caption_share {self.caption_share} is not in [0, 1]")
         if self.object_sizes is not None:
             try:
                 size_names(self.object_sizes)

@@ -40,6 +40,7 @@ from common.models.t2i import tensor_to_pil
 from common.models.tiny import count_parameters
 from common.rl.flow_sde import interpolate, velocity_target
 from common.scoring.bootstrap import bootstrap_ci
+from common.world.captions import describe
 from common.world.checker import clean_correct, detect_objects, upsample_for_checker
 from common.world.geneval import color_presence, evaluate_prompt, score_geneval
 from common.world.levels import get_level
@@ -83,13 +84,15 @@ class FlowMatchingLoss(torch.nn.Module):
 
 @dataclass
 class FlowPool:
-    """Training pool: prompts / instructions, target images, the editor's source images and,
-    for a latent-space model, the targets' latents (encoded once by the frozen VAE)."""
+    """Training pool: prompts / instructions, target images, the editor's source images,
+    for a latent-space model the targets' latents (encoded once by the frozen VAE) and, for the
+    generator, each scene's full caption (used instead of its prompt with ``caption_share``)."""
 
     prompts: list[str]
     images: torch.Tensor
     sources: torch.Tensor | None = None
     latents: torch.Tensor | None = None
+    captions: list[str] | None = None
 
 
 @torch.no_grad()
@@ -150,6 +153,11 @@ class _FlowObjective(PretrainObjective):
         shape = bundle.latent_shape(cfg.batch_size)
         noise = torch.randn(shape, generator=g)
         sigma = torch.sigmoid(cfg.logit_mean + cfg.logit_std * torch.randn(cfg.batch_size, generator=g))
+        if cfg.caption_share > 0 and data.captions is not None:  # drawn last: share 0 keeps the old draws
+            use = torch.rand(cfg.batch_size, generator=g) < cfg.caption_share
+            prompts = [
+                data.captions[int(i)] if u and p else p for i, u, p in zip(idx, use, prompts, strict=True)
+            ]
         out: dict[str, Any] = {"prompts": prompts, "noise": noise, "sigma": sigma}
         if data.latents is not None:
             out["z0"] = data.latents[idx]
@@ -194,7 +202,12 @@ class T2IObjective(_FlowObjective):
         )
         images = images_to_uint8([render_at(s, size) for _, s in pairs])
         latents = encode_pool(bundle, images) if bundle.vae is not None else None
-        return FlowPool(prompts=[p.prompt for p, _ in pairs], images=images, latents=latents)
+        return FlowPool(
+            prompts=[p.prompt for p, _ in pairs],
+            images=images,
+            latents=latents,
+            captions=[describe(s) for _, s in pairs],
+        )
 
     def evaluate(
         self, cfg: PretrainConfig, bundle: Any, out_dir: Path, progress: bool = False

@@ -7,7 +7,7 @@ import pytest
 import torch
 from omegaconf import DictConfig
 
-from common.models.pretrain.config import load_pretrain_config
+from common.models.pretrain.config import config_hash, load_pretrain_config
 from common.models.pretrain.objectives import get_objective
 from common.train import EMA, lr_at
 from common.world.levels import get_level
@@ -112,6 +112,31 @@ def test_vlm_items_without_difference_pairs_keep_the_earlier_draws() -> None:
     items = objective.items(cfg, data, step=3)
     assert [it.qa for it in items] == expected
     assert [it.scenes[0] for it in items] == [data.scenes[i] for i in idx]
+
+
+def test_generator_caption_share_names_the_whole_scene_and_share_0_keeps_the_draws() -> None:
+    """``caption_share`` replaces that share of the (non-dropped) prompts by the scene's full
+    caption; at 0 the batches are the draws of the code before the field existed."""
+    base = load_pretrain_config("tiny_sd3", TINY_BUDGET["tiny_sd3"])
+    objective = get_objective("t2i")
+    bundle = objective.build(base)
+    data = objective.prepare(base, bundle)
+    assert data.captions is not None and len(data.captions) == len(data.prompts)
+    assert data.captions[0] != data.prompts[0] and data.captions[0].endswith(" .")
+    plain = objective.batch(base, bundle, data, step=2)
+    none = load_pretrain_config("tiny_sd3", {**TINY_BUDGET["tiny_sd3"], "caption_share": 0.0})
+    assert config_hash(none) == config_hash(base)  # share 0 is the old config
+    every = load_pretrain_config("tiny_sd3", {**TINY_BUDGET["tiny_sd3"], "caption_share": 1.0})
+    assert config_hash(every) != config_hash(base)
+    full = objective.batch(every, bundle, data, step=2)
+    assert torch.equal(full["noise"], plain["noise"]) and torch.equal(full["sigma"], plain["sigma"])
+    captions = set(data.captions)
+    for p_plain, p_full in zip(plain["prompts"], full["prompts"], strict=True):
+        assert p_full == "" if p_plain == "" else p_full in captions
+    assert any(p in captions for p in full["prompts"])
+    assert not any(p in captions for p in plain["prompts"])
+    with pytest.raises(ValueError, match="caption_share"):
+        load_pretrain_config("tiny_sd3", {"caption_share": 1.5})
 
 
 def test_learning_rate_schedule_and_ema_warmup() -> None:
