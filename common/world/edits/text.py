@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from common.world.captions import cell_of
 from common.world.edits.diff import Change, SceneDiff, diff_scenes
 from common.world.edits.geometry import region_of, size_name
 from common.world.edits.model import Edit
@@ -126,12 +127,30 @@ def change_text(c: Change, source: Scene) -> str:
 
 
 def significant_changes_text(source: Scene, result: Scene, diff: SceneDiff | None = None) -> str:
-    """The significant changes from ``source`` to ``result``, ``"; "``-joined in diff order, or
-    ``"no clear change"``: what the oracle's execution reasoning says it sees, and the answer of the
-    VLMs' "what changed" pretraining items."""
+    """The significant changes from ``source`` to ``result``, ``"; "``-joined, or ``"no clear
+    change"``: what the oracle's execution reasoning says it sees, and the answer of the VLMs'
+    "what changed" pretraining items.
+
+    Order: reading order (:func:`common.world.captions.reading_order`'s key) of the objects as
+    they were in ``source``, then the added objects in reading order of ``result``, then the
+    background; an object's own changes keep the diff's order (shape, colour, place, size). A
+    reader of the two images can follow this order; the diff's own order (object indices) is
+    invisible in the pictures.
+    """
     diff = diff or diff_scenes(source, result)
-    changes = [change_text(c, source) for c in diff.significant]
+    ordered = sorted(diff.significant, key=lambda c: _reading_key(c, source, result))
+    changes = [change_text(c, source) for c in ordered]
     return "; ".join(changes) if changes else "no clear change"
+
+
+def _reading_key(c: Change, source: Scene, result: Scene) -> tuple[int, int, float, float]:
+    if c.source is not None:
+        group, obj = 0, source.objects[c.source]
+    elif c.result is not None:
+        group, obj = 1, result.objects[c.result]
+    else:
+        return (2, 0, 0.0, 0.0)
+    return (group, cell_of(obj.x, obj.y), obj.y, obj.x)
 
 
 def difference_report(source: Scene, result: Scene, diff: SceneDiff | None = None) -> dict[str, str]:

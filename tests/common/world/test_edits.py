@@ -261,6 +261,29 @@ def test_significant_changes_text_lists_only_significant_changes() -> None:
     assert oov_words(text) == []
 
 
+def test_significant_changes_follow_reading_order_not_object_indices() -> None:
+    """Objects listed bottom-right first: the changes still read top left -> bottom right, source
+    objects before added ones, and an object's own changes in the diff's order."""
+    source = Scene(objects=(STAR, TRIANGLE, SQUARE, CIRCLE), background_seed=7)
+    result = source.with_objects(
+        [
+            replace(STAR, color="blue"),
+            replace(TRIANGLE, shape="square", color="red"),
+            CIRCLE,
+            SceneObject("cross", "white", 0.5, 0.5, 0.1),
+            SceneObject("circle", "black", 0.2, 0.5, 0.1),
+        ]
+    )
+    assert significant_changes_text(source, result).split("; ") == [
+        "the blue square was removed",
+        "the green triangle became a square",
+        "the green triangle turned red",
+        "the yellow star turned blue",
+        "the black circle was added",
+        "the white cross was added",
+    ]
+
+
 # ----------------------------------------------------------------------------- apply and sampling
 
 
