@@ -135,7 +135,7 @@ def run(
     if unknown:
         raise ValueError(f"the {kind} RM has no mode(s) {unknown}; its modes: {list(KIND_MODES[kind])}")
     sft_cfg = SFTConfig.from_dict(
-        {"name": str(cfg.exp_name), **dict(_plain(sft) or {}), "seed": int(ctx.seed)}
+        {"name": str(cfg.exp_name), **dict(_plain(sft) or {}), "seed": int(ctx.seed)}, "task.sft"
     )
     template = resolve_template(template, cfg)
     canonical = template == "tiny" if canonical_targets is None else bool(canonical_targets)
