@@ -22,6 +22,7 @@ from common.config import CONFIG_KEY, ConfigError, config_class, validate_tree
 from common.engine import EngineConfig
 from common.models.pretrain.config import CONFIG_CLASSES, available_bases, load_pretrain_config
 from common.sft import SFTConfig
+from firm.rm.data import CuratedData
 from firm.serve.config import ServeConfig
 from t2ieval_r1.grpo import GRPOConfig
 from t2ieval_r1.grpo.model import PolicySpec
@@ -35,8 +36,8 @@ SETTINGS = [("tiny", None)] + [("paper", engine) for engine in ENGINES]
 NAMED: dict[str, dict[str, type]] = {
     "t2ieval_r1_grpo": {"task.grpo": GRPOConfig, "task.model": PolicySpec},
     "t2ieval_r1_sft_": {"task.model": PolicySpec, "task.sft": SFTConfig},
-    "firm_edit_rm": {"task.sft": SFTConfig},
-    "firm_gen_rm": {"task.sft": SFTConfig},
+    "firm_edit_rm": {"task.sft": SFTConfig, "task.data": CuratedData},
+    "firm_gen_rm": {"task.sft": SFTConfig, "task.data": CuratedData},
     "firm_serve": {"task": ServeConfig},
 }
 """Experiment name prefix -> the nodes it must name, beside ``engine`` (every experiment)."""
@@ -105,6 +106,7 @@ def test_every_experiment_validates_at_both_scales(exp: str, scale: str, engine:
             r"^task\.sft \(SFTConfig\): sft\.batch_size must be",
         ),
         ("firm_gen_rm", "task.sft.train_vision=maybe", r"^task\.sft\.train_vision: expected true or false"),
+        ("firm_edit_rm", "+task.data.size=3", r"^task\.data: unknown key\(s\) \['size'\] for CuratedData"),
         ("firm_serve", "task.port=99999", r"^task \(ServeConfig\): port must be in 0-65535"),
         ("firm_serve", "task.limits.max_items=many", r"^task\.limits\.max_items: expected an integer"),
         ("hello", "engine.devices=0", r"engine\.devices must be >= 1"),
