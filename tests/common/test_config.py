@@ -191,3 +191,11 @@ def test_validate_tree_converts_every_named_node() -> None:
 def test_without_config_keys() -> None:
     tree = {CONFIG_KEY: "a.B", "x": [{CONFIG_KEY: "c.D", "y": 1}], "z": {"w": 2}}
     assert without_config_keys(tree) == {"x": [{"y": 1}], "z": {"w": 2}}
+
+
+def test_resume_keys_leave_the_config_keys_out() -> None:
+    from common.run_checkpoints import resume_key
+
+    named = {"a": 1, "task": {CONFIG_KEY: "x.Y", "b": [2, {CONFIG_KEY: "z.W", "c": 3}]}}
+    plain_tree = {"a": 1, "task": {"b": [2, {"c": 3}]}}
+    assert resume_key(named) == resume_key(plain_tree) != resume_key({**plain_tree, "a": 2})
