@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from common.config import without_config_keys
 from common.jsonio import to_jsonable, write_json_atomic
 
 __all__ = [
@@ -64,8 +65,10 @@ def _drop(tree: dict[str, Any], dotted: str) -> None:
 
 
 def resume_key(config: Mapping[str, Any], exclude: Iterable[str] = ()) -> str:
-    """A 12-hex-digit hash of ``config`` (a plain, resolved mapping) without the ``exclude`` keys."""
+    """A 12-hex-digit hash of ``config`` (a plain, resolved mapping) without the ``exclude`` keys
+    and without the ``_config_`` keys that name a node's dataclass (a schema, not a setting)."""
     tree = json.loads(json.dumps(to_jsonable(dict(config)), sort_keys=True, default=str))
+    tree = without_config_keys(tree)
     for key in exclude:
         _drop(tree, key)
     payload = json.dumps(tree, sort_keys=True)

@@ -57,9 +57,12 @@ def run_task(cfg: Any) -> dict[str, Any]:
 def execute(cfg: Any, run_dir: Path, *, hydra: Any = None) -> dict[str, Any]:
     """Run ``cfg.task`` in ``run_dir``: config.yaml, the task with its logger (``conf/logger``; a
     wandb run is finished even when the task raises), metrics.json. ``hydra``: the job's Hydra
-    config (names the wandb run and its sweep group), if any."""
+    config (names the wandb run and its sweep group), if any. Every node of ``cfg`` that names its
+    dataclass is checked first (:func:`common.config.validate_tree`), so a wrong value fails with
+    its key path before anything runs."""
     from hydra.utils import instantiate
 
+    from common.config import validate_tree
     from common.jsonio import write_json_atomic
     from common.runtime import (
         RunContext,
@@ -69,6 +72,7 @@ def execute(cfg: Any, run_dir: Path, *, hydra: Any = None) -> dict[str, Any]:
     )
     from common.tracking import RunLogger
 
+    validate_tree(cfg)
     save_resolved_config(cfg, run_dir)
     set_threads(cfg.runtime.threads)
     seed_everything(int(cfg.seed))

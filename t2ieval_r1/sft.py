@@ -29,6 +29,7 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
+from common.config import to_dataclass
 from common.sft import SFTConfig, SFTExample, SFTTrainer
 from t2ieval_r1.grpo.items import load_items
 from t2ieval_r1.sft_targets import SFT_KINDS, own_captions, sft_targets
@@ -157,13 +158,13 @@ class WarmupSpec:
     template: str = "default"
     sft: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        SFTConfig.from_dict(self.sft, "model.warmup.sft")  # its keys and values are checked here
+
     @classmethod
     def from_dict(cls, data: Any) -> WarmupSpec:
-        from t2ieval_r1.grpo.config import build_dataclass
-
-        if not isinstance(data, dict):
-            data = OmegaConf.to_container(data, resolve=True) if data is not None else {}
-        return build_dataclass(cls, data, "model.warmup")
+        """From ``task.model.warmup`` (a mapping or an OmegaConf node; :func:`common.config.to_dataclass`)."""
+        return to_dataclass(cls, data, "model.warmup")
 
     def key(self, start: str) -> str:
         """A short hash of the warm-up and the starting model's identity ``start``."""

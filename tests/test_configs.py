@@ -19,11 +19,13 @@ from hydra import compose, initialize_config_dir
 from hydra.utils import get_object, instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from common.config import CONFIG_KEY
+
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 BASE_GROUPS = {"scale", "world", "engine", "logger", "paths", "runtime"}
 HYDRA_KEYS = {"_target_", "_args_", "_partial_", "_recursive_", "_convert_"}
 FORWARDED = {
-    # run(cfg, ctx, duration_s, **server) builds a ServeConfig from **server (config_from_mapping)
+    # run(cfg, ctx, **server) builds a ServeConfig from **server (config_from_mapping)
     "firm.tasks.serve.run": "firm.serve.config.ServeConfig",
 }
 """Targets whose ``**kwargs`` take config keys, and the callable those keys must bind to."""
@@ -91,7 +93,8 @@ def test_config_file_composes_and_targets_resolve(group: str, name: str) -> None
         obj = get_object(node._target_)
         assert callable(obj), f"{group}/{name}.yaml: {path}._target_ is not callable"
         args = list(node.get("_args_", []))
-        kwargs = {str(k): node[k] for k in node if k not in HYDRA_KEYS}
+        # the `_config_` key is the converter's (common.config: tests/test_config_validation.py)
+        kwargs = {str(k): node[k] for k in node if k not in HYDRA_KEYS and k != CONFIG_KEY}
         try:
             bind_keys(node._target_, args, kwargs)
         except TypeError as e:

@@ -1,8 +1,9 @@
 """Engine configuration: dataclasses behind ``conf/engine/*.yaml`` and the DeepSpeed JSON built from them.
 
-The YAML files are plain data; :meth:`EngineConfig.from_cfg` checks them against the dataclasses
-below (unknown keys, wrong types, values outside their allowed set, inconsistent combinations) and
-raises :class:`EngineConfigError` with the dotted path of the offending key. The DeepSpeed JSON is
+Each YAML file names :class:`EngineConfig` (``_config_``); :meth:`EngineConfig.from_cfg` builds it
+with the one converter, :func:`common.config.to_dataclass` (unknown keys, wrong types, values
+outside their allowed set), and :meth:`EngineConfig.validate` checks the combinations; both raise
+:class:`EngineConfigError` with the dotted path of the offending key. The DeepSpeed JSON is
 never written by hand: :func:`deepspeed_config` derives it from the validated config, so one YAML
 key (e.g. ``gradient_clipping``) means the same thing under every strategy.
 """
@@ -10,11 +11,11 @@ key (e.g. ``gradient_clipping``) means the same thing under every strategy.
 from __future__ import annotations
 
 import dataclasses
-import types
-import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
+
+from common.config import ConfigError, to_dataclass
 
 Accelerator = Literal["auto", "cpu", "cuda", "gpu"]
 Strategy = Literal["auto", "ddp", "ddp_spawn", "deepspeed"]
@@ -23,8 +24,9 @@ OffloadDevice = Literal["none", "cpu", "nvme"]
 Backend = Literal["gloo", "nccl"]
 
 
-class EngineConfigError(ValueError):
-    """An engine config that does not match :class:`EngineConfig`; the message names the key."""
+EngineConfigError = ConfigError
+"""An engine config that does not match :class:`EngineConfig` (the one config error class,
+:class:`common.config.ConfigError`, under the name this package has always raised)."""
 
 
 @dataclass
@@ -102,24 +104,16 @@ class EngineConfig:
     find_unused_parameters: bool = False
     deepspeed: DeepSpeedOptions | None = None
 
+    def __post_init__(self) -> None:
+        self.validate()
+
     @classmethod
     def from_cfg(cls, cfg: Any) -> EngineConfig:
-        """Build and validate from a mapping or an OmegaConf node (interpolations resolved)."""
-        if isinstance(cfg, EngineConfig):
-            cfg.validate()
-            return cfg
-        try:
-            from omegaconf import DictConfig, OmegaConf
-
-            if isinstance(cfg, DictConfig):
-                cfg = OmegaConf.to_container(cfg, resolve=True)
-        except ImportError:  # pragma: no cover - omegaconf is a dependency
-            pass
-        if not isinstance(cfg, Mapping):
-            raise EngineConfigError(f"engine config must be a mapping, got {type(cfg).__name__}")
-        out = _build_dataclass(cls, cfg, "engine")
-        out.validate()
-        return out
+        """Build and validate from a mapping or an OmegaConf node (interpolations resolved;
+        :func:`common.config.to_dataclass`); an :class:`EngineConfig` is returned as is."""
+        if cfg is None:
+            raise EngineConfigError("engine: expected a mapping (a conf/engine/<name>.yaml node), got None")
+        return to_dataclass(cls, cfg, "engine")
 
     def validate(self) -> None:
         """Check the combination of fields; raises :class:`EngineConfigError`."""
@@ -209,7 +203,7 @@ def deepspeed_config(engine_cfg: EngineConfig | Mapping[str, Any]) -> dict[str, 
     return out
 
 
-# --------------------------------------------------------------------------- validation helpers
+# --------------------------------------------------------------------------- helpers
 
 
 def _deep_merge(base: dict[str, Any], extra: Mapping[str, Any]) -> None:
@@ -218,84 +212,3 @@ def _deep_merge(base: dict[str, Any], extra: Mapping[str, Any]) -> None:
             _deep_merge(base[key], value)
         else:
             base[key] = value
-
-
-def _build_dataclass(cls: type, data: Mapping[str, Any], path: str) -> Any:
-    hints = typing.get_type_hints(cls)
-    names = [f.name for f in dataclasses.fields(cls)]
-    unknown = sorted(set(map(str, data)) - set(names))
-    if unknown:
-        raise EngineConfigError(f"{path}: unknown key(s) {unknown}; valid keys: {names}")
-    kwargs = {name: _coerce(data[name], hints[name], f"{path}.{name}") for name in names if name in data}
-    return cls(**kwargs)
-
-
-def _describe(hint: Any) -> str:
-    origin = typing.get_origin(hint)
-    if origin is Literal:
-        return "one of " + ", ".join(repr(a) for a in typing.get_args(hint))
-    if origin in (typing.Union, types.UnionType):
-        return " or ".join(_describe(a) for a in typing.get_args(hint))
-    if hint is type(None):
-        return "null"
-    return getattr(hint, "__name__", str(hint))
-
-
-def _coerce(value: Any, hint: Any, path: str) -> Any:
-    origin = typing.get_origin(hint)
-    if origin in (typing.Union, types.UnionType):
-        options = [a for a in typing.get_args(hint) if a is not type(None)]
-        if value is None and len(options) < len(typing.get_args(hint)):
-            return None
-        if len(options) == 1:  # Optional[X]: X's own, more precise error
-            return _coerce(value, options[0], path)
-        for option in options:
-            try:
-                return _coerce(value, option, path)
-            except EngineConfigError:
-                continue
-        raise EngineConfigError(f"{path}: expected {_describe(hint)}, got {value!r}")
-    if origin is Literal:
-        if value not in typing.get_args(hint):
-            raise EngineConfigError(f"{path}: expected {_describe(hint)}, got {value!r}")
-        return value
-    if hint is type(None):
-        if value is not None:
-            raise EngineConfigError(f"{path}: expected null, got {value!r}")
-        return None
-    if dataclasses.is_dataclass(hint):
-        if not isinstance(value, Mapping):
-            raise EngineConfigError(f"{path}: expected a mapping, got {value!r}")
-        return _build_dataclass(hint, value, path)
-    if origin is dict or hint is dict:
-        if not isinstance(value, Mapping):
-            raise EngineConfigError(f"{path}: expected a mapping, got {value!r}")
-        return dict(value)
-    if hint is bool:
-        if not isinstance(value, bool):
-            raise EngineConfigError(f"{path}: expected true or false, got {value!r}")
-        return value
-    if hint is int:
-        if isinstance(value, bool):
-            raise EngineConfigError(f"{path}: expected an integer, got {value!r}")
-        if isinstance(value, float) and value.is_integer():
-            return int(value)  # YAML's 5.0e8 style sizes
-        if isinstance(value, str):
-            try:
-                as_float = float(value)
-            except ValueError:
-                raise EngineConfigError(f"{path}: expected an integer, got {value!r}") from None
-            if as_float.is_integer():
-                return int(as_float)
-        if not isinstance(value, int):
-            raise EngineConfigError(f"{path}: expected an integer, got {value!r}")
-        return value
-    if hint is float:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise EngineConfigError(f"{path}: expected a number, got {value!r}")
-        return float(value)
-    if hint is str:
-        if not isinstance(value, str):
-            raise EngineConfigError(f"{path}: expected a string, got {value!r}")
-        return value
-    raise EngineConfigError(f"{path}: unsupported field type {hint!r}")  # pragma: no cover

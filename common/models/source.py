@@ -36,6 +36,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from common.config import ConfigError, to_dataclass
+
 __all__ = [
     "KINDS",
     "MissingModelSourceError",
@@ -159,19 +161,16 @@ class ModelSource:
             if isinstance(value, str):
                 return cls.parse(value)
             if isinstance(value, Mapping):
-                unknown = sorted(set(map(str, value)) - set(FIELDS))
-                if unknown:
-                    raise ModelSourceError(f"unknown key(s) {unknown}; a model source has {list(FIELDS)}")
-                if value.get("kind") is None:
+                if value.get("kind") is None and not set(map(str, value)) - set(FIELDS):
                     raise ModelSourceError(
                         f"`kind` is missing; set it to one of {'|'.join(KINDS)} (with `name`)"
                     )
-                data = {k: value[k] for k in FIELDS if k in value}
-                if data.get("overrides") is None:
-                    data.pop("overrides", None)
-                return cls(**data)
+                data = {k: v for k, v in value.items() if not (k == "overrides" and v is None)}
+                return to_dataclass(cls, data, where)  # its errors name `where` themselves
         except ModelSourceError as e:
             raise type(e)(f"{where}: {e}") from None
+        except ConfigError as e:
+            raise ModelSourceError(str(e)) from None
         raise ModelSourceError(
             f"{where}: a model source is a string (<kind>:<name>, a directory, a hub id) or a mapping "
             f"with {list(FIELDS)}, got {type(value).__name__}: {value!r}"

@@ -16,6 +16,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from common.config import to_dataclass
 from common.train.config import LoopConfig
 
 __all__ = ["SFTConfig", "SFTSchedule"]
@@ -81,18 +82,10 @@ class SFTConfig(LoopConfig):
         return self
 
     @classmethod
-    def from_dict(cls, data: Any) -> SFTConfig:
-        """Build from a mapping or an OmegaConf node; unknown keys are an error that lists the known ones."""
-        from omegaconf import DictConfig, OmegaConf
-
-        if isinstance(data, DictConfig):
-            data = OmegaConf.to_container(data, resolve=True)
-        data = dict(data or {})
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - names)
-        if unknown:
-            raise ValueError(f"unknown sft keys {unknown}; known: {sorted(names)}")
-        return cls(**data)
+    def from_dict(cls, data: Any, where: str = "sft") -> SFTConfig:
+        """Build from a mapping or an OmegaConf node (:func:`common.config.to_dataclass`: unknown
+        keys and wrong types are errors naming ``where``, the node's key path)."""
+        return to_dataclass(cls, data, where)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

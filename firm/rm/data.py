@@ -19,6 +19,7 @@ import json
 import os
 import shutil
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,27 @@ from common.runtime import RunContext
 from common.train import file_lock
 from common.world.levels import DEFAULT_LEVEL, get_level
 
-__all__ = ["CURATED_DIR", "CURATION_TASKS", "curated_cache_dir", "load_curated"]
+__all__ = ["CURATED_DIR", "CURATION_TASKS", "CuratedData", "curated_cache_dir", "load_curated"]
+
+
+@dataclass
+class CuratedData:
+    """``task.data`` of the FIRM RM experiments: the curated data an RM trains on (the arguments
+    of :func:`load_curated` besides the kind and the level).
+
+    Attributes:
+        path: a curated directory (``+exp=firm_*_curate``'s output); ``None``: the world-oracle
+            curation with ``curate``, built on first use and cached.
+        curate: parameters of that curation task (``n_examples`` / ``n_prompts``, ...).
+        seed: the data seed (the same data for every training seed).
+        annotator: overrides of ``conf/annotator/oracle.yaml`` (e.g. ``{noise: 0.0}``).
+    """
+
+    path: str | None = None
+    curate: dict[str, Any] | None = None
+    seed: int = 0
+    annotator: dict[str, Any] | None = None
+
 
 CURATED_DIR = "firm_curated"
 CURATION_TASKS: dict[str, str] = {"edit": "firm.tasks.edit_curate", "gen": "firm.tasks.gen_curate"}

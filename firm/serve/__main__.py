@@ -108,6 +108,7 @@ def parse_args(argv: Sequence[str]) -> tuple[ServeConfig, argparse.Namespace]:
         "score_max_tokens": _pairs(a.score_max_tokens, "--score-max-tokens"),
         "limits": _pairs(a.limit, "--limit"),
         "url_file": a.url_file,
+        "duration_s": a.duration_s,
     }
     try:
         return config_from_mapping(values), a
@@ -122,7 +123,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from firm.serve.runner import serve
 
     set_threads(args.threads)
-    report = serve(config, duration_s=args.duration_s)
+    report = serve(config)
     print(json.dumps(report["counters"], indent=2))
     return 0
 

@@ -1,6 +1,7 @@
 """The reward server's settings: one dataclass tree behind both ``+exp=firm_serve`` and the CLI.
 
-``conf/exp/firm_serve.yaml`` mirrors these defaults (a test checks that they agree), and
+``conf/exp/firm_serve.yaml`` mirrors these defaults (a test checks that they agree) and names
+:class:`ServeConfig` (``_config_``: checked when composed, tests/test_config_validation.py), and
 ``python -m firm.serve`` builds its argument parser from them, so a default lives in one place.
 """
 
@@ -11,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from common.config import to_dataclass
 from common.models.source import ModelSource
 from common.rewards.modes import CONSISTENCY, EXECUTION, INSTRUCTION, QUALITY
 
@@ -145,6 +147,7 @@ class ServeConfig:
         score_max_tokens: completion budget per mode for ``/v1/score``.
         limits: :class:`ServeLimits`.
         url_file: where to write ``{"url", "base_url", "model"}`` once listening (``None``: nowhere).
+        duration_s: stop by itself after this many seconds (``None``: only on SIGINT / SIGTERM).
     """
 
     model: ModelSpec = field(default_factory=ModelSpec)
@@ -165,6 +168,7 @@ class ServeConfig:
     score_max_tokens: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_SCORE_MAX_TOKENS))
     limits: ServeLimits = field(default_factory=ServeLimits)
     url_file: str | None = None
+    duration_s: float | None = None
 
     def __post_init__(self) -> None:
         if not 0 <= int(self.port) <= 65535:
@@ -192,26 +196,10 @@ class ServeConfig:
         }
 
 
-def _build(cls: type, values: Mapping[str, Any], where: str) -> Any:
-    """``cls(**values)`` with nested dataclasses built too; unknown keys are an error naming them."""
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(values) - set(fields))
-    if unknown:
-        raise ValueError(f"unknown {where} option(s) {unknown}; known: {sorted(fields)}")
-    kwargs: dict[str, Any] = {}
-    for key, value in values.items():
-        sub = {"model": ModelSpec, "limits": ServeLimits}.get(key) if cls is ServeConfig else None
-        if sub is not None and isinstance(value, Mapping):
-            value = _build(sub, value, key)
-        elif isinstance(value, Mapping):
-            value = dict(value)
-        kwargs[key] = value
-    return cls(**kwargs)
-
-
-def config_from_mapping(values: Mapping[str, Any]) -> ServeConfig:
-    """A :class:`ServeConfig` from plain nested mappings (e.g. a Hydra node as a container)."""
-    return _build(ServeConfig, values, "server")
+def config_from_mapping(values: Mapping[str, Any], where: str = "server") -> ServeConfig:
+    """A :class:`ServeConfig` from nested mappings (e.g. a Hydra node) by the one converter,
+    :func:`common.config.to_dataclass` (``where``: the node's key path in errors)."""
+    return to_dataclass(ServeConfig, values, where)
 
 
 def resolve_template(template: str | None, config: ServeConfig, scale_name: str | None = None) -> str:

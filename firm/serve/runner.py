@@ -23,7 +23,6 @@ def serve(
     *,
     cfg: Any = None,
     scale_name: str | None = None,
-    duration_s: float | None = None,
 ) -> dict[str, Any]:
     """Build the backend, serve until stopped, and return the final ``/health`` report.
 
@@ -31,7 +30,8 @@ def serve(
         config: the server settings.
         cfg: the run config (only to build a pretrained base, ``model.kind=base``).
         scale_name: ``tiny`` / ``paper``; picks the RM template when ``config.template`` is unset.
-        duration_s: stop by itself after this many seconds (``None``: only on a signal).
+
+    It stops by itself after ``config.duration_s`` seconds (``None``: only on a signal).
     """
     if config.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"[firm_serve] warning: listening on {config.host}, not only on loopback", file=sys.stderr)
@@ -50,7 +50,7 @@ def serve(
             f"template {server.template}; ready in {time.perf_counter() - start:.1f} s)",
             flush=True,
         )
-        stop.wait(duration_s)
+        stop.wait(config.duration_s)
     finally:
         print("[firm_serve] shutting down", flush=True)
         server.stop()

@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
+from common.config import to_dataclass
 from common.rewards.modes import KIND_MODES
 from common.run_checkpoints import run_checkpoint_root
 from common.runtime import RunContext
@@ -40,7 +41,7 @@ from common.world.levels import run_level
 from firm.bench.critics import model_annotator
 from firm.bench.metrics import score_column
 from firm.bench.verdicts import JudgeItem, judge
-from firm.rm.data import load_curated
+from firm.rm.data import CuratedData, load_curated
 from firm.rm.examples import curated_score, rm_examples, rm_prompt
 from firm.rm.sources import RM_EXPORT_DIR, resolve_source, resolve_template
 
@@ -135,14 +136,11 @@ def run(
     if unknown:
         raise ValueError(f"the {kind} RM has no mode(s) {unknown}; its modes: {list(KIND_MODES[kind])}")
     sft_cfg = SFTConfig.from_dict(
-        {"name": str(cfg.exp_name), **dict(_plain(sft) or {}), "seed": int(ctx.seed)}
+        {"name": str(cfg.exp_name), **dict(_plain(sft) or {}), "seed": int(ctx.seed)}, "task.sft"
     )
     template = resolve_template(template, cfg)
     canonical = template == "tiny" if canonical_targets is None else bool(canonical_targets)
-    data = dict(_plain(data) or {})
-    unknown = sorted(set(data) - {"path", "curate", "seed", "annotator"})
-    if unknown:
-        raise ValueError(f"unknown task.data keys {unknown}; known: path, curate, seed, annotator")
+    curated = to_dataclass(CuratedData, data, "task.data")
     source = resolve_source(model, cfg)
     root, key = checkpoint_root(cfg, resume, checkpoint_dir, ctx.run_dir, source)
 
@@ -150,13 +148,13 @@ def run(
     subsets, data_dir = load_curated(
         kind,
         cfg,
-        path=data.get("path"),
-        curate=data.get("curate"),
-        seed=int(data.get("seed", 0)),
-        annotator=data.get("annotator"),
+        path=curated.path,
+        curate=curated.curate,
+        seed=curated.seed,
+        annotator=curated.annotator,
         level=run_level(cfg),
     )
-    train_sets, held_items = held_out_split(subsets, modes, eval_items, int(data.get("seed", 0)), template)
+    train_sets, held_items = held_out_split(subsets, modes, eval_items, curated.seed, template)
     examples = rm_examples(train_sets, modes, template=template, canonical=canonical)
     t_data = time.perf_counter() - t0
 

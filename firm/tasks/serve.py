@@ -23,16 +23,17 @@ def _plain(value: Any) -> Any:
     return OmegaConf.to_container(value, resolve=True) if OmegaConf.is_config(value) else value
 
 
-def run(cfg: DictConfig, ctx: RunContext, duration_s: float | None = None, **server: Any) -> dict[str, Any]:
-    """Serve with the settings in ``server`` (the fields of :class:`firm.serve.ServeConfig`)."""
+def run(cfg: DictConfig, ctx: RunContext, **server: Any) -> dict[str, Any]:
+    """Serve with the settings in ``server`` (the fields of :class:`firm.serve.ServeConfig`, the
+    dataclass ``task`` names)."""
     values = {k: _plain(v) for k, v in server.items()}
     if not values.get("url_file"):
         values["url_file"] = str(ctx.path("server.json"))
     if not values.get("access_log"):
         values["access_log"] = str(ctx.path("access.jsonl"))
-    config = config_from_mapping(values)
+    config = config_from_mapping(values, "task")
     scale = OmegaConf.select(cfg, "scale.name")
-    report = serve(config, cfg=cfg, scale_name=None if scale is None else str(scale), duration_s=duration_s)
+    report = serve(config, cfg=cfg, scale_name=None if scale is None else str(scale))
     return {
         "url": report["url"],
         "model": report["model"],

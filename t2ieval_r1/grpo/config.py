@@ -1,8 +1,9 @@
 """The trainer's configuration: dataclasses behind ``task.grpo`` of the T2I-Eval-R1 experiments.
 
-:meth:`GRPOConfig.from_dict` builds the config from a mapping (or an OmegaConf node), rejects
-unknown keys and wrong types with the dotted key in the message, and :meth:`GRPOConfig.validate`
-checks the combinations (e.g. the batch must hold whole groups) with an explanation.
+:meth:`GRPOConfig.from_dict` builds the config from a mapping (or an OmegaConf node) with the one
+converter, :func:`common.config.to_dataclass` (unknown keys and wrong types fail with the dotted
+key in the message), and :meth:`GRPOConfig.validate`, run on construction, checks the
+combinations (e.g. the batch must hold whole groups) with an explanation.
 
 Batch vocabulary (per rank; ``global = per rank * world size``):
 
@@ -20,12 +21,11 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import types
-import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from common.config import ConfigError, to_dataclass
 from common.rewards import ITEM_REWARDS
 from common.rl import ADVANTAGE_ESTIMATORS, KL_ESTIMATORS, LOSS_AGGREGATIONS
 from common.train import LoopConfig
@@ -35,12 +35,11 @@ __all__ = [
     "GRPOConfigError",
     "RewardConfig",
     "RolloutConfig",
-    "build_dataclass",
 ]
 
-
-class GRPOConfigError(ValueError):
-    """A trainer config that cannot work; the message names the key and the fix."""
+GRPOConfigError = ConfigError
+"""A trainer config that cannot work; the message names the key and the fix (the one config
+error class, :class:`common.config.ConfigError`, under the name this package has always raised)."""
 
 
 @dataclass
@@ -177,23 +176,14 @@ class GRPOConfig(LoopConfig):
         return self.mini // self.micro
 
     # ------------------------------------------------------------------ construction
+    def __post_init__(self) -> None:
+        self.validate()
+
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | Any) -> GRPOConfig:
-        """Build from a mapping / OmegaConf node and :meth:`validate`."""
-        try:
-            from omegaconf import DictConfig, OmegaConf
-
-            if isinstance(data, DictConfig):
-                data = OmegaConf.to_container(data, resolve=True)
-        except ImportError:  # pragma: no cover
-            pass
-        if data is None:
-            data = {}
-        if not isinstance(data, Mapping):
-            raise GRPOConfigError(f"grpo: expected a mapping, got {type(data).__name__}")
-        out = build_dataclass(cls, data, "grpo")
-        out.validate()
-        return out
+        """Build from a mapping / OmegaConf node (:func:`common.config.to_dataclass`); validated on
+        construction."""
+        return to_dataclass(cls, data, "grpo")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -298,72 +288,3 @@ class GRPOConfig(LoopConfig):
         if self.reward.format_weight < 0:
             raise GRPOConfigError(f"grpo.reward.format_weight must be >= 0, got {self.reward.format_weight}")
         return self
-
-
-# ---------------------------------------------------------------------- dataclass from a mapping
-
-
-def build_dataclass(cls: type, data: Mapping[str, Any], path: str) -> Any:
-    """``cls(**data)`` with nested dataclasses, unknown keys and type errors reported by dotted path."""
-    hints = typing.get_type_hints(cls)
-    names = [f.name for f in dataclasses.fields(cls)]
-    unknown = sorted(set(map(str, data)) - set(names))
-    if unknown:
-        raise GRPOConfigError(f"{path}: unknown key(s) {unknown}; valid keys: {names}")
-    return cls(**{n: _coerce(data[n], hints[n], f"{path}.{n}") for n in names if n in data})
-
-
-def _coerce(value: Any, hint: Any, path: str) -> Any:
-    origin = typing.get_origin(hint)
-    if origin in (typing.Union, types.UnionType):
-        args = typing.get_args(hint)
-        if value is None and type(None) in args:
-            return None
-        options = [a for a in args if a is not type(None)]
-        errors = []
-        for option in options:
-            try:
-                return _coerce(value, option, path)
-            except GRPOConfigError as e:
-                errors.append(str(e))
-        raise GRPOConfigError(
-            errors[0] if len(errors) == 1 else f"{path}: {value!r} matches none of {options}"
-        )
-    if origin is Literal:
-        if value not in typing.get_args(hint):
-            raise GRPOConfigError(f"{path}: expected one of {list(typing.get_args(hint))}, got {value!r}")
-        return value
-    if dataclasses.is_dataclass(hint):
-        if not isinstance(value, Mapping):
-            raise GRPOConfigError(f"{path}: expected a mapping, got {value!r}")
-        return build_dataclass(hint, value, path)  # type: ignore[arg-type]
-    if origin is dict or hint is dict:
-        if not isinstance(value, Mapping):
-            raise GRPOConfigError(f"{path}: expected a mapping, got {value!r}")
-        return dict(value)
-    if origin is list:
-        if not isinstance(value, list | tuple):
-            raise GRPOConfigError(f"{path}: expected a list, got {value!r}")
-        (item,) = typing.get_args(hint)
-        return [_coerce(v, item, f"{path}[{i}]") for i, v in enumerate(value)]
-    if hint is bool:
-        if not isinstance(value, bool):
-            raise GRPOConfigError(f"{path}: expected true or false, got {value!r}")
-        return value
-    if hint is int:
-        if isinstance(value, bool) or not (
-            isinstance(value, int) or (isinstance(value, float) and value.is_integer())
-        ):
-            raise GRPOConfigError(f"{path}: expected an integer, got {value!r}")
-        return int(value)
-    if hint is float:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise GRPOConfigError(f"{path}: expected a number, got {value!r}")
-        return float(value)
-    if hint is str:
-        if not isinstance(value, str):
-            raise GRPOConfigError(f"{path}: expected a string, got {value!r}")
-        return value
-    if hint is Any:
-        return value
-    raise GRPOConfigError(f"{path}: unsupported field type {hint!r}")  # pragma: no cover

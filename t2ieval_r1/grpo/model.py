@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from common.config import to_dataclass, without_config_keys
 from common.models.source import ModelSource, load_source, resolve_path
 from common.models.vlm_bundle import VLMBundle
 
@@ -45,20 +46,15 @@ class PolicySpec:
     lora: dict[str, Any] | None = None
     warmup: dict[str, Any] | None = None
 
+    def __post_init__(self) -> None:
+        self.source()  # a bad kind / name is an error here, naming task.model
+        if self.warmup is not None:  # read as a WarmupSpec where used; its YAML names it (_config_)
+            self.warmup = without_config_keys(self.warmup)
+
     @classmethod
     def from_dict(cls, data: Any) -> PolicySpec:
-        from t2ieval_r1.grpo.config import build_dataclass
-
-        try:
-            from omegaconf import DictConfig, OmegaConf
-
-            if isinstance(data, DictConfig):
-                data = OmegaConf.to_container(data, resolve=True)
-        except ImportError:  # pragma: no cover
-            pass
-        spec = build_dataclass(cls, data or {}, "model")
-        spec.source()  # a bad kind / name is an error here, naming task.model
-        return spec
+        """From ``task.model`` (a mapping or an OmegaConf node; :func:`common.config.to_dataclass`)."""
+        return to_dataclass(cls, data, "model")
 
     def source(self) -> ModelSource:
         """The model source (``kind``, ``name``, ``overrides``; :func:`build_policy` applies ``dtype``)."""

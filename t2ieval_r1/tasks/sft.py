@@ -63,7 +63,7 @@ def run(
     if train is None:
         raise ValueError("task.train must name a single-wise training corpus (e.g. {source: world, ...})")
     sft_params = {**(_plain(sft) or {}), "seed": int(ctx.seed)}
-    sft_cfg = SFTConfig.from_dict(sft_params)
+    sft_cfg = SFTConfig.from_dict(sft_params, "task.sft")
     spec = PolicySpec.from_dict(model)
     level = run_level(cfg)
     train = corpus_at_level(_plain(train), level)  # a world corpus's level is part of the resume key

@@ -134,5 +134,5 @@ def test_bad_rm_settings_are_refused(random_rm_dir: Path, tmp_path: Path) -> Non
     base = rm_overrides("firm_edit_rm", random_rm_dir, tmp_path / "cache")
     with pytest.raises(ValueError, match="no mode"):
         run_experiment("firm_edit_rm", tmp_path, *base, "task.modes=[quality]")
-    with pytest.raises(ValueError, match="unknown sft keys"):
+    with pytest.raises(ValueError, match=r"task\.sft: unknown key\(s\) \['learning_rate'\]"):
         run_experiment("firm_edit_rm", tmp_path, *base, "+task.sft.learning_rate=1")

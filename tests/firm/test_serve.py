@@ -370,7 +370,7 @@ def test_config_yaml_matches_the_dataclasses() -> None:
     assert config_from_mapping(exp) == ServeConfig()
     tiny = yaml.safe_load((ROOT / "conf" / "scale" / "tiny.yaml").read_text())
     assert ServeConfig().model.name == tiny["models"]["reward_model"]
-    with pytest.raises(ValueError, match="unknown server option"):
+    with pytest.raises(ValueError, match=r"^server: unknown key\(s\) \['prot'\] .*did you mean 'port'"):
         config_from_mapping({"prot": 1})
     with pytest.raises(ValueError, match=r"limits\.max_items must be a positive"):
         ServeLimits(max_items=0)

@@ -2,13 +2,13 @@
 
 A base is named after its file in ``conf/pretrain`` (``tiny_qwen2_5_vl``, ``tiny_qwen3_vl``,
 ``tiny_sd3``, ``tiny_editor``, ``tiny_autoencoder``, ...: the same names as the ``conf/model``
-presets they train). The YAML is checked against the objective's dataclass (unknown keys are
-errors). The cache key (:func:`config_hash`) covers everything that changes the weights: the
-pretraining config, the model preset it builds (with its overrides and the scale's dtype), the
-tokenizer's vocabulary fingerprint, :data:`PRETRAIN_FORMAT` and the keys of the bases a config
-builds on (:data:`BASE_REFERENCES`: a latent generator's autoencoder, a VLM's vision warm-up);
-it leaves out what does not (checkpoint and log intervals, device,
-attention kernel).
+presets they train). The YAML names the objective's dataclass (``_config_``) and is checked
+against it by :func:`common.config.to_dataclass` (unknown keys and wrong types are errors). The
+cache key (:func:`config_hash`) covers everything that changes the weights: the pretraining
+config, the model preset it builds (with its overrides and the scale's dtype), the tokenizer's
+vocabulary fingerprint, :data:`PRETRAIN_FORMAT` and the keys of the bases a config builds on
+(:data:`BASE_REFERENCES`: a latent generator's autoencoder, a VLM's vision warm-up); it leaves
+out what does not (checkpoint and log intervals, device, attention kernel).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
+from common.config import to_dataclass
 from common.models.builders import model_preset
 from common.models.vocabulary import vocabulary_fingerprint
 from common.train.config import LoopConfig
@@ -109,8 +110,11 @@ class PretrainConfig(LoopConfig):
     world_level: str = "full"
     log_every: int = 20
 
+    def __post_init__(self) -> None:
+        self.validate()
+
     def validate(self) -> None:
-        """Raise ``ValueError`` on values that cannot train."""
+        """Raise ``ValueError`` on values that cannot train (run on construction)."""
         if self.world_level not in LEVELS:
             raise ValueError(
                 f"pretrain {self.name}: world_level must be one of {list(LEVELS)}, got {self.world_level!r}"
@@ -326,22 +330,14 @@ def load_pretrain_config(name: str, overrides: dict[str, Any] | None = None) -> 
 
 
 def config_from_dict(data: dict[str, Any]) -> PretrainConfig:
-    """Build and validate a config from a plain dict (``objective`` picks the dataclass)."""
+    """Build and validate a config from a plain dict (``objective`` picks the dataclass, which the
+    file's ``_config_`` names too) with the one converter, :func:`common.config.to_dataclass`."""
     objective = data.get("objective")
     if objective not in CONFIG_CLASSES:
         raise ValueError(
             f"pretrain config: objective must be one of {sorted(CONFIG_CLASSES)}, got {objective!r}"
         )
-    cls = CONFIG_CLASSES[str(objective)]
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - names)
-    if unknown:
-        raise ValueError(
-            f"pretrain config {data.get('name')!r}: unknown keys {unknown} for objective {objective}"
-        )
-    cfg = cls(**data)
-    cfg.validate()
-    return cfg
+    return to_dataclass(CONFIG_CLASSES[str(objective)], data, f"pretrain.{data.get('name')}")
 
 
 def model_node(cfg: PretrainConfig, scale: Any = None) -> dict[str, Any]:

@@ -88,7 +88,7 @@ def test_bad_examples_and_configs_are_refused() -> None:
         SFTExample(msgs, "  ")
     with pytest.raises(ValueError, match="assistant"):
         SFTExample([*msgs, {"role": "assistant", "content": "x"}], "y")
-    with pytest.raises(ValueError, match="unknown sft keys"):
+    with pytest.raises(ValueError, match=r"^sft: unknown key\(s\) \['learning_rate'\] for SFTConfig"):
         SFTConfig.from_dict({"learning_rate": 1e-5})
     with pytest.raises(ValueError, match="batch_size"):
         SFTConfig(batch_size=0)
