@@ -22,6 +22,7 @@ from typing import Any
 
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 METADATA_FILE = "run.json"
+SCHEMA_MATCHING_NOTICE = r"\s*'hydra/launcher/submitit_local' is validated against ConfigStore schema"
 
 CLUSTER_VARIABLES = (
     "SLURM_JOB_ID",
@@ -147,13 +148,13 @@ def execute(cfg: Any, run_dir: Path, *, hydra: Any = None) -> dict[str, Any]:
     from common.tracking import RunLogger, is_rank0
 
     validate_tree(cfg)
+    start = time.monotonic()
     save_resolved_config(cfg, run_dir)
     threads = set_threads(cfg.runtime.threads)
     seed_everything(int(cfg.seed))
     meta = run_metadata(cfg, hydra=hydra, threads=threads) if is_rank0() else None
     if meta is not None:
         write_json_atomic(run_dir / METADATA_FILE, meta)
-    start = time.monotonic()
     logger = RunLogger.start(cfg, run_dir, hydra=hydra)
     exit_code = 1
     try:
@@ -192,8 +193,14 @@ def main() -> None:
         print(usage(f"Unknown experiment(s): {', '.join(unknown)}."), file=sys.stderr)
         sys.exit(2)
 
+    import warnings
+
     import hydra
 
+    # conf/hydra/launcher/submitit_local.yaml replaces the plugin's config of that name (and is
+    # checked against it, as Hydra does for a file named like a stored schema); the notice that
+    # this matching is deprecated says nothing to the user
+    warnings.filterwarnings("ignore", message=SCHEMA_MATCHING_NOTICE, category=UserWarning)
     hydra.main(config_path=str(CONF_DIR), config_name="config", version_base="1.3")(run_task)()
 
 
