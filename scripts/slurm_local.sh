@@ -16,7 +16,7 @@
 # means the packages are missing and could not be installed (tests skip on it); any other failure
 # of `start` is an error, with the daemons' log tails printed.
 #
-# Settings (environment): T2I_SLURM_CPUS (default: nproc), T2I_SLURM_MEM_MB (default: total memory
+# Settings (environment): T2I_SLURM_CPUS (default: the online CPUs, at least 2), T2I_SLURM_MEM_MB (default: total memory
 # minus 1024 MB or 10%, whichever is larger), T2I_SLURM_CTLD_PORT / T2I_SLURM_SLURMD_PORT (defaults
 # 6817 / 6818), T2I_SLURM_WAIT_S (seconds to wait for an idle node, default 90).
 set -euo pipefail
@@ -81,7 +81,10 @@ memory_mb() {
 write_conf() {
     local host cpus mem
     host="$(hostname -s)"
-    cpus="${T2I_SLURM_CPUS:-$(nproc)}"
+    # online CPUs (not `nproc`, which follows OMP_NUM_THREADS), at least 2: the 2-task ddp check
+    # needs two; on a 1-CPU machine the second is oversubscribed (SlurmdParameters=config_overrides)
+    cpus="${T2I_SLURM_CPUS:-$(getconf _NPROCESSORS_ONLN)}"
+    (( cpus >= 2 )) || cpus=2
     mem="${T2I_SLURM_MEM_MB:-$(memory_mb)}"
     mkdir -p "$STATE/ctld" "$STATE/slurmd" "$STATE/log" "$MUNGE_DIR"
     cat >"$CONF" <<EOF
@@ -105,6 +108,7 @@ JobAcctGatherType=jobacct_gather/none
 AccountingStorageType=accounting_storage/none
 JobCompType=jobcomp/none
 ReturnToService=2
+SlurmdParameters=config_overrides
 MailProg=/bin/true
 StateSaveLocation=$STATE/ctld
 SlurmdSpoolDir=$STATE/slurmd
