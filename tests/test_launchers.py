@@ -67,7 +67,9 @@ def test_slurm_launcher_takes_its_resources_from_the_scale_and_engine(
         assert key in params, key
 
 
-@pytest.mark.filterwarnings(r"ignore:\s*'hydra/launcher/submitit_local' is validated against ConfigStore schema")
+@pytest.mark.filterwarnings(
+    r"ignore:\s*'hydra/launcher/submitit_local' is validated against ConfigStore schema"
+)
 def test_submitit_local_launcher_composes() -> None:
     from dataclasses import fields
 
@@ -156,7 +158,7 @@ def test_run_json_records_a_completed_and_a_failed_run(tmp_path: Path) -> None:
 
 
 def test_run_json_records_lightnings_cluster_view_under_slurm_variables(tmp_path: Path) -> None:
-    """A SLURM task as srun starts it (variables only; the real cluster: test_slurm_cluster.py)."""
+    """A SLURM task as srun starts it (variables only; the real cluster: tests/test_slurm_cluster.py)."""
     slurm = {
         "SLURM_JOB_ID": "1234",
         "SLURM_NTASKS": "1",

@@ -45,7 +45,9 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _script(command: str, state: Path, env: dict[str, str], timeout: int = 900) -> subprocess.CompletedProcess[str]:
+def _script(
+    command: str, state: Path, env: dict[str, str], timeout: int = 900
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         ["bash", str(SCRIPT), command, str(state)],
         capture_output=True,
