@@ -90,7 +90,7 @@ write_conf() {
     cat >"$CONF" <<EOF
 # Written by scripts/slurm_local.sh for this machine ($host): one node, one partition, no accounting.
 ClusterName=t2i-local
-SlurmctldHost=$host
+SlurmctldHost=$host(127.0.0.1)
 SlurmctldPort=${T2I_SLURM_CTLD_PORT:-6817}
 SlurmdPort=${T2I_SLURM_SLURMD_PORT:-6818}
 SlurmUser=root
@@ -124,7 +124,7 @@ MinJobAge=300
 SlurmctldTimeout=60
 SlurmdTimeout=60
 Waittime=0
-NodeName=$host CPUs=$cpus RealMemory=$mem State=UNKNOWN
+NodeName=$host NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem State=UNKNOWN
 PartitionName=local Nodes=$host Default=YES MaxTime=INFINITE State=UP
 EOF
     log "wrote $CONF (node $host, CPUs=$cpus, RealMemory=${mem} MB)"
