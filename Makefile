@@ -8,11 +8,12 @@ EXP    ?= tifa_meta_eval
 # One torch thread by default in tests: 2 threads stall when anything else runs (see README).
 export T2I_THREADS ?= 1
 
-.PHONY: setup test test-all lint format bench bases main run clean help
+.PHONY: setup test test-slurm test-all lint format bench bases main run clean help
 
 help:
 	@echo "make setup   - create $(VENV) and install the project (editable) with dev extras"
 	@echo "make test    - the fast test suite (what CI runs)"
+	@echo "make test-slurm - sweeps on a real one-node SLURM cluster (installs it as root if missing; CI runs it)"
 	@echo "make lint    - ruff check + format check + import contracts (lint-imports)"
 	@echo "make main    - the main job: python -m experiments.run +exp=$(EXP)"
 	@echo "make run EXP=<name> ARGS='key=value ...' - any experiment"
@@ -28,7 +29,12 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 test: setup
-	$(PY) -m pytest -q -m "not slow and not gpu" --timeout=900
+	$(PY) -m pytest -q -m "not slow and not gpu and not slurm" --timeout=900
+
+# Kept out of `make test`: it installs system packages (apt-get, as root) and starts daemons.
+# scripts/slurm_local.sh starts the cluster; tests/test_slurm_cluster.py stops it again.
+test-slurm: setup
+	$(PY) -m pytest -q -m slurm --timeout=1800
 
 test-all: setup
 	$(PY) -m pytest -q -m "not gpu" --timeout=3600

@@ -4,17 +4,39 @@ Each ``conf/exp/<name>.yaml`` names a task function (``task._target_``) and its 
 task runs with the composed config and a :class:`common.runtime.RunContext`; its return value is
 written to ``<run_dir>/metrics.json`` and the resolved config to ``<run_dir>/config.yaml``. What it
 logs goes to ``<run_dir>/log.jsonl`` and, with ``logger=wandb``, to an offline wandb run in
-``<run_dir>/wandb/`` (:mod:`common.tracking`).
+``<run_dir>/wandb/`` (:mod:`common.tracking`). ``<run_dir>/run.json`` is the run's metadata
+(:func:`run_metadata`): where and how it ran (host, threads, the Hydra job, the cluster environment
+Lightning detects and the SLURM job ids) and how it ended (status, exit code, wall time).
 Without ``+exp`` (or with an unknown one) the list of experiments is printed and the exit code is 2.
 """
 
 from __future__ import annotations
 
+import os
+import socket
 import sys
+import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
+METADATA_FILE = "run.json"
+SCHEMA_MATCHING_NOTICE = r"\s*'hydra/launcher/submitit_local' is validated against ConfigStore schema"
+
+CLUSTER_VARIABLES = (
+    "SLURM_JOB_ID",
+    "SLURM_NTASKS",
+    "WORLD_SIZE",
+    "TORCHELASTIC_RUN_ID",
+    "LSB_JOBID",
+    "OMPI_COMM_WORLD_SIZE",
+    "PMI_SIZE",
+)
+"""Variables that a cluster or a process launcher sets (besides the rank variables of
+:data:`common.tracking.RANK_VARIABLES`): with any of them set, ``run.json`` asks Lightning which
+cluster environment the run is in; without, the run is one local process and Lightning (seconds to
+import) is not consulted."""
 
 
 def available_experiments() -> dict[str, str]:
@@ -46,6 +68,57 @@ def usage(problem: str) -> str:
     return "\n".join(lines)
 
 
+def cluster_environment() -> dict[str, Any] | None:
+    """Lightning's view of the cluster (:func:`common.engine.detect_cluster`: environment, ranks,
+    world size, main address) when a launcher or cluster variable is set, else ``None`` (a single
+    local process)."""
+    from common.tracking import RANK_VARIABLES
+
+    if not any(os.environ.get(key) for key in (*RANK_VARIABLES, *CLUSTER_VARIABLES)):
+        return None
+    from common.engine import detect_cluster
+
+    return detect_cluster().to_dict()
+
+
+def run_metadata(cfg: Any, *, hydra: Any = None, threads: int | None = None) -> dict[str, Any]:
+    """The metadata ``run.json`` starts with: the experiment, host and process, torch threads, the
+    Hydra job (mode, number, id, overrides), Lightning's cluster environment
+    (:func:`cluster_environment`) and the SLURM job (:func:`common.engine.slurm_job`: job, array
+    and task ids, resources; ``None`` outside SLURM). :func:`execute` adds how the run ended."""
+    from omegaconf import OmegaConf
+
+    from common.engine import slurm_job
+
+    job = None
+    if hydra is not None:
+        overrides = OmegaConf.select(hydra, "overrides.task", default=None)
+        mode = OmegaConf.select(hydra, "mode", default=None)
+        job = {
+            "mode": getattr(mode, "name", mode),  # RUN or MULTIRUN
+            "num": OmegaConf.select(hydra, "job.num", default=None),
+            "id": OmegaConf.select(hydra, "job.id", default=None),
+            "overrides": list(overrides) if overrides is not None else [],
+        }
+    return {
+        "exp_name": str(OmegaConf.select(cfg, "exp_name", default="")),
+        "seed": OmegaConf.select(cfg, "seed", default=None),
+        "status": "running",
+        "exit_code": None,
+        "error": None,
+        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "finished_at": None,
+        "wall_s": None,
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+        "python": sys.executable,
+        "threads": threads,
+        "hydra": job,
+        "cluster": cluster_environment(),
+        "slurm": slurm_job(),
+    }
+
+
 def run_task(cfg: Any) -> dict[str, Any]:
     """Run the task named by ``cfg.task`` inside the current Hydra run directory."""
     from hydra.core.hydra_config import HydraConfig
@@ -55,11 +128,13 @@ def run_task(cfg: Any) -> dict[str, Any]:
 
 
 def execute(cfg: Any, run_dir: Path, *, hydra: Any = None) -> dict[str, Any]:
-    """Run ``cfg.task`` in ``run_dir``: config.yaml, the task with its logger (``conf/logger``; a
-    wandb run is finished even when the task raises), metrics.json. ``hydra``: the job's Hydra
-    config (names the wandb run and its sweep group), if any. Every node of ``cfg`` that names its
-    dataclass is checked first (:func:`common.config.validate_tree`), so a wrong value fails with
-    its key path before anything runs."""
+    """Run ``cfg.task`` in ``run_dir``: config.yaml, run.json, the task with its logger
+    (``conf/logger``; a wandb run is finished even when the task raises), metrics.json, and run.json
+    again with how the run ended (also after a crash). ``hydra``: the job's Hydra config (names the
+    wandb run and its sweep group; its job number and overrides go to run.json), if any. Only
+    rank 0 writes run.json. Every node of ``cfg`` that names its dataclass is checked first
+    (:func:`common.config.validate_tree`), so a wrong value fails with its key path before anything
+    runs."""
     from hydra.utils import instantiate
 
     from common.config import validate_tree
@@ -70,12 +145,16 @@ def execute(cfg: Any, run_dir: Path, *, hydra: Any = None) -> dict[str, Any]:
         seed_everything,
         set_threads,
     )
-    from common.tracking import RunLogger
+    from common.tracking import RunLogger, is_rank0
 
     validate_tree(cfg)
+    start = time.monotonic()
     save_resolved_config(cfg, run_dir)
-    set_threads(cfg.runtime.threads)
+    threads = set_threads(cfg.runtime.threads)
     seed_everything(int(cfg.seed))
+    meta = run_metadata(cfg, hydra=hydra, threads=threads) if is_rank0() else None
+    if meta is not None:
+        write_json_atomic(run_dir / METADATA_FILE, meta)
     logger = RunLogger.start(cfg, run_dir, hydra=hydra)
     exit_code = 1
     try:
@@ -85,8 +164,20 @@ def execute(cfg: Any, run_dir: Path, *, hydra: Any = None) -> dict[str, Any]:
         write_json_atomic(run_dir / "metrics.json", metrics)
         logger.summary(metrics)
         exit_code = 0
+    except BaseException as e:
+        if meta is not None:
+            meta["error"] = f"{type(e).__name__}: {e}"
+        raise
     finally:
         logger.finish(exit_code)
+        if meta is not None:
+            meta.update(
+                status="completed" if exit_code == 0 else "failed",
+                exit_code=exit_code,
+                finished_at=datetime.now(UTC).isoformat(timespec="seconds"),
+                wall_s=round(time.monotonic() - start, 3),
+            )
+            write_json_atomic(run_dir / METADATA_FILE, meta)
     print(f"[{cfg.exp_name}] run directory: {run_dir}")
     return metrics
 
@@ -102,8 +193,14 @@ def main() -> None:
         print(usage(f"Unknown experiment(s): {', '.join(unknown)}."), file=sys.stderr)
         sys.exit(2)
 
+    import warnings
+
     import hydra
 
+    # conf/hydra/launcher/submitit_local.yaml replaces the plugin's config of that name (and is
+    # checked against it, as Hydra does for a file named like a stored schema); the notice that
+    # this matching is deprecated says nothing to the user
+    warnings.filterwarnings("ignore", message=SCHEMA_MATCHING_NOTICE, category=UserWarning)
     hydra.main(config_path=str(CONF_DIR), config_name="config", version_base="1.3")(run_task)()
 
 

@@ -39,6 +39,7 @@ PLACEHOLDER = re.compile(r"[<>{}*]|\.\.\.")
 # Bare names that are not files of this repository: each is written or read at run time.
 ALLOWED = {
     "metrics.json": "a run's returned metrics, in every run directory (common/runtime.py)",
+    "run.json": "a run's metadata (host, cluster, SLURM ids, exit status), in every run directory",
     "config.yaml": "a run's resolved config; also the config of a saved evaluator",
     "MODEL_CARD.md": "the card written beside a cached tiny base (common/models/pretrain/cards.py)",
     "card.json": "the machine-readable card beside a cached base or a saved evaluator",

@@ -28,6 +28,7 @@ from common.engine.distributed import (
     is_distributed,
     is_global_zero,
     local_rank,
+    slurm_job,
     world_size,
 )
 from common.engine.fabric import build_fabric, build_strategy, clip_gradients, setup_model_and_optimizer
@@ -71,6 +72,7 @@ __all__ = [
     "save_checkpoint",
     "setup_model_and_optimizer",
     "sharded_init",
+    "slurm_job",
     "unwrap_model",
     "world_size",
 ]

@@ -4,6 +4,8 @@ The rank helpers read ``torch.distributed`` when it is initialised and fall back
 process otherwise, so library code can call them unconditionally. :func:`detect_cluster` asks
 Lightning's environments in the order Fabric does (TorchElastic, SLURM, LSF, MPI, then the plain
 local/env-var environment) and reports what the chosen one sees, without side effects.
+:func:`slurm_job` reads the SLURM job's identity (job, array and task ids, resources) from the
+variables SLURM sets, without importing Lightning.
 """
 
 from __future__ import annotations
@@ -133,3 +135,35 @@ def detect_cluster() -> ClusterInfo:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+SLURM_VARIABLES = {
+    "job_id": "SLURM_JOB_ID",
+    "array_job_id": "SLURM_ARRAY_JOB_ID",
+    "array_task_id": "SLURM_ARRAY_TASK_ID",
+    "job_name": "SLURM_JOB_NAME",
+    "partition": "SLURM_JOB_PARTITION",
+    "account": "SLURM_JOB_ACCOUNT",
+    "cluster_name": "SLURM_CLUSTER_NAME",
+    "nodelist": "SLURM_JOB_NODELIST",
+    "nnodes": "SLURM_JOB_NUM_NODES",
+    "ntasks": "SLURM_NTASKS",
+    "ntasks_per_node": "SLURM_NTASKS_PER_NODE",
+    "cpus_per_task": "SLURM_CPUS_PER_TASK",
+    "gpus_on_node": "SLURM_GPUS_ON_NODE",
+    "mem_per_node_mb": "SLURM_MEM_PER_NODE",
+    "step_id": "SLURM_STEP_ID",
+    "task_id": "SLURM_PROCID",  # the task (rank) in the job step
+    "local_task_id": "SLURM_LOCALID",
+    "node_id": "SLURM_NODEID",
+    "submit_dir": "SLURM_SUBMIT_DIR",
+}
+"""Field of :func:`slurm_job` -> the variable SLURM sets it from."""
+
+
+def slurm_job() -> dict[str, str] | None:
+    """The SLURM job this process runs in (the fields of :data:`SLURM_VARIABLES` that are set, as
+    strings), or ``None`` outside a SLURM job (no ``SLURM_JOB_ID``). Reads the environment only."""
+    if not os.environ.get("SLURM_JOB_ID"):
+        return None
+    return {key: os.environ[var] for key, var in SLURM_VARIABLES.items() if var in os.environ}
