@@ -5,10 +5,12 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 EXP    ?= tifa_meta_eval
+# make reproduce-tables: quick (1 seed, main rows) or full (3 seeds, every ablation)
+PROFILE ?= quick
 # One torch thread by default in tests: 2 threads stall when anything else runs (see README).
 export T2I_THREADS ?= 1
 
-.PHONY: setup test test-slurm test-all lint format bench bases main run clean help
+.PHONY: setup test test-slurm test-all lint format bench bases main run reproduce-tables clean help
 
 help:
 	@echo "make setup   - create $(VENV) and install the project (editable) with dev extras"
@@ -18,6 +20,7 @@ help:
 	@echo "make main    - the main job: python -m experiments.run +exp=$(EXP)"
 	@echo "make run EXP=<name> ARGS='key=value ...' - any experiment"
 	@echo "make bases   - pretrain (or reuse from the cache) the tiny base models"
+	@echo "make reproduce-tables [PROFILE=full] [ARGS='--only <table> | --dry-run'] - the papers' tables in results/ (finished runs are reused)"
 	@echo "make bench   - benchmarks (speed / memory numbers; not part of the tests)"
 
 setup: $(STAMP)
@@ -55,6 +58,9 @@ run: main
 
 bases: setup
 	$(PY) -m experiments.run +exp=pretrain_all $(ARGS)
+
+reproduce-tables: setup
+	$(PY) -m experiments.reproduce --profile $(PROFILE) $(ARGS)
 
 bench: setup
 	$(PY) -m experiments.bench
