@@ -1,0 +1,203 @@
+"""``python -m experiments.reproduce`` (``make reproduce-tables``): declarations, planning and reuse,
+rendering, failure isolation and placeholders; the end-to-end quick profile of the TIFA table is
+marked ``slow``."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from pathlib import Path
+
+import pytest
+import yaml
+
+from common.config import ConfigError, to_dataclass
+from experiments.reproduce import main, select_tables
+from experiments.reproduction.render import NOT_YET_REPRODUCED, build_table, placeholder_table, write_table
+from experiments.reproduction.runs import KEY_FILE, plan_runs
+from experiments.reproduction.spec import TableSpec, load_declarations
+
+CONF = Path(__file__).resolve().parents[1] / "conf"
+EXPERIMENTS = {p.stem for p in (CONF / "exp").glob("*.yaml")}
+
+
+def fake_completed(run_dir: Path, key: str, metrics: dict) -> None:
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / KEY_FILE).write_text(json.dumps({"key": key}))
+    (run_dir / "run.json").write_text(json.dumps({"status": "completed"}))
+    (run_dir / "metrics.json").write_text(json.dumps(metrics))
+
+
+def test_declarations_load_and_every_run_composes(tmp_path: Path) -> None:
+    decl = load_declarations()
+    assert set(decl.profiles) == {"quick", "full"}
+    assert decl.profiles["quick"].seeds == [0] and not decl.profiles["quick"].ablations
+    assert len(decl.profiles["full"].seeds) == 3 and decl.profiles["full"].ablations
+    names = {t.name for t in decl.tables}
+    assert {"tifa_meta_eval", "t2ieval_r1_main", "t2ieval_r1_reward_ablation", "firm_bench"} <= names
+    assert {"firm_curated_stats", "firm_rl_table3", "firm_rl_table4", "firm_rl_table5"} <= names
+    for table in decl.tables:
+        for run in table.runs:
+            assert run.exp in EXPERIMENTS, f"{table.name}: conf/exp/{run.exp}.yaml does not exist"
+    # every run of every profile composes (Hydra's compose API, as python -m experiments.run does)
+    for profile in decl.profiles:
+        tables = select_tables(decl, profile, None)
+        runs, per_table = plan_runs(decl, [t for t in tables if t.placeholder is None], profile, tmp_path)
+        assert runs and all(r.status == "run" for r in runs)
+        assert len({r.key for r in runs}) == len(runs)
+        bench = per_table[("firm_bench", "bench")][0]
+        rms = per_table[("firm_bench", "edit_rm")]
+        assert all(str(r.run_dir) in " ".join(bench.overrides) for r in rms)
+        assert bench.depends
+    quick = {r.exp for r in plan_runs(decl, select_tables(decl, "quick", None), "quick", tmp_path)[0]}
+    assert "t2ieval_r1_grpo_discrete" not in quick  # an ablation: full profile only
+    assert "t2ieval_r1_reward_ablation" not in {t.name for t in select_tables(decl, "quick", None)}
+
+
+def test_a_bad_declaration_names_its_key(tmp_path: Path) -> None:
+    path = tmp_path / "tables.yaml"
+    path.write_text(yaml.safe_dump({"profiles": {"quick": {"seeds": [0], "colour": 1}}, "tables": []}))
+    with pytest.raises(ConfigError, match="colour"):
+        load_declarations(path)
+
+
+def test_dry_run_lists_runs_and_reports_reuse(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    decl = load_declarations()
+    tables = select_tables(decl, "quick", ["tifa_meta_eval", "firm_curated_stats"])
+    runs, _ = plan_runs(decl, tables, "quick", tmp_path)
+    by_exp = {r.exp: r for r in runs}
+    fake_completed(by_exp["tifa_meta_eval"].run_dir, by_exp["tifa_meta_eval"].key, {})
+    stale = by_exp["firm_gen_curate"]  # a directory of another config (or an unfinished run): not reused
+    fake_completed(stale.run_dir, "000000000000", {})
+
+    code = main(["--dry-run", "--results", str(tmp_path), "--only", "tifa_meta_eval", "firm_curated_stats"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "3 runs, 1 reused, 2 to run" in out
+    lines = {ln.split()[1]: ln.split()[0] for ln in out.splitlines() if ln.startswith("  ")}
+    assert lines == {"tifa_meta_eval": "reuse", "firm_edit_curate": "run", "firm_gen_curate": "run"}
+    assert not by_exp["firm_edit_curate"].run_dir.exists()  # nothing ran
+    assert not (tmp_path / "tables").exists()
+
+
+def test_only_a_table_outside_the_profile_is_refused(tmp_path: Path) -> None:
+    assert main(["--dry-run", "--results", str(tmp_path), "--only", "t2ieval_r1_reward_ablation"]) == 2
+    assert main(["--dry-run", "--results", str(tmp_path), "--only", "no_such_table"]) == 2
+
+
+FIXTURE_TABLE = {
+    "name": "bench_fixture",
+    "title": "FIRM-Bench fixture",
+    "caption": "Fixture.",
+    "runs": [{"id": "a", "exp": "hello"}, {"id": "b", "exp": "hello"}],
+    "columns": [{"key": "Edit exec", "label": "Edit exec"}, {"key": "Gen easy", "label": "Gen easy"}],
+    "rows": [
+        {"label": "per-seed runs", "run": "a", "path": ["res", "{col}"], "paper": "Qwen3-VL-8B"},
+        {"label": "seeds inside one run", "run": "b", "path": ["res", "{col}", "per_seed"]},
+    ],
+    "paper": {"source": "firm_bench", "label": "FIRM, real FIRM-Bench", "rows": ["GPT-5"]},
+}
+
+
+def test_rendering_writes_md_csv_tex_with_paper_rows_and_intervals(tmp_path: Path) -> None:
+    table = to_dataclass(TableSpec, FIXTURE_TABLE)
+    seeds = [{"res": {"Edit exec": v, "Gen easy": None}} for v in (0.5, 0.7, 0.6)]
+    inside = [{"res": {"Edit exec": {"per_seed": [1.0, 1.2]}, "Gen easy": {"per_seed": [2.0, 2.0]}}}]
+    rendered = build_table(
+        table, {"a": seeds, "b": inside}, {}, source_label=lambda run, cells: f"this repo, tiny, run {run}"
+    )
+    paths = write_table(rendered, tmp_path)
+    assert sorted(p.name for p in paths) == ["bench_fixture.csv", "bench_fixture.md", "bench_fixture.tex"]
+    md = (tmp_path / "bench_fixture.md").read_text()
+    half = 4.302652729911275 * 0.1 / math.sqrt(3)  # t_{0.975, 2} * s / sqrt(n)
+    assert f"0.600 ± {half:.3f}" in md
+    assert "1.100 ± " in md and "2.000 ± 0.000" in md
+    assert "Qwen3-VL-8B (paper)" in md and "GPT-5 (paper)" in md and "Gemini" not in md
+    assert "paper: FIRM, real FIRM-Bench" in md and "this repo, tiny, run a" in md
+    lines = md.splitlines()
+    assert lines.index(next(ln for ln in lines if "per-seed runs" in ln)) + 1 == lines.index(
+        next(ln for ln in lines if "Qwen3-VL-8B (paper)" in ln)
+    )  # the paired published row is right below its reproduced row
+    assert "| -" in md or " - " in md  # Gen easy of the per-seed runs: null in every seed
+    rows = list(csv.DictReader(io.StringIO((tmp_path / "bench_fixture.csv").read_text())))
+    cell = next(r for r in rows if r["row"] == "per-seed runs" and r["column"] == "Edit exec")
+    assert float(cell["mean"]) == pytest.approx(0.6)
+    assert float(cell["ci_high"]) - float(cell["ci_low"]) == pytest.approx(2 * half)
+    assert cell["n"] == "3" and cell["ci_kind"] == "t95 over seeds"
+    assert any(r["status"] == "published" and r["mean"] == "0.66" for r in rows)
+    tex = (tmp_path / "bench_fixture.tex").read_text()
+    assert r"\begin{tabular}" in tex and r"$\pm$" in tex and r"\caption{FIRM-Bench fixture. Fixture." in tex
+
+
+def test_placeholders_render_as_not_yet_reproduced(tmp_path: Path) -> None:
+    decl = load_declarations()
+    for name, missing in (("firm_rl_table3", "firm_edit_rl"), ("firm_rl_table4", "firm_gen_rl")):
+        table = decl.table(name)
+        assert table.placeholder is not None and not table.runs
+        rendered = placeholder_table(table, table.placeholder, sorted(EXPERIMENTS))
+        write_table(rendered, tmp_path)
+        for suffix in ("md", "csv", "tex"):
+            text = (tmp_path / f"{name}.{suffix}").read_text()
+            assert NOT_YET_REPRODUCED in text
+            assert missing.replace("_", r"\_" if suffix == "tex" else "_") in text
+        assert "FIRM RL Tables 3/4/5: not yet reproduced (experiment" in (tmp_path / f"{name}.md").read_text()
+    # once the experiment exists, the slot says so instead of "missing"
+    table = decl.table("firm_rl_table3")
+    rendered = placeholder_table(table, table.placeholder, ["firm_edit_rl"])  # type: ignore[arg-type]
+    assert "missing" not in rendered.markdown() and NOT_YET_REPRODUCED in rendered.markdown()
+
+
+def test_a_failed_run_does_not_stop_the_others_and_rerun_reuses(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Real runs of +exp=hello: one with a parameter its task does not take (it fails), one per seed
+    that succeeds. The failure is reported, the others run, the table shows both, the exit code is 1;
+    a second call reuses the finished runs."""
+    tables = {
+        "profiles": {"quick": {"seeds": [0, 1]}},
+        "tables": [
+            {
+                "name": "hello_table",
+                "title": "hello",
+                "runs": [
+                    {"id": "bad", "exp": "hello", "overrides": ["+task.no_such_parameter=1"], "seeds": [0]},
+                    {"id": "good", "exp": "hello", "overrides": ["task.message=hi"]},
+                ],
+                "columns": [{"key": "seed", "label": "seed"}],
+                "rows": [{"label": "bad", "run": "bad"}, {"label": "good", "run": "good"}],
+            }
+        ],
+    }
+    path = tmp_path / "tables.yaml"
+    path.write_text(yaml.safe_dump(tables))
+    results = tmp_path / "results"
+    args = ["--tables-file", str(path), "--results", str(results)]
+    assert main(args) == 1
+    captured = capsys.readouterr()
+    assert "1 run(s) did not complete" in captured.err and "no_such_parameter" in captured.err
+    md = (results / "tables" / "hello_table.md").read_text()
+    assert "| bad " in md and "failed" in md
+    assert "0.500 ± 6.353" in md  # seeds 0 and 1: mean 0.5, t_{0.975,1} * 0.7071 / sqrt(2)
+    summary = json.loads((results / "reproduce.json").read_text())
+    assert sorted(r["status"] for r in summary["runs"]) == ["completed", "completed", "failed"]
+    assert any((results / "figures" / "curves").glob("hello-seed1-*.png"))
+    assert (results / "tables" / "hello_table.csv").is_file() and (
+        results / "tables" / "hello_table.tex"
+    ).is_file()
+
+    assert main([*args, "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "3 runs, 2 reused, 1 to run" in out
+
+
+@pytest.mark.slow
+def test_quick_profile_of_the_tifa_table_end_to_end(tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    assert main(["--only", "tifa_meta_eval", "--results", str(results)]) == 0
+    md = (results / "tables" / "tifa_meta_eval.md").read_text()
+    assert "TIFA (mPLUG-large)" in md and "0.592 [0.536, 0.634]" in md  # Spearman, bootstrap interval
+    assert (results / "tables" / "tifa_meta_eval.csv").is_file()
+    assert (results / "tables" / "tifa_meta_eval.tex").is_file()
+    assert main(["--only", "tifa_meta_eval", "--results", str(results), "--dry-run"]) == 0
