@@ -12,11 +12,12 @@ from pathlib import Path
 
 import pytest
 import yaml
+from omegaconf import OmegaConf
 
 from common.config import ConfigError, to_dataclass
 from experiments.reproduce import main, select_tables
 from experiments.reproduction.render import NOT_YET_REPRODUCED, build_table, placeholder_table, write_table
-from experiments.reproduction.runs import KEY_FILE, plan_runs
+from experiments.reproduction.runs import KEY_FILE, plan_runs, run_key
 from experiments.reproduction.spec import TableSpec, load_declarations
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
@@ -186,6 +187,9 @@ def test_a_failed_run_does_not_stop_the_others_and_rerun_reuses(
     assert (results / "tables" / "hello_table.csv").is_file() and (
         results / "tables" / "hello_table.tex"
     ).is_file()
+
+    for run in summary["runs"]:  # the config a run wrote hashes to the key its directory is named by
+        assert run_key(OmegaConf.load(Path(run["run_dir"]) / "config.yaml")) == Path(run["run_dir"]).name
 
     assert main([*args, "--dry-run"]) == 0
     out = capsys.readouterr().out
