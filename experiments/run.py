@@ -14,7 +14,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
+from common.presets import conf_root
+
+CONF_DIR = conf_root()
+"""The Hydra config tree (``conf/``, found by :mod:`common.presets`)."""
 
 
 def available_experiments() -> dict[str, str]:
@@ -62,10 +65,11 @@ def execute(cfg: Any, run_dir: Path, *, hydra: Any = None) -> dict[str, Any]:
     its key path before anything runs."""
     from hydra.utils import instantiate
 
-    from common.config import validate_tree
+    from common.config import plain, validate_tree
     from common.jsonio import write_json_atomic
     from common.runtime import (
         RunContext,
+        RunSettings,
         save_resolved_config,
         seed_everything,
         set_threads,
@@ -74,12 +78,15 @@ def execute(cfg: Any, run_dir: Path, *, hydra: Any = None) -> dict[str, Any]:
 
     validate_tree(cfg)
     save_resolved_config(cfg, run_dir)
-    set_threads(cfg.runtime.threads)
+    settings = RunSettings.from_config(cfg)  # what library code may know of the run, built once
+    set_threads(settings.threads)
     seed_everything(int(cfg.seed))
-    logger = RunLogger.start(cfg, run_dir, hydra=hydra)
+    logger = RunLogger.start(
+        run_dir, logger=plain(cfg.get("logger")), exp_name=cfg.get("exp_name"), config=cfg, hydra=hydra
+    )
     exit_code = 1
     try:
-        ctx = RunContext(run_dir=run_dir, cfg=cfg, seed=int(cfg.seed), logger=logger)
+        ctx = RunContext(run_dir=run_dir, cfg=cfg, seed=int(cfg.seed), logger=logger, settings=settings)
         task = instantiate(cfg.task, _partial_=True)
         metrics = task(cfg=cfg, ctx=ctx) or {}
         write_json_atomic(run_dir / "metrics.json", metrics)
