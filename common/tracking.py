@@ -34,8 +34,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
-
+from common.config import plain
 from common.jsonio import to_jsonable
 from common.scoring.tables import as_table
 
@@ -67,11 +66,12 @@ def is_rank0() -> bool:
     return all(os.environ.get(key, "0").strip() in ("", "0") for key in RANK_VARIABLES)
 
 
-def wandb_identity(cfg: DictConfig, run_dir: Path, hydra: Any = None) -> tuple[str, str | None]:
+def wandb_identity(exp_name: str | None, run_dir: Path, hydra: Any = None) -> tuple[str, str | None]:
     """The wandb run ``(name, group)``: ``<exp_name>-<job number>`` grouped by the sweep directory
-    (``<exp dir>/<sweep dir>``) in a Hydra multirun, else ``<exp_name>-<run dir name>`` and no group."""
-    exp = str(OmegaConf.select(cfg, "exp_name", default="run"))
-    mode = str(OmegaConf.select(hydra, "mode", default="")) if hydra is not None else ""
+    (``<exp dir>/<sweep dir>``) in a Hydra multirun, else ``<exp_name>-<run dir name>`` and no group.
+    ``hydra``: the job's Hydra config (its ``mode``, ``sweep.dir`` and ``job.num``)."""
+    exp = str(exp_name if exp_name is not None else "run")
+    mode = str(hydra.get("mode") or "") if hydra is not None else ""
     if mode.endswith("MULTIRUN"):
         sweep = Path(str(hydra.sweep.dir))
         return (
@@ -94,13 +94,24 @@ class RunLogger:
         self._rank0 = rank0
 
     @classmethod
-    def start(cls, cfg: DictConfig, run_dir: Path, *, hydra: Any = None) -> RunLogger:
-        """The run's logger: wandb is started when ``cfg.logger.name == "wandb"``, on rank 0."""
+    def start(
+        cls,
+        run_dir: Path,
+        *,
+        logger: Mapping[str, Any] | None,
+        exp_name: str | None,
+        config: Any = None,
+        hydra: Any = None,
+    ) -> RunLogger:
+        """The run's logger: wandb is started when ``logger`` (the run's ``logger`` node, plain
+        data: ``conf/logger``) is ``name: wandb``, on rank 0. ``config`` (the run config) is what
+        the wandb run records as its config; ``exp_name`` and ``hydra`` name the run."""
         rank0 = is_rank0()
-        logger = cls(run_dir, rank0=rank0)
-        if rank0 and OmegaConf.select(cfg, "logger.name") == "wandb":
-            logger.wandb_run = _init_wandb(cfg, Path(run_dir), hydra)
-        return logger
+        out = cls(run_dir, rank0=rank0)
+        node = dict(logger or {})
+        if rank0 and node.get("name") == "wandb":
+            out.wandb_run = _init_wandb(node, exp_name, config, Path(run_dir), hydra)
+        return out
 
     @property
     def rank0(self) -> bool:
@@ -192,20 +203,21 @@ class RunLogger:
                 wandb.teardown(exit_code=exit_code)
 
 
-def _init_wandb(cfg: DictConfig, run_dir: Path, hydra: Any) -> Any:
+def _init_wandb(
+    node: Mapping[str, Any], exp_name: str | None, run_config: Any, run_dir: Path, hydra: Any
+) -> Any:
     import wandb
 
-    node = OmegaConf.select(cfg, "logger")
-    mode = OmegaConf.select(node, "mode") or os.environ.get("WANDB_MODE") or "offline"
-    name, group = wandb_identity(cfg, run_dir, hydra)
-    config = OmegaConf.to_container(cfg, resolve=True)
-    tags = OmegaConf.select(node, "tags")
+    mode = node.get("mode") or os.environ.get("WANDB_MODE") or "offline"
+    name, group = wandb_identity(exp_name, run_dir, hydra)
+    config = plain(run_config)
+    tags = node.get("tags")
     run_dir.mkdir(parents=True, exist_ok=True)
     return wandb.init(
         mode=str(mode),
         dir=str(run_dir),
-        project=str(OmegaConf.select(node, "project") or "t2i-critics"),
-        entity=OmegaConf.select(node, "entity"),
+        project=str(node.get("project") or "t2i-critics"),
+        entity=node.get("entity"),
         name=name,
         group=group,
         tags=[str(t) for t in tags] if tags else None,

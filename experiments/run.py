@@ -20,7 +20,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
+from common.presets import conf_root
+
+CONF_DIR = conf_root()
+"""The Hydra config tree (``conf/``, found by :mod:`common.presets`)."""
 METADATA_FILE = "run.json"
 SCHEMA_MATCHING_NOTICE = r"\s*'hydra/launcher/submitit_local' is validated against ConfigStore schema"
 
@@ -137,10 +140,11 @@ def execute(cfg: Any, run_dir: Path, *, hydra: Any = None) -> dict[str, Any]:
     runs."""
     from hydra.utils import instantiate
 
-    from common.config import validate_tree
+    from common.config import plain, validate_tree
     from common.jsonio import write_json_atomic
     from common.runtime import (
         RunContext,
+        RunSettings,
         save_resolved_config,
         seed_everything,
         set_threads,
@@ -150,15 +154,18 @@ def execute(cfg: Any, run_dir: Path, *, hydra: Any = None) -> dict[str, Any]:
     validate_tree(cfg)
     start = time.monotonic()
     save_resolved_config(cfg, run_dir)
-    threads = set_threads(cfg.runtime.threads)
+    settings = RunSettings.from_config(cfg)  # what library code may know of the run, built once
+    threads = set_threads(settings.threads)
     seed_everything(int(cfg.seed))
     meta = run_metadata(cfg, hydra=hydra, threads=threads) if is_rank0() else None
     if meta is not None:
         write_json_atomic(run_dir / METADATA_FILE, meta)
-    logger = RunLogger.start(cfg, run_dir, hydra=hydra)
+    logger = RunLogger.start(
+        run_dir, logger=plain(cfg.get("logger")), exp_name=cfg.get("exp_name"), config=cfg, hydra=hydra
+    )
     exit_code = 1
     try:
-        ctx = RunContext(run_dir=run_dir, cfg=cfg, seed=int(cfg.seed), logger=logger)
+        ctx = RunContext(run_dir=run_dir, cfg=cfg, seed=int(cfg.seed), logger=logger, settings=settings)
         task = instantiate(cfg.task, _partial_=True)
         metrics = task(cfg=cfg, ctx=ctx) or {}
         write_json_atomic(run_dir / "metrics.json", metrics)

@@ -27,9 +27,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from omegaconf import OmegaConf
-
 from common.config import to_dataclass
+from common.runtime import RunSettings
 from common.sft import SFTConfig, SFTExample, SFTTrainer
 from t2ieval_r1.grpo.items import load_items
 from t2ieval_r1.sft_targets import SFT_KINDS, own_captions, sft_targets
@@ -183,17 +182,15 @@ class WarmupSpec:
         return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
-def warmup_dir(cfg: Any, name: str, key: str) -> Path:
-    """``${paths.cache_dir}/t2ieval_r1_warmup/<name>-<key>`` (the cache root the bases use)."""
-    from common.models.pretrain.cache import cache_root
-
-    return cache_root(cfg).parent / WARMUP_DIR / f"{name}-{key}"
+def warmup_dir(settings: RunSettings | None, name: str, key: str) -> Path:
+    """``<settings.cache_dir>/t2ieval_r1_warmup/<name>-<key>`` (the cache the bases use)."""
+    return RunSettings.of(settings).cache_dir / WARMUP_DIR / f"{name}-{key}"
 
 
 def ensure_warmup(
     start_path: str | Path,
     spec: WarmupSpec,
-    cfg: Any = None,
+    settings: RunSettings | None = None,
     *,
     progress: bool = True,
     level: str | None = None,
@@ -208,7 +205,7 @@ def ensure_warmup(
 
     spec = replace(spec, corpus=corpus_at_level(spec.corpus, level))
     start_path = Path(start_path)
-    final = warmup_dir(cfg, start_path.name, spec.key(start_path.name))
+    final = warmup_dir(settings, start_path.name, spec.key(start_path.name))
     if (final / WARMUP_CARD).is_file():
         return final
     with file_lock(final.with_name(f".{final.name}.lock")):
@@ -219,10 +216,10 @@ def ensure_warmup(
         corpus = dict(spec.corpus)
         if spec.limit is not None:
             corpus["limit"] = spec.limit
-        ds = load_corpus(corpus, cfg)
+        ds = load_corpus(corpus, settings)
         bundle = load_vlm(str(start_path))
         sft = SFTConfig.from_dict({"name": f"warm-up {spec.kind}", **spec.sft})
-        engine_cfg = OmegaConf.select(cfg, "engine") if cfg is not None else None
+        engine_cfg = settings.engine if settings is not None else None
         result = train_evaluator_sft(
             bundle,
             ds,

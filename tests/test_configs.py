@@ -20,6 +20,7 @@ from hydra.utils import get_object, instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from common.config import CONFIG_KEY
+from common.runtime import RunSettings
 
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 BASE_GROUPS = {"scale", "world", "engine", "logger", "paths", "runtime"}
@@ -148,7 +149,7 @@ def test_world_level_composes_and_reaches_the_tasks(overrides: list[str], level:
                 *overrides,
             ],
         )
-    assert cfg.world.level == level and run_level(cfg) == level
+    assert cfg.world.level == level and run_level(RunSettings.from_config(cfg)) == level
     task = instantiate(cfg.task, _partial_=True)
     ctx = RunContext(run_dir=tmp_path / "run", cfg=cfg, seed=0)
     metrics = task(cfg=cfg, ctx=ctx, names=["prompts_gen"], scale=0.02, preview=False)

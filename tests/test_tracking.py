@@ -173,8 +173,7 @@ def test_jsonl_logger_makes_no_wandb_run(tmp_path: Path, offline_wandb: None) ->
 
 
 def test_wandb_run_names_and_sweep_group(tmp_path: Path) -> None:
-    cfg = OmegaConf.create({"exp_name": "demo"})
-    assert wandb_identity(cfg, tmp_path / "2026-01-01_00-00-00") == ("demo-2026-01-01_00-00-00", None)
+    assert wandb_identity("demo", tmp_path / "2026-01-01_00-00-00") == ("demo-2026-01-01_00-00-00", None)
     sweep = OmegaConf.create(
         {
             "mode": "RunMode.MULTIRUN",
@@ -182,7 +181,7 @@ def test_wandb_run_names_and_sweep_group(tmp_path: Path) -> None:
             "job": {"num": 3},
         }
     )
-    assert wandb_identity(cfg, tmp_path / "3", sweep) == ("demo-3", "demo/2026-01-01_00-00-00")
+    assert wandb_identity("demo", tmp_path / "3", sweep) == ("demo-3", "demo/2026-01-01_00-00-00")
 
 
 def test_only_rank_zero_logs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

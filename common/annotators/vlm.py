@@ -22,6 +22,7 @@ import torch
 
 from common.annotators.base import CachedAnnotator, Pending
 from common.annotators.types import MAX_TOP_LOGPROBS, ChatResponse, TokenLogprob
+from common.runtime import RunSettings
 
 __all__ = ["TransformersVLMAnnotator"]
 
@@ -44,8 +45,8 @@ class TransformersVLMAnnotator(CachedAnnotator):
         temperature / max_tokens / top_p: default sampling parameters.
         device / dtype: where and in what precision the source's model is loaded / built (the
             source's own ``device`` / ``dtype`` win).
-        cfg: the run config, for a ``base`` source (the cache) and a source without ``name``
-            (the scale's reward model).
+        settings: the run's :class:`common.runtime.RunSettings`, for a ``base`` source (the
+            cache) and a source without ``name`` (the scale's reward model); ``None``: the defaults.
         cache_dir: response cache directory (``None``: no cache).
     """
 
@@ -64,7 +65,7 @@ class TransformersVLMAnnotator(CachedAnnotator):
         device: str | None = None,
         dtype: str | None = None,
         cache_dir: str | Path | None = None,
-        cfg: Any = None,
+        settings: RunSettings | None = None,
     ) -> None:
         if (bundle is None) == (source is None):
             raise ValueError("give exactly one of bundle and source")
@@ -75,7 +76,7 @@ class TransformersVLMAnnotator(CachedAnnotator):
             spec = ModelSource.from_config(source, "annotator.source").with_settings(
                 dtype=dtype, device=device
             )
-            bundle = load_source(spec, cfg, role="reward_model")
+            bundle = load_source(spec, settings, role="reward_model")
             name = name or (str(spec.name) if spec.kind in ("hub", "path") else spec.to_string())
         name = name or type(bundle.model).__name__
         super().__init__(

@@ -25,8 +25,8 @@ from common.models.processor import PROCESSOR_CLASSES
 from common.models.t2i import T2IBundle, T2ISpec, family_of_pipeline
 from common.models.tiny import VLM_CLASSES
 from common.models.vlm_bundle import VLMBundle
-
-CONF_MODEL_DIR = Path(__file__).resolve().parents[2] / "conf" / "model"
+from common.presets import load_preset
+from common.runtime import Scale
 
 
 def load_vlm(
@@ -161,13 +161,7 @@ def load_model(name_or_path: str, **kwargs: Any) -> VLMBundle | T2IBundle:
 
 def model_preset(name: str) -> Any:
     """The ``conf/model/<name>.yaml`` preset as an OmegaConf node (interpolations unresolved)."""
-    from omegaconf import OmegaConf
-
-    path = CONF_MODEL_DIR / f"{name}.yaml"
-    if not path.is_file():
-        known = ", ".join(sorted(p.stem for p in CONF_MODEL_DIR.glob("*.yaml")))
-        raise KeyError(f"no model preset {name!r}; known: {known}")
-    return OmegaConf.load(path)
+    return load_preset("model", name)
 
 
 def build_model(preset: str | Any, **overrides: Any) -> VLMBundle | T2IBundle:
@@ -185,22 +179,20 @@ def build_model(preset: str | Any, **overrides: Any) -> VLMBundle | T2IBundle:
     return instantiate(node, _convert_="all")
 
 
-def build_role(role: str, scale: str | Any = "tiny", **overrides: Any) -> VLMBundle | T2IBundle:
+def build_role(role: str, scale: str | Scale | Any = "tiny", **overrides: Any) -> VLMBundle | T2IBundle:
     """Build the model a scale assigns to ``role`` (evaluator, reward_model, generator, editor).
 
-    ``scale`` is a name in ``conf/scale`` or a scale config node (``cfg.scale``); its ``dtype``
-    (and ``device`` for the tiny builders) apply unless ``overrides`` say otherwise.
+    ``scale`` is a name in ``conf/scale``, a :class:`common.runtime.Scale` (``settings.scale``) or a
+    scale node; its ``dtype`` (and ``device`` for the tiny builders) apply unless ``overrides`` say
+    otherwise.
     """
-    from omegaconf import OmegaConf
-
-    scale_cfg = (
-        OmegaConf.load(CONF_MODEL_DIR.parent / "scale" / f"{scale}.yaml") if isinstance(scale, str) else scale
-    )
-    if role not in scale_cfg.models:
+    scale_cfg = Scale.of(scale)
+    preset = scale_cfg.model(role)
+    if preset is None:
         raise KeyError(
             f"scale {scale_cfg.name!r} assigns no model to role {role!r}; roles: {list(scale_cfg.models)}"
         )
-    node = model_preset(str(scale_cfg.models[role]))
+    node = model_preset(preset)
     settings: dict[str, Any] = {}
     if "dtype" in node:
         settings["dtype"] = scale_cfg.dtype

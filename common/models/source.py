@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from common.config import ConfigError, to_dataclass
+from common.runtime import RunSettings
 
 __all__ = [
     "KINDS",
@@ -188,41 +189,26 @@ class ModelSource:
         )
 
 
-def _scale(cfg: Any) -> Any:
-    from omegaconf import OmegaConf
-
-    scale = OmegaConf.select(cfg, "scale") if cfg is not None else None
-    if scale is None:
-        from common.models.builders import CONF_MODEL_DIR
-
-        scale = OmegaConf.load(CONF_MODEL_DIR.parent / "scale" / "tiny.yaml")
-    return scale
-
-
-def role_model(role: str | None, cfg: Any = None) -> str:
-    """The ``conf/model`` preset the run's scale (``tiny`` without a config) assigns to ``role``."""
-    from omegaconf import OmegaConf
-
+def role_model(role: str | None, settings: RunSettings | None = None) -> str:
+    """The ``conf/model`` preset the run's scale (``tiny`` without settings) assigns to ``role``."""
     if role is None:
         raise ModelSourceError(
             "a `base` / `preset` source without `name` means the scale's model of the caller's role, "
             "and no role was given; set `name`"
         )
-    scale = _scale(cfg)
-    preset = OmegaConf.select(scale, f"models.{role}")
+    scale = RunSettings.of(settings).scale
+    preset = scale.model(role)
     if preset is None:
-        raise ModelSourceError(
-            f"scale {OmegaConf.select(scale, 'name')!r} assigns no model to role {role!r}; set `name`"
-        )
-    return str(preset)
+        raise ModelSourceError(f"scale {scale.name!r} assigns no model to role {role!r}; set `name`")
+    return preset
 
 
-def _base_path(name: str, cfg: Any) -> str:
+def _base_path(name: str, settings: RunSettings | None) -> str:
     from common.models.builders import model_preset
     from common.models.pretrain import available_bases, ensure_base
 
     if name in available_bases():
-        return str(ensure_base(name, cfg))
+        return str(ensure_base(name, settings))
     try:
         preset = model_preset(name)
     except KeyError:
@@ -254,25 +240,34 @@ def _local_path(name: str, export_dir: str | None) -> str:
 
 
 def resolve_path(
-    source: Any, cfg: Any = None, *, role: str | None = None, export_dir: str | None = None
+    source: Any,
+    settings: RunSettings | None = None,
+    *,
+    role: str | None = None,
+    export_dir: str | None = None,
 ) -> str | None:
     """What ``from_pretrained`` reads for ``source``: a local directory or a hub id (``None`` for a
-    ``preset``, which is built in code). ``cfg`` is the run config (its scale, for a source without
-    ``name``, and its cache, for a base); ``role`` picks ``scale.models.<role>``; ``export_dir`` is a
-    subdirectory a run directory exports its model to (``rm`` for a FIRM RM run): a ``path`` source
-    that holds ``<export_dir>/config.json`` resolves to it."""
+    ``preset``, which is built in code). ``settings`` are the run's (its scale, for a source without
+    ``name``, and its cache, for a base; ``None``: the defaults); ``role`` picks
+    ``scale.models.<role>``; ``export_dir`` is a subdirectory a run directory exports its model to
+    (``rm`` for a FIRM RM run): a ``path`` source that holds ``<export_dir>/config.json`` resolves
+    to it."""
     source = ModelSource.from_config(source)
     if source.kind == "hub":
         return str(source.name)
     if source.kind == "path":
         return _local_path(str(source.name), export_dir)
     if source.kind == "base":
-        return _base_path(source.name or role_model(role, cfg), cfg)
+        return _base_path(source.name or role_model(role, settings), settings)
     return None
 
 
 def load_source(
-    source: Any, cfg: Any = None, *, role: str | None = None, export_dir: str | None = None
+    source: Any,
+    settings: RunSettings | None = None,
+    *,
+    role: str | None = None,
+    export_dir: str | None = None,
 ) -> Any:
     """The model of ``source`` (a bundle): ``hub`` / ``path`` / ``base`` through
     :func:`common.models.builders.load_vlm` with the source's ``dtype`` / ``device`` (every role
@@ -283,12 +278,11 @@ def load_source(
 
     source = ModelSource.from_config(source)
     if source.kind != "preset":
-        path = resolve_path(source, cfg, role=role, export_dir=export_dir)
+        path = resolve_path(source, settings, role=role, export_dir=export_dir)
         return load_vlm(str(path), dtype=source.dtype, device=source.device)
     overrides = dict(source.overrides)
     overrides.update({k: v for k, v in (("dtype", source.dtype), ("device", source.device)) if v is not None})
     if source.name is not None:
         return build_model(source.name, **overrides)
-    role_model(role, cfg)  # a clear error when the scale names no model for the role
-    scale = _scale(cfg) if cfg is not None else "tiny"
-    return build_role(str(role), scale, **overrides)
+    role_model(role, settings)  # a clear error when the scale names no model for the role
+    return build_role(str(role), RunSettings.of(settings).scale, **overrides)

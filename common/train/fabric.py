@@ -7,19 +7,18 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from omegaconf import OmegaConf
-
 from common.engine import build_fabric
+from common.presets import load_preset
 
 __all__ = ["DEFAULT_ENGINE", "default_engine_cfg", "make_fabric", "save_atomic"]
 
-DEFAULT_ENGINE = Path(__file__).resolve().parents[2] / "conf" / "engine" / "cpu.yaml"
-"""The engine used when the caller gives none: one CPU process."""
+DEFAULT_ENGINE = "cpu"
+"""The ``conf/engine`` preset used when the caller gives none: one CPU process."""
 
 
 def default_engine_cfg() -> Any:
     """``conf/engine/cpu.yaml``: the engine used when the caller's config has none."""
-    return OmegaConf.load(DEFAULT_ENGINE)
+    return load_preset("engine", DEFAULT_ENGINE)
 
 
 def make_fabric(engine_cfg: Any = None) -> Any:

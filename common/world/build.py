@@ -49,7 +49,7 @@ def run(
     """Build ``names`` (all by default) with ``seed`` at the run's world level; sizes = defaults x
     ``scale``, then ``sizes[name][split]`` overrides. Returns per-dataset rows, seconds, path and
     agreement."""
-    level = run_level(cfg)
+    level = run_level(ctx.settings)
     chosen = list(_plain(names) or BENCHMARKS)
     unknown = [n for n in chosen if n not in BENCHMARKS]
     if unknown:
@@ -62,7 +62,7 @@ def run(
     for name in ctx.progress(chosen, desc="world_build", total=len(chosen)):
         if out == "cache":
             path = world_dataset_path(
-                cfg, name, seed, sizes=overrides.get(name), scale=scale, canvas=canvas, level=level
+                ctx.settings, name, seed, sizes=overrides.get(name), scale=scale, canvas=canvas, level=level
             )
         else:
             path = ctx.run_dir / "world" / dataset_stem(name, seed, level)

@@ -19,7 +19,7 @@ Public API:
     WorldLevel                     the frozen description of a level
     LEVELS                         name -> WorldLevel
     get_level(level) -> WorldLevel a name, a WorldLevel or None (``full``) -> WorldLevel
-    run_level(cfg) -> str          the level a run config names (``world.level``), for tasks
+    run_level(settings) -> str     the level a run sets (``world.level``, RunSettings), for tasks
     DEFAULT_LEVEL = "full"         what library functions use when no level is passed
 
 Library functions take the level as an argument (a name); only tasks read it from the run config
@@ -29,8 +29,8 @@ Library functions take the level as an argument (a name); only tasks read it fro
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
+from common.runtime import RunSettings
 from common.world.vocab import SHAPES, SIZES
 
 BACKGROUNDS: tuple[str, ...] = ("textured", "plain")
@@ -143,10 +143,8 @@ def get_level(level: str | WorldLevel | None = None) -> WorldLevel:
     return LEVELS[name]
 
 
-def run_level(cfg: Any) -> str:
-    """The level name a run config sets (``world.level``, checked), for tasks to pass on to library
-    functions; a config without a ``world`` group (e.g. one built by hand) gets :data:`DEFAULT_LEVEL`."""
-    from omegaconf import OmegaConf
-
-    name = OmegaConf.select(cfg, "world.level", default=None) if cfg is not None else None
-    return get_level(name).name
+def run_level(settings: RunSettings | None) -> str:
+    """The level name a run sets (``settings.world_level``, from ``world.level``; checked), for
+    tasks to pass on to library functions; a config without a ``world`` group (e.g. one built by
+    hand) or no settings gets :data:`DEFAULT_LEVEL`."""
+    return get_level(RunSettings.of(settings).world_level).name

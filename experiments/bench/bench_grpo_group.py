@@ -35,17 +35,16 @@ def _median_s(fn: Callable[[], Any], repeats: int) -> float:
 def main() -> dict[str, Any]:
     import torch
     from hydra.utils import instantiate
-    from omegaconf import OmegaConf
 
     from common.models.pretrain.data import single_object_scenes
     from common.models.vlm_sampling import banned_token_ids, expand_batch, sample_vlm, sequence_logprobs
+    from common.presets import load_preset
     from common.runtime import set_threads
     from common.world.render import render_at
 
     threads = set_threads(int(os.environ.get("T2I_THREADS", "1")))
     repeats = int(os.environ.get("T2I_BENCH_REPEATS", "3"))
-    preset = os.path.join(os.path.dirname(__file__), "..", "..", "conf", "model", "tiny_qwen2_5_vl.yaml")
-    bundle = instantiate(OmegaConf.load(preset), _convert_="all")
+    bundle = instantiate(load_preset("model", "tiny_qwen2_5_vl"), _convert_="all")
     images = [render_at(scene, 128) for scene in single_object_scenes(8, 0)]
     chats = [
         [{"role": "user", "content": [{"type": "image", "image": im}, {"type": "text", "text": "describe"}]}]

@@ -23,7 +23,7 @@ def main() -> dict[str, Any]:
 
     from common.models.pretrain import available_bases, ensure_base, read_card
     from common.models.pretrain.tasks import headline
-    from common.runtime import set_threads
+    from common.runtime import RunSettings, set_threads
 
     threads = set_threads(int(os.environ.get("T2I_THREADS", "1")))
     chosen = [b for b in os.environ.get("T2I_BENCH_BASES", "").split(",") if b] or available_bases()
@@ -35,7 +35,7 @@ def main() -> dict[str, Any]:
         for name in chosen:
             load_before = os.getloadavg()[0]
             start = time.perf_counter()
-            card = read_card(ensure_base(name, cfg, overrides=overrides))
+            card = read_card(ensure_base(name, RunSettings.from_config(cfg), overrides=overrides))
             t = card["training"]
             out["bases"][name] = {
                 "wall_s": round(time.perf_counter() - start, 1),

@@ -24,6 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from common.runtime import RunSettings
 from firm.bench.verdicts import JudgeItem
 from firm.rm.examples import rm_prompt
 
@@ -62,7 +63,7 @@ DOMAINS: dict[str, tuple[str, ...]] = {
 
 
 def load_bench_items(
-    cfg: Any,
+    settings: RunSettings | str | None,
     *,
     template: str,
     max_items: int | None = None,
@@ -84,7 +85,9 @@ def load_bench_items(
         if col.domain not in domains:
             continue
         if col.dataset not in cache:
-            cache[col.dataset] = load_world_dataset(cfg, col.dataset, scale=float(world_scale), level=level)
+            cache[col.dataset] = load_world_dataset(
+                settings, col.dataset, scale=float(world_scale), level=level
+            )
         rows = cache[col.dataset][col.split]
         if col.difficulty is not None:
             keep = [i for i, d in enumerate(rows["difficulty"]) if d == col.difficulty]

@@ -25,8 +25,9 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from common.presets import load_preset
 from common.rewards.modes import KIND_MODES
-from common.runtime import RunContext
+from common.runtime import RunContext, RunSettings
 from common.train import file_lock
 from common.world.levels import DEFAULT_LEVEL, get_level
 
@@ -56,18 +57,16 @@ CURATED_DIR = "firm_curated"
 CURATION_TASKS: dict[str, str] = {"edit": "firm.tasks.edit_curate", "gen": "firm.tasks.gen_curate"}
 """The curation task module that builds each kind's data."""
 
-_ORACLE_YAML = Path(__file__).resolve().parents[2] / "conf" / "annotator" / "oracle.yaml"
-
 
 def _oracle_node(seed: int, overrides: Mapping[str, Any] | None) -> dict[str, Any]:
-    node = OmegaConf.merge(OmegaConf.load(_ORACLE_YAML), {"seed": seed}, dict(overrides or {}))
+    node = OmegaConf.merge(load_preset("annotator", "oracle"), {"seed": seed}, dict(overrides or {}))
     out = OmegaConf.to_container(node, resolve=True)
     assert isinstance(out, dict)
     return out
 
 
 def curated_cache_dir(
-    cfg: Any,
+    settings: RunSettings | None,
     kind: str,
     curate: Mapping[str, Any],
     seed: int,
@@ -86,7 +85,7 @@ def curated_cache_dir(
     if lv != DEFAULT_LEVEL:
         payload["level"] = lv
     key = hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:12]
-    return Path(str(OmegaConf.select(cfg, "paths.cache_dir"))) / CURATED_DIR / f"{kind}-{key}"
+    return RunSettings.of(settings).cache_dir / CURATED_DIR / f"{kind}-{key}"
 
 
 def _complete(path: Path, kind: str) -> bool:
@@ -118,13 +117,16 @@ def load_curated(
     seed: int = 0,
     annotator: Mapping[str, Any] | None = None,
     level: str | None = None,
+    settings: RunSettings | None = None,
 ) -> tuple[dict[str, Any], Path]:
     """The curated subsets of ``kind`` (``{mode: datasets.Dataset}``) and their directory.
 
     ``path``: a curated directory (``<path>/<mode>`` for each mode of the kind); ``None``: the
     cached world-oracle curation with parameters ``curate`` (those of the curation task, e.g.
     ``n_examples`` / ``n_prompts``), data seed ``seed``, oracle settings ``annotator`` and world
-    ``level`` (a :mod:`common.world.levels` name; ``None``: ``full``).
+    ``level`` (a :mod:`common.world.levels` name; ``None``: ``full``). The curation runs as a
+    task of ``cfg`` (the run config); ``settings`` (the run's; ``None``: those of ``cfg``) give
+    the cache directory.
     """
     import datasets
 
@@ -141,7 +143,8 @@ def load_curated(
     else:
         curate = dict(curate or {})
         lv = get_level(level).name
-        root = curated_cache_dir(cfg, kind, curate, seed, annotator, lv)
+        run = settings if settings is not None else RunSettings.from_config(cfg)
+        root = curated_cache_dir(run, kind, curate, seed, annotator, lv)
         if not _complete(root, kind):
             with file_lock(root.with_name(f".{root.name}.lock")):
                 if not _complete(root, kind):  # another process may have finished it meanwhile

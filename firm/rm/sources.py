@@ -17,9 +17,10 @@ there); :func:`resolve_source` turns it into what :func:`common.models.builders.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from omegaconf import OmegaConf
+
+from common.runtime import RunSettings
 
 __all__ = ["RM_EXPORT_DIR", "resolve_source", "resolve_template", "run_seed"]
 
@@ -27,7 +28,7 @@ RM_EXPORT_DIR = "rm"
 """Where an RM run exports its trained model, inside the run directory."""
 
 
-def resolve_source(source: str, cfg: Any = None) -> str:
+def resolve_source(source: str, settings: RunSettings | None = None) -> str:
     """A local directory or hub id for ``source`` (module docstring; a ``preset`` is refused: an RM
     starts from weights)."""
     from common.models.source import ModelSource, ModelSourceError, resolve_path
@@ -38,7 +39,7 @@ def resolve_source(source: str, cfg: Any = None) -> str:
             f"task.model {spec.to_string()!r}: an RM starts from weights; give base, base:<name>, a "
             "run or model directory or a hub id"
         )
-    return str(resolve_path(spec, cfg, role="reward_model", export_dir=RM_EXPORT_DIR))
+    return str(resolve_path(spec, settings, role="reward_model", export_dir=RM_EXPORT_DIR))
 
 
 def run_seed(source: str) -> int | None:
@@ -52,15 +53,15 @@ def run_seed(source: str) -> int | None:
     for run_dir in (path, path.parent):
         config = run_dir / "config.yaml"
         if config.is_file() and (run_dir / RM_EXPORT_DIR).is_dir():
-            seed = OmegaConf.select(OmegaConf.load(config), "seed")
+            seed = OmegaConf.load(config).get("seed")  # the saved config of that run
             return None if seed is None else int(seed)
     return None
 
 
-def resolve_template(template: str | None, cfg: Any = None) -> str:
+def resolve_template(template: str | None, settings: RunSettings | None = None) -> str:
     """The RM prompt template: ``template`` if given, else ``tiny`` at ``scale=tiny`` (the project
-    tokenizer's vocabulary) and ``full`` (the curation rubrics without report / plan) otherwise."""
+    tokenizer's vocabulary; also without settings) and ``full`` (the curation rubrics without
+    report / plan) otherwise."""
     if template:
         return str(template)
-    scale = OmegaConf.select(cfg, "scale.name") if cfg is not None else None
-    return "tiny" if scale in (None, "tiny") else "full"
+    return "tiny" if settings is None or settings.scale.name in (None, "tiny") else "full"

@@ -16,6 +16,7 @@ from typing import Any
 
 from common.annotators import OpenAICompatibleAnnotator, TransformersVLMAnnotator
 from common.annotators.types import Annotator
+from common.runtime import RunSettings
 
 __all__ = ["UNSUPPORTED_BY_VLM", "build_backend", "unsupported_params"]
 
@@ -23,11 +24,11 @@ UNSUPPORTED_BY_VLM: frozenset[str] = frozenset({"stop", "presence_penalty", "fre
 """Sampling parameters the in-process VLM annotator cannot honour (it raises on them)."""
 
 
-def build_backend(config: Any, *, cfg: Any = None) -> Annotator:
+def build_backend(config: Any, *, settings: RunSettings | None = None) -> Annotator:
     """The annotator ``config`` (a :class:`~firm.serve.config.ServeConfig`) asks for.
 
-    ``cfg`` is the run config, read only to locate and build a pretrained base
-    (:func:`common.models.pretrain.ensure_base`).
+    ``settings`` are the run's, read only to locate and build a pretrained base
+    (:func:`common.models.pretrain.ensure_base`; ``None``: the defaults).
     """
     if config.upstream_url:
         model = config.upstream_model
@@ -50,7 +51,7 @@ def build_backend(config: Any, *, cfg: Any = None) -> Annotator:
     from common.models.source import load_source
 
     spec = config.model
-    bundle = load_source(spec.source(), cfg, role="reward_model")
+    bundle = load_source(spec.source(), settings, role="reward_model")
     return TransformersVLMAnnotator(
         bundle, model=spec.model_name(), batch_size=int(config.max_batch_size), cache_dir=None
     )

@@ -11,6 +11,7 @@ import threading
 import time
 from typing import Any
 
+from common.runtime import RunSettings
 from firm.serve.backend import build_backend
 from firm.serve.config import ServeConfig, resolve_template
 from firm.serve.server import CriticServer
@@ -21,14 +22,14 @@ __all__ = ["serve"]
 def serve(
     config: ServeConfig,
     *,
-    cfg: Any = None,
+    settings: RunSettings | None = None,
     scale_name: str | None = None,
 ) -> dict[str, Any]:
     """Build the backend, serve until stopped, and return the final ``/health`` report.
 
     Args:
         config: the server settings.
-        cfg: the run config (only to build a pretrained base, ``model.kind=base``).
+        settings: the run's settings (only to build a pretrained base, ``model.kind=base``).
         scale_name: ``tiny`` / ``paper``; picks the RM template when ``config.template`` is unset.
 
     It stops by itself after ``config.duration_s`` seconds (``None``: only on a signal).
@@ -36,7 +37,7 @@ def serve(
     if config.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"[firm_serve] warning: listening on {config.host}, not only on loopback", file=sys.stderr)
     start = time.perf_counter()
-    annotator = build_backend(config, cfg=cfg)
+    annotator = build_backend(config, settings=settings)
     server = CriticServer(annotator, config, template=resolve_template(config.template, config, scale_name))
     stop = threading.Event()
     handlers = {}

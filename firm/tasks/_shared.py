@@ -9,13 +9,15 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from common.annotators.types import Annotator
-from common.runtime import RunContext
+from common.runtime import RunContext, RunSettings
 
 __all__ = ["annotator_config", "build_annotator", "output_dir", "truth_agreement"]
 
 
-def build_annotator(cfg: DictConfig) -> Annotator:
-    """Instantiate ``cfg.annotator`` (``conf/annotator/<name>.yaml``, chosen with ``annotator=...``)."""
+def build_annotator(cfg: DictConfig, settings: RunSettings | None = None) -> Annotator:
+    """Instantiate ``cfg.annotator`` (``conf/annotator/<name>.yaml``, chosen with ``annotator=...``);
+    a VLM annotator's model source reads ``settings`` (the run's scale and cache; ``None``: those
+    of ``cfg``)."""
     from hydra.utils import instantiate
 
     node = OmegaConf.select(cfg, "annotator")
@@ -24,7 +26,8 @@ def build_annotator(cfg: DictConfig) -> Annotator:
     if str(node._target_).endswith(
         "TransformersVLMAnnotator"
     ):  # its model source reads the run's scale / cache
-        annotator = instantiate(node, _convert_="all", _partial_=True)(cfg=cfg)
+        run = settings if settings is not None else RunSettings.from_config(cfg)
+        annotator = instantiate(node, _convert_="all", _partial_=True)(settings=run)
     else:
         annotator = instantiate(node, _convert_="all")
     if not callable(getattr(annotator, "complete", None)):

@@ -113,7 +113,7 @@ def _judge_row(
         used: dict[str, Any] = {}
         seed_of = None
         if spec.endpoint is not None:
-            cache_dir = f"{OmegaConf.select(cfg, 'paths.cache_dir')}/annotator_responses"
+            cache_dir = str(ctx.settings.cache_dir / "annotator_responses")
             annotator = endpoint_annotator(spec.endpoint, cache_dir)
             verdicts = _judge_columns(annotator, list(items), items, ctx, spec.name, **kw)
             used = {"endpoint": {key: v for key, v in spec.endpoint.items() if "key" not in key}}
@@ -123,11 +123,9 @@ def _judge_row(
                 if k < len(srcs):
                     by_source.setdefault(srcs[k], []).append(domain)
             for source, domains in by_source.items():  # one load per distinct model
-                path = resolve_source(source, cfg)
-                scale = OmegaConf.select(cfg, "scale")
-                bundle = load_vlm(
-                    path, dtype=OmegaConf.select(scale, "dtype"), device=OmegaConf.select(scale, "device")
-                )
+                path = resolve_source(source, ctx.settings)
+                scale = ctx.settings.scale
+                bundle = load_vlm(path, dtype=scale.dtype, device=scale.device)
                 annotator = model_annotator(bundle, f"{spec.name}:{path}", batch_size)
                 columns = [c for d in domains for c in DOMAINS[d] if c in items]
                 verdicts.update(_judge_columns(annotator, columns, items, ctx, spec.name, **kw))
@@ -171,11 +169,11 @@ def run(
         models=_plain(models) or (),
         endpoints=_plain(endpoints) or (),
     )
-    template = resolve_template(template, cfg)
+    template = resolve_template(template, ctx.settings)
     budget = {EXECUTION: 256, CONSISTENCY: 256, INSTRUCTION: 1024, **dict(_plain(max_tokens) or {})}
-    level = run_level(cfg)
+    level = run_level(ctx.settings)
     all_items = load_bench_items(
-        cfg, template=template, max_items=max_items, world_scale=world_scale, level=level
+        ctx.settings, template=template, max_items=max_items, world_scale=world_scale, level=level
     )
     t_items = time.perf_counter() - t0
 

@@ -42,8 +42,8 @@ def run(
     """Sample ``n_examples`` world edits at the run's world level, rebalance, annotate, write the
     datasets."""
     start = time.perf_counter()
-    level = run_level(cfg)
-    annotator = build_annotator(cfg)
+    level = run_level(ctx.settings)
+    annotator = build_annotator(cfg, ctx.settings)
     kinds = list(kinds or EDIT_KINDS)
     items = sample_edit_items(
         int(n_examples),

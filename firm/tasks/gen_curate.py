@@ -46,8 +46,8 @@ def run(
     """Sample ``n_prompts`` world (prompt, image) pairs at the run's world level, annotate them,
     write the datasets."""
     start = time.perf_counter()
-    level = run_level(cfg)
-    annotator = build_annotator(cfg)
+    level = run_level(ctx.settings)
+    annotator = build_annotator(cfg, ctx.settings)
     tags = list(tags or GENEVAL_TAGS)
     items = sample_gen_items(
         int(n_prompts),

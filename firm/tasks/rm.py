@@ -138,10 +138,10 @@ def run(
     sft_cfg = SFTConfig.from_dict(
         {"name": str(cfg.exp_name), **dict(_plain(sft) or {}), "seed": int(ctx.seed)}, "task.sft"
     )
-    template = resolve_template(template, cfg)
+    template = resolve_template(template, ctx.settings)
     canonical = template == "tiny" if canonical_targets is None else bool(canonical_targets)
     curated = to_dataclass(CuratedData, data, "task.data")
-    source = resolve_source(model, cfg)
+    source = resolve_source(model, ctx.settings)
     root, key = checkpoint_root(cfg, resume, checkpoint_dir, ctx.run_dir, source)
 
     t0 = time.perf_counter()
@@ -152,7 +152,8 @@ def run(
         curate=curated.curate,
         seed=curated.seed,
         annotator=curated.annotator,
-        level=run_level(cfg),
+        level=run_level(ctx.settings),
+        settings=ctx.settings,
     )
     train_sets, held_items = held_out_split(subsets, modes, eval_items, curated.seed, template)
     examples = rm_examples(train_sets, modes, template=template, canonical=canonical)
@@ -161,10 +162,10 @@ def run(
     t0 = time.perf_counter()
     fabric = make_fabric(cfg.engine)
     with sharded_init(fabric):  # ZeRO-3: built directly partitioned; a no-op otherwise
-        bundle = load_vlm(source, dtype=OmegaConf.select(cfg, "scale.dtype"))
+        bundle = load_vlm(source, dtype=ctx.settings.scale.dtype)
     t_model = time.perf_counter() - t0
 
-    progress = bool(OmegaConf.select(cfg, "runtime.progress", default=True))
+    progress = ctx.settings.progress
     trainer = SFTTrainer(bundle, examples, sft_cfg, root, fabric=fabric, progress=progress)
     train = trainer.fit()
     history = train.pop("history")

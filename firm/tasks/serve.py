@@ -32,8 +32,7 @@ def run(cfg: DictConfig, ctx: RunContext, **server: Any) -> dict[str, Any]:
     if not values.get("access_log"):
         values["access_log"] = str(ctx.path("access.jsonl"))
     config = config_from_mapping(values, "task")
-    scale = OmegaConf.select(cfg, "scale.name")
-    report = serve(config, cfg=cfg, scale_name=None if scale is None else str(scale))
+    report = serve(config, settings=ctx.settings, scale_name=ctx.settings.scale.name)
     return {
         "url": report["url"],
         "model": report["model"],

@@ -31,6 +31,7 @@ from typing import Any
 import datasets
 
 from common.registry import Registry
+from common.runtime import RunSettings
 from common.world.levels import DEFAULT_LEVEL, get_level
 from t2ieval_r1.data.real import load_ranked_pairs, load_t2i_eval_bench, load_t2i_eval_distill
 from t2ieval_r1.data.schema import DataFormatError, validate_corpus
@@ -89,8 +90,10 @@ def _hf_disk(
 
 
 @CORPUS_SOURCES.register("world")
-def _world(name: str = "t2i_eval", split: str = "train", cfg: Any = None, **kwargs: Any) -> datasets.Dataset:
-    return load_world_benchmark(name, split, cfg=cfg, **kwargs)
+def _world(
+    name: str = "t2i_eval", split: str = "train", settings: RunSettings | None = None, **kwargs: Any
+) -> datasets.Dataset:
+    return load_world_benchmark(name, split, settings=settings, **kwargs)
 
 
 CORPUS_SOURCES.register("t2i_eval_distill")(load_t2i_eval_distill)
@@ -99,11 +102,11 @@ CORPUS_SOURCES.register("ranked_pairs", "imagereward")(load_ranked_pairs)
 
 
 def load_corpus(
-    spec: Mapping[str, Any] | Any, cfg: Any = None, *, level: str | None = None
+    spec: Mapping[str, Any] | Any, settings: RunSettings | None = None, *, level: str | None = None
 ) -> datasets.Dataset:
     """Load and validate the corpus described by ``spec`` (a mapping or an OmegaConf node).
 
-    ``cfg`` (the run config) is passed to sources that need it (``world``: cache directory);
+    ``settings`` (the run's) are passed to sources that need them (``world``: cache directory);
     ``level`` is the world level of the world sources whose spec names none (``None``: ``full``).
     """
     try:
@@ -123,7 +126,7 @@ def load_corpus(
     # sources that build rows per aspect take `aspects` themselves; the others are filtered after
     aspects = None if source in _TAKES_ASPECTS else params.pop("aspects", None)
     if source == "world":
-        params["cfg"] = cfg
+        params["settings"] = settings
     try:
         fn = CORPUS_SOURCES.get(source)
     except KeyError as e:

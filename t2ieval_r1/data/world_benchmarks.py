@@ -26,6 +26,7 @@ from typing import Any
 
 import datasets
 
+from common.runtime import RunSettings
 from t2ieval_r1.data.schema import DataFormatError, pairwise_features, singlewise_features
 
 __all__ = ["WORLD_CORPORA", "load_world_benchmark"]
@@ -155,7 +156,7 @@ def load_world_benchmark(
     name: str,
     split: str,
     *,
-    cfg: Any = None,
+    settings: RunSettings | None = None,
     aspects: Sequence[str] = ("overall",),
     seed: int | None = None,
     sizes: dict[str, int] | None = None,
@@ -165,10 +166,10 @@ def load_world_benchmark(
 ) -> datasets.Dataset:
     """World benchmark ``name`` / ``split`` as a corpus (table in the module docstring).
 
-    ``seed`` is the world's data seed (default: ``world.seed`` of ``cfg``, else 0; not the run's
+    ``seed`` is the world's data seed (default: ``settings.world_seed``, else 0; not the run's
     seed); ``sizes`` / ``scale`` change the split sizes (the cached build is then rebuilt in
     place: give small test builds their own ``root``). ``root``: the directory holding the world
-    datasets (default: ``${paths.cache_dir}/world`` of ``cfg``, else ``$T2I_CACHE_DIR/world``).
+    datasets (default: ``<settings.cache_dir>/world``, else ``$T2I_CACHE_DIR/world``).
     ``level``: the world level (a :mod:`common.world.levels` name; ``None``: ``full``).
     """
     if name not in WORLD_CORPORA:
@@ -177,13 +178,11 @@ def load_world_benchmark(
         raise DataFormatError(f"world corpus {name!r} has splits {list(WORLD_CORPORA[name])}, not {split!r}")
     from common.world.benchmarks import load_world_dataset
 
-    where: Any = root if root is not None else cfg
+    where: Any = root if root is not None else settings
     if where is None:
         where = str(Path(os.environ.get("T2I_CACHE_DIR", ".cache/t2i_critics")) / "world")
-    if seed is None and cfg is not None and root is not None:
-        from common.world.benchmarks import world_seed
-
-        seed = world_seed(cfg)
+    if seed is None and settings is not None and root is not None:
+        seed = settings.world_seed
     dd = load_world_dataset(where, name, seed=seed, sizes=sizes, scale=scale, level=level)
     ds = dd[split]
     if name == "t2i_eval":

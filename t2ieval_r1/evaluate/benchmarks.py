@@ -28,6 +28,7 @@ from typing import Any
 
 import datasets
 
+from common.runtime import RunSettings
 from t2ieval_r1.data import load_corpus
 
 __all__ = ["BENCHMARK_KINDS", "DEFAULT_BENCHMARKS", "BenchmarkSpec", "limit_corpus", "load_benchmark"]
@@ -135,9 +136,13 @@ def limit_corpus(ds: datasets.Dataset, limit: int | None) -> datasets.Dataset:
 
 
 def load_benchmark(
-    spec: BenchmarkSpec, cfg: Any = None, limit: int | None = None, *, level: str | None = None
+    spec: BenchmarkSpec,
+    settings: RunSettings | None = None,
+    limit: int | None = None,
+    *,
+    level: str | None = None,
 ) -> datasets.Dataset:
     """The corpus of ``spec`` (world sources at world ``level``, see :func:`load_corpus`), cut to
     ``spec.limit`` (else ``limit``) rows per aspect."""
-    ds = load_corpus(spec.corpus, cfg, level=level)
+    ds = load_corpus(spec.corpus, settings, level=level)
     return limit_corpus(ds, spec.limit if spec.limit is not None else limit)

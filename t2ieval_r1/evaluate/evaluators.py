@@ -46,6 +46,7 @@ from common.annotators import Annotator, OpenAICompatibleAnnotator, Transformers
 from common.models.pretrain.config import available_bases
 from common.models.source import ModelSource, ModelSourceError, load_source, resolve_path, role_model
 from common.models.vlm_bundle import VLMBundle
+from common.runtime import RunSettings
 from t2ieval_r1.evaluate.oracle import OracleEvaluator
 
 __all__ = ["EvaluatorInfo", "EvaluatorSpecError", "build_evaluator", "source_run"]
@@ -96,13 +97,13 @@ def source_run(path: str | Path) -> dict[str, Any] | None:
                 cfg = OmegaConf.load(candidate)
             except Exception:  # a foreign config.yaml (e.g. a hub repo's) is not a run's
                 continue
-            exp_name = OmegaConf.select(cfg, "exp_name")
+            exp_name = cfg.get("exp_name")  # the saved config of that run
             if exp_name is None:
                 continue
             return {
                 "run_dir": str(candidate.parent),
                 "exp_name": str(exp_name),
-                "seed": OmegaConf.select(cfg, "seed"),
+                "seed": cfg.get("seed"),
             }
     return None
 
@@ -118,29 +119,33 @@ def _plain(spec: Any) -> Any:
     return spec
 
 
-def _scale_setting(cfg: Any, key: str) -> Any:
-    if cfg is None:
+def _scale_setting(settings: RunSettings | None, key: str) -> Any:
+    """The scale's ``dtype`` / ``device`` (``None`` without settings: the checkpoint's own)."""
+    if settings is None:
         return None
-    from omegaconf import OmegaConf
-
-    value = OmegaConf.select(cfg, f"scale.{key}")
+    value = getattr(settings.scale, key)
     return None if value is None else str(value)
 
 
 def _vlm_annotator(
-    bundle: VLMBundle, name: str, settings: Mapping[str, Any], cfg: Any, max_tokens: int, batch_size: int
+    bundle: VLMBundle,
+    name: str,
+    params: Mapping[str, Any],
+    settings: RunSettings | None,
+    max_tokens: int,
+    batch_size: int,
 ) -> TransformersVLMAnnotator:
-    device = settings.get("device") or _scale_setting(cfg, "device")
+    device = params.get("device") or _scale_setting(settings, "device")
     if device is not None:
         bundle.model.to(device)
     bundle.model.eval()
     return TransformersVLMAnnotator(
         bundle,
         model=name,
-        batch_size=int(settings.get("batch_size") or batch_size),
+        batch_size=int(params.get("batch_size") or batch_size),
         temperature=0.0,
         max_tokens=int(max_tokens),
-        cache_dir=settings.get("cache_dir"),
+        cache_dir=params.get("cache_dir"),
     )
 
 
@@ -152,11 +157,16 @@ def _classify_string(spec: str) -> dict[str, Any]:
 
 
 def build_evaluator(
-    spec: Any, cfg: Any = None, *, max_tokens: int = 128, batch_size: int = 16, seed: int = 0
+    spec: Any,
+    settings: RunSettings | None = None,
+    *,
+    max_tokens: int = 128,
+    batch_size: int = 16,
+    seed: int = 0,
 ) -> tuple[Annotator, EvaluatorInfo]:
     """The annotator for ``spec`` (table in the module docstring) and its :class:`EvaluatorInfo`.
 
-    ``cfg`` (the run config) gives the cache directory, the scale's device and dtype;
+    ``settings`` (the run's) give the cache directory, the scale's device and dtype;
     ``max_tokens`` is the completion length (an endpoint spec's own ``max_tokens`` wins);
     ``batch_size`` the prompts per ``generate`` call of in-process models (a mapping spec's own
     ``batch_size`` wins); ``seed`` seeds the oracle's noise.
@@ -164,7 +174,7 @@ def build_evaluator(
     spec = _plain(spec)
     if isinstance(spec, VLMBundle):
         return _vlm_annotator(
-            spec, type(spec.model).__name__, {}, cfg, max_tokens, batch_size
+            spec, type(spec.model).__name__, {}, settings, max_tokens, batch_size
         ), EvaluatorInfo("object", type(spec.model).__name__)
     if spec is not None and not isinstance(spec, str | Mapping) and callable(getattr(spec, "complete", None)):
         return spec, EvaluatorInfo(
@@ -198,11 +208,8 @@ def build_evaluator(
             )
         params.setdefault("temperature", 0.0)
         params.setdefault("max_tokens", max_tokens)
-        if "cache_dir" not in params and cfg is not None:
-            from omegaconf import OmegaConf
-
-            cache = OmegaConf.select(cfg, "paths.cache_dir")
-            params["cache_dir"] = None if cache is None else str(Path(str(cache)) / "annotator_responses")
+        if "cache_dir" not in params and settings is not None:
+            params["cache_dir"] = str(settings.cache_dir / "annotator_responses")
         try:
             annotator = OpenAICompatibleAnnotator(**params)
         except TypeError as e:
@@ -233,18 +240,18 @@ def build_evaluator(
         )
     except ModelSourceError as e:
         raise EvaluatorSpecError(str(e)) from None
-    dtype = spec.get("dtype") or _scale_setting(cfg, "dtype")
+    dtype = spec.get("dtype") or _scale_setting(settings, "dtype")
     path: str | None = None
     run: dict[str, Any] | None = None
     try:
-        name = str(source.name) if source.name is not None else role_model(ROLE, cfg)
+        name = str(source.name) if source.name is not None else role_model(ROLE, settings)
         if source.kind == "base":
-            path = str(resolve_path(source, cfg, role=ROLE))
+            path = str(resolve_path(source, settings, role=ROLE))
             kind = "base"
         elif source.kind == "preset":
             kind = "preset"
         elif source.kind == "path":
-            resolved = resolve_path(source, cfg, role=ROLE)
+            resolved = resolve_path(source, settings, role=ROLE)
             path = str(Path(str(resolved)).expanduser().resolve())
             run = source_run(path)
             from common.models.pretrain.cache import is_built
@@ -267,15 +274,15 @@ def build_evaluator(
         source = ModelSource("path" if Path(str(path)).is_dir() else "hub", str(path))
     if source.kind != "preset":  # a preset keeps its own dtype
         source = source.with_settings(dtype=dtype)
-    bundle = load_source(source, cfg, role=ROLE)
+    bundle = load_source(source, settings, role=ROLE)
     if not isinstance(bundle, VLMBundle):
         raise EvaluatorSpecError(
             f"task.evaluator {given!r} is not a vision-language model (got {type(bundle).__name__})"
         )
     label = str(spec.get("label") or name)
     annotator = _vlm_annotator(
-        bundle, label if kind != "checkpoint" else str(path), spec, cfg, max_tokens, batch_size
+        bundle, label if kind != "checkpoint" else str(path), spec, settings, max_tokens, batch_size
     )
-    settings = {k: spec.get(k) for k in _RUNTIME_KEYS if spec.get(k) is not None}
-    settings["dtype"] = dtype
-    return annotator, EvaluatorInfo(kind, label, path=path, source_run=run, spec=given, settings=settings)
+    used = {k: spec.get(k) for k in _RUNTIME_KEYS if spec.get(k) is not None}
+    used["dtype"] = dtype
+    return annotator, EvaluatorInfo(kind, label, path=path, source_run=run, spec=given, settings=used)

@@ -31,6 +31,7 @@ from typing import Any
 from common.config import to_dataclass, without_config_keys
 from common.models.source import ModelSource, load_source, resolve_path
 from common.models.vlm_bundle import VLMBundle
+from common.runtime import RunSettings
 
 __all__ = ["PolicySpec", "build_policy", "policy_source", "start_checkpoint", "start_path"]
 
@@ -70,21 +71,23 @@ ROLE = "evaluator"
 """The scale role whose model a source without ``name`` means."""
 
 
-def start_checkpoint(spec: PolicySpec, cfg: Any = None, level: str | None = None) -> Any:
+def start_checkpoint(spec: PolicySpec, settings: RunSettings | None = None, level: str | None = None) -> Any:
     """The directory the policy of a ``base`` spec starts from: the pretrained base, or the base
     after its format warm-up when ``spec.warmup`` is set (both built on first use, cached; a world
     warm-up corpus at world ``level``)."""
     if spec.kind != "base":
         raise ValueError(f"start_checkpoint needs task.model.kind=base, got {spec.kind!r}")
-    path = Path(str(resolve_path(spec.source(), cfg, role=ROLE)))
+    path = Path(str(resolve_path(spec.source(), settings, role=ROLE)))
     if spec.warmup is None:
         return path
     from t2ieval_r1.sft import WarmupSpec, ensure_warmup
 
-    return ensure_warmup(path, WarmupSpec.from_dict(spec.warmup), cfg, level=level)
+    return ensure_warmup(path, WarmupSpec.from_dict(spec.warmup), settings, level=level)
 
 
-def policy_source(spec: PolicySpec, cfg: Any = None, level: str | None = None) -> str | None:
+def policy_source(
+    spec: PolicySpec, settings: RunSettings | None = None, level: str | None = None
+) -> str | None:
     """What the policy's weights come from, for resume keys: the starting checkpoint's directory
     name for a ``base`` spec (it carries the base's config hash, and the warm-up's), the given
     path or hub id for ``hub`` / ``path``, ``None`` when the weights are built from the config.
@@ -94,32 +97,31 @@ def policy_source(spec: PolicySpec, cfg: Any = None, level: str | None = None) -
     if spec.kind in ("hub", "path"):
         return str(spec.name)
     if spec.kind == "base":
-        return Path(str(start_checkpoint(spec, cfg, level))).name
+        return Path(str(start_checkpoint(spec, settings, level))).name
     return None
 
 
-def start_path(spec: PolicySpec, cfg: Any = None, level: str | None = None) -> Any:
+def start_path(spec: PolicySpec, settings: RunSettings | None = None, level: str | None = None) -> Any:
     """Where the policy's weights are read from: the starting checkpoint of a ``base`` spec, the
     name of a ``hub`` / ``path`` spec, ``None`` for a preset (built from the config)."""
     if spec.kind == "base":
-        return start_checkpoint(spec, cfg, level)
+        return start_checkpoint(spec, settings, level)
     return spec.name if spec.kind in ("hub", "path") else None
 
 
-def build_policy(spec: PolicySpec, cfg: Any = None, level: str | None = None) -> VLMBundle:
-    """Build / load the policy of ``spec`` (``cfg``: the run config, for the scale and the cache;
+def build_policy(
+    spec: PolicySpec, settings: RunSettings | None = None, level: str | None = None
+) -> VLMBundle:
+    """Build / load the policy of ``spec`` (``settings``: the run's, for the scale and the cache;
     ``level``: the world level of a world warm-up corpus)."""
-    from omegaconf import OmegaConf
-
-    scale = OmegaConf.select(cfg, "scale") if cfg is not None else None
-    dtype = spec.dtype or (str(OmegaConf.select(scale, "dtype")) if scale is not None else None)
+    dtype = spec.dtype or (settings.scale.dtype if settings is not None else None)
     source = spec.source()
     if spec.kind == "base":  # from the starting checkpoint (the base, or its warm-up)
-        start = Path(str(start_checkpoint(spec, cfg, level)))  # a hub id for a paper-scale preset
+        start = Path(str(start_checkpoint(spec, settings, level)))  # a hub id for a paper-scale preset
         source = ModelSource("path" if start.is_dir() else "hub", str(start))
     if source.kind != "preset":
         source = source.with_settings(dtype=dtype)  # Fabric moves it to the run's device
-    bundle: Any = load_source(source, cfg, role=ROLE)
+    bundle: Any = load_source(source, settings, role=ROLE)
     if not isinstance(bundle, VLMBundle):
         raise ValueError(f"model {spec} is not a vision-language model (got {type(bundle).__name__})")
     if spec.lora is not None:

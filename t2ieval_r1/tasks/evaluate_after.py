@@ -68,7 +68,7 @@ def evaluate_cached(
     (a level other than ``full``: the keys of ``full`` runs are those from before levels existed).
     """
     params = _params(meta_eval)
-    level = run_level(cfg)
+    level = run_level(ctx.settings)
     keyed = {**effective_params(params), "seed": ctx.seed}
     if level != DEFAULT_LEVEL:
         keyed["world_level"] = level

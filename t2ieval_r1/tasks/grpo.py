@@ -65,7 +65,7 @@ def meta_evaluation(
     also_answer = effective_params(params)["readout"] == "expected" and params.get("predictions") is None
     answer_params = {**params, "readout": "answer"}
     trained = summary_of(evaluate_exported(cfg, ctx, evaluator, params))
-    start_path = policy_start(spec, cfg, run_level(cfg))
+    start_path = policy_start(spec, ctx.settings, run_level(ctx.settings))
     out: dict[str, Any] = {"trained": trained}
     answer: dict[str, Any] = {}
 
@@ -173,21 +173,21 @@ def run(
     spec = PolicySpec.from_dict(model)
 
     fabric = make_fabric(cfg.engine)
-    level = run_level(cfg)
-    root, key = checkpoint_root(cfg, ctx, resume, checkpoint_dir, policy_source(spec, cfg, level))
+    level = run_level(ctx.settings)
+    root, key = checkpoint_root(cfg, ctx, resume, checkpoint_dir, policy_source(spec, ctx.settings, level))
     t0 = time.perf_counter()
-    train_ds = load_corpus(train, cfg, level=level)
-    val_ds = load_corpus(val, cfg, level=level) if val is not None else None
+    train_ds = load_corpus(train, ctx.settings, level=level)
+    val_ds = load_corpus(val, ctx.settings, level=level) if val is not None else None
     t_data = time.perf_counter() - t0
     t0 = time.perf_counter()
     with sharded_init(fabric):  # ZeRO-3: built directly partitioned; a no-op otherwise
-        bundle = build_policy(spec, cfg, level)
+        bundle = build_policy(spec, ctx.settings, level)
     reference_model = None
     uses_copy = gcfg.reference == "copy" or (gcfg.reference == "auto" and spec.lora is None)
     if gcfg.kl_coef > 0 and uses_copy and is_zero3(fabric):  # a sharded model cannot be deep-copied
         with sharded_init(fabric):
             reference_model = fabric.setup(
-                build_policy(dataclasses.replace(spec, lora=None), cfg, level).model
+                build_policy(dataclasses.replace(spec, lora=None), ctx.settings, level).model
             )
     t_model = time.perf_counter() - t0
 

@@ -104,7 +104,7 @@ def run(
     ``n_resamples=0`` skips the bootstrap; its seed is the run's ``seed``.
     """
     start = time.perf_counter()
-    level = run_level(cfg)
+    level = run_level(ctx.settings)
     specs = benchmark_specs(benchmarks, None if select is None else list(select))
     settings = MetaEvalSettings(
         template=template,
@@ -129,7 +129,11 @@ def run(
     else:
         completions = None
         annotator, info = build_evaluator(
-            evaluator, cfg, max_tokens=int(max_tokens), batch_size=int(batch_size), seed=int(ctx.seed)
+            evaluator,
+            ctx.settings,
+            max_tokens=int(max_tokens),
+            batch_size=int(batch_size),
+            seed=int(ctx.seed),
         )
     t_model = time.perf_counter() - t0
     meta = MetaEvaluator(annotator, settings, bootstrap=boot, completions=completions, progress=ctx.progress)
@@ -138,7 +142,7 @@ def run(
     t_data = 0.0
     for spec in specs:
         t0 = time.perf_counter()
-        ds = load_benchmark(spec, cfg, None if limit is None else int(limit), level=level)
+        ds = load_benchmark(spec, ctx.settings, None if limit is None else int(limit), level=level)
         t_data += time.perf_counter() - t0
         results[spec.name] = meta.evaluate(spec, ds)
         ctx.log(

@@ -65,14 +65,15 @@ def run(
     sft_params = {**(_plain(sft) or {}), "seed": int(ctx.seed)}
     sft_cfg = SFTConfig.from_dict(sft_params, "task.sft")
     spec = PolicySpec.from_dict(model)
-    level = run_level(cfg)
+    level = run_level(ctx.settings)
     train = corpus_at_level(_plain(train), level)  # a world corpus's level is part of the resume key
     params = {"kind": kind, "train": train, "model": spec.to_dict(), "sft": sft_cfg.to_dict()}
     params["sft"].pop("max_time_s", None)
-    source = policy_source(spec, cfg, level)  # a rebuilt base / warm-up must not resume the old one's run
+    # a rebuilt base / warm-up must not resume the old one's run
+    source = policy_source(spec, ctx.settings, level)
     root = _checkpoint_dir(cfg, {**params, "template": template, "_model_source": source}, checkpoint_dir)
-    ds = load_corpus(train, cfg)
-    bundle = build_policy(spec, cfg, level)
+    ds = load_corpus(train, ctx.settings)
+    bundle = build_policy(spec, ctx.settings, level)
     result = train_evaluator_sft(
         bundle,
         ds,
@@ -81,7 +82,7 @@ def run(
         root,
         template=template,
         engine_cfg=cfg.engine,
-        progress=bool(OmegaConf.select(cfg, "runtime.progress", default=True)),
+        progress=ctx.settings.progress,
         log_fn=ctx.log,
     )
     evaluator = ctx.run_dir / "evaluator"

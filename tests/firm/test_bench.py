@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from common.models.tiny import build_tiny_vlm
+from common.runtime import RunSettings
 from firm.bench import (
     COLUMNS,
     JudgeItem,
@@ -123,11 +124,10 @@ def test_firm_bench_experiment_with_an_endpoint_and_in_process_models(tmp_path: 
         )
     assert len(server.received) == 4 * n  # each column's items once
     critic = metrics["per_seed"]["critic"][0]
-    from omegaconf import OmegaConf
 
     from common.world.benchmarks import load_world_dataset
 
-    cfg = OmegaConf.create({"paths": {"cache_dir": str(tmp_path / "cache")}})
+    cfg = RunSettings.from_config({"paths": {"cache_dir": str(tmp_path / "cache")}})
     assert metrics["level"] == "basic"  # the default world level reached the task
     edit = load_world_dataset(cfg, "firm_bench_edit", scale=0.05, level="basic")
     gen = load_world_dataset(cfg, "firm_bench_gen", scale=0.05, level="basic")["test"]

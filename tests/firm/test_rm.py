@@ -9,6 +9,7 @@ import torch
 
 from common.models.builders import load_vlm
 from common.models.tiny import build_tiny_vlm
+from common.runtime import RunSettings
 from firm.prompts.rm import parse_rm_output
 from firm.rm import curated_score, load_curated, resolve_source, rm_example, rm_examples, run_seed
 from firm.rm.data import curated_cache_dir
@@ -44,12 +45,14 @@ def cache_cfg(tmp_path_factory: pytest.TempPathFactory) -> object:
 def test_curation_runs_once_with_the_oracle_and_is_cached(cache_cfg: object) -> None:
     subsets, root = load_curated("edit", cache_cfg, curate=EDIT_CURATE, seed=0)  # type: ignore[arg-type]
     assert set(subsets) == {"execution", "consistency"} and len(subsets["execution"]) >= 8
-    assert root == curated_cache_dir(cache_cfg, "edit", EDIT_CURATE, 0)
+    assert root == curated_cache_dir(RunSettings.from_config(cache_cfg), "edit", EDIT_CURATE, 0)
     stamp = (root / "README.md").stat().st_mtime_ns
     again, root2 = load_curated("edit", cache_cfg, curate=EDIT_CURATE, seed=0)  # type: ignore[arg-type]
     assert root2 == root and (root / "README.md").stat().st_mtime_ns == stamp  # reused, not rebuilt
     assert again["execution"]["id"] == subsets["execution"]["id"]
-    assert curated_cache_dir(cache_cfg, "edit", EDIT_CURATE, 1) != root  # another data seed, other data
+    assert (
+        curated_cache_dir(RunSettings.from_config(cache_cfg), "edit", EDIT_CURATE, 1) != root
+    )  # another data seed, other data
     with pytest.raises(FileNotFoundError, match="not a curated gen directory"):
         load_curated("gen", cache_cfg, path=str(root))  # type: ignore[arg-type]
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from omegaconf import OmegaConf
 
+from common.runtime import RunSettings
 from common.world.levels import LEVELS
 from firm.bench.items import load_bench_items
 from firm.curation.edit import perturb_edit, rebalance, sample_edit_items
@@ -45,7 +45,7 @@ def test_gen_items_at_basic_stay_in_the_level_and_full_is_the_default() -> None:
 
 
 def test_curation_cache_key_has_the_level_and_full_keeps_its_key(tmp_path: Path) -> None:
-    cfg = OmegaConf.create({"paths": {"cache_dir": str(tmp_path)}})
+    cfg = RunSettings.from_config({"paths": {"cache_dir": str(tmp_path)}})
     before = curated_cache_dir(cfg, "edit", {"n_examples": 10}, 0)
     assert curated_cache_dir(cfg, "edit", {"n_examples": 10}, 0, level="full") == before
     basic = curated_cache_dir(cfg, "edit", {"n_examples": 10}, 0, level="basic")

@@ -15,6 +15,7 @@ from PIL import Image
 from scipy import stats
 
 from common.annotators import OpenAICompatibleAnnotator, TransformersVLMAnnotator
+from common.runtime import RunSettings
 from common.scoring import PredictionsFormatError
 from t2ieval_r1.data import DataFormatError, load_corpus
 from t2ieval_r1.evaluate import (
@@ -296,7 +297,7 @@ def test_saved_checkpoint_keeps_its_training_run(tmp_path: Path) -> None:
     small_vlm(seed=1).save_pretrained(train_run / "evaluator")
     (train_run / "config.yaml").write_text("exp_name: t2ieval_r1_grpo\nseed: 3\n")
     annotator, info = build_evaluator(
-        str(train_run / "evaluator"), run_cfg(tmp_path), max_tokens=7, batch_size=2
+        str(train_run / "evaluator"), RunSettings.from_config(run_cfg(tmp_path)), max_tokens=7, batch_size=2
     )
     assert isinstance(annotator, TransformersVLMAnnotator) and annotator.batch_size == 2
     assert annotator.default_params["max_tokens"] == 7 and annotator.default_params["temperature"] == 0.0
@@ -306,9 +307,11 @@ def test_saved_checkpoint_keeps_its_training_run(tmp_path: Path) -> None:
     base = tmp_path / "bases" / "tiny_qwen2_5_vl-0123"
     small_vlm().save_pretrained(base)
     (base / "card.json").write_text(json.dumps({"name": "tiny_qwen2_5_vl"}))
-    _, info = build_evaluator(str(base), run_cfg(tmp_path))
+    _, info = build_evaluator(str(base), RunSettings.from_config(run_cfg(tmp_path)))
     assert (info.kind, info.name, info.source_run) == ("base", "tiny_qwen2_5_vl", None)
-    annotator, info = build_evaluator({"base_url": "http://127.0.0.1:1/v1", "model": "m"}, run_cfg(tmp_path))
+    annotator, info = build_evaluator(
+        {"base_url": "http://127.0.0.1:1/v1", "model": "m"}, RunSettings.from_config(run_cfg(tmp_path))
+    )
     assert isinstance(annotator, OpenAICompatibleAnnotator) and info.kind == "endpoint"
     assert annotator.cache is not None and str(tmp_path / "cache") in str(annotator.cache.path)
 

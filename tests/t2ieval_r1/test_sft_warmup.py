@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 import torch
-from omegaconf import OmegaConf
 
 from common.models.builders import load_vlm
 from common.parsing import parse_score_detailed
+from common.runtime import RunSettings
 from common.sft import SFTConfig
 from t2ieval_r1.sft import WarmupSpec, ensure_warmup, evaluator_examples, train_evaluator_sft
 
@@ -43,7 +43,7 @@ def test_sft_on_scores_lowers_the_loss_and_moves_the_weights(single_corpus, tmp_
 
 
 def test_warmup_is_built_once_and_cached(single_corpus, tmp_path: Path) -> None:
-    cfg = OmegaConf.create({"paths": {"cache_dir": str(tmp_path / "cache")}, "seed": 0})
+    cfg = RunSettings.from_config({"paths": {"cache_dir": str(tmp_path / "cache")}, "seed": 0})
     start = tmp_path / "base"
     small_vlm().save_pretrained(start)
     spec = WarmupSpec.from_dict(

@@ -11,7 +11,7 @@ on the world (issue 4, item 3) and stops early on purpose, so the papers' stages
 
 Public API:
 
-- :func:`ensure_base` ``(name, cfg) -> Path``: build on first use (progress bar), reuse after;
+- :func:`ensure_base` ``(name, settings) -> Path``: build on first use (progress bar), reuse after;
   :func:`load_base` returns the bundle; :func:`base_for_role` maps a scale role to its base.
 - :func:`load_pretrain_config` / :func:`config_hash`: ``conf/pretrain/<name>.yaml`` as a
   dataclass and its cache key; :func:`available_bases` lists them.

@@ -1,6 +1,8 @@
-"""Cached base checkpoints: ``ensure_base(name, cfg) -> path`` builds on first use, reuses after.
+"""Cached base checkpoints: ``ensure_base(name, settings) -> path`` builds on first use, reuses after.
 
-Layout under ``${paths.cache_dir}/bases``::
+``settings`` is the run's :class:`common.runtime.RunSettings` (``ctx.settings`` in a task; ``None``:
+:meth:`~common.runtime.RunSettings.defaults`): its cache directory, scale, engine and progress.
+Layout under ``<settings.cache_dir>/bases``::
 
     <name>-<hash>/                 a finished base (never modified once renamed into place)
         config.json ... / model_index.json ...   the weights, in the layout load_model reads
@@ -34,11 +36,13 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
-from common.models.builders import CONF_MODEL_DIR, load_model
+from common.engine import EngineConfig
+from common.models.builders import load_model
 from common.models.pretrain.cards import CARD_JSON, environment, read_card, write_card
 from common.models.pretrain.config import PretrainConfig, config_hash, load_pretrain_config, model_node
 from common.models.pretrain.objectives import get_objective
 from common.models.vocabulary import vocabulary_fingerprint
+from common.runtime import RunSettings, Scale
 from common.train import StepHook, file_lock, fit
 
 BASES_DIR = "bases"
@@ -57,25 +61,16 @@ SUMMARIES = {
 }
 
 
-def cache_root(cfg: Any = None) -> Path:
-    """``${paths.cache_dir}/bases`` (``T2I_CACHE_DIR`` or ``.cache/t2i_critics`` without a config)."""
-    cache_dir = OmegaConf.select(cfg, "paths.cache_dir") if cfg is not None else None
-    if cache_dir is None:
-        cache_dir = os.environ.get("T2I_CACHE_DIR", ".cache/t2i_critics")
-    return Path(str(cache_dir)).expanduser() / BASES_DIR
+def cache_root(settings: RunSettings | None = None) -> Path:
+    """``<settings.cache_dir>/bases`` (``T2I_CACHE_DIR`` or ``.cache/t2i_critics`` without settings)."""
+    return RunSettings.of(settings).cache_dir / BASES_DIR
 
 
-def _scale(cfg: Any) -> Any:
-    scale = OmegaConf.select(cfg, "scale") if cfg is not None else None
-    if scale is None:
-        scale = OmegaConf.load(CONF_MODEL_DIR.parent / "scale" / "tiny.yaml")
-    return scale
-
-
-def base_dir(name: str, cfg: Any = None, overrides: dict[str, Any] | None = None) -> Path:
+def base_dir(name: str, settings: RunSettings | None = None, overrides: dict[str, Any] | None = None) -> Path:
     """Where base ``name`` (with ``overrides``) lives or will live; nothing is built."""
+    settings = RunSettings.of(settings)
     pcfg = load_pretrain_config(name, overrides)
-    return cache_root(cfg) / f"{name}-{config_hash(pcfg, _scale(cfg))}"
+    return cache_root(settings) / f"{name}-{config_hash(pcfg, settings.scale)}"
 
 
 def is_built(path: Path) -> bool:
@@ -85,7 +80,7 @@ def is_built(path: Path) -> bool:
 
 def ensure_base(
     name: str,
-    cfg: Any = None,
+    settings: RunSettings | None = None,
     *,
     overrides: dict[str, Any] | None = None,
     force: bool = False,
@@ -97,24 +92,25 @@ def ensure_base(
     Args:
         name: a config in ``conf/pretrain`` (``tiny_qwen2_5_vl``, ``tiny_qwen3_vl``,
             ``tiny_sd3``, ``tiny_editor``).
-        cfg: the composed run config (reads ``paths.cache_dir``, ``scale``, ``engine``,
-            ``runtime.progress``); ``None`` uses the defaults.
+        settings: the run's settings (its cache directory, scale, engine and progress flag);
+            ``None``: :meth:`common.runtime.RunSettings.defaults`.
         overrides: replacements of pretraining config keys (they change the cache key).
         force: rebuild even if a finished base exists (the old one is replaced at the end).
-        progress: show a tqdm bar (default: ``runtime.progress``, else true).
+        progress: show a tqdm bar (default: ``settings.progress``).
         hooks: called after every optimizer step (see :data:`~common.train.loop.StepHook`).
     """
+    settings = RunSettings.of(settings)
     pcfg = load_pretrain_config(name, overrides)
-    scale = _scale(cfg)
+    scale = settings.scale
     key = config_hash(pcfg, scale)
-    root = cache_root(cfg)
+    root = cache_root(settings)
     final = root / f"{name}-{key}"
     if is_built(final) and not force:
         return final
-    engine_cfg = OmegaConf.select(cfg, "engine") if cfg is not None else None
+    engine_cfg = EngineConfig.from_cfg(settings.engine) if settings.engine is not None else None
     if engine_cfg is not None and _processes(engine_cfg) > 1:
         raise RuntimeError(
-            f"base {name!r} is not built and engine {OmegaConf.select(engine_cfg, 'name')!r} runs several "
+            f"base {name!r} is not built and engine {engine_cfg.name!r} runs several "
             "processes; build the bases once in one process first: "
             "python -m experiments.run +exp=pretrain_all engine=cpu (the cache is then shared)"
         )
@@ -122,9 +118,7 @@ def ensure_base(
         if is_built(final) and not force:  # another process finished it while we waited
             return final
         if progress is None:
-            progress = (
-                bool(OmegaConf.select(cfg, "runtime.progress", default=True)) if cfg is not None else True
-            )
+            progress = settings.progress
         build(
             pcfg,
             root / f".{name}-{key}.partial",
@@ -134,16 +128,15 @@ def ensure_base(
             engine_cfg=engine_cfg,
             progress=progress,
             hooks=hooks,
-            run_cfg=cfg,
+            settings=settings,
         )
     return final
 
 
-def _processes(engine_cfg: Any) -> int:
+def _processes(engine_cfg: EngineConfig) -> int:
     """How many processes an engine config runs (devices x nodes; ``auto`` devices count as 1)."""
-    devices = OmegaConf.select(engine_cfg, "devices", default=1)
-    nodes = OmegaConf.select(engine_cfg, "num_nodes", default=1)
-    return (devices if isinstance(devices, int) else 1) * int(nodes or 1)
+    devices = engine_cfg.devices
+    return (devices if isinstance(devices, int) else 1) * int(engine_cfg.num_nodes or 1)
 
 
 def build(
@@ -152,20 +145,20 @@ def build(
     final: Path,
     *,
     key: str,
-    scale: Any = None,
+    scale: Scale | None = None,
     engine_cfg: Any = None,
     progress: bool = True,
     hooks: Sequence[StepHook] = (),
-    run_cfg: Any = None,
+    settings: RunSettings | None = None,
 ) -> Path:
     """Train, save, reload, evaluate, write the cards, and move ``work/out`` to ``final``.
 
-    ``run_cfg`` (the caller's run config) is where an objective that builds on another base
+    ``settings`` (the caller's run settings) is where an objective that builds on another base
     (a latent generator on its autoencoder) finds the cache.
     """
     start = time.perf_counter()
     objective = get_objective(pcfg.objective)
-    objective.run_cfg = run_cfg
+    objective.settings = settings
     work.mkdir(parents=True, exist_ok=True)
     bundle = objective.build(pcfg, scale)
     train = fit(
@@ -220,22 +213,24 @@ def build(
     return final
 
 
-def load_base(name: str, cfg: Any = None, **kwargs: Any) -> Any:
+def load_base(name: str, settings: RunSettings | None = None, **kwargs: Any) -> Any:
     """The bundle of base ``name`` (built first if needed); ``kwargs`` go to :func:`ensure_base`."""
-    return load_model(str(ensure_base(name, cfg, **kwargs)))
+    return load_model(str(ensure_base(name, settings, **kwargs)))
 
 
-def base_for_role(role: str, cfg: Any = None, **kwargs: Any) -> Path:
+def base_for_role(role: str, settings: RunSettings | None = None, **kwargs: Any) -> Path:
     """The base of the model the scale assigns to ``role`` (``evaluator``, ``reward_model``,
-    ``generator``, ``editor``): ``ensure_base(scale.models[role], cfg)``."""
-    scale = _scale(cfg)
-    preset = OmegaConf.select(scale, f"models.{role}")
+    ``generator``, ``editor``): ``ensure_base(settings.scale.models[role], settings)``."""
+    settings = RunSettings.of(settings)
+    preset = settings.scale.model(role)
     if preset is None:
-        raise KeyError(f"scale {OmegaConf.select(scale, 'name')!r} assigns no model to role {role!r}")
-    return ensure_base(str(preset), cfg, **kwargs)
+        raise KeyError(f"scale {settings.scale.name!r} assigns no model to role {role!r}")
+    return ensure_base(preset, settings, **kwargs)
 
 
-def card_of(name: str, cfg: Any = None, overrides: dict[str, Any] | None = None) -> dict[str, Any] | None:
+def card_of(
+    name: str, settings: RunSettings | None = None, overrides: dict[str, Any] | None = None
+) -> dict[str, Any] | None:
     """The card of base ``name`` if it is built, else ``None`` (never builds)."""
-    path = base_dir(name, cfg, overrides)
+    path = base_dir(name, settings, overrides)
     return read_card(path) if is_built(path) else None

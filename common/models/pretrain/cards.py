@@ -251,7 +251,7 @@ QUALITY_RENDERERS = {
 
 LOADERS = {
     "default": "- load with `common.models.builders.load_model(<this directory>)` "
-    "(or `common.models.pretrain.load_base(name, cfg)`)",
+    "(or `common.models.pretrain.load_base(name, settings)`)",
     "autoencoder": "- load with `diffusers.AutoencoderKL.from_pretrained(<this directory>)`; a latent "
     "generator's pretraining config names it (`autoencoder: <name>`)",
     "vision": "- load with `common.models.builders.load_model(<this directory>)` (the heads: "

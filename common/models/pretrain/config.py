@@ -17,7 +17,6 @@ import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from omegaconf import OmegaConf
@@ -25,11 +24,11 @@ from omegaconf import OmegaConf
 from common.config import to_dataclass
 from common.models.builders import model_preset
 from common.models.vocabulary import vocabulary_fingerprint
+from common.presets import load_preset, preset_names
+from common.runtime import Scale
 from common.train.config import LoopConfig
 from common.world.levels import DEFAULT_LEVEL, LEVELS, get_level
 from common.world.sampling import size_names
-
-CONF_PRETRAIN_DIR = Path(__file__).resolve().parents[3] / "conf" / "pretrain"
 
 PRETRAIN_FORMAT = 1
 """Bumped when the training code changes what a config produces (invalidates cached bases)."""
@@ -314,15 +313,14 @@ CONFIG_CLASSES: dict[str, type[PretrainConfig]] = {
 
 def available_bases() -> list[str]:
     """Names of the pretraining configs in ``conf/pretrain``."""
-    return sorted(p.stem for p in CONF_PRETRAIN_DIR.glob("*.yaml"))
+    return preset_names("pretrain")
 
 
 def load_pretrain_config(name: str, overrides: dict[str, Any] | None = None) -> PretrainConfig:
     """``conf/pretrain/<name>.yaml`` (+ ``overrides``) as its objective's dataclass, validated."""
-    path = CONF_PRETRAIN_DIR / f"{name}.yaml"
-    if not path.is_file():
+    if name not in available_bases():
         raise KeyError(f"no pretraining config {name!r}; known: {', '.join(available_bases())}")
-    data = OmegaConf.to_container(OmegaConf.load(path), resolve=True)
+    data = OmegaConf.to_container(load_preset("pretrain", name), resolve=True)
     assert isinstance(data, dict)
     data = {**data, **(dict(overrides) if overrides else {})}
     data["name"] = name
@@ -340,21 +338,21 @@ def config_from_dict(data: dict[str, Any]) -> PretrainConfig:
     return to_dataclass(CONFIG_CLASSES[str(objective)], data, f"pretrain.{data.get('name')}")
 
 
-def model_node(cfg: PretrainConfig, scale: Any = None) -> dict[str, Any]:
+def model_node(cfg: PretrainConfig, scale: Scale | None = None) -> dict[str, Any]:
     """The model preset this config trains, with its overrides and the scale's dtype/device, resolved."""
     node = model_preset(cfg.model)
     settings: dict[str, Any] = {}
     if scale is not None:
         for key in ("dtype", "device", "attn_implementation"):
-            if key in node and OmegaConf.select(scale, key) is not None:
-                settings[key] = OmegaConf.select(scale, key)
+            if key in node and getattr(scale, key) is not None:
+                settings[key] = getattr(scale, key)
     merged = OmegaConf.merge(node, settings, cfg.model_overrides or {})
     out = OmegaConf.to_container(merged, resolve=True)
     assert isinstance(out, dict)
     return out
 
 
-def config_hash(cfg: PretrainConfig, scale: Any = None) -> str:
+def config_hash(cfg: PretrainConfig, scale: Scale | None = None) -> str:
     """12 hex digits identifying the weights ``cfg`` produces (see the module docstring)."""
     payload = {
         "format": PRETRAIN_FORMAT,

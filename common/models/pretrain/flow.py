@@ -136,7 +136,7 @@ class _FlowObjective(PretrainObjective):
         assert isinstance(cfg, FlowPretrainConfig)
         bundle = super().build(cfg, scale)
         if cfg.autoencoder:
-            path = ensure_base(cfg.autoencoder, self.run_cfg, overrides=cfg.autoencoder_overrides or None)
+            path = ensure_base(cfg.autoencoder, self.settings, overrides=cfg.autoencoder_overrides or None)
             attach_autoencoder(bundle, path)
         return bundle
 

@@ -20,6 +20,7 @@ from hydra.utils import instantiate
 from common.models.builders import load_model
 from common.models.pretrain.config import PretrainConfig, model_node
 from common.registry import Registry
+from common.runtime import RunSettings
 from common.train.objective import Objective
 
 __all__ = ["OBJECTIVES", "PretrainObjective", "get_objective", "step_generator"]
@@ -28,8 +29,8 @@ __all__ = ["OBJECTIVES", "PretrainObjective", "get_objective", "step_generator"]
 class PretrainObjective(Objective):
     """Base class of the pretraining objectives (see the module docstring)."""
 
-    run_cfg: Any = None
-    """The run config of the build (paths, scale, engine), for objectives that need another base."""
+    settings: RunSettings | None = None
+    """The run settings of the build (cache, scale, engine), for objectives that need another base."""
 
     def build(self, cfg: PretrainConfig, scale: Any = None) -> Any:
         """The randomly initialised bundle (the ``conf/model`` preset with overrides)."""

@@ -82,9 +82,9 @@ def run(
     out: dict[str, Any] = {}
     for name in bases:
         ov = {**common, **per_base.get(name, {})} or None
-        cached = is_built(base_dir(name, cfg, ov)) and not force
+        cached = is_built(base_dir(name, ctx.settings, ov)) and not force
         start = time.perf_counter()
-        path = ensure_base(name, cfg, overrides=ov, force=force)
+        path = ensure_base(name, ctx.settings, overrides=ov, force=force)
         card = read_card(path)
         out[name] = {
             "path": str(path),

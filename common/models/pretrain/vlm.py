@@ -191,7 +191,7 @@ class VLMObjective(PretrainObjective):
         assert isinstance(cfg, VLMPretrainConfig)
         bundle = super().build(cfg, scale)
         if cfg.vision_init:
-            path = ensure_base(cfg.vision_init, self.run_cfg, overrides=cfg.vision_init_overrides or None)
+            path = ensure_base(cfg.vision_init, self.settings, overrides=cfg.vision_init_overrides or None)
             copy_vision_tower(load_model(str(path)), bundle)
         return bundle
 

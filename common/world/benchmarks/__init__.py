@@ -4,9 +4,9 @@ Public API:
     BENCHMARKS                          name -> :class:`Benchmark` (splits, sizes, columns, builder)
     build_benchmark(name, seed=0, sizes=None, scale=1.0, canvas=128, level=None) -> Built (in memory)
     save_benchmark(name, path, ..., level=None) -> manifest      data + README.md card + build.json
-    world_dataset_path(cfg, name, seed=None, level=None) -> <cache_dir>/world/<name>-seed<seed>
+    world_dataset_path(settings, name, seed=None, level=None) -> <cache_dir>/world/<name>-seed<seed>
         (``full``; another level: <name>-<level>-seed<seed>)
-    load_world_dataset(cfg, name, ..., level=None) -> DatasetDict (built on first use)
+    load_world_dataset(settings, name, ..., level=None) -> DatasetDict (built on first use)
     prompt_side(prompt, level=None) -> "train" | "heldout"    the project-wide prompt split
 
 ``level`` is a :mod:`common.world.levels` name (``None``: ``full``, the world before levels).

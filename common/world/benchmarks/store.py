@@ -4,7 +4,7 @@ Layout: ``<cache_dir>/world/<name>-seed<seed>/`` (the ``full`` world level) or
 ``<cache_dir>/world/<name>-<level>-seed<seed>/`` (any other level, e.g. ``t2i_eval-basic-seed0``)
 holds ``datasets.DatasetDict.save_to_disk`` output, the dataset card ``README.md`` and
 ``build.json`` (name, seed, sizes, canvas, level, build version, per-split fingerprints).
-:func:`world_dataset_path` gives the directory for a config; :func:`load_world_dataset` loads it
+:func:`world_dataset_path` gives the directory for a run's settings; :func:`load_world_dataset` loads it
 and, when it is missing or was built with other arguments, builds it first. Writes go to a
 temporary sibling directory renamed into place, so a crashed or concurrent build never leaves a
 half-written dataset where readers look.
@@ -23,6 +23,7 @@ from typing import Any
 
 import datasets
 
+from common.runtime import DEFAULT_WORLD_SEED, RunSettings
 from common.world.benchmarks.builders import BENCHMARKS, BuildArgs, Built, Progress, no_progress
 from common.world.benchmarks.cards import render_card
 from common.world.levels import DEFAULT_LEVEL, get_level
@@ -30,28 +31,24 @@ from common.world.levels import DEFAULT_LEVEL, get_level
 BUILD_VERSION = 1
 """Bump when a builder changes what it writes: cached datasets of older versions are rebuilt."""
 
-DEFAULT_WORLD_SEED = 0
+SettingsOrRoot = RunSettings | str | os.PathLike[str] | None
+"""Where world datasets live: a run's settings (``<cache_dir>/world``), a directory, or ``None``
+(:meth:`common.runtime.RunSettings.defaults`)."""
 
 
-def _cache_root(cfg_or_root: Any) -> Path:
-    if isinstance(cfg_or_root, str | os.PathLike):
-        return Path(cfg_or_root)
-    from omegaconf import OmegaConf
-
-    cache = OmegaConf.select(cfg_or_root, "paths.cache_dir")
-    if cache is None:
-        raise KeyError("the config has no paths.cache_dir")
-    return Path(str(cache)) / "world"
+def _cache_root(settings_or_root: SettingsOrRoot) -> Path:
+    if isinstance(settings_or_root, str | os.PathLike):
+        return Path(settings_or_root)
+    return RunSettings.of(settings_or_root).cache_dir / "world"
 
 
-def world_seed(cfg: Any) -> int:
-    """The world data seed of a config: ``world.seed`` if set, else 0 (not the run's ``seed``:
-    training seeds vary, the benchmark they are measured on should not)."""
-    if cfg is None or isinstance(cfg, str | os.PathLike):
-        return DEFAULT_WORLD_SEED
-    from omegaconf import OmegaConf
-
-    return int(OmegaConf.select(cfg, "world.seed", default=DEFAULT_WORLD_SEED))
+def world_seed(settings_or_root: SettingsOrRoot) -> int:
+    """The world data seed of a run: ``settings.world_seed`` (``world.seed``, else 0; not the run's
+    ``seed``: training seeds vary, the benchmark they are measured on should not); 0 for a
+    directory or ``None``."""
+    if isinstance(settings_or_root, RunSettings):
+        return settings_or_root.world_seed
+    return DEFAULT_WORLD_SEED
 
 
 def dataset_stem(name: str, seed: int, level: str | None = None) -> str:
@@ -62,7 +59,7 @@ def dataset_stem(name: str, seed: int, level: str | None = None) -> str:
 
 
 def world_dataset_path(
-    cfg_or_root: Any,
+    settings_or_root: SettingsOrRoot,
     name: str,
     seed: int | None = None,
     *,
@@ -71,21 +68,21 @@ def world_dataset_path(
     canvas: int = 128,
     level: str | None = None,
 ) -> Path:
-    """``<cache_dir>/world/<stem>`` for a config (or ``<root>/<stem>`` for a directory ``root``),
+    """``<cache_dir>/world/<stem>`` for a run's settings (or ``<root>/<stem>`` for a directory ``root``),
     ``stem`` = :func:`dataset_stem` (``<name>-seed<seed>``; ``<name>-<level>-seed<seed>`` at a level
     other than ``full``) at the default sizes and canvas; other sizes or canvases get their own
     directory, ``<stem>-<8 hex digits of the resolved sizes and canvas>``, so a small build (a
     test, a smoke run) never replaces the full one that another run is reading."""
     if name not in BENCHMARKS:
         raise KeyError(f"unknown world benchmark {name!r}; known: {', '.join(BENCHMARKS)}")
-    s = world_seed(cfg_or_root) if seed is None else int(seed)
+    s = world_seed(settings_or_root) if seed is None else int(seed)
     bench = BENCHMARKS[name]
     resolved = bench.resolve_sizes(sizes, scale)
     stem = dataset_stem(name, s, level)
     if resolved != bench.resolve_sizes() or int(canvas) != 128:
         blob = json.dumps({"sizes": resolved, "canvas": int(canvas)}, sort_keys=True)
         stem += "-" + hashlib.sha256(blob.encode()).hexdigest()[:8]
-    return _cache_root(cfg_or_root) / stem
+    return _cache_root(settings_or_root) / stem
 
 
 def arrow_fingerprint(path: Path) -> str:
@@ -203,7 +200,7 @@ def save_benchmark(
 
 
 def load_world_dataset(
-    cfg_or_root: Any,
+    settings_or_root: SettingsOrRoot,
     name: str,
     *,
     seed: int | None = None,
@@ -214,11 +211,12 @@ def load_world_dataset(
     progress: Progress = no_progress,
     level: str | None = None,
 ) -> datasets.DatasetDict:
-    """Load world benchmark ``name`` at world ``level`` (a name; ``None``: ``full``) for a config;
+    """Load world benchmark ``name`` at world ``level`` (a name; ``None``: ``full``) for a run's
+    settings or a directory;
     build it first if missing or stale (``build``)."""
     lv = get_level(level).name
-    path = world_dataset_path(cfg_or_root, name, seed, sizes=sizes, scale=scale, canvas=canvas, level=lv)
-    s = world_seed(cfg_or_root) if seed is None else int(seed)
+    path = world_dataset_path(settings_or_root, name, seed, sizes=sizes, scale=scale, canvas=canvas, level=lv)
+    s = world_seed(settings_or_root) if seed is None else int(seed)
     want = _manifest(name, s, BENCHMARKS[name].resolve_sizes(sizes, scale), canvas, lv)
     if not _built_as(read_manifest(path), want):
         if not build:

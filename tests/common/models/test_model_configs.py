@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from diffusers import AutoencoderKL
 from hydra import compose, initialize_config_dir
 from hydra.errors import InstantiationException
 from hydra.utils import get_object, instantiate
 
-from common.models.builders import CONF_MODEL_DIR, build_model, build_role, load_t2i, load_vlm
+from common.models.builders import build_model, build_role, load_t2i, load_vlm
 from common.models.hub import ModelNotAvailableError
 from common.models.t2i import T2IBundle
 from common.models.tiny import build_tiny_sd3, build_tiny_vlm
 from common.models.vlm_bundle import VLMBundle
+from common.presets import conf_root, preset_names
 from tests.common.models.conftest import SMALL_IMAGE_MODEL, SMALL_VLM
 
-CONF_DIR = Path(CONF_MODEL_DIR).parent
+CONF_DIR = conf_root()
 TINY = [
     "tiny_qwen2_5_vl",
     "tiny_qwen3_vl",
@@ -42,7 +41,7 @@ def _compose(overrides: list[str]):
 
 
 def test_every_model_file_is_covered() -> None:
-    assert {p.stem for p in CONF_MODEL_DIR.glob("*.yaml")} == set(TINY) | set(PAPER)
+    assert set(preset_names("model")) == set(TINY) | set(PAPER)
 
 
 @pytest.mark.parametrize("name", TINY)

@@ -23,6 +23,7 @@ from common.models.source import (
 )
 from common.models.tiny import build_tiny_vlm
 from common.models.vlm_bundle import VLMBundle
+from common.runtime import RunSettings, Scale
 from tests.common.models.conftest import SMALL_VLM
 
 
@@ -33,14 +34,9 @@ def saved_vlm(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def run_cfg(tmp_path: Path, scale: str = "tiny") -> object:
-    root = Path(__file__).resolve().parents[3]
-    return OmegaConf.create(
-        {
-            "paths": {"cache_dir": str(tmp_path / "cache")},
-            "scale": OmegaConf.to_container(OmegaConf.load(root / "conf" / "scale" / f"{scale}.yaml")),
-        }
-    )
+def run_cfg(tmp_path: Path, scale: str = "tiny") -> RunSettings:
+    """The settings of a run with a private cache at ``scale``."""
+    return RunSettings(cache_dir=tmp_path / "cache", scale=Scale.preset(scale))
 
 
 @pytest.mark.parametrize(

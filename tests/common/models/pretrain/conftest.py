@@ -6,8 +6,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from omegaconf import DictConfig, OmegaConf
 
+from common.runtime import RunSettings
 from tests.common.models.conftest import SMALL_VLM
 
 TINY_BUDGET: dict[str, dict[str, Any]] = {
@@ -79,6 +79,8 @@ TINY_BUDGET["tiny_sd3_latent"] = {
 
 
 @pytest.fixture()
-def run_cfg(tmp_path: Path) -> DictConfig:
-    """A minimal run config: a private cache directory, no progress bars, the CPU engine."""
-    return OmegaConf.create({"paths": {"cache_dir": str(tmp_path / "cache")}, "runtime": {"progress": False}})
+def run_settings(tmp_path: Path) -> RunSettings:
+    """The settings of a minimal run: a private cache directory, no progress bars, the CPU engine."""
+    return RunSettings.from_config(
+        {"paths": {"cache_dir": str(tmp_path / "cache")}, "runtime": {"progress": False}}
+    )

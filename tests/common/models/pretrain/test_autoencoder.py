@@ -7,7 +7,6 @@ from __future__ import annotations
 import pytest
 import torch
 from diffusers import AutoencoderKL
-from omegaconf import DictConfig
 
 from common.models.builders import load_model
 from common.models.pretrain.autoencoder import (
@@ -21,6 +20,7 @@ from common.models.pretrain.config import load_pretrain_config
 from common.models.pretrain.data import world_scenes
 from common.models.pretrain.flow import attach_autoencoder, images_to_uint8
 from common.models.tiny import build_tiny_autoencoder, build_tiny_sd3
+from common.runtime import RunSettings
 from common.world.render import render_at
 from tests.common.models.conftest import SMALL_IMAGE_MODEL
 from tests.common.models.pretrain.conftest import TINY_BUDGET
@@ -30,9 +30,11 @@ def _state(module: torch.nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().clone() for k, v in module.state_dict().items()}
 
 
-def test_autoencoder_base_normalises_its_latents_and_reports_reconstructions(run_cfg: DictConfig) -> None:
+def test_autoencoder_base_normalises_its_latents_and_reports_reconstructions(
+    run_settings: RunSettings,
+) -> None:
     budget = TINY_BUDGET["tiny_autoencoder"]
-    path = ensure_base("tiny_autoencoder", run_cfg, overrides=budget)
+    path = ensure_base("tiny_autoencoder", run_settings, overrides=budget)
     vae = AutoencoderKL.from_pretrained(str(path))
     cfg = load_pretrain_config("tiny_autoencoder", budget)
     pairs = world_scenes(cfg.stats_size, cfg.seed + STATS_SEED)
@@ -51,10 +53,10 @@ def test_autoencoder_base_normalises_its_latents_and_reports_reconstructions(run
     assert "AutoencoderKL.from_pretrained" in (path / "MODEL_CARD.md").read_text()
 
 
-def test_latent_generator_trains_on_its_frozen_autoencoder(run_cfg: DictConfig) -> None:
+def test_latent_generator_trains_on_its_frozen_autoencoder(run_settings: RunSettings) -> None:
     budget = TINY_BUDGET["tiny_sd3_latent"]
-    path = ensure_base("tiny_sd3_latent", run_cfg, overrides=budget)
-    vae_path = base_dir("tiny_autoencoder", run_cfg, budget["autoencoder_overrides"])
+    path = ensure_base("tiny_sd3_latent", run_settings, overrides=budget)
+    vae_path = base_dir("tiny_autoencoder", run_settings, budget["autoencoder_overrides"])
     assert (vae_path / "config.json").is_file()  # built first, on demand
     trained_vae = AutoencoderKL.from_pretrained(str(vae_path))
 
@@ -68,8 +70,10 @@ def test_latent_generator_trains_on_its_frozen_autoencoder(run_cfg: DictConfig) 
     assert 0 <= card["quality"]["noise"]["geneval"] <= 1  # chance = decoded latent noise
 
     other = {**budget, "autoencoder_overrides": {**budget["autoencoder_overrides"], "lr": 2e-3}}
-    assert base_dir("tiny_sd3_latent", run_cfg, other) != path  # the VAE is part of the key
-    assert base_dir("tiny_sd3", run_cfg) == base_dir("tiny_sd3", run_cfg, {"autoencoder_overrides": {}})
+    assert base_dir("tiny_sd3_latent", run_settings, other) != path  # the VAE is part of the key
+    assert base_dir("tiny_sd3", run_settings) == base_dir(
+        "tiny_sd3", run_settings, {"autoencoder_overrides": {}}
+    )
 
 
 def test_latent_statistics_are_written_into_the_config_and_a_collapse_is_an_error() -> None:

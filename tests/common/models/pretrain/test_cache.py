@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
 import pytest
 import torch
-from omegaconf import DictConfig
 
 from common.models.builders import load_model
 from common.models.pretrain import base_dir, config_hash, ensure_base, load_pretrain_config, read_card
 from common.models.pretrain.cache import cache_root
+from common.runtime import RunSettings
 from tests.common.models.pretrain.conftest import TINY_BUDGET
 
 
@@ -40,14 +41,16 @@ def state_of(path: Path) -> dict[str, torch.Tensor]:
     return {f"{k}.{n}": t for k, m in modules.items() for n, t in m.state_dict().items()}
 
 
-def test_vlm_base_builds_with_cards_then_is_reused(run_cfg: DictConfig) -> None:
+def test_vlm_base_builds_with_cards_then_is_reused(run_settings: RunSettings) -> None:
     budget = TINY_BUDGET["tiny_qwen2_5_vl"]
     steps: list[int] = []
-    path = ensure_base("tiny_qwen2_5_vl", run_cfg, overrides=budget, hooks=[counting_hook(steps)])
+    path = ensure_base("tiny_qwen2_5_vl", run_settings, overrides=budget, hooks=[counting_hook(steps)])
     assert steps == [1, 2, 3, 4]
     key = config_hash(load_pretrain_config("tiny_qwen2_5_vl", budget))
     assert (
-        path == cache_root(run_cfg) / f"tiny_qwen2_5_vl-{key}" == base_dir("tiny_qwen2_5_vl", run_cfg, budget)
+        path
+        == cache_root(run_settings) / f"tiny_qwen2_5_vl-{key}"
+        == base_dir("tiny_qwen2_5_vl", run_settings, budget)
     )
     card = read_card(path)
     assert card["hash"] == key and card["training"]["steps"] == 4
@@ -63,21 +66,23 @@ def test_vlm_base_builds_with_cards_then_is_reused(run_cfg: DictConfig) -> None:
     assert [p.name for p in path.parent.iterdir() if p.name.endswith(".partial")] == []
 
     again: list[int] = []
-    assert ensure_base("tiny_qwen2_5_vl", run_cfg, overrides=budget, hooks=[counting_hook(again)]) == path
+    assert (
+        ensure_base("tiny_qwen2_5_vl", run_settings, overrides=budget, hooks=[counting_hook(again)]) == path
+    )
     assert again == []  # reused: no training step ran
     assert read_card(path)["built_at"] == card["built_at"]
 
 
-def test_a_changed_config_builds_a_new_base(run_cfg: DictConfig) -> None:
+def test_a_changed_config_builds_a_new_base(run_settings: RunSettings) -> None:
     budget = TINY_BUDGET["tiny_sd3"]
-    first = ensure_base("tiny_sd3", run_cfg, overrides=budget)
+    first = ensure_base("tiny_sd3", run_settings, overrides=budget)
     steps: list[int] = []
     second = ensure_base(
-        "tiny_sd3", run_cfg, overrides={**budget, "lr": 2.5e-3}, hooks=[counting_hook(steps)]
+        "tiny_sd3", run_settings, overrides={**budget, "lr": 2.5e-3}, hooks=[counting_hook(steps)]
     )
     assert second != first and first.is_dir() and steps == [1, 2, 3, 4]
     assert (
-        ensure_base("tiny_sd3", run_cfg, overrides={**budget, "checkpoint_every": 3}) == first
+        ensure_base("tiny_sd3", run_settings, overrides={**budget, "checkpoint_every": 3}) == first
     )  # not hashed
     q = read_card(first)["quality"]
     assert {"geneval", "geneval_clean", "by_guidance", "ceiling", "noise", "chance", "conditioning"} <= set(q)
@@ -89,8 +94,8 @@ def test_a_changed_config_builds_a_new_base(run_cfg: DictConfig) -> None:
 
 
 @pytest.mark.parametrize("name", ["tiny_flow_unet", "tiny_flow_unet_edit"])
-def test_the_unet_bases_build_load_and_report(name: str, run_cfg: DictConfig) -> None:
-    path = ensure_base(name, run_cfg, overrides=TINY_BUDGET[name])
+def test_the_unet_bases_build_load_and_report(name: str, run_settings: RunSettings) -> None:
+    path = ensure_base(name, run_settings, overrides=TINY_BUDGET[name])
     bundle = load_model(str(path))
     assert type(bundle.transformer).__name__ == "UNet2DConditionModel"
     assert bundle.is_editor == name.endswith("_edit")
@@ -104,31 +109,30 @@ def test_the_unet_bases_build_load_and_report(name: str, run_cfg: DictConfig) ->
 
 @pytest.mark.parametrize("name", ["tiny_sd3", "tiny_qwen3_vl"])
 def test_a_killed_build_resumes_from_its_checkpoint_and_matches_an_uninterrupted_one(
-    name: str, run_cfg: DictConfig, tmp_path: Path
+    name: str, run_settings: RunSettings, tmp_path: Path
 ) -> None:
     budget = TINY_BUDGET[name]
     with pytest.raises(SimulatedKillError):
-        ensure_base(name, run_cfg, overrides=budget, hooks=[interrupt_at(3)])
-    partial = cache_root(run_cfg) / f".{base_dir(name, run_cfg, budget).name}.partial"
+        ensure_base(name, run_settings, overrides=budget, hooks=[interrupt_at(3)])
+    partial = cache_root(run_settings) / f".{base_dir(name, run_settings, budget).name}.partial"
     assert (partial / "state" / "checkpoint.pt").is_file()  # checkpoint at step 2 survived the kill
 
     steps: list[int] = []
-    resumed = ensure_base(name, run_cfg, overrides=budget, hooks=[counting_hook(steps)])
+    resumed = ensure_base(name, run_settings, overrides=budget, hooks=[counting_hook(steps)])
     assert steps == [3, 4]  # continued after the last checkpoint
     card = read_card(resumed)
     assert card["training"]["resumed_from"] == 2 and card["training"]["steps"] == 4
     assert not partial.exists()
 
-    fresh_cfg = run_cfg.copy()
-    fresh_cfg.paths.cache_dir = str(tmp_path / "fresh")
-    fresh = ensure_base(name, fresh_cfg, overrides=budget)
+    fresh_settings = dataclasses.replace(run_settings, cache_dir=tmp_path / "fresh")
+    fresh = ensure_base(name, fresh_settings, overrides=budget)
     a, b = state_of(resumed), state_of(fresh)
     assert a.keys() == b.keys()
     assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
 
 
-def test_editor_base_card_reports_edit_accuracy_with_baselines(run_cfg: DictConfig) -> None:
-    path = ensure_base("tiny_editor", run_cfg, overrides=TINY_BUDGET["tiny_editor"])
+def test_editor_base_card_reports_edit_accuracy_with_baselines(run_settings: RunSettings) -> None:
+    path = ensure_base("tiny_editor", run_settings, overrides=TINY_BUDGET["tiny_editor"])
     card = json.loads((path / "card.json").read_text())
     q = card["quality"]
     assert {"edit_accuracy", "ceiling", "copy_source", "by_guidance"} <= set(q)
@@ -137,26 +141,28 @@ def test_editor_base_card_reports_edit_accuracy_with_baselines(run_cfg: DictConf
     assert load_model(str(path)).is_editor
 
 
-def test_a_multi_process_engine_reads_built_bases_but_does_not_build(run_cfg: DictConfig) -> None:
-    ddp = run_cfg.copy()
-    ddp.engine = {"name": "ddp", "accelerator": "cpu", "devices": 2, "num_nodes": 1, "strategy": "ddp"}
+def test_a_multi_process_engine_reads_built_bases_but_does_not_build(run_settings: RunSettings) -> None:
+    ddp = dataclasses.replace(
+        run_settings,
+        engine={"name": "ddp", "accelerator": "cpu", "devices": 2, "num_nodes": 1, "strategy": "ddp"},
+    )
     budget = TINY_BUDGET["tiny_sd3"]
     with pytest.raises(RuntimeError, match="build the bases once in one process"):
         ensure_base("tiny_sd3", ddp, overrides=budget)
-    path = ensure_base("tiny_sd3", run_cfg, overrides=budget)
+    path = ensure_base("tiny_sd3", run_settings, overrides=budget)
     assert ensure_base("tiny_sd3", ddp, overrides=budget) == path
 
 
-def test_roles_map_to_their_bases_and_load(run_cfg: DictConfig) -> None:
+def test_roles_map_to_their_bases_and_load(run_settings: RunSettings) -> None:
     from common.models.pretrain import base_for_role, load_base
 
     budget = TINY_BUDGET["tiny_flow_unet"]
-    path = base_for_role("generator", run_cfg, overrides=budget)
-    assert path == base_dir("tiny_flow_unet", run_cfg, budget)
-    bundle = load_base("tiny_flow_unet", run_cfg, overrides=budget)
+    path = base_for_role("generator", run_settings, overrides=budget)
+    assert path == base_dir("tiny_flow_unet", run_settings, budget)
+    bundle = load_base("tiny_flow_unet", run_settings, overrides=budget)
     assert type(bundle.transformer).__name__ == "UNet2DConditionModel"
     with pytest.raises(KeyError, match="no model to role"):
-        base_for_role("critic", run_cfg)
+        base_for_role("critic", run_settings)
 
 
 def test_fields_added_later_change_the_key_only_when_set() -> None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 import torch
-from omegaconf import DictConfig
 
 from common.models.pretrain.config import config_hash, load_pretrain_config
 from common.models.pretrain.objectives import get_objective
+from common.runtime import RunSettings
 from common.train import EMA, lr_at
 from common.world.levels import get_level
 from tests.common.models.pretrain.conftest import TINY_BUDGET
@@ -35,11 +35,11 @@ def _equal(a: object, b: object) -> bool:
 
 @pytest.mark.parametrize("name", CASES)
 def test_objective_lowers_its_loss_on_a_fixed_batch_and_moves_the_parameters(
-    name: str, run_cfg: DictConfig
+    name: str, run_settings: RunSettings
 ) -> None:
     cfg = load_pretrain_config(name, TINY_BUDGET[name])
     objective = get_objective(cfg.objective)
-    objective.run_cfg = run_cfg  # the latent generator builds its autoencoder base in this cache
+    objective.settings = run_settings  # the latent generator builds its autoencoder base in this cache
     bundle = objective.build(cfg)
     module = objective.module(cfg, bundle)
     data = objective.prepare(cfg, bundle)

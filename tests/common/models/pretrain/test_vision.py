@@ -7,13 +7,13 @@ import json
 
 import pytest
 import torch
-from omegaconf import DictConfig
 
 from common.models.builders import load_model
 from common.models.pretrain import config_hash, ensure_base, load_pretrain_config, read_card
 from common.models.pretrain.data import sample_qa, vlm_eval_items, world_scenes
 from common.models.pretrain.objectives import get_objective
 from common.models.pretrain.vlm import VLMObjective, vision_tower
+from common.runtime import RunSettings
 from common.world.levels import get_level
 from common.world.vocab import SHAPE_PLURALS, SHAPES
 from tests.common.models.conftest import SMALL_VLM
@@ -104,7 +104,7 @@ def test_basic_level_questions_name_only_the_level_shapes() -> None:
     assert named == set(shapes) != set(SHAPES)
 
 
-def test_a_vlm_starts_from_the_warm_up_tower(run_cfg: DictConfig) -> None:
+def test_a_vlm_starts_from_the_warm_up_tower(run_settings: RunSettings) -> None:
     """The VLM objective's bundle holds exactly the warm-up base's tower; the rest is the fresh preset."""
     budget = {**TINY_BUDGET[VISION], "steps": 2}
     vlm_cfg = load_pretrain_config(
@@ -112,9 +112,9 @@ def test_a_vlm_starts_from_the_warm_up_tower(run_cfg: DictConfig) -> None:
         {**TINY_BUDGET["tiny_qwen3_vl"], "vision_init": VISION, "vision_init_overrides": budget},
     )
     objective = get_objective("vlm")
-    objective.run_cfg = run_cfg
+    objective.settings = run_settings
     bundle = objective.build(vlm_cfg)
-    warm_path = ensure_base(VISION, run_cfg, overrides=budget)
+    warm_path = ensure_base(VISION, run_settings, overrides=budget)
     warm = load_model(str(warm_path))
     quality = read_card(warm_path)["quality"]  # scene_share > 0: presence is scored beside chance
     assert 0.5 <= quality["presence_chance"] <= 1 and 0 <= quality["presence_accuracy"] <= 1
@@ -145,8 +145,8 @@ def test_copying_a_tower_of_another_size_is_an_error() -> None:
         copy_vision_tower(small, other_pixels)
 
 
-def test_warm_up_base_learns_above_chance_with_a_card(run_cfg: DictConfig) -> None:
-    path = ensure_base(VISION, run_cfg, overrides=LEARNS)
+def test_warm_up_base_learns_above_chance_with_a_card(run_settings: RunSettings) -> None:
+    path = ensure_base(VISION, run_settings, overrides=LEARNS)
     card = read_card(path)
     q = card["quality"]
     assert card["objective"] == "vision" and q["world_level"] == "basic" and q["n"] == 96
