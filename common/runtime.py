@@ -69,6 +69,11 @@ DEFAULT_WORLD_SEED = 0
 """The world data seed without ``world.seed`` (never the run's training seed)."""
 
 
+LAUNCHER_KEYS = ("slurm",)
+"""Keys of a ``conf/scale`` node that only the Hydra launcher reads (job resources; they
+interpolate the run's engine), left out of :class:`Scale`."""
+
+
 @dataclass(frozen=True)
 class Scale:
     """A ``conf/scale`` node: the model preset of each role and the dtype / device they run in.
@@ -88,7 +93,8 @@ class Scale:
     @classmethod
     def preset(cls, name: str = DEFAULT_SCALE) -> Scale:
         """``conf/scale/<name>.yaml``."""
-        return to_dataclass(cls, load_preset("scale", name), f"scale {name}")
+        node = OmegaConf.to_container(load_preset("scale", name), resolve=False)
+        return cls.of(node)
 
     @classmethod
     def of(cls, value: Scale | str | Mapping[str, Any] | None) -> Scale:
@@ -97,7 +103,11 @@ class Scale:
             return value
         if value is None or isinstance(value, str):
             return cls.preset(value or DEFAULT_SCALE)
-        return to_dataclass(cls, value, "scale")
+        if OmegaConf.is_config(value):  # resolve all but the launcher's keys
+            data = {k: plain(value[k]) for k in value if k not in LAUNCHER_KEYS}
+        else:
+            data = {k: v for k, v in value.items() if k not in LAUNCHER_KEYS}
+        return to_dataclass(cls, data, "scale")
 
     def model(self, role: str) -> str | None:
         """The ``conf/model`` preset this scale assigns to ``role`` (``None``: none)."""
