@@ -45,6 +45,7 @@ HASHED_UNLESS_DEFAULT: dict[str, Any] = {
     "vision_aux_weight": 0.0,
     "difference_share": 0.0,
     "difference_pool_size": 8192,
+    "difference_captions": False,
     "autoencoder": None,
     "autoencoder_overrides": {},
     "object_sizes": None,
@@ -153,6 +154,8 @@ class VLMPretrainConfig(PretrainConfig):
             pretrained on, which FIRM's edit critic builds on. 0 here; ``tiny_qwen3_vl`` (FIRM's
             RM base) sets it.
         difference_pool_size: number of such pairs in the pool (drawn once per build).
+        difference_captions: "what changed" answers describe both images before the changes
+            (``common.models.pretrain.data.difference_pairs``), so the comparison is made on words.
         vision_init: a ``vision`` base (:class:`VisionPretrainConfig`) whose trained vision tower
             replaces the preset's random one before this training starts (built first if needed;
             it trains on with the rest). ``None``: the preset's random tower.
@@ -165,6 +168,7 @@ class VLMPretrainConfig(PretrainConfig):
     describe_share: float = 0.6
     difference_share: float = 0.0
     difference_pool_size: int = 8192
+    difference_captions: bool = False
     single_object_share: float = 0.0
     vision_lr_mult: float = 1.0
     vision_aux_weight: float = 0.0

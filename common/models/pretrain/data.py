@@ -20,7 +20,9 @@ What changed (two images: a source and a sloppy edit of it)
                   (``"the red circle turned blue ; the blue star was added"``, or ``"no clear
                   change"``); results drawn by :func:`common.world.edits.make_example` with
                   execution and consistency variants uniform, so a result may miss the edit,
-                  overdo it or change other objects.
+                  overdo it or change other objects. With ``captions``, the answer first
+                  describes both images, then names the changes: ``"first : <caption> second :
+                  <caption> changes : <changes>"`` (the comparison done on the words).
 
 Edits (the editor's triples)
     The world's own edits (:mod:`common.world.edits`: recolour, add, remove, move, replace,
@@ -238,10 +240,13 @@ class DifferencePair:
         return QA("difference", DIFFERENCE_QUESTION, self.answer)
 
 
-def difference_pairs(n: int, seed: int, level: str | WorldLevel | None = None) -> list[DifferencePair]:
+def difference_pairs(
+    n: int, seed: int, level: str | WorldLevel | None = None, *, captions: bool = False
+) -> list[DifferencePair]:
     """``n`` (source, result) pairs: a scene matching a random world prompt (one to three
     distractors, as FIRM's edit sources), a random edit, and a result of a uniformly drawn
-    execution and consistency variant (:func:`common.world.edits.make_example`)."""
+    execution and consistency variant (:func:`common.world.edits.make_example`). ``captions``:
+    answers that describe both images before the changes (module docstring)."""
     rng = np.random.default_rng([seed, 0xD1FF])
 
     def sloppy(scene: Scene, edit: Edit) -> EditExample:
@@ -257,13 +262,26 @@ def difference_pairs(n: int, seed: int, level: str | WorldLevel | None = None) -
     out: list[DifferencePair] = []
     for ex in islice(sample_edit_sources(rng, level=level, distractors=(1, 3), make=sloppy), n):
         answer = canonical_text(significant_changes_text(ex.source, ex.result, ex.diff))
+        if captions:
+            answer = f"first : {describe(ex.source)} second : {describe(ex.result)} {CHANGES_MARK} {answer}"
         out.append(DifferencePair(ex.source, ex.result, answer))
     return out
 
 
+CHANGES_MARK = "changes :"
+"""Where the changes start in a "what changed" answer that describes both images first."""
+
+
+def changes_part(answer: str) -> str:
+    """The changes of a "what changed" answer: the text after :data:`CHANGES_MARK` if the answer
+    has one (an answer that describes the images first), else the whole answer."""
+    _, mark, tail = answer.rpartition(CHANGES_MARK)
+    return (tail if mark else answer).strip()
+
+
 def difference_changes(answer: str) -> list[str]:
     """The change phrases of a "what changed" answer (``[]`` for "no clear change")."""
-    parts = [p.strip() for p in answer.strip().split(";")]
+    parts = [p.strip() for p in changes_part(answer).split(";")]
     return [p for p in parts if p and p != "no clear change"]
 
 

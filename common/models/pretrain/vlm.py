@@ -34,6 +34,7 @@ from common.models.pretrain.data import (
     QA,
     VQA_KINDS,
     DifferencePair,
+    changes_part,
     dense_cell_labels,
     difference_changes,
     difference_pairs,
@@ -216,7 +217,9 @@ class VLMObjective(PretrainObjective):
         scenes = [s for _, s in world_scenes(cfg.pool_size - n_single, cfg.seed, level=level)]
         scenes += single_object_scenes(n_single, cfg.seed, level=level)
         pairs = (
-            difference_pairs(cfg.difference_pool_size, cfg.seed, level=level)
+            difference_pairs(
+                cfg.difference_pool_size, cfg.seed, level=level, captions=cfg.difference_captions
+            )
             if cfg.difference_share > 0
             else []
         )
@@ -281,6 +284,7 @@ class VLMObjective(PretrainObjective):
             batch_size=cfg.eval_batch_size,
             max_new_tokens=cfg.max_new_tokens,
             difference=cfg.difference_share > 0,
+            difference_captions=cfg.difference_captions,
             level=cfg.world_level,
             progress=progress,
         )
@@ -419,7 +423,7 @@ def difference_scores(predictions: list[str], pairs: list[DifferencePair]) -> di
     accuracy of the exact answer ("chance")."""
     exact, hit, n_true, n_pred, any_ok = 0, 0, 0, 0, 0
     for pred, pair in zip(predictions, pairs, strict=True):
-        exact += int(pred.strip() == pair.answer)
+        exact += int(changes_part(pred) == changes_part(pair.answer))
         truth, got = Counter(difference_changes(pair.answer)), Counter(difference_changes(pred))
         hit += sum((truth & got).values())
         n_true += sum(truth.values())
@@ -428,7 +432,9 @@ def difference_scores(predictions: list[str], pairs: list[DifferencePair]) -> di
     n = max(len(pairs), 1)
     return {
         "difference_exact": exact / n,
-        "difference_chance": Counter(p.answer for p in pairs).most_common(1)[0][1] / n if pairs else 0.0,
+        "difference_chance": (
+            Counter(changes_part(p.answer) for p in pairs).most_common(1)[0][1] / n if pairs else 0.0
+        ),
         "difference_recall": hit / max(n_true, 1),
         "difference_precision": hit / max(n_pred, 1),
         "difference_any_accuracy": any_ok / n,
@@ -444,6 +450,7 @@ def evaluate_vlm(
     batch_size: int = 64,
     max_new_tokens: int = 64,
     difference: bool = False,
+    difference_captions: bool = False,
     level: str | None = None,
     progress: bool = False,
 ) -> dict[str, Any]:
@@ -470,12 +477,12 @@ def evaluate_vlm(
     )
     out: dict[str, Any] = {**caption_scores(captions, scenes), **vqa_scores(answers, vqa)}
     if difference:
-        pairs = difference_pairs(n, seed, level=lv)
+        pairs = difference_pairs(n, seed, level=lv, captions=difference_captions)
         said = answer_questions(
             bundle,
             [(render_at(p.source, IMAGE_SIZE), render_at(p.result, IMAGE_SIZE)) for p in pairs],
             [DIFFERENCE_QUESTION] * len(pairs),
-            max_new_tokens=128,
+            max_new_tokens=224 if difference_captions else 128,
             batch_size=batch_size,
         )
         out.update(difference_scores(said, pairs))

@@ -7,6 +7,7 @@ import pytest
 
 from common.models.pretrain.data import (
     VQA_KINDS,
+    changes_part,
     difference_changes,
     difference_pairs,
     edit_verdict,
@@ -130,6 +131,17 @@ def test_difference_pairs_answer_with_the_significant_changes() -> None:
         "the blue star was added",
     ]
     assert difference_changes("no clear change") == []
+
+
+def test_difference_pairs_with_captions_describe_both_images_then_the_same_changes() -> None:
+    plain = difference_pairs(40, 5, level="basic")
+    worded = difference_pairs(40, 5, level="basic", captions=True)
+    for p, w in zip(plain, worded, strict=True):
+        assert (w.source, w.result) == (p.source, p.result)  # the same draws
+        assert w.answer == f"first : {describe(p.source)} second : {describe(p.result)} changes : {p.answer}"
+        assert changes_part(w.answer) == p.answer == changes_part(p.answer)
+        assert difference_changes(w.answer) == difference_changes(p.answer)
+    assert oov_words([w.answer for w in worded]) == []
 
 
 def test_dense_cell_labels_mark_the_object_on_top() -> None:
