@@ -20,6 +20,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from common.config import plain, validate_tree
+from common.jsonio import write_json_atomic
 from common.presets import conf_root
 
 CONF_DIR = conf_root()
@@ -140,8 +142,6 @@ def execute(cfg: Any, run_dir: Path, *, hydra: Any = None) -> dict[str, Any]:
     runs."""
     from hydra.utils import instantiate
 
-    from common.config import plain, validate_tree
-    from common.jsonio import write_json_atomic
     from common.runtime import (
         RunContext,
         RunSettings,
