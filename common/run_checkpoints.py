@@ -36,6 +36,7 @@ import numpy as np
 import torch
 
 from common.config import without_config_keys
+from common.engine import is_zero3
 from common.jsonio import to_jsonable, write_json_atomic
 
 __all__ = [
@@ -162,8 +163,6 @@ def set_rng_state(state: Mapping[str, Any]) -> None:
 
 
 def _state_path(directory: Path, fabric: Any) -> Path:
-    from common.engine import is_zero3
-
     return directory / ("state" if is_zero3(fabric) else "state.ckpt")
 
 

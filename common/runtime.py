@@ -204,6 +204,7 @@ class RunContext:
         if self.settings is None:
             self.settings = RunSettings.from_config(self.cfg)
         if self.logger is None:
+            # lazy: common.tracking pulls in scipy (~2 s); runtime serves light config/CLI code
             from common.tracking import RunLogger
 
             self.logger = RunLogger(self.run_dir)

@@ -21,6 +21,7 @@ from typing import Any
 
 from omegaconf import DictConfig
 
+from common.engine import build_fabric, detect_cluster, setup_model_and_optimizer, slurm_job
 from common.runtime import RunContext
 
 
@@ -54,8 +55,6 @@ def run(
     lr: float = 0.1,
 ) -> dict[str, Any]:
     import torch
-
-    from common.engine import build_fabric, detect_cluster, setup_model_and_optimizer, slurm_job
 
     fabric = build_fabric(cfg.engine)
     fabric.launch()

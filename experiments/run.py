@@ -20,6 +20,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from common.config import plain, validate_tree
+from common.jsonio import write_json_atomic
 from common.presets import conf_root
 
 CONF_DIR = conf_root()
@@ -75,10 +77,12 @@ def cluster_environment() -> dict[str, Any] | None:
     """Lightning's view of the cluster (:func:`common.engine.detect_cluster`: environment, ranks,
     world size, main address) when a launcher or cluster variable is set, else ``None`` (a single
     local process)."""
+    # lazy: common.tracking pulls in scipy (~2.8 s); run.py must start fast for the usage path
     from common.tracking import RANK_VARIABLES
 
     if not any(os.environ.get(key) for key in (*RANK_VARIABLES, *CLUSTER_VARIABLES)):
         return None
+    # lazy: common.engine pulls in torch + lightning (~3.3 s), only needed under a launcher or cluster
     from common.engine import detect_cluster
 
     return detect_cluster().to_dict()
@@ -91,6 +95,7 @@ def run_metadata(cfg: Any, *, hydra: Any = None, threads: int | None = None) -> 
     and task ids, resources; ``None`` outside SLURM). :func:`execute` adds how the run ended."""
     from omegaconf import OmegaConf
 
+    # lazy: common.engine pulls in torch + lightning (~3.3 s); run.py must start fast for the usage path
     from common.engine import slurm_job
 
     job = None
@@ -140,8 +145,7 @@ def execute(cfg: Any, run_dir: Path, *, hydra: Any = None) -> dict[str, Any]:
     runs."""
     from hydra.utils import instantiate
 
-    from common.config import plain, validate_tree
-    from common.jsonio import write_json_atomic
+    # lazy: runtime (omegaconf) and tracking (scipy), ~3 s; run.py must start fast for the usage path
     from common.runtime import (
         RunContext,
         RunSettings,

@@ -28,8 +28,12 @@ from pathlib import Path
 from typing import Any
 
 from common.config import to_dataclass
+from common.models.builders import load_vlm
+from common.models.vocabulary import vocabulary_fingerprint
 from common.runtime import RunSettings
 from common.sft import SFTConfig, SFTExample, SFTTrainer
+from common.train import file_lock
+from t2ieval_r1.data import corpus_at_level, load_corpus
 from t2ieval_r1.grpo.items import load_items
 from t2ieval_r1.sft_targets import SFT_KINDS, own_captions, sft_targets
 
@@ -167,8 +171,6 @@ class WarmupSpec:
 
     def key(self, start: str) -> str:
         """A short hash of the warm-up and the starting model's identity ``start``."""
-        from common.models.vocabulary import vocabulary_fingerprint
-
         sft = SFTConfig.from_dict(self.sft).to_dict()
         for k in ("checkpoint_every", "log_every", "name"):
             sft.pop(k, None)
@@ -198,10 +200,6 @@ def ensure_warmup(
     """The warmed-up evaluator of ``start_path`` (a saved VLM directory), built if not cached;
     a world corpus is drawn at world ``level`` (part of the cache key unless ``full``)."""
     from dataclasses import replace
-
-    from common.models.builders import load_vlm
-    from common.train import file_lock
-    from t2ieval_r1.data import corpus_at_level, load_corpus
 
     spec = replace(spec, corpus=corpus_at_level(spec.corpus, level))
     start_path = Path(start_path)

@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from common.models.pretrain.data import DESCRIBE_QUESTION
+from common.models.pretrain.vlm import answer_questions
 from common.world.captions import describe
 from common.world.defects import as_defects
 from common.world.scene import Scene
@@ -119,8 +120,6 @@ def own_captions(
     bundle: Any, images: Sequence[Any], *, batch_size: int = 64, max_new_tokens: int = 64
 ) -> list[str]:
     """The model's own greedy captions (the base's ``describe the image .`` skill)."""
-    from common.models.pretrain.vlm import answer_questions
-
     return answer_questions(
         bundle,
         list(images),

@@ -22,6 +22,8 @@ import torch
 
 from common.annotators.base import CachedAnnotator, Pending
 from common.annotators.types import MAX_TOP_LOGPROBS, ChatResponse, TokenLogprob
+from common.models.source import ModelSource, load_source
+from common.models.vlm_sampling import sample_vlm
 from common.runtime import RunSettings
 
 __all__ = ["TransformersVLMAnnotator"]
@@ -71,8 +73,6 @@ class TransformersVLMAnnotator(CachedAnnotator):
             raise ValueError("give exactly one of bundle and source")
         name = model
         if source is not None:
-            from common.models.source import ModelSource, load_source
-
             spec = ModelSource.from_config(source, "annotator.source").with_settings(
                 dtype=dtype, device=device
             )
@@ -124,8 +124,6 @@ class TransformersVLMAnnotator(CachedAnnotator):
         return out
 
     def _answer(self, pending: list[Pending], store: Callable[[Pending, ChatResponse], None]) -> None:
-        from common.models.vlm_sampling import sample_vlm
-
         groups: dict[str, list[Pending]] = {}
         for item in pending:
             bad = [k for k in _UNSUPPORTED if k in item.params]

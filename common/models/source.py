@@ -135,6 +135,7 @@ class ModelSource:
             if not rest.strip():
                 raise ModelSourceError(f"model source {text!r}: give a name after '{prefix}:'")
             return cls(prefix, rest.strip())
+        # lazy: transformers (~5-7 s); keeps `python -m firm.serve` start-up and source parsing light
         from common.models.hub import looks_local
         from common.models.pretrain.config import available_bases
 
@@ -204,6 +205,7 @@ def role_model(role: str | None, settings: RunSettings | None = None) -> str:
 
 
 def _base_path(name: str, settings: RunSettings | None) -> str:
+    # lazy: torch + transformers (~7.5 s), only needed to resolve a base
     from common.models.builders import model_preset
     from common.models.pretrain import available_bases, ensure_base
 
@@ -274,6 +276,7 @@ def load_source(
     that names a source is a VLM's), a ``preset``
     through :func:`~common.models.builders.build_model` (``overrides``, and ``dtype`` / ``device``
     where set), a preset without ``name`` through :func:`~common.models.builders.build_role`."""
+    # lazy: torch + transformers (~7.5 s), only needed to load a model
     from common.models.builders import build_model, build_role, load_vlm
 
     source = ModelSource.from_config(source)

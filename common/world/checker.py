@@ -55,7 +55,13 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
+from common.world.defects import as_defects, prepare_scene
 from common.world.geneval import Detection, GenEvalPrompt, Verdict, evaluate_prompt
+from common.world.levels import get_level
+from common.world.prompts import sample_prompts
+from common.world.render import object_alpha, render_array
+from common.world.sampling import sample_scene, truth_verdict
+from common.world.scene import SceneObject
 from common.world.shapes import SYMMETRY, radial_profile
 from common.world.vocab import COLORS, GENEVAL_TAGS, SHAPES
 
@@ -129,9 +135,6 @@ def _soft_profile(shape: str, ratio: float) -> np.ndarray:
     """Radial profile (radius-1 units) of ``shape`` at rotation 0 blurred by sigma = ``ratio`` x radius,
     on ``_FINE_RAYS`` rays: its coverage rendered at radius ``_TEMPLATE_RADIUS`` px, blurred, then
     measured as the checker measures objects (:func:`_radial`)."""
-    from common.world.render import object_alpha
-    from common.world.scene import SceneObject
-
     R = _TEMPLATE_RADIUS
     canvas = 2 * int(np.ceil(R * (1.2 + 3.5 * ratio)))
     alpha = object_alpha(SceneObject(shape, "red", 0.5, 0.5, R / canvas, 0.0), canvas, supersample=4)
@@ -436,12 +439,6 @@ def checker_records(
     GenEval rule on the scene actually drawn (``defects.prepare_scene``). A record holds
     ``tag, mode, defects, truth, pred`` (requirement dicts) and the prompt text.
     """
-    from common.world.defects import as_defects, prepare_scene
-    from common.world.levels import get_level
-    from common.world.prompts import sample_prompts
-    from common.world.render import render_array
-    from common.world.sampling import sample_scene, truth_verdict
-
     lv = get_level(level)
     rng = np.random.default_rng(seed)
     prompts = sample_prompts(n_prompts, rng, tags, level=lv)

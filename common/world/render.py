@@ -33,6 +33,7 @@ from dataclasses import replace
 import numpy as np
 from PIL import Image, ImageDraw
 
+from common.world import defects as dfx
 from common.world.scene import Scene, SceneObject
 from common.world.shapes import object_polygon
 from common.world.vocab import COLORS
@@ -98,8 +99,6 @@ def object_rgb(obj: SceneObject, index: int, background_seed: int) -> np.ndarray
 
 def render_array(scene: Scene, *, defects: object = None) -> np.ndarray:
     """Render ``scene`` (with optional ``defects``) to a uint8 (H, W, 3) array."""
-    from common.world import defects as dfx  # local import: defects imports this module's helpers
-
     d = dfx.as_defects(defects)
     drawn = dfx.prepare_scene(scene, d)
     canvas = drawn.canvas

@@ -21,6 +21,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from common.models.pretrain.data import single_object_scenes
+from common.models.vlm_sampling import banned_token_ids, expand_batch, sample_vlm, sequence_logprobs
+from common.presets import load_preset
+from common.runtime import set_threads
+from common.world.render import render_at
+
 
 def _median_s(fn: Callable[[], Any], repeats: int) -> float:
     fn()  # warm-up (allocator, first-call overheads)
@@ -35,12 +41,6 @@ def _median_s(fn: Callable[[], Any], repeats: int) -> float:
 def main() -> dict[str, Any]:
     import torch
     from hydra.utils import instantiate
-
-    from common.models.pretrain.data import single_object_scenes
-    from common.models.vlm_sampling import banned_token_ids, expand_batch, sample_vlm, sequence_logprobs
-    from common.presets import load_preset
-    from common.runtime import set_threads
-    from common.world.render import render_at
 
     threads = set_threads(int(os.environ.get("T2I_THREADS", "1")))
     repeats = int(os.environ.get("T2I_BENCH_REPEATS", "3"))

@@ -16,14 +16,14 @@ import tempfile
 import time
 from typing import Any
 
+from common.models.pretrain import available_bases, ensure_base, read_card
+from common.models.pretrain.tasks import headline
+from common.runtime import RunSettings, set_threads
+
 
 def main() -> dict[str, Any]:
     import torch
     from omegaconf import OmegaConf
-
-    from common.models.pretrain import available_bases, ensure_base, read_card
-    from common.models.pretrain.tasks import headline
-    from common.runtime import RunSettings, set_threads
 
     threads = set_threads(int(os.environ.get("T2I_THREADS", "1")))
     chosen = [b for b in os.environ.get("T2I_BENCH_BASES", "").split(",") if b] or available_bases()

@@ -37,6 +37,11 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from common.annotators import TransformersVLMAnnotator
+from common.models.builders import build_model
+from common.runtime import set_threads
+from firm.serve import CriticServer, ServeConfig
+
 
 def _b64(image: Image.Image) -> str:
     buf = io.BytesIO()
@@ -138,11 +143,6 @@ def _pixel_probe(url: str) -> dict[str, Any]:
 
 
 def main() -> dict[str, Any]:
-    from common.annotators import TransformersVLMAnnotator
-    from common.models.builders import build_model
-    from common.runtime import set_threads
-    from firm.serve import CriticServer, ServeConfig
-
     threads = set_threads(int(os.environ.get("T2I_THREADS", "1")))
     n = int(os.environ.get("T2I_BENCH_SERVE_REQUESTS", "64"))
     tokens = int(os.environ.get("T2I_BENCH_SERVE_TOKENS", "32"))

@@ -27,6 +27,15 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from common.models.builders import build_model
+from common.models.patch_embed import set_linear_patch_embed
+from common.models.pretrain.config import load_pretrain_config
+from common.models.pretrain.data import world_scenes
+from common.models.pretrain.objectives import get_objective
+from common.models.pretrain.vlm import IMAGE_SIZE, VLMPool
+from common.runtime import set_threads
+from common.world.render import render_at
+
 PRESETS: tuple[str, ...] = ("tiny_qwen3_vl", "tiny_qwen2_5_vl")
 FORMS: tuple[str, ...] = ("conv3d", "linear")
 
@@ -46,14 +55,6 @@ def _alternating_medians(fns: dict[str, Callable[[], Any]], repeats: int) -> dic
 
 def _measure(preset: str, repeats: int, tower_batch: int) -> dict[str, Any]:
     import torch
-
-    from common.models.builders import build_model
-    from common.models.patch_embed import set_linear_patch_embed
-    from common.models.pretrain.config import load_pretrain_config
-    from common.models.pretrain.data import world_scenes
-    from common.models.pretrain.objectives import get_objective
-    from common.models.pretrain.vlm import IMAGE_SIZE, VLMPool
-    from common.world.render import render_at
 
     bundle = build_model(preset)
     model = bundle.model
@@ -129,8 +130,6 @@ def table(results: dict[str, dict[str, Any]]) -> str:
 
 def main() -> dict[str, Any]:
     import torch
-
-    from common.runtime import set_threads
 
     threads = set_threads(int(os.environ.get("T2I_THREADS", "1")))
     repeats = int(os.environ.get("T2I_BENCH_REPEATS", "3"))

@@ -15,6 +15,7 @@ PaperRows = dict[str, dict[str, float | None]]
 
 def _firm_bench() -> PaperRows:
     """FIRM-Bench MAE (docs/papers/firm.md §6); columns ``Edit exec`` ... ``Gen overall``."""
+    # lazy: torch + transformers (~6 s); the reproduce CLI imports this module at start
     from firm.bench.report import PUBLISHED
 
     return {name: dict(row) for name, row in PUBLISHED.items()}
@@ -22,6 +23,7 @@ def _firm_bench() -> PaperRows:
 
 def _t2i_eval_bench() -> PaperRows:
     """Overall rho / tau on the real T2I-Eval-Bench (:data:`t2ieval_r1.tables.PUBLISHED_T2I_EVAL_BENCH`)."""
+    # lazy: torch + transformers (~4.6 s); the reproduce CLI imports this module at start
     from t2ieval_r1.tables import PUBLISHED_T2I_EVAL_BENCH
 
     return {
@@ -36,6 +38,7 @@ def _t2i_eval_bench() -> PaperRows:
 def _firm_table6() -> PaperRows:
     """Score shares (%) of FIRM's curated datasets (:data:`firm.curation.assemble.PUBLISHED_HISTOGRAMS`);
     columns are the scores ``"5"`` ... ``"1"``."""
+    # lazy: firm.curation.assemble pulls in torch (~1.5 s); the reproduce CLI imports this module at start
     from firm.curation.assemble import PUBLISHED_HISTOGRAMS
 
     out: PaperRows = {}

@@ -99,6 +99,7 @@ class Cell:
 
 
 def _mean_h(values: Sequence[float]) -> tuple[float | None, float | None]:
+    # lazy: torch + transformers (~4.6 s); the reproduce CLI imports this module at start
     from t2ieval_r1.tables import seed_interval
 
     return seed_interval(list(values), CONFIDENCE)

@@ -62,6 +62,7 @@ def run_key(cfg: Any) -> str:
     """The 12-hex-digit key of a composed (or loaded) run config."""
     from omegaconf import OmegaConf
 
+    # lazy: common.run_checkpoints pulls in torch (~1.1 s); the reproduce CLI imports this module at start
     from common.run_checkpoints import resume_key
 
     tree = OmegaConf.to_container(cfg, resolve=True) if OmegaConf.is_config(cfg) else dict(cfg)

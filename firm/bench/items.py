@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from common.runtime import RunSettings
+from common.world.benchmarks import load_world_dataset
 from firm.bench.verdicts import JudgeItem
 from firm.rm.examples import rm_prompt
 
@@ -77,8 +78,6 @@ def load_bench_items(
     ``world_scale`` scales the benchmark's sizes when it is built (1.0: the FIRM-Bench sizes;
     smaller values build a smaller benchmark, e.g. for tests).
     """
-    from common.world.benchmarks import load_world_dataset
-
     cache: dict[str, Any] = {}
     out: dict[str, list[JudgeItem]] = {}
     for col in BENCH_COLUMNS:

@@ -37,10 +37,10 @@ from common.annotators.oracle import oracle_meta
 from common.annotators.types import Annotator, ChatRequest
 from common.world.benchmarks.truth import generation_level
 from common.world.defects import DEFECT_KINDS, NO_DEFECTS, Defects, prepare_scene, quality_scores
-from common.world.geneval import GenEvalPrompt
+from common.world.geneval import GenEvalPrompt, relative_position
 from common.world.prompts import sample_prompts
 from common.world.render import render
-from common.world.sampling import MODES, sample_scene, truth_verdict
+from common.world.sampling import MODES, sample_scene, scene_detections, truth_verdict
 from common.world.scene import Scene
 from common.world.vocab import GENEVAL_TAGS, NUMBER_WORDS, SHAPE_PLURALS
 from firm.curation.assemble import ProgressFn, RejectionLog, annotate
@@ -180,9 +180,6 @@ def _note(prompt: GenEvalPrompt, scene: Scene, key: str) -> str:
 
 
 def _relations(scene: Scene, a: str, b: str) -> set[str]:
-    from common.world.geneval import relative_position
-    from common.world.sampling import scene_detections
-
     dets = scene_detections(scene)
     out: set[str] = set()
     for da in (d for d in dets if d.cls == a):

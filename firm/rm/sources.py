@@ -20,6 +20,7 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
+from common.models.source import ModelSource, ModelSourceError, resolve_path
 from common.runtime import RunSettings
 
 __all__ = ["RM_EXPORT_DIR", "resolve_source", "resolve_template", "run_seed"]
@@ -31,8 +32,6 @@ RM_EXPORT_DIR = "rm"
 def resolve_source(source: str, settings: RunSettings | None = None) -> str:
     """A local directory or hub id for ``source`` (module docstring; a ``preset`` is refused: an RM
     starts from weights)."""
-    from common.models.source import ModelSource, ModelSourceError, resolve_path
-
     spec = ModelSource.from_config(source, "task.model")
     if spec.kind == "preset":
         raise ModelSourceError(
@@ -44,8 +43,6 @@ def resolve_source(source: str, settings: RunSettings | None = None) -> str:
 
 def run_seed(source: str) -> int | None:
     """The ``seed`` of the RM run that ``source`` points into (``None`` when it is not a run)."""
-    from common.models.source import ModelSource
-
     spec = ModelSource.from_config(source, "task.model")
     if spec.kind != "path":
         return None

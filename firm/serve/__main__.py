@@ -21,7 +21,9 @@ from typing import Any
 import yaml
 
 from common.models.source import ModelSource, ModelSourceError
+from common.runtime import set_threads
 from firm.serve.config import ModelSpec, ServeConfig, config_from_mapping
+from firm.serve.runner import serve
 
 __all__ = ["main", "parse_args"]
 
@@ -119,8 +121,6 @@ def parse_args(argv: Sequence[str]) -> tuple[ServeConfig, argparse.Namespace]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     config, args = parse_args(sys.argv[1:] if argv is None else argv)
-    from common.runtime import set_threads
-    from firm.serve.runner import serve
 
     set_threads(args.threads)
     report = serve(config)

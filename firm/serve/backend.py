@@ -16,6 +16,7 @@ from typing import Any
 
 from common.annotators import OpenAICompatibleAnnotator, TransformersVLMAnnotator
 from common.annotators.types import Annotator
+from common.models.source import load_source
 from common.runtime import RunSettings
 
 __all__ = ["UNSUPPORTED_BY_VLM", "build_backend", "unsupported_params"]
@@ -48,7 +49,6 @@ def build_backend(config: Any, *, settings: RunSettings | None = None) -> Annota
                 raise ValueError(f"{config.upstream_url}/models lists no model; set upstream_model")
             client.model = served[0]
         return client
-    from common.models.source import load_source
 
     spec = config.model
     bundle = load_source(spec.source(), settings, role="reward_model")

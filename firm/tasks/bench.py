@@ -28,6 +28,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from common.jsonio import to_jsonable
+from common.models.builders import load_vlm
 from common.rewards.modes import CONSISTENCY, EXECUTION, INSTRUCTION
 from common.runtime import RunContext
 from common.scoring.tables import write_tables
@@ -102,8 +103,6 @@ def _judge_row(
     Seed ``k`` of a row uses ``edit[k]`` for the edit columns and ``gen[k]`` for the gen columns
     (paired by position; the label is the training seed of the first run directory found).
     """
-    from common.models.builders import load_vlm
-
     kw = {"max_tokens": max_tokens, "chunk_size": chunk_size}
     seeds: list[dict[str, Any]] = []
     labels: list[int | None] = []

@@ -33,10 +33,13 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from common.config import to_dataclass
+from common.engine import gathered_parameters, sharded_init
+from common.models.builders import load_vlm
 from common.rewards.modes import KIND_MODES
 from common.run_checkpoints import run_checkpoint_root
 from common.runtime import RunContext
 from common.sft import SFTConfig, SFTTrainer
+from common.train import make_fabric
 from common.world.levels import run_level
 from firm.bench.critics import model_annotator
 from firm.bench.metrics import score_column
@@ -124,10 +127,6 @@ def run(
     export: bool = True,
 ) -> dict[str, Any]:
     """Train one reward model; see the module docstring."""
-    from common.engine import gathered_parameters, sharded_init
-    from common.models.builders import load_vlm
-    from common.train import make_fabric
-
     t_start = time.perf_counter()
     if kind not in KIND_MODES:
         raise ValueError(f"task.kind must be one of {sorted(KIND_MODES)}, got {kind!r}")

@@ -27,6 +27,7 @@ from typing import Any
 import datasets
 
 from common.runtime import RunSettings
+from common.world.benchmarks import load_world_dataset
 from t2ieval_r1.data.schema import DataFormatError, pairwise_features, singlewise_features
 
 __all__ = ["WORLD_CORPORA", "load_world_benchmark"]
@@ -176,7 +177,6 @@ def load_world_benchmark(
         raise DataFormatError(f"unknown world corpus {name!r}; known: {sorted(WORLD_CORPORA)}")
     if split not in WORLD_CORPORA[name]:
         raise DataFormatError(f"world corpus {name!r} has splits {list(WORLD_CORPORA[name])}, not {split!r}")
-    from common.world.benchmarks import load_world_dataset
 
     where: Any = root if root is not None else settings
     if where is None:

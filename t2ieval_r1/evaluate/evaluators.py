@@ -43,6 +43,8 @@ from pathlib import Path
 from typing import Any
 
 from common.annotators import Annotator, OpenAICompatibleAnnotator, TransformersVLMAnnotator
+from common.models.pretrain.cache import is_built
+from common.models.pretrain.cards import read_card
 from common.models.pretrain.config import available_bases
 from common.models.source import ModelSource, ModelSourceError, load_source, resolve_path, role_model
 from common.models.vlm_bundle import VLMBundle
@@ -254,8 +256,6 @@ def build_evaluator(
             resolved = resolve_path(source, settings, role=ROLE)
             path = str(Path(str(resolved)).expanduser().resolve())
             run = source_run(path)
-            from common.models.pretrain.cache import is_built
-            from common.models.pretrain.cards import read_card
 
             if is_built(Path(path)):  # a cached pretrained base given by its directory
                 kind, name = "base", str(read_card(path).get("name") or Path(path).name)

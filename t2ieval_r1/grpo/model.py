@@ -29,9 +29,11 @@ from pathlib import Path
 from typing import Any
 
 from common.config import to_dataclass, without_config_keys
+from common.models.lora import LoRASettings, add_lora
 from common.models.source import ModelSource, load_source, resolve_path
 from common.models.vlm_bundle import VLMBundle
 from common.runtime import RunSettings
+from t2ieval_r1.sft import WarmupSpec, ensure_warmup
 
 __all__ = ["PolicySpec", "build_policy", "policy_source", "start_checkpoint", "start_path"]
 
@@ -80,7 +82,6 @@ def start_checkpoint(spec: PolicySpec, settings: RunSettings | None = None, leve
     path = Path(str(resolve_path(spec.source(), settings, role=ROLE)))
     if spec.warmup is None:
         return path
-    from t2ieval_r1.sft import WarmupSpec, ensure_warmup
 
     return ensure_warmup(path, WarmupSpec.from_dict(spec.warmup), settings, level=level)
 
@@ -125,7 +126,5 @@ def build_policy(
     if not isinstance(bundle, VLMBundle):
         raise ValueError(f"model {spec} is not a vision-language model (got {type(bundle).__name__})")
     if spec.lora is not None:
-        from common.models.lora import LoRASettings, add_lora
-
         add_lora(bundle.model, LoRASettings(**spec.lora))
     return bundle

@@ -30,7 +30,7 @@ from typing import Any
 
 import torch
 
-from common.engine import find_deepspeed_engine
+from common.engine import find_deepspeed_engine, is_partitioned, unwrap_model
 from common.models.lora import adapters_disabled, has_lora
 from common.rl import LOSS_AGGREGATIONS, RL_ALGORITHMS, kl_estimate
 from t2ieval_r1.grpo.config import GRPOConfig
@@ -56,8 +56,6 @@ class ReferencePolicy:
     """
 
     def __init__(self, policy: Any, mode: str = "auto", model: Any = None) -> None:
-        from common.engine import is_partitioned, unwrap_model
-
         core = unwrap_model(policy)
         if mode == "auto":
             mode = "adapters" if has_lora(core) else "copy"
@@ -80,8 +78,6 @@ class ReferencePolicy:
     @contextlib.contextmanager
     def _module(self) -> Iterator[Any]:
         if self.mode == "adapters":
-            from common.engine import unwrap_model
-
             with adapters_disabled(unwrap_model(self.policy)):
                 yield self.policy
         else:

@@ -22,6 +22,7 @@ from omegaconf import DictConfig, OmegaConf
 from common.jsonio import write_json_atomic
 from common.runtime import RunContext
 from common.world.levels import DEFAULT_LEVEL, run_level
+from t2ieval_r1.tasks.meta_eval import run as meta_eval_run
 
 __all__ = ["effective_params", "evaluate_cached", "evaluate_exported", "summary_of"]
 
@@ -36,8 +37,6 @@ def evaluate_exported(
     cfg: DictConfig, ctx: RunContext, evaluator: str | Path, meta_eval: Any, *, subdir: str = "meta_eval"
 ) -> dict[str, Any]:
     """Meta-evaluate ``evaluator`` with the ``meta_eval`` parameters; returns its metrics."""
-    from t2ieval_r1.tasks.meta_eval import run as meta_eval_run
-
     sub = RunContext(run_dir=ctx.run_dir / subdir, cfg=cfg, seed=ctx.seed)
     sub.run_dir.mkdir(parents=True, exist_ok=True)
     metrics = meta_eval_run(cfg, sub, evaluator=str(evaluator), **_params(meta_eval))
@@ -48,8 +47,6 @@ def evaluate_exported(
 def effective_params(meta_eval: Any) -> dict[str, Any]:
     """``meta_eval`` with every default of :func:`t2ieval_r1.tasks.meta_eval.run` filled in (so a
     cache key changes when a default does)."""
-    from t2ieval_r1.tasks.meta_eval import run as meta_eval_run
-
     defaults = {
         name: p.default
         for name, p in inspect.signature(meta_eval_run).parameters.items()

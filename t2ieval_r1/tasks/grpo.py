@@ -28,6 +28,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from common.engine import is_zero3, sharded_init
+from common.models.pretrain.flow import contact_sheet
 from common.run_checkpoints import run_checkpoint_root
 from common.runtime import RunContext
 from common.train import make_fabric
@@ -37,6 +38,8 @@ from t2ieval_r1.evaluate.results import correlation_as_zero, is_rank_correlation
 from t2ieval_r1.grpo import GRPOConfig, GRPOTrainer
 from t2ieval_r1.grpo.checkpoint import NOT_IN_RESUME_KEY
 from t2ieval_r1.grpo.model import PolicySpec, build_policy, policy_source
+from t2ieval_r1.grpo.model import start_path as policy_start
+from t2ieval_r1.tasks.evaluate_after import effective_params, evaluate_cached, evaluate_exported, summary_of
 
 __all__ = ["checkpoint_root", "correlation_gain", "log_samples", "meta_evaluation", "run"]
 
@@ -53,14 +56,6 @@ def meta_evaluation(
     ``meta_eval_start_answer/``: ``out["answer_readout"]`` holds the trained / start / gain
     numbers of that readout.
     """
-    from t2ieval_r1.grpo.model import start_path as policy_start
-    from t2ieval_r1.tasks.evaluate_after import (
-        effective_params,
-        evaluate_cached,
-        evaluate_exported,
-        summary_of,
-    )
-
     params = dict(OmegaConf.to_container(params, resolve=True) if isinstance(params, DictConfig) else params)
     also_answer = effective_params(params)["readout"] == "expected" and params.get("predictions") is None
     answer_params = {**params, "readout": "answer"}
@@ -123,8 +118,6 @@ def checkpoint_root(
 def log_samples(ctx: RunContext, samples: list[dict[str, Any]], items: list[Any]) -> None:
     """``samples.png`` (the images of the last step's sampled items, one grid) and the samples as a
     table with each item's images, both to the run's logger."""
-    from common.models.pretrain.flow import contact_sheet
-
     if not samples:
         return
     per_item = [contact_sheet(list(it.images), columns=len(it.images), scale=1) for it in items]

@@ -31,6 +31,7 @@ from common.world.levels import run_level
 from t2ieval_r1.data import corpus_at_level, load_corpus
 from t2ieval_r1.grpo.model import PolicySpec, build_policy, policy_source
 from t2ieval_r1.sft import train_evaluator_sft
+from t2ieval_r1.tasks.evaluate_after import evaluate_exported
 
 __all__ = ["run"]
 
@@ -89,8 +90,6 @@ def run(
     bundle.save_pretrained(evaluator)
     out: dict[str, Any] = {**params, **result, "evaluator": str(evaluator), "checkpoint_dir": str(root)}
     if meta_eval is not None:
-        from t2ieval_r1.tasks.evaluate_after import evaluate_exported
-
         out["meta_eval"] = evaluate_exported(cfg, ctx, evaluator, meta_eval)
     out["wall_s"] = round(time.perf_counter() - t0, 1)
     return out

@@ -45,6 +45,7 @@ from common.world.checker import clean_correct, detect_objects, upsample_for_che
 from common.world.geneval import color_presence, evaluate_prompt, score_geneval
 from common.world.levels import get_level
 from common.world.render import render_at
+from common.world.vocab import COLORS
 
 
 def images_to_uint8(images: list[Image.Image]) -> torch.Tensor:
@@ -396,8 +397,6 @@ def color_histograms(images: np.ndarray) -> np.ndarray:
     whose nearest colour is that world colour rather than another one or the image's background
     (its median colour). Where objects are does not enter it; which colours, and how much of
     each, does."""
-    from common.world.vocab import COLORS
-
     palette = np.asarray(list(COLORS.values()), dtype=np.float32) / 255.0  # [K, 3]
     n, h, w, _ = images.shape
     pixels = images.reshape(n, h * w, 3)

@@ -62,6 +62,7 @@ from common.world.raters import (
     pairwise_agreement,
 )
 from common.world.render import render
+from common.world.vocab import GENEVAL_TAGS
 
 T = TypeVar("T")
 Progress = Callable[[Iterable[Any], str, int], Iterable[Any]]
@@ -337,8 +338,6 @@ def _pairs(
 
 
 def _tag_cycle(i: int) -> str:
-    from common.world.vocab import GENEVAL_TAGS
-
     return GENEVAL_TAGS[i % len(GENEVAL_TAGS)]
 
 
