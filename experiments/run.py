@@ -77,7 +77,7 @@ def cluster_environment() -> dict[str, Any] | None:
     """Lightning's view of the cluster (:func:`common.engine.detect_cluster`: environment, ranks,
     world size, main address) when a launcher or cluster variable is set, else ``None`` (a single
     local process)."""
-    # lazy: common.tracking pulls in scipy (~2.8 s); run.py must start fast for the usage path
+    # lazy: common.tracking pulls in scipy (~2.8 s); the CLI must start fast for its usage path
     from common.tracking import RANK_VARIABLES
 
     if not any(os.environ.get(key) for key in (*RANK_VARIABLES, *CLUSTER_VARIABLES)):
@@ -95,7 +95,7 @@ def run_metadata(cfg: Any, *, hydra: Any = None, threads: int | None = None) -> 
     and task ids, resources; ``None`` outside SLURM). :func:`execute` adds how the run ended."""
     from omegaconf import OmegaConf
 
-    # lazy: common.engine pulls in torch + lightning (~3.3 s); run.py must start fast for the usage path
+    # lazy: common.engine pulls in torch + lightning (~3.3 s); the CLI must start fast for its usage path
     from common.engine import slurm_job
 
     job = None
@@ -145,7 +145,7 @@ def execute(cfg: Any, run_dir: Path, *, hydra: Any = None) -> dict[str, Any]:
     runs."""
     from hydra.utils import instantiate
 
-    # lazy: runtime (omegaconf) and tracking (scipy), ~3 s; run.py must start fast for the usage path
+    # lazy: runtime (omegaconf) and tracking (scipy), ~3 s; the CLI must start fast for its usage path
     from common.runtime import (
         RunContext,
         RunSettings,
