@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,8 @@ import pytest
 from hydra import compose, initialize_config_dir
 from hydra.utils import get_class
 from omegaconf import OmegaConf
+
+from tests.test_entrypoint import run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 CONF = ROOT / "conf"
@@ -129,14 +130,7 @@ def _run(*args: str, env_extra: dict[str, str] | None = None) -> subprocess.Comp
     env.update(env_extra or {})
     if "SLURM_CPUS_PER_TASK" in env:
         env.pop("T2I_THREADS", None)
-    return subprocess.run(
-        [sys.executable, "-m", "experiments.run", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=env,
-    )
+    return run_cli(*args, env=env)
 
 
 def test_run_json_records_a_completed_and_a_failed_run(tmp_path: Path) -> None:

@@ -77,11 +77,7 @@ def curve_figure(run_dir: Path, out: Path, title: str) -> Path | None:
     for ax in list(axes.flat)[len(names) :]:
         ax.axis("off")
     fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=100)
-    plt.close(fig)
-    return out
+    return _save(plt, fig, out)
 
 
 def score_values(run_dir: Path, source: ScoreSource, metrics: Mapping[str, Any] | None) -> dict[float, float]:
@@ -124,6 +120,11 @@ def score_figure(counts: Mapping[float, float], out: Path, title: str) -> Path |
     ax.set_xlabel("score")
     ax.set_ylabel("count")
     ax.set_title(title, fontsize=9)
+    return _save(plt, fig, out)
+
+
+def _save(plt: Any, fig: Any, out: Path) -> Path:
+    """Lay out ``fig``, write it to ``out`` (PNG, 100 dpi) and close it."""
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=100)
