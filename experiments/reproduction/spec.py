@@ -29,6 +29,7 @@ from typing import Any, Literal
 import yaml
 
 from common.config import ConfigError, to_dataclass
+from common.presets import preset_path
 
 __all__ = [
     "DECLARATIONS",
@@ -44,7 +45,7 @@ __all__ = [
     "load_declarations",
 ]
 
-DECLARATIONS = Path(__file__).resolve().parents[2] / "conf" / "reproduce" / "tables.yaml"
+DECLARATIONS = preset_path("reproduce", "tables")
 """The project's declarations (``conf/reproduce/tables.yaml``)."""
 
 
