@@ -1,4 +1,6 @@
 """FIRM's Base-and-Bonus RL of image generators and editors (docs/papers/firm.md §4-5).
 
 * ``items``: :class:`RLItem` (a prompt or an edit, with the world's truth) and seeded sources.
+* ``critics``: :class:`Critic` (1-5 scores per RM mode): world oracle, reward server, annotators.
+* ``rewards``: :class:`RewardConfig` presets (CME, QMA, linear ablations): scores -> rewards in [0, 1].
 """
