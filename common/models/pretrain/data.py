@@ -415,8 +415,9 @@ def edit_verdict(
     changed by :data:`RESIZE_AREA_RATIO` in the requested direction against ``source_image``
     (rendered from the source scene when not given). ``consistency``: every ``kept`` object is
     detected and there are no more detected objects than the target scene has. ``correct``:
-    both. ``kept_share``: share of kept objects detected (partial credit). ``shapes``: the shapes
-    the checker may read (the world level's; ``None``: all).
+    both. ``kept_share``: share of kept objects detected (partial credit). ``n_detected``: how
+    many objects the checker read in ``image``. ``shapes``: the shapes the checker may read (the
+    world level's; ``None``: all).
     """
     dets = detect_objects(upsample_for_checker(image), shapes=shapes)
     if triple.op == "resize":
@@ -434,4 +435,5 @@ def edit_verdict(
         "consistency": bool(consistency),
         "correct": bool(execution and consistency),
         "kept_share": float(np.mean(kept)) if kept else 1.0,
+        "n_detected": len(dets),
     }

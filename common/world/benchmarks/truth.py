@@ -37,9 +37,10 @@ relationship + 0.10 appearance) / 10`` (annotators of faithfulness are swayed a 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 from common.world.defects import as_defects, quality_scores
-from common.world.geneval import GenEvalPrompt, relative_position
+from common.world.geneval import GenEvalPrompt, Verdict, relative_position
 from common.world.sampling import truth_verdict
 from common.world.scene import Scene
 from common.world.shapes import object_bbox
@@ -129,10 +130,17 @@ def faithfulness_truth(prompt: GenEvalPrompt, scene: Scene, defects: object = No
 
 def generation_level(prompt: GenEvalPrompt, scene: Scene) -> int:
     """FIRM's generation (instruction-following) score 1-5 (module docstring)."""
-    verdict = truth_verdict(prompt, scene)
+    counts = {it.cls: sum(o.shape == it.cls for o in scene.objects) for it in prompt.include}
+    return generation_level_of(prompt, truth_verdict(prompt, scene), counts)
+
+
+def generation_level_of(prompt: GenEvalPrompt, verdict: Verdict, counts: Mapping[str, int]) -> int:
+    """:func:`generation_level` from a GenEval ``verdict`` and the number of objects of each
+    class the prompt includes (``counts``), however they were found: the scene's objects (the
+    truth) or the checker's detections (the RL oracle, :mod:`firm.rl.critics`)."""
     if verdict.correct:
         return 5
-    counts = {it.cls: sum(o.shape == it.cls for o in scene.objects) for it in prompt.include}
+    counts = {it.cls: int(counts.get(it.cls, 0)) for it in prompt.include}
     present = [counts[it.cls] > 0 for it in prompt.include]
     share = sum(present) / len(present)
     if share == 0:
