@@ -7,5 +7,5 @@
 * ``evaluate``: the held-out (prompt, noise) set scored by the world checker (never the reward
   model), paired-bootstrap gains, the report table, before/after contact sheets and curves.
 
-The trainer itself is model- and task-agnostic: :mod:`common.rl.flow_trainer`.
+The trainer itself is model- and task-agnostic: :mod:`common.flow_rl.trainer`.
 """

@@ -81,7 +81,9 @@ def edit_items(
     ``resolution`` pixels, seeded."""
     triples = world_edits(n, int(seed), list(kinds) if kinds else None, level=level)
     return [
-        RLItem(f"edit-{seed}-{i}", "edit", t.instruction, edit=t, source_image=render_at(t.source, resolution))
+        RLItem(
+            f"edit-{seed}-{i}", "edit", t.instruction, edit=t, source_image=render_at(t.source, resolution)
+        )
         for i, t in enumerate(triples)
     ]
 

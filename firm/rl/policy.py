@@ -13,12 +13,12 @@ from typing import Any
 import torch
 from PIL import Image
 
+from common.flow_rl.policy import FlowPolicy
+from common.flow_rl.rollout import rollout
 from common.models.builders import build_model, load_model
 from common.models.pretrain import available_bases
 from common.models.source import ModelSource, resolve_path, role_model
 from common.runtime import RunSettings
-from common.rl.flow_policy import FlowPolicy
-from common.rl.flow_rollout import rollout
 from firm.rl.items import RLItem
 
 __all__ = ["ROLE_OF_KIND", "load_policy_bundle", "policy_sampler"]
@@ -32,7 +32,11 @@ def load_policy_bundle(source: Any, kind: str, settings: RunSettings) -> Any:
     role = ROLE_OF_KIND[kind]
     src = ModelSource.from_config(source)
     dtype = src.dtype or settings.scale.dtype
-    name = src.name if src.name is not None else (role_model(role, settings) if src.kind in ("base", "preset") else None)
+    name = (
+        src.name
+        if src.name is not None
+        else (role_model(role, settings) if src.kind in ("base", "preset") else None)
+    )
     if src.kind == "preset" or (src.kind == "base" and name not in available_bases()):
         # a conf/model preset (the paper's hub checkpoints carry their spec overrides there)
         return build_model(str(name), **({"dtype": dtype} if dtype else {}), **dict(src.overrides))

@@ -2,7 +2,7 @@
 (docs/papers/firm.md §4-5).
 
 1. Policy: ``task.policy`` (:func:`firm.rl.policy.load_policy_bundle`; default the scale's
-   generator / editor) wrapped in a :class:`~common.rl.flow_policy.FlowPolicy` (LoRA adapters for
+   generator / editor) wrapped in a :class:`~common.flow_rl.policy.FlowPolicy` (LoRA adapters for
    the trained and old policies, the base as reference).
 2. Critic: ``task.critic`` (:class:`firm.rl.critics.CriticConfig`: ``oracle`` (the world's truth
    read from pixels, with rater noise), ``server`` (the trained FIRM RMs behind the reward
@@ -10,8 +10,8 @@
    row), ``openai`` (any OpenAI-compatible endpoint)); reward: ``task.reward``
    (:class:`firm.rl.rewards.RewardConfig`: ``qma`` for generation, ``cme`` for editing, and the
    ablations).
-3. Training: :class:`common.rl.flow_trainer.FlowRLTrainer` with ``task.rl``
-   (:class:`~common.rl.flow_trainer.FlowRLConfig`; its seed is the run's ``seed``), on a seeded
+3. Training: :class:`common.flow_rl.trainer.FlowRLTrainer` with ``task.rl``
+   (:class:`~common.flow_rl.trainer.FlowRLConfig`; its seed is the run's ``seed``), on a seeded
    stream of world prompts / edits at the run's ``world.level``.
 4. Evaluation, never by the critic: the world checker on ``task.eval`` held-out (prompt, noise)
    pairs (:class:`firm.rl.evaluate.HeldOut`), the start policy and the trained one on the same
@@ -37,8 +37,8 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from common.config import to_dataclass
-from common.rl.flow_policy import FlowPolicy
-from common.rl.flow_trainer import FlowRLConfig, FlowRLTrainer, RewardBatch
+from common.flow_rl import FlowRLConfig, FlowRLTrainer, RewardBatch
+from common.flow_rl.policy import FlowPolicy
 from common.run_checkpoints import run_checkpoint_root
 from common.runtime import RunContext
 from common.train import make_fabric
@@ -105,7 +105,7 @@ def run(
     critic: Mapping[str, Any] | None = None,
     reward: Any = None,
     rl: Mapping[str, Any] | None = None,
-    eval: Mapping[str, Any] | None = None,  # noqa: A002  (the config key)
+    eval: Mapping[str, Any] | None = None,
     resume: str = "auto",
     checkpoint_dir: str | None = None,
     export: bool = True,
@@ -120,7 +120,9 @@ def run(
     rl_cfg = to_dataclass(FlowRLConfig, {**dict(_plain(rl) or {}), "seed": int(ctx.seed)}, "task.rl")
     eval_cfg = to_dataclass(EvalConfig, _plain(eval) or {}, "task.eval")
     critic_cfg = to_dataclass(CriticConfig, _plain(critic) or {}, "task.critic")
-    reward_cfg: RewardConfig = reward_config(_plain(reward) if reward is not None else ("qma" if kind == "gen" else "cme"), kind)
+    reward_cfg: RewardConfig = reward_config(
+        _plain(reward) if reward is not None else ("qma" if kind == "gen" else "cme"), kind
+    )
 
     t0 = time.perf_counter()
     fabric = make_fabric(cfg.engine)
@@ -140,13 +142,31 @@ def run(
     def batch_fn(step: int) -> list[Any]:
         per_rank_seed = int(ctx.seed) * 1_000 + fabric.global_rank
         _, items = next(
-            training_items(kind, rl_cfg.prompts_per_iteration, per_rank_seed, level=level, resolution=resolution, start=step)
+            training_items(
+                kind,
+                rl_cfg.prompts_per_iteration,
+                per_rank_seed,
+                level=level,
+                resolution=resolution,
+                start=step,
+            )
         )
         return items
 
     held = HeldOut(kind, eval_cfg.prompts, tuple(eval_cfg.noise_seeds), level=level, resolution=resolution)
-    watch = HeldOut(kind, min(eval_cfg.every_prompts, eval_cfg.prompts), tuple(eval_cfg.noise_seeds[:1]), level=level, resolution=resolution)
-    sampler = policy_sampler(flow_policy, num_steps=eval_cfg.sample_steps, sampler=rl_cfg.sampler, guidance_scale=eval_cfg.guidance_scale)
+    watch = HeldOut(
+        kind,
+        min(eval_cfg.every_prompts, eval_cfg.prompts),
+        tuple(eval_cfg.noise_seeds[:1]),
+        level=level,
+        resolution=resolution,
+    )
+    sampler = policy_sampler(
+        flow_policy,
+        num_steps=eval_cfg.sample_steps,
+        sampler=rl_cfg.sampler,
+        guidance_scale=eval_cfg.guidance_scale,
+    )
     headline = "strict" if kind == "gen" else "correct"
 
     def watch_fn(_: FlowPolicy, step: int) -> dict[str, float]:
@@ -158,7 +178,12 @@ def run(
     t_eval_start = time.perf_counter() - t0
 
     root, key = run_checkpoint_root(
-        cfg, resume, checkpoint_dir, ctx.run_dir / "checkpoint", str(getattr(bundle, "name_or_path", "")), NOT_IN_RESUME_KEY
+        cfg,
+        resume,
+        checkpoint_dir,
+        ctx.run_dir / "checkpoint",
+        str(getattr(bundle, "name_or_path", "")),
+        NOT_IN_RESUME_KEY,
     )
     trainer = FlowRLTrainer(
         flow_policy,
@@ -179,10 +204,18 @@ def run(
     end = held.evaluate(sampler)
     ceiling = held.ceiling() if eval_cfg.ceiling else None
     t_eval_end = time.perf_counter() - t0
-    trained_texts = {it.prompt for step in range(train["steps"]) for it in batch_fn(step)} if kind == "gen" else None
-    columns = ("strict", "correct", "requirement_share") if kind == "gen" else ("execution", "consistency", "correct", "lazy")
+    trained_texts = (
+        {it.prompt for step in range(train["steps"]) for it in batch_fn(step)} if kind == "gen" else None
+    )
+    columns = (
+        ("strict", "correct", "requirement_share")
+        if kind == "gen"
+        else ("execution", "consistency", "correct", "lazy")
+    )
     gains = {c: paired_gain(start.records, end.records, c, trained_texts=trained_texts) for c in columns}
-    table = report_table(start.records, end.records, ceiling=ceiling.records if ceiling else None, trained_texts=trained_texts)
+    table = report_table(
+        start.records, end.records, ceiling=ceiling.records if ceiling else None, trained_texts=trained_texts
+    )
 
     out_policy = None
     if fabric.global_rank == 0:
@@ -197,7 +230,9 @@ def run(
                 "n_pairs": held.n_pairs,
             },
         )
-        (ctx.run_dir / "report.md").write_text(_report(cfg, kind, critic_cfg, reward_cfg, rl_cfg, held, table))
+        (ctx.run_dir / "report.md").write_text(
+            _report(cfg, kind, critic_cfg, reward_cfg, rl_cfg, held, table)
+        )
         sheet = held.sheet(start, end, k=eval_cfg.grid)
         sheet.save(ctx.path("before_after.png"))
         ctx.log_image("before_after", ctx.run_dir / "before_after.png", caption="start | end")
@@ -231,9 +266,19 @@ def run(
 
 
 def _report(
-    cfg: DictConfig, kind: str, critic: CriticConfig, reward: RewardConfig, rl: FlowRLConfig, held: HeldOut, table: str
+    cfg: DictConfig,
+    kind: str,
+    critic: CriticConfig,
+    reward: RewardConfig,
+    rl: FlowRLConfig,
+    held: HeldOut,
+    table: str,
 ) -> str:
-    what = "GenEval-world strict (clean) accuracy" if kind == "gen" else "ground-truth edit execution / consistency"
+    what = (
+        "GenEval-world strict (clean) accuracy"
+        if kind == "gen"
+        else "ground-truth edit execution / consistency"
+    )
     return (
         f"# {cfg.exp_name}\n\n"
         f"{rl.algorithm}, critic `{critic.name}`, reward `{reward.name}`, {rl.steps} steps x "

@@ -27,9 +27,9 @@ from typing import Any
 
 import torch
 
+from common.flow_rl.policy import FlowPolicy, PolicyName
 from common.models.image_sampling import flow_sigmas
 from common.models.t2i import Conditioning, tensor_to_pil
-from common.rl.flow_policy import FlowPolicy, PolicyName
 from common.rl.flow_sde import sde_step_with_logprob
 
 __all__ = ["SAMPLERS", "Rollout", "dpm2_step", "rollout"]

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import warnings
 from collections.abc import Iterator
 from typing import Any, Literal
 
@@ -56,7 +57,9 @@ class FlowPolicy(torch.nn.Module):
         self.uses_lora = lora is not None
         if lora is not None:
             add_lora(self.transformer, lora)
-            add_lora(self.transformer, lora, adapter_name=OLD_ADAPTER)
+            with warnings.catch_warnings():  # peft warns that a second adapter is being added: intended
+                warnings.filterwarnings("ignore", message="Already found a `peft_config`")
+                add_lora(self.transformer, lora, adapter_name=OLD_ADAPTER)
             self.transformer.set_adapter(lora.adapter_name)
             self._adapter = lora.adapter_name
             self.copies = torch.nn.ModuleDict()
@@ -84,7 +87,11 @@ class FlowPolicy(torch.nn.Module):
         params = dict(self.transformer.named_parameters())
         marker = f".{self._adapter}."
         sources = [p for n, p in params.items() if "lora_" in n and marker in n]
-        targets = [params[n.replace(marker, f".{OLD_ADAPTER}.")] for n, p in params.items() if "lora_" in n and marker in n]
+        targets = [
+            params[n.replace(marker, f".{OLD_ADAPTER}.")]
+            for n, p in params.items()
+            if "lora_" in n and marker in n
+        ]
         return targets, sources
 
     # ---- parameters ----------------------------------------------------------------------------
@@ -98,7 +105,9 @@ class FlowPolicy(torch.nn.Module):
     def trainable_state(self) -> dict[str, torch.Tensor]:
         """The current policy's trained weights (adapter or transformer), detached copies."""
         if self.uses_lora:
-            return {k: v.detach().clone() for k, v in lora_state_dict(self.transformer, self._adapter).items()}
+            return {
+                k: v.detach().clone() for k, v in lora_state_dict(self.transformer, self._adapter).items()
+            }
         return {k: v.detach().clone() for k, v in self.transformer.state_dict().items()}
 
     def old_state(self) -> dict[str, torch.Tensor]:
