@@ -397,7 +397,9 @@ class ModelOptions:
 
     source: str = "base"
     """:func:`firm.rm.sources.resolve_source`: ``base`` (the scale's untrained RM base),
-    ``base:<name>``, an RM run directory, a saved model directory or a hub id."""
+    ``rm:gen`` / ``rm:edit`` (the scale's trained FIRM-Gen / FIRM-Edit RM, trained on first use
+    and cached: :func:`firm.rm.cache.ensure_rm`), ``base:<name>``, an RM run directory, a saved
+    model directory or a hub id."""
     template: str | None = None
     """RM prompt template (``None``: the scale's, :func:`firm.rm.sources.resolve_template`)."""
     batch_size: int = 8

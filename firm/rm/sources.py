@@ -7,6 +7,10 @@ there); :func:`resolve_source` turns it into what :func:`common.models.builders.
   pretrained ``tiny_qwen3_vl`` base (built on first use, :func:`common.models.pretrain.ensure_base`),
   at ``scale=paper`` the preset's hub id (``Qwen/Qwen3-VL-8B-Instruct``);
 * ``base:<name>``: the pretrained base ``<name>`` of ``conf/pretrain``;
+* ``rm:edit`` / ``rm:gen``: the trained FIRM-Edit / FIRM-Gen RM of the run's scale and world
+  level, i.e. ``+exp=firm_edit_rm`` / ``+exp=firm_gen_rm`` trained on first use and cached under
+  ``<cache_dir>/rms`` (:func:`firm.rm.cache.ensure_rm`); resolves to its exported ``rm/``. Handled
+  here, before :class:`~common.models.source.ModelSource` parsing (``rm`` is not a model kind);
 * a run directory of ``+exp=firm_edit_rm`` / ``+exp=firm_gen_rm`` (it holds ``rm/``): its exported RM;
 * a model directory (it holds ``config.json``) or a hub id: as it is (``path:<dir>`` /
   ``hub:<id>`` say which explicitly).
@@ -23,15 +27,29 @@ from omegaconf import OmegaConf
 from common.models.source import ModelSource, ModelSourceError, resolve_path
 from common.runtime import RunSettings
 
-__all__ = ["RM_EXPORT_DIR", "resolve_source", "resolve_template", "run_seed"]
+__all__ = ["RM_EXPORT_DIR", "RM_PREFIX", "resolve_source", "resolve_template", "run_seed"]
 
 RM_EXPORT_DIR = "rm"
 """Where an RM run exports its trained model, inside the run directory."""
+RM_PREFIX = "rm:"
+"""The prefix of a cached trained RM source (``rm:edit`` / ``rm:gen``; module docstring)."""
 
 
 def resolve_source(source: str, settings: RunSettings | None = None) -> str:
     """A local directory or hub id for ``source`` (module docstring; a ``preset`` is refused: an RM
-    starts from weights)."""
+    starts from weights). ``rm:<kind>`` trains the RM of that kind on first use (minutes at
+    ``scale=tiny``) and returns the cached model's directory."""
+    if isinstance(source, str) and source.strip().startswith(RM_PREFIX):
+        # lazy: firm.rm.cache runs firm.tasks.rm, which imports this module
+        from firm.rm.cache import RM_KINDS, ensure_rm
+
+        kind = source.strip()[len(RM_PREFIX) :].strip()
+        if kind not in RM_KINDS:
+            raise ModelSourceError(
+                f"task.model {source!r}: unknown RM kind {kind!r}; valid: "
+                + ", ".join(f"{RM_PREFIX}{k}" for k in RM_KINDS)
+            )
+        return str(ensure_rm(kind, settings) / RM_EXPORT_DIR)
     spec = ModelSource.from_config(source, "task.model")
     if spec.kind == "preset":
         raise ModelSourceError(
@@ -42,7 +60,11 @@ def resolve_source(source: str, settings: RunSettings | None = None) -> str:
 
 
 def run_seed(source: str) -> int | None:
-    """The ``seed`` of the RM run that ``source`` points into (``None`` when it is not a run)."""
+    """The ``seed`` of the RM run that ``source`` points into (``None`` when it is not a run, and
+    for an unresolved ``rm:<kind>``: pass its resolved directory, a cached RM keeps its run's
+    ``config.yaml`` beside ``rm/``)."""
+    if isinstance(source, str) and source.strip().startswith(RM_PREFIX):
+        return None
     spec = ModelSource.from_config(source, "task.model")
     if spec.kind != "path":
         return None

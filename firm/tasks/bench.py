@@ -129,7 +129,7 @@ def _judge_row(
                 columns = [c for d in domains for c in DOMAINS[d] if c in items]
                 verdicts.update(_judge_columns(annotator, columns, items, ctx, spec.name, **kw))
                 used.update({d: path for d in domains})
-                seed_of = seed_of if seed_of is not None else run_seed(source)
+                seed_of = seed_of if seed_of is not None else run_seed(path)  # rm:<kind> too
                 del annotator, bundle
         labels.append(seed_of)
         _write_predictions(ctx, spec.name, k, verdicts, items)
