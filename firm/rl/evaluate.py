@@ -458,6 +458,7 @@ def report_table(
     end: Sequence[Mapping[str, Any]],
     *,
     ceiling: Sequence[Mapping[str, Any]] | None = None,
+    baselines: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
     trained_texts: Iterable[str] | None = None,
     n_resamples: int = 1000,
     seed: int = 0,
@@ -468,7 +469,8 @@ def report_table(
     ``chance`` (the end images against prompts shuffled within tag), ``ceiling`` (ground-truth
     renders, when given), ``gain`` (``+x [lo, hi]``, percentage points, paired 95% interval) and,
     with ``trained_texts``, ``gain (unseen prompts)``. edit: columns execution / consistency /
-    correct / lazy rate, same rows without chance.
+    correct / lazy rate, same rows without chance. ``baselines``: more reference rows by name
+    (e.g. ``copy source``, the edit analogue of chance), after ``ceiling``.
     """
     gen = bool(start) and start[0]["kind"] == "gen"
     texts = list(trained_texts) if trained_texts is not None else None
@@ -485,6 +487,7 @@ def report_table(
         rows.append(("chance", row(summarize(end)["chance"])))
         if ceiling:
             rows.append(("ceiling", row(summarize(ceiling))))
+        rows += [(name, row(summarize(recs))) for name, recs in (baselines or {}).items()]
         g = paired_gain(start, end, "strict", **kw)
         rows.append(("gain", [_gain_cell(g), *(_gain_cell(g["per_tag"].get(t)) for t in tags)]))
         if texts is not None:
@@ -500,6 +503,7 @@ def report_table(
         rows += [("start", row(summarize(start))), ("end", row(summarize(end)))]
         if ceiling:
             rows.append(("ceiling", row(summarize(ceiling))))
+        rows += [(name, row(summarize(recs))) for name, recs in (baselines or {}).items()]
         gains = {c: paired_gain(start, end, c, **kw) for c in EDIT_COLUMNS}
         rows.append(("gain", [_gain_cell(gains[c]) for c in EDIT_COLUMNS]))
         if texts is not None:

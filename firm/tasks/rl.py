@@ -44,7 +44,14 @@ from common.runtime import RunContext
 from common.train import make_fabric
 from common.world.levels import run_level
 from firm.rl.critics import CriticConfig, build_critic
-from firm.rl.evaluate import HeldOut, paired_gain, plot_curves, report_table
+from firm.rl.evaluate import (
+    HeldOut,
+    copy_source_sampler,
+    paired_gain,
+    plot_curves,
+    report_table,
+    summarize,
+)
 from firm.rl.items import ITEM_KINDS, training_items
 from firm.rl.policy import load_policy_bundle, policy_sampler
 from firm.rl.rewards import RewardConfig, reward_config, rewards_from_scores
@@ -203,6 +210,8 @@ def run(
     t0 = time.perf_counter()
     end = held.evaluate(sampler)
     ceiling = held.ceiling() if eval_cfg.ceiling else None
+    # the edit analogue of chance: returning the source unchanged (execution ~0, consistency high)
+    baselines = {"copy source": held.evaluate(copy_source_sampler).records} if kind == "edit" else {}
     t_eval_end = time.perf_counter() - t0
     trained_texts = (
         {it.prompt for step in range(train["steps"]) for it in batch_fn(step)} if kind == "gen" else None
@@ -214,7 +223,11 @@ def run(
     )
     gains = {c: paired_gain(start.records, end.records, c, trained_texts=trained_texts) for c in columns}
     table = report_table(
-        start.records, end.records, ceiling=ceiling.records if ceiling else None, trained_texts=trained_texts
+        start.records,
+        end.records,
+        ceiling=ceiling.records if ceiling else None,
+        baselines=baselines,
+        trained_texts=trained_texts,
     )
 
     out_policy = None
@@ -226,12 +239,14 @@ def run(
                 "start": start.summary(),
                 "end": end.summary(),
                 "ceiling": ceiling.summary() if ceiling else None,
+                **{name: summarize(recs) for name, recs in baselines.items()},
                 "gains": gains,
                 "n_pairs": held.n_pairs,
             },
         )
+        legend = [f"#{i}: {it.prompt}" for i, it in enumerate(held.items[: eval_cfg.grid])]
         (ctx.run_dir / "report.md").write_text(
-            _report(cfg, kind, critic_cfg, reward_cfg, rl_cfg, held, table)
+            _report(cfg, kind, critic_cfg, reward_cfg, rl_cfg, held, table, legend)
         )
         sheet = held.sheet(start, end, k=eval_cfg.grid)
         sheet.save(ctx.path("before_after.png"))
@@ -273,6 +288,7 @@ def _report(
     rl: FlowRLConfig,
     held: HeldOut,
     table: str,
+    legend: list[str],
 ) -> str:
     what = (
         "GenEval-world strict (clean) accuracy"
@@ -287,4 +303,7 @@ def _report(
         f"world level `{held.level}`, read by the world checker (never the critic): {what}, in percent; "
         "gain = end - start on the same pairs with a paired bootstrap 95% interval.\n\n"
         f"{table}\n"
+        f"`before_after.png` ({'source | ' if kind == 'edit' else ''}start | end, first noise seed):\n\n"
+        + "\n".join(f"- {line}" for line in legend)
+        + "\n"
     )
