@@ -20,10 +20,13 @@ from omegaconf import OmegaConf
 
 from common.config import CONFIG_KEY, ConfigError, config_class, validate_tree
 from common.engine import EngineConfig
+from common.flow_rl import FlowRLConfig
 from common.models.pretrain.config import CONFIG_CLASSES, available_bases, load_pretrain_config
 from common.sft import SFTConfig
+from firm.rl.critics import CriticConfig
 from firm.rm.data import CuratedData
 from firm.serve.config import ServeConfig
+from firm.tasks.rl import EvalConfig
 from t2ieval_r1.grpo import GRPOConfig
 from t2ieval_r1.grpo.model import PolicySpec
 from t2ieval_r1.sft import WarmupSpec
@@ -39,6 +42,18 @@ NAMED: dict[str, dict[str, type]] = {
     "firm_edit_rm": {"task.sft": SFTConfig, "task.data": CuratedData},
     "firm_gen_rm": {"task.sft": SFTConfig, "task.data": CuratedData},
     "firm_serve": {"task": ServeConfig},
+    "firm_gen_rl": {
+        "critic": CriticConfig,
+        "task.critic": CriticConfig,
+        "task.rl": FlowRLConfig,
+        "task.eval": EvalConfig,
+    },
+    "firm_edit_rl": {
+        "critic": CriticConfig,
+        "task.critic": CriticConfig,
+        "task.rl": FlowRLConfig,
+        "task.eval": EvalConfig,
+    },
 }
 """Experiment name prefix -> the nodes it must name, beside ``engine`` (every experiment)."""
 

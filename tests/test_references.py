@@ -53,6 +53,10 @@ ALLOWED = {
     "preprocessor_config.json": "the image-processor config of a hub VLM repository",
     "t2i-eval-bench.json": "a file of the real T2I-Eval-Bench release, not shipped here",
     "scores.json": "a file of the real T2I-Eval-Bench release, not shipped here",
+    "train_log.json": "a training run's per-step log (firm/tasks/rm.py, firm/tasks/rl.py)",
+    "rm_card.json": "the card beside a cached trained reward model (firm/rm/cache.py)",
+    "report.md": "an RL run's held-out table (firm/tasks/rl.py)",
+    "heldout.json": "an RL run's held-out summaries and paired gains (firm/tasks/rl.py)",
 }
 
 FORBIDDEN = {

@@ -398,7 +398,8 @@ class ModelOptions:
     source: str = "base"
     """:func:`firm.rm.sources.resolve_source`: ``base`` (the scale's untrained RM base),
     ``rm:gen`` / ``rm:edit`` (the scale's trained FIRM-Gen / FIRM-Edit RM, trained on first use
-    and cached: :func:`firm.rm.cache.ensure_rm`), ``base:<name>``, an RM run directory, a saved
+    and cached: :func:`firm.rm.cache.ensure_rm`; ``rm`` alone: the one of the run's kind),
+    ``base:<name>``, an RM run directory, a saved
     model directory or a hub id."""
     template: str | None = None
     """RM prompt template (``None``: the scale's, :func:`firm.rm.sources.resolve_template`)."""
@@ -452,7 +453,7 @@ def _server(o: ServerOptions, kind: str, settings: RunSettings, level: str | Non
 
 
 def _model(o: ModelOptions, kind: str, settings: RunSettings, level: str | None) -> Critic:
-    path = resolve_source(o.source, settings)
+    path = resolve_source(f"rm:{kind}" if o.source == "rm" else o.source, settings)
     bundle = load_vlm(path, dtype=settings.scale.dtype, device=settings.scale.device)
     annotator = model_annotator(bundle, f"critic:{path}", o.batch_size)
     template = resolve_template(o.template, settings)
