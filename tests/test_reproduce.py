@@ -55,6 +55,13 @@ def test_declarations_load_and_every_run_composes(tmp_path: Path) -> None:
     quick = {r.exp for r in plan_runs(decl, select_tables(decl, "quick", None), "quick", tmp_path)[0]}
     assert "t2ieval_r1_grpo_discrete" not in quick  # an ablation: full profile only
     assert "t2ieval_r1_reward_ablation" not in {t.name for t in select_tables(decl, "quick", None)}
+    # the FIRM RL tables are real tables now: the main rows in quick, the controls and ablations in full
+    assert not any(t.placeholder for t in decl.tables if t.name.startswith("firm_rl_"))
+    assert {"firm_edit_rl", "firm_edit_rl_base_critic", "firm_gen_rl", "firm_gen_rl_base_critic"} <= quick
+    assert not {e for e in quick if e.endswith(("_oracle", "_linear_equal", "_quality_sum", "_flowgrpo"))}
+    assert "firm_rl_table5" not in {t.name for t in select_tables(decl, "quick", None)}
+    full = {r.exp for r in plan_runs(decl, select_tables(decl, "full", None), "full", tmp_path)[0]}
+    assert {e for e in EXPERIMENTS if e.startswith(("firm_gen_rl", "firm_edit_rl"))} <= full
 
 
 def test_a_bad_declaration_names_its_key(tmp_path: Path) -> None:
@@ -133,20 +140,25 @@ def test_rendering_writes_md_csv_tex_with_paper_rows_and_intervals(tmp_path: Pat
 
 
 def test_placeholders_render_as_not_yet_reproduced(tmp_path: Path) -> None:
-    decl = load_declarations()
-    for name, missing in (("firm_rl_table3", "firm_edit_rl"), ("firm_rl_table4", "firm_gen_rl")):
-        table = decl.table(name)
-        assert table.placeholder is not None and not table.runs
-        rendered = placeholder_table(table, table.placeholder, sorted(EXPERIMENTS))
-        write_table(rendered, tmp_path)
-        for suffix in ("md", "csv", "tex"):
-            text = (tmp_path / f"{name}.{suffix}").read_text()
-            assert NOT_YET_REPRODUCED in text
-            assert missing.replace("_", r"\_" if suffix == "tex" else "_") in text
-        assert "FIRM RL Tables 3/4/5: not yet reproduced (experiment" in (tmp_path / f"{name}.md").read_text()
+    slot = {
+        "name": "slot_fixture",
+        "title": "A slot",
+        "placeholder": {"reason": "Slot X", "requires": ["no_such_exp"]},
+    }
+    table = to_dataclass(TableSpec, slot)
+    assert table.placeholder is not None and not table.runs
+    rendered = placeholder_table(table, table.placeholder, sorted(EXPERIMENTS))
+    write_table(rendered, tmp_path)
+    for suffix in ("md", "csv", "tex"):
+        text = (tmp_path / f"slot_fixture.{suffix}").read_text()
+        assert NOT_YET_REPRODUCED in text
+        assert "no_such_exp".replace("_", r"\_" if suffix == "tex" else "_") in text
+    assert (
+        "Slot X: not yet reproduced (experiment no_such_exp missing)"
+        in (tmp_path / "slot_fixture.md").read_text()
+    )
     # once the experiment exists, the slot says so instead of "missing"
-    table = decl.table("firm_rl_table3")
-    rendered = placeholder_table(table, table.placeholder, ["firm_edit_rl"])  # type: ignore[arg-type]
+    rendered = placeholder_table(table, table.placeholder, ["no_such_exp"])  # type: ignore[arg-type]
     assert "missing" not in rendered.markdown() and NOT_YET_REPRODUCED in rendered.markdown()
 
 
@@ -205,3 +217,181 @@ def test_quick_profile_of_the_tifa_table_end_to_end(tmp_path: Path) -> None:
     assert (results / "tables" / "tifa_meta_eval.csv").is_file()
     assert (results / "tables" / "tifa_meta_eval.tex").is_file()
     assert main(["--only", "tifa_meta_eval", "--results", str(results), "--dry-run"]) == 0
+
+
+# ------------------------------------------------------------------------------- FIRM RL tables
+
+
+def _rl_records(kind: str, rate: float, *, lazy: bool = False) -> list[dict]:
+    """Held-out records in the shape firm.rl.evaluate scores them: 4 items per tag (op) x 2 noise
+    seeds, the headline true for about ``rate`` of the pairs."""
+    from common.world.vocab import GENEVAL_TAGS
+
+    tags = GENEVAL_TAGS if kind == "gen" else ("add", "remove", "recolor")
+    out = []
+    for t, tag in enumerate(tags):
+        for i in range(4):
+            for s in (0, 1):
+                hit = ((t + 3 * i + s) % 8) < 8 * rate
+                base = {
+                    "kind": kind,
+                    "tag": tag,
+                    "item": f"{tag}{i}",
+                    "pair": f"{tag}{i}:{s}",
+                    "prompt": f"p {tag}{i}",
+                }
+                if kind == "gen":
+                    base |= {
+                        "strict": hit,
+                        "correct": hit or s == 0,
+                        "requirement_share": 0.5 + 0.5 * hit,
+                        "color_presence": None,
+                        "n_objects": 1,
+                        "chance_strict": False,
+                        "chance_correct": False,
+                    }
+                else:
+                    execution = hit and not lazy
+                    base |= {
+                        "execution": execution,
+                        "consistency": True if lazy else hit or s == 1,
+                        "correct": execution and (hit or s == 1),
+                        "lazy": lazy,
+                        "kept_share": 1.0,
+                        "edit_change": 0.0 if lazy else float(hit),
+                    }
+                out.append(base)
+    return out
+
+
+def _rl_metrics(kind: str, start: float, end: float, *, lazy: bool = False) -> dict:
+    """A metrics.json of firm.tasks.rl (its ``heldout`` part) from fake records."""
+    from firm.rl.evaluate import paired_gain, summarize
+
+    before, after = _rl_records(kind, start), _rl_records(kind, end, lazy=lazy)
+    columns = (
+        ("strict", "correct", "requirement_share")
+        if kind == "gen"
+        else ("execution", "consistency", "correct", "lazy")
+    )
+    return {
+        "kind": kind,
+        "heldout": {
+            "start": summarize(before),
+            "end": summarize(after),
+            "gains": {c: paired_gain(before, after, c, n_resamples=50) for c in columns},
+            "n_pairs": len(before),
+        },
+    }
+
+
+def _csv_cells(rendered) -> dict[tuple[str, str], dict[str, str]]:  # type: ignore[no-untyped-def]
+    return {(r["row"], r["column"]): r for r in csv.DictReader(io.StringIO(rendered.csv()))}
+
+
+def test_firm_rl_tables_render_from_the_rl_tasks_metrics(tmp_path: Path) -> None:
+    """Tables 3/4/5 read firm.tasks.rl's metrics.json (heldout.start / end / gains, as
+    firm.rl.evaluate.summarize and paired_gain write them), with the paper's rows beside."""
+    decl = load_declarations()
+
+    def render(name: str, metrics: dict[str, dict]):  # type: ignore[no-untyped-def]
+        table = decl.table(name)
+        assert {r.id for r in table.runs} == set(metrics), name
+        out = build_table(
+            table, {k: [v] for k, v in metrics.items()}, {}, source_label=lambda run, cells: "ours"
+        )
+        write_table(out, tmp_path)
+        return out, _csv_cells(out), (tmp_path / f"{name}.md").read_text()
+
+    # Table 3 (editing)
+    cme = _rl_metrics("edit", 0.25, 0.75)
+    edit = {
+        "cme": cme,
+        "base_critic": _rl_metrics("edit", 0.25, 0.5),
+        "oracle": _rl_metrics("edit", 0.25, 1.0),
+    }
+    out, cells, md = render("firm_rl_table3", edit)
+    labels = [r[0] for r in out.rows]
+    assert labels[:2] == ["start policy", "Qwen-Image-Edit-2509 (start) (paper)"]
+    assert labels[-1] == "RL, Qwen3-VL-32B critic (paper)" and "RL, oracle critic + CME (control)" in labels
+    assert float(cells[("start policy", "execution / GEdit G_SC")]["mean"]) == pytest.approx(
+        cme["heldout"]["start"]["execution"]
+    )
+    assert float(cells[("RL, FIRM-Edit RM + CME", "lazy rate")]["mean"]) == cme["heldout"]["end"]["lazy"]
+    assert float(cells[("RL, FIRM-Edit RM + CME", "correct / GEdit G_O")]["mean"]) == pytest.approx(
+        cme["heldout"]["end"]["correct"]
+    )
+    paper = cells[("FIRM-Qwen-Edit (FIRM-Edit-8B + CME) (paper)", "execution / GEdit G_SC")]
+    assert paper["mean"] == "8.25" and paper["status"] == "published"
+    assert cells[("RL, Qwen3-VL-8B critic (paper)", "ImgEdit (paper)")]["mean"] == "4.36"
+    assert cells[("RL, Qwen3-VL-8B critic (paper)", "lazy rate")]["status"] == "missing"  # no paper analog
+    assert cells[("RL, base-VLM critic", "GEdit G_PQ (paper)")]["status"] == "missing"  # paper-only column
+    assert "32 px" in md and "512 px" in md and "(paper)" in md
+
+    # Table 4 (generation): strict overall and per tag
+    qma = _rl_metrics("gen", 0.25, 0.75)
+    gen = {"qma": qma, "base_critic": _rl_metrics("gen", 0.25, 0.5), "oracle": _rl_metrics("gen", 0.25, 1.0)}
+    out, cells, md = render("firm_rl_table4", gen)
+    end = qma["heldout"]["end"]
+    assert float(cells[("RL, FIRM-Gen RM + QMA", "strict overall / GenEval")]["mean"]) == pytest.approx(
+        end["strict"]
+    )
+    for tag, label in (
+        ("single_object", "single obj"),
+        ("counting", "counting"),
+        ("color_attr", "color attr"),
+    ):
+        assert float(cells[("RL, FIRM-Gen RM + QMA", label)]["mean"]) == pytest.approx(end["per_tag"][tag])
+        assert float(cells[("start policy", label)]["mean"]) == pytest.approx(
+            qma["heldout"]["start"]["per_tag"][tag]
+        )
+    assert cells[("SD3.5-Medium (start) (paper)", "strict overall / GenEval")]["mean"] == "0.52"
+    assert cells[("FIRM-SD3.5 (FIRM-Gen-8B + QMA) (paper)", "UniGenBench++ long (paper)")]["mean"] == "76.22"
+    assert cells[("FIRM-SD3.5 (FIRM-Gen-8B + QMA) (paper)", "counting")]["status"] == "missing"
+    assert cells[("RL, FIRM-Gen RM + QMA", "DPG-Bench (paper)")]["status"] == "missing"
+
+    # Table 5 (ablations): edit rows fill the edit columns, gen rows the gen ones; the lazy editor shows
+    lazy = _rl_metrics("edit", 0.25, 0.75, lazy=True)
+    ablation = {
+        "cme": cme,
+        "linear_equal": lazy,
+        "linear_weighted": _rl_metrics("edit", 0.25, 0.5),
+        "qma": qma,
+        "instruction_only": _rl_metrics("gen", 0.25, 0.5),
+        "quality_sum": _rl_metrics("gen", 0.25, 0.25),
+        "flowgrpo": _rl_metrics("gen", 0.25, 0.375),
+    }
+    out, cells, md = render("firm_rl_table5", ablation)
+    assert float(cells[("edit, linear 0.5E + 0.5C", "lazy rate")]["mean"]) == 1.0
+    assert float(cells[("edit, linear 0.5E + 0.5C", "lazy gain")]["mean"]) == 1.0
+    assert float(cells[("edit, linear 0.5E + 0.5C", "execution")]["mean"]) == 0.0
+    assert float(cells[("gen, QMA (FIRM)", "strict gain")]["mean"]) == pytest.approx(
+        qma["heldout"]["gains"]["strict"]["gain"]
+    )
+    assert cells[("gen, QMA + Flow-GRPO", "execution")]["status"] == "missing"
+    assert cells[("edit, CME (FIRM)", "strict overall")]["status"] == "missing"
+    assert not any(r[1].startswith("paper") for r in out.rows)
+
+
+def test_firm_rl_published_numbers_are_the_documents() -> None:
+    """firm.rl.published holds docs/papers/firm.md §5's two tables, cell for cell."""
+    from firm.rl.published import PUBLISHED_RL_EDIT, PUBLISHED_RL_GEN, RL_EDIT_COLUMNS, RL_GEN_COLUMNS
+
+    doc = (CONF.parent / "docs" / "papers" / "firm.md").read_text()
+    section = doc[doc.index("## 5. RL") : doc.index("## 6.")]
+    tables: list[list[list[str]]] = []
+    for line in section.splitlines():
+        if line.startswith("|") and not line.startswith("|---"):
+            cells = [c.strip() for c in line.strip("|").split("|")]
+            if cells[0] in ("editing policy", "generation policy"):
+                tables.append([])
+            else:
+                tables[-1].append(cells)
+    assert len(tables) == 2
+    for rows, published, columns in (
+        (tables[0], PUBLISHED_RL_EDIT, RL_EDIT_COLUMNS),
+        (tables[1], PUBLISHED_RL_GEN, RL_GEN_COLUMNS),
+    ):
+        assert [r[0] for r in rows] == list(published)
+        for name, *values in rows:
+            assert [published[name][c] for c in columns] == [float(v) for v in values], name

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-__all__ = ["PAPER_SOURCES", "paper_rows"]
+__all__ = ["FIRM_TABLE3_COLUMNS", "FIRM_TABLE4_COLUMNS", "PAPER_SOURCES", "paper_rows"]
 
 PaperRows = dict[str, dict[str, float | None]]
 
@@ -48,10 +48,59 @@ def _firm_table6() -> PaperRows:
     return out
 
 
+FIRM_TABLE3_COLUMNS: dict[str, str] = {
+    "GEdit G_SC": "execution",
+    "GEdit G_O": "correct",
+    "GEdit G_PQ": "GEdit G_PQ",
+    "ImgEdit": "ImgEdit",
+}
+"""FIRM's published editing benchmarks -> the column keys of ``firm_rl_table3``: GEdit's semantic
+consistency (did the edit do what the instruction asked) beside the world's execution rate, GEdit's
+overall beside the world's correct rate (executed and consistent); perceptual quality and ImgEdit
+have no world analog and are paper-only columns. Their scales (GEdit 0-10, ImgEdit 1-5) are not the
+world's rates (0-1): only the direction of a change compares."""
+
+FIRM_TABLE4_COLUMNS: dict[str, str] = {
+    "GenEval": "strict",
+    "DPG-Bench": "DPG-Bench",
+    "TIIF mini-short": "TIIF mini-short",
+    "UniGenBench++ short": "UniGenBench++ short",
+    "UniGenBench++ long": "UniGenBench++ long",
+}
+"""FIRM's published generation benchmarks -> the column keys of ``firm_rl_table4``: GenEval overall
+(0-1) beside the GenEval-world strict overall; the other benchmarks are paper-only columns."""
+
+
+def _firm_rl(kind: str) -> PaperRows:
+    # no heavy imports in firm.rl.published; firm.rl's package __init__ imports nothing
+    from firm.rl.published import PUBLISHED_RL_EDIT, PUBLISHED_RL_GEN
+
+    published, columns = (
+        (PUBLISHED_RL_EDIT, FIRM_TABLE3_COLUMNS)
+        if kind == "edit"
+        else (PUBLISHED_RL_GEN, FIRM_TABLE4_COLUMNS)
+    )
+    return {name: {columns[c]: v for c, v in row.items()} for name, row in published.items()}
+
+
+def _firm_table3() -> PaperRows:
+    """FIRM's editing RL (:data:`firm.rl.published.PUBLISHED_RL_EDIT`) on ``firm_rl_table3``'s
+    columns (:data:`FIRM_TABLE3_COLUMNS`)."""
+    return _firm_rl("edit")
+
+
+def _firm_table4() -> PaperRows:
+    """FIRM's generation RL (:data:`firm.rl.published.PUBLISHED_RL_GEN`) on ``firm_rl_table4``'s
+    columns (:data:`FIRM_TABLE4_COLUMNS`)."""
+    return _firm_rl("gen")
+
+
 PAPER_SOURCES: dict[str, Callable[[], PaperRows]] = {
     "firm_bench": _firm_bench,
     "t2i_eval_bench": _t2i_eval_bench,
     "firm_table6": _firm_table6,
+    "firm_table3": _firm_table3,
+    "firm_table4": _firm_table4,
 }
 """Named sources of published rows (``paper.source`` of a table)."""
 

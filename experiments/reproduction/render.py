@@ -105,6 +105,13 @@ def _mean_h(values: Sequence[float]) -> tuple[float | None, float | None]:
     return seed_interval(list(values), CONFIDENCE)
 
 
+def _expand(path: Sequence[str], column: ColumnSpec) -> list[str]:
+    """``path`` with a part that is exactly ``{col}`` replaced by the column's ``keys`` (if any)."""
+    if column.keys is None:
+        return list(path)
+    return [k for part in path for k in (column.keys if part == "{col}" else [part])]
+
+
 def _get(tree: Any, path: Sequence[str], col: str) -> tuple[bool, Any]:
     """``(found, value)`` at ``path`` (``{col}`` replaced) in ``tree``."""
     node = tree
@@ -140,7 +147,7 @@ def row_cell(
 ) -> Cell:
     """The cell of ``row`` x ``column`` from the seeds' metrics (``None``: that seed has none)."""
     cell = Cell()
-    path = column.path or row.path
+    path = _expand(column.path or row.path, column)
     for m in metrics:
         if m is None:
             cell.n_expected += 1
@@ -152,7 +159,7 @@ def row_cell(
         cell.n_expected += len(items) if found else 1
         cell.values += [v for v in (_number(x) for x in items) if v is not None]
         if row.ci_path is not None and len(metrics) == 1:
-            ok, ci = _get(m, row.ci_path, column.key)
+            ok, ci = _get(m, _expand(row.ci_path, column), column.key)
             if ok and isinstance(ci, list) and len(ci) == 2 and all(_number(c) is not None for c in ci):
                 cell.run_ci = (float(ci[0]), float(ci[1]))
     if not cell.values:

@@ -12,8 +12,10 @@ A table (:class:`TableSpec`) names
   an earlier run of the same table as ``{runs:<id>}`` (e.g. the trained reward models a benchmark
   run reads), which becomes a Hydra list of those directories, one per seed;
 * its ``rows`` (:class:`RowSpec`) and ``columns`` (:class:`ColumnSpec`): a cell's values are read
-  from each seed's ``metrics.json`` at a path of keys (``{col}`` stands for the column's key); a
-  path that ends at a list gives one value per element (a run that aggregates seeds itself);
+  from each seed's ``metrics.json`` at a path of keys (``{col}`` stands for the column's key, or
+  for its ``keys`` where a column reads a nested value); a path that ends at a list gives one value
+  per element (a run that aggregates seeds itself); a column no run reports (a paper-only
+  benchmark) shows ``-`` in the reproduced rows;
 * the ``paper`` rows shown beside the reproduced ones (:class:`PaperSpec`, a named source of
   published numbers, :mod:`experiments.reproduction.paper`), each labelled as the paper's;
 * or a ``placeholder``: a slot that is not reproduced yet, rendered as such (no numbers), with the
@@ -102,6 +104,10 @@ class ColumnSpec:
     label: str
     path: list[str] | None = None
     """Keys into metrics.json for this column (``{col}`` is ``key``); ``None``: the row's path."""
+    keys: list[str] | None = None
+    """The keys a path part that is exactly ``{col}`` stands for (``None``: ``[key]``), so a column
+    reads a nested value below each row's own path (e.g. ``[per_tag, counting]``); ``key`` stays
+    the column's name for the paper rows."""
 
 
 @dataclass
