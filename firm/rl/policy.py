@@ -27,8 +27,10 @@ ROLE_OF_KIND: dict[str, str] = {"gen": "generator", "edit": "editor"}
 """The scale's model role of each RL kind (``scale.models.<role>``)."""
 
 
-def load_policy_bundle(source: Any, kind: str, settings: RunSettings) -> Any:
-    """The :class:`~common.models.t2i.T2IBundle` of ``source`` for an RL run of ``kind``."""
+def load_policy_bundle(source: Any, kind: str, settings: RunSettings) -> tuple[Any, str]:
+    """``(bundle, where)``: the :class:`~common.models.t2i.T2IBundle` of ``source`` for an RL run of
+    ``kind``, and what it was loaded from (a directory, hub id or preset name: a cached base's
+    directory name carries its config hash, so resume keys that include it never mix bases)."""
     role = ROLE_OF_KIND[kind]
     src = ModelSource.from_config(source)
     dtype = src.dtype or settings.scale.dtype
@@ -39,12 +41,13 @@ def load_policy_bundle(source: Any, kind: str, settings: RunSettings) -> Any:
     )
     if src.kind == "preset" or (src.kind == "base" and name not in available_bases()):
         # a conf/model preset (the paper's hub checkpoints carry their spec overrides there)
-        return build_model(str(name), **({"dtype": dtype} if dtype else {}), **dict(src.overrides))
+        bundle = build_model(str(name), **({"dtype": dtype} if dtype else {}), **dict(src.overrides))
+        return bundle, f"preset:{name}"
     path = resolve_path(src, settings, role=role)
     bundle = load_model(str(path), dtype=dtype)
     if not hasattr(bundle, "latent_shape"):
         raise ValueError(f"RL policy source {path!r} is not an image model (no model_index.json)")
-    return bundle
+    return bundle, str(path)
 
 
 def policy_sampler(

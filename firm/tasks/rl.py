@@ -133,7 +133,7 @@ def run(
 
     t0 = time.perf_counter()
     fabric = make_fabric(cfg.engine)
-    bundle = load_policy_bundle(_plain(policy), kind, settings)
+    bundle, policy_source = load_policy_bundle(_plain(policy), kind, settings)
     flow_policy = FlowPolicy(bundle, rl_cfg.lora_settings(), rl_cfg.ema_schedule)
     resolution = int(bundle.spec.resolution)
     t_model = time.perf_counter() - t0
@@ -189,7 +189,7 @@ def run(
         resume,
         checkpoint_dir,
         ctx.run_dir / "checkpoint",
-        str(getattr(bundle, "name_or_path", "")),
+        policy_source,
         NOT_IN_RESUME_KEY,
     )
     trainer = FlowRLTrainer(
@@ -267,6 +267,7 @@ def run(
         "train": train,
         "final_reward": history[-1]["reward_mean"] if history else None,
         "policy": str(out_policy) if out_policy else None,
+        "policy_source": policy_source,
         "checkpoint_dir": str(root),
         "resume_key": key,
         "wall_s": {
