@@ -22,6 +22,8 @@ step, the log and every RNG; rerunning the same command continues from the last 
 the same next batch with the same parameters. A critic outage (:class:`CriticUnavailableError`
 after the client's own retries) saves the finished steps, then fails with what to do.
 ``max_time_s`` stops after the step that crosses it (a tiny-scale budget; ``None`` at paper scale).
+On several ranks, a critic outage or the time budget on any one rank stops every rank at the same
+step (the ranks agree by an all-reduce), so none waits in a collective the others left.
 """
 
 from __future__ import annotations
@@ -148,6 +150,13 @@ class FlowRLTrainer:
         self.optimizer.step()
         return float(norm) if norm is not None else float("nan")
 
+    def any_rank(self, flag: bool) -> bool:
+        """True on every rank when ``flag`` is true on any (collective: every rank must call it)."""
+        if self.fabric.world_size == 1:
+            return flag
+        t = torch.tensor(float(flag), device=self.fabric.device)
+        return bool(self.fabric.all_reduce(t, reduce_op="sum").item() > 0)
+
     @property
     def sampler(self) -> str:
         return "sde" if self.algorithm.needs_logprobs else self.cfg.sampler
@@ -193,15 +202,25 @@ class FlowRLTrainer:
             )
         rollouts, futures = self.sample(step, items)
         t_sample_done = time.perf_counter()
-        rewards_list = [f.result() for f in futures]  # CriticUnavailableError surfaces here
+        outage: CriticUnavailableError | None = None
+        try:
+            rewards_list = [f.result() for f in futures]  # CriticUnavailableError surfaces here
+        except CriticUnavailableError as err:
+            outage = err
+        # every rank stops at the same step (what follows is collective: the gather, DDP, saving)
+        if self.any_rank(outage is not None):
+            raise outage or CriticUnavailableError("another rank's critic is unreachable")
         t_reward_done = time.perf_counter()
         rewards = np.concatenate([r.rewards for r in rewards_list])
         filled, n_nan = fill_nan_rewards(rewards, cfg.group_size)
         prompts = [it.prompt for it in items for _ in range(cfg.group_size)]
         global_std = self.algorithm.advantage == "grpo_global_std"
+        # gathered on the fabric's device (NCCL gathers CUDA tensors only); used on the CPU
         advantages = self.tracker.compute(
-            prompts, torch.as_tensor(filled, dtype=torch.float32), global_std=global_std
-        )
+            prompts,
+            torch.as_tensor(filled, dtype=torch.float32, device=self.fabric.device),
+            global_std=global_std,
+        ).cpu()
         batch = RolloutBatch.of(rollouts)
         self.module.train()
         stats = FLOW_UPDATES.get(cfg.algorithm)(self, batch, advantages)
@@ -296,6 +315,7 @@ class FlowRLTrainer:
                     )
                 last = self.step >= cfg.steps
                 over_time = cfg.max_time_s is not None and time.perf_counter() - start > cfg.max_time_s
+                over_time = self.any_rank(over_time)  # the ranks' clocks differ: all stop together
                 if last or over_time or (cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0):
                     self.save()
                 if over_time and not last:

@@ -85,8 +85,14 @@ def _finish_group(proc: subprocess.Popen[bytes], deadline: float) -> None:
         os.killpg(proc.pid, signal.SIGKILL)
 
 
-def run_workers(args: list[str], envs: list[dict[str, str]], log_dir: Path, timeout: float) -> Finished:
-    """Run ``python -m tests.common.engine._workers *args`` once per env; kill all on timeout or failure.
+def run_workers(
+    args: list[str],
+    envs: list[dict[str, str]],
+    log_dir: Path,
+    timeout: float,
+    module: str = "tests.common.engine._workers",
+) -> Finished:
+    """Run ``python -m <module> *args`` once per env; kill all on timeout or failure.
 
     Each process gets its own session, so everything it starts (Fabric's launcher starts the other
     ranks itself) is killed with it.
@@ -101,7 +107,7 @@ def run_workers(args: list[str], envs: list[dict[str, str]], log_dir: Path, time
         for env, handle in zip(envs, handles, strict=True):
             procs.append(
                 subprocess.Popen(
-                    [sys.executable, "-m", "tests.common.engine._workers", *args],
+                    [sys.executable, "-m", module, *args],
                     cwd=REPO,
                     env=env,
                     stdout=handle,
