@@ -51,7 +51,9 @@ torch threads (default 1). Three measurements:
    ``max_abs_diff``: the largest difference between the two outputs (0: the same samples; in
    model space for the pixel model, PIL pixel values for the latent one).
 
-About 4 minutes on one core (most of it the five RL iterations, ~25 s each).
+About 4 minutes on one core (3.6-5 min measured on a busy 2-core machine; most of it the five RL
+iterations, 20-55 s each). Load from other processes moves every number by 10-20%: compare
+within one run.
 """
 
 from __future__ import annotations
@@ -153,7 +155,8 @@ def _iterations(latency_s: float, steps: int) -> dict[str, Any]:
             reward.take()
             step, warm = step + 1, False
         per_algo: dict[str, Any] = {}
-        for chunks in (cfg.sample_chunks, 1):
+        overlap_chunks = cfg.sample_chunks  # cfg is the trainer's: changed below
+        for chunks in (overlap_chunks, 1):
             trainer.cfg.sample_chunks = chunks  # read by every sample() call
             rows = []
             for _ in range(steps):
@@ -174,7 +177,7 @@ def _iterations(latency_s: float, steps: int) -> dict[str, Any]:
                     }
                 )
             per_algo[f"chunks_{chunks}"] = {k: _median([r[k] for r in rows]) + 0.0 for k in rows[0]}
-        overlapped, serial = per_algo[f"chunks_{cfg.sample_chunks}"], per_algo["chunks_1"]
+        overlapped, serial = per_algo[f"chunks_{overlap_chunks}"], per_algo["chunks_1"]
         per_algo["wait_saved_share"] = round(1.0 - overlapped["reward_wait_s"] / serial["reward_wait_s"], 3)
         per_algo["step_saved_s"] = round(serial["step_s"] - overlapped["step_s"], 3)
         trainer._pool.shutdown(wait=True)
