@@ -245,6 +245,10 @@ class FlowRLTrainer:
         }
         return out
 
+    def close(self) -> None:
+        """Stop the reward worker thread (when done with the trainer; an idle thread costs nothing)."""
+        self._pool.shutdown(wait=True)
+
     # ---- checkpoints ---------------------------------------------------------------------------
 
     def save(self) -> Path | None:

@@ -140,7 +140,7 @@ def flow_grpo_update(
                     step.log_prob[:, None],
                     batch.log_probs[j][idx][:, None],
                     a,
-                    torch.ones(len(idx), 1),
+                    torch.ones(len(idx), 1, device=step.log_prob.device),
                     cfg.clip_range,
                     cfg.clip_range,
                 )

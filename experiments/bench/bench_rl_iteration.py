@@ -180,7 +180,7 @@ def _iterations(latency_s: float, steps: int) -> dict[str, Any]:
         overlapped, serial = per_algo[f"chunks_{overlap_chunks}"], per_algo["chunks_1"]
         per_algo["wait_saved_share"] = round(1.0 - overlapped["reward_wait_s"] / serial["reward_wait_s"], 3)
         per_algo["step_saved_s"] = round(serial["step_s"] - overlapped["step_s"], 3)
-        trainer._pool.shutdown(wait=True)
+        trainer.close()
         out[algorithm] = per_algo
     return out
 
