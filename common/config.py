@@ -38,6 +38,7 @@ from typing import Any, Literal, TypeVar
 __all__ = [
     "CONFIG_KEY",
     "ConfigError",
+    "InputError",
     "config_class",
     "plain",
     "to_dataclass",
@@ -54,7 +55,12 @@ HYDRA_KEYS = frozenset({"_target_", "_partial_", "_recursive_", "_convert_", "_a
 """Keys Hydra's ``instantiate`` consumes; a task node's other keys are its parameters."""
 
 
-class ConfigError(ValueError):
+class InputError(ValueError):
+    """Bad input from the user (a config value, a file, a model source) whose message says which
+    key or file and what to do; ``python -m experiments.run`` prints it without a traceback."""
+
+
+class ConfigError(InputError):
     """A config value that does not fit its dataclass; the message names the key path and the fix."""
 
 

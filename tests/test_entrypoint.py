@@ -51,3 +51,10 @@ def test_hydra_run_dir_override(tmp_path: Path) -> None:
     proc = run_cli("+exp=hello", f"hydra.run.dir={tmp_path}/mine")
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "mine" / "metrics.json").exists()
+
+
+def test_a_bad_config_value_is_one_line_without_a_traceback(tmp_path: Path) -> None:
+    proc = run_cli("+exp=firm_gen_rl", "critic=oracle", "task.rl.group_size=1", f"hydra.run.dir={tmp_path}")
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "error: " in proc.stderr and "group_size must be >= 2" in proc.stderr
+    assert "Traceback" not in proc.stderr

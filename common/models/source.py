@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from common.config import ConfigError, to_dataclass
+from common.config import ConfigError, InputError, to_dataclass
 from common.runtime import RunSettings
 
 __all__ = [
@@ -56,7 +56,7 @@ FIELDS = ("kind", "name", "overrides", "dtype", "device")
 """The config keys of a source mapping."""
 
 
-class ModelSourceError(ValueError):
+class ModelSourceError(InputError):
     """A model source is malformed or cannot be resolved (the message names the field and the fix)."""
 
 
