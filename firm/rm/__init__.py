@@ -6,13 +6,13 @@
 * :mod:`firm.rm.sources`: model sources as strings (``base``, run directories, checkpoints, hub
   ids, and ``rm:edit`` / ``rm:gen``) and the RM template per scale;
 * :mod:`firm.rm.cache`: the trained RM of a run's scale (``rm:<kind>``), trained on first use
-  through ``+exp=firm_<kind>_rm`` and cached (:func:`ensure_rm`).
+  through ``+exp=firm_<kind>_rm`` and cached (:func:`firm.rm.cache.ensure_rm`; not imported here,
+  so ``python -m firm.rm.cache`` runs it as a fresh module).
 
 Training is :class:`common.sft.SFTTrainer`; the experiments are ``+exp=firm_edit_rm`` and
 ``+exp=firm_gen_rm`` (:mod:`firm.tasks.rm`).
 """
 
-from firm.rm.cache import ensure_rm
 from firm.rm.data import load_curated
 from firm.rm.examples import curated_score, rm_example, rm_examples, rm_prompt
 from firm.rm.sources import RM_EXPORT_DIR, resolve_source, resolve_template, run_seed
@@ -20,7 +20,6 @@ from firm.rm.sources import RM_EXPORT_DIR, resolve_source, resolve_template, run
 __all__ = [
     "RM_EXPORT_DIR",
     "curated_score",
-    "ensure_rm",
     "load_curated",
     "resolve_source",
     "resolve_template",
