@@ -183,7 +183,7 @@ class GRPOConfig(LoopConfig):
     def from_dict(cls, data: Mapping[str, Any] | Any) -> GRPOConfig:
         """Build from a mapping / OmegaConf node (:func:`common.config.to_dataclass`); validated on
         construction."""
-        return to_dataclass(cls, data, "grpo")
+        return to_dataclass(cls, data, "task.grpo")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -192,66 +192,66 @@ class GRPOConfig(LoopConfig):
         """Raise :class:`GRPOConfigError` on impossible combinations; returns ``self``."""
         r = self.rollout
         positive = {
-            "grpo.steps": self.steps,
-            "grpo.batch_size": self.batch_size,
-            "grpo.ppo_epochs": self.ppo_epochs,
-            "grpo.rollout.group_size": r.group_size,
-            "grpo.rollout.max_new_tokens": r.max_new_tokens,
-            "grpo.checkpoint_every": self.checkpoint_every,
-            "grpo.keep_checkpoints": self.keep_checkpoints,
-            "grpo.log_every": self.log_every,
-            "grpo.mini_batch_size": self.mini,
-            "grpo.micro_batch_size": self.micro,
-            "grpo.rollout.generation_batch_size": self.generation_batch,
+            "task.grpo.steps": self.steps,
+            "task.grpo.batch_size": self.batch_size,
+            "task.grpo.ppo_epochs": self.ppo_epochs,
+            "task.grpo.rollout.group_size": r.group_size,
+            "task.grpo.rollout.max_new_tokens": r.max_new_tokens,
+            "task.grpo.checkpoint_every": self.checkpoint_every,
+            "task.grpo.keep_checkpoints": self.keep_checkpoints,
+            "task.grpo.log_every": self.log_every,
+            "task.grpo.mini_batch_size": self.mini,
+            "task.grpo.micro_batch_size": self.micro,
+            "task.grpo.rollout.generation_batch_size": self.generation_batch,
         }
         for key, value in positive.items():
             if value < 1:
                 raise GRPOConfigError(f"{key} must be >= 1, got {value}")
         if r.group_size < 2:
             raise GRPOConfigError(
-                f"grpo.rollout.group_size must be >= 2, got {r.group_size}: a group of one has zero advantage"
+                f"task.grpo.rollout.group_size must be >= 2, got {r.group_size}: a group of one has zero advantage"
             )
         checks = [
             (
                 self.batch_size,
                 r.group_size,
-                "grpo.batch_size",
-                "grpo.rollout.group_size",
+                "task.grpo.batch_size",
+                "task.grpo.rollout.group_size",
                 "every item needs all of its G completions in the same batch",
             ),
             (
                 self.batch_size,
                 self.mini,
-                "grpo.batch_size",
-                "grpo.mini_batch_size",
+                "task.grpo.batch_size",
+                "task.grpo.mini_batch_size",
                 "a rollout batch is split into whole mini-batches (optimizer steps)",
             ),
             (
                 self.mini,
                 self.micro,
-                "grpo.mini_batch_size",
-                "grpo.micro_batch_size",
+                "task.grpo.mini_batch_size",
+                "task.grpo.micro_batch_size",
                 "a mini-batch accumulates whole micro-batches",
             ),
             (
                 self.batch_size,
                 self.generation_batch,
-                "grpo.batch_size",
-                "grpo.rollout.generation_batch_size",
+                "task.grpo.batch_size",
+                "task.grpo.rollout.generation_batch_size",
                 "the rollout is generated in whole chunks",
             ),
             (
                 self.generation_batch,
                 r.group_size,
-                "grpo.rollout.generation_batch_size",
-                "grpo.rollout.group_size",
+                "task.grpo.rollout.generation_batch_size",
+                "task.grpo.rollout.group_size",
                 "a generate call samples whole groups",
             ),
             (
                 self.generation_batch,
                 self.micro,
-                "grpo.rollout.generation_batch_size",
-                "grpo.micro_batch_size",
+                "task.grpo.rollout.generation_batch_size",
+                "task.grpo.micro_batch_size",
                 "a micro-batch must not span two generate calls",
             ),
         ]
@@ -259,32 +259,32 @@ class GRPOConfig(LoopConfig):
             if value % divisor:
                 raise GRPOConfigError(f"{key} ({value}) must be a multiple of {dkey} ({divisor}): {why}")
         if not (r.temperature > 0 and math.isfinite(r.temperature)):
-            raise GRPOConfigError(f"grpo.rollout.temperature must be > 0 for sampling, got {r.temperature}")
+            raise GRPOConfigError(f"task.grpo.rollout.temperature must be > 0 for sampling, got {r.temperature}")
         if not 0 < r.top_p <= 1:
-            raise GRPOConfigError(f"grpo.rollout.top_p must be in (0, 1], got {r.top_p}")
+            raise GRPOConfigError(f"task.grpo.rollout.top_p must be in (0, 1], got {r.top_p}")
         if r.top_k < 0:
-            raise GRPOConfigError(f"grpo.rollout.top_k must be >= 0, got {r.top_k}")
+            raise GRPOConfigError(f"task.grpo.rollout.top_k must be >= 0, got {r.top_k}")
         if not (0 <= self.clip_low < 1 and self.clip_high >= 0):
             raise GRPOConfigError(
-                f"grpo.clip_low must be in [0, 1) and clip_high >= 0, got {self.clip_low}, {self.clip_high}"
+                f"task.grpo.clip_low must be in [0, 1) and clip_high >= 0, got {self.clip_low}, {self.clip_high}"
             )
         if self.kl_coef < 0 or self.adv_eps < 0:
-            raise GRPOConfigError("grpo.kl_coef and grpo.adv_eps must be >= 0")
+            raise GRPOConfigError("task.grpo.kl_coef and grpo.adv_eps must be >= 0")
         if not self.lr > 0:
-            raise GRPOConfigError(f"grpo.lr must be > 0, got {self.lr}")
+            raise GRPOConfigError(f"task.grpo.lr must be > 0, got {self.lr}")
         for problem in self.loop_problems():
-            raise GRPOConfigError(f"grpo.{problem}")
+            raise GRPOConfigError(f"task.grpo.{problem}")
         if self.eval_every < 0 or self.eval_max_items < 1:
-            raise GRPOConfigError("grpo.eval_every must be >= 0 and grpo.eval_max_items >= 1")
+            raise GRPOConfigError("task.grpo.eval_every must be >= 0 and grpo.eval_max_items >= 1")
         for key, name, registry in (
-            ("grpo.advantage", self.advantage, ADVANTAGE_ESTIMATORS),
-            ("grpo.loss_agg", self.loss_agg, LOSS_AGGREGATIONS),
-            ("grpo.kl_estimator", self.kl_estimator, KL_ESTIMATORS),
-            ("grpo.reward.score_fn", self.reward.score_fn, ITEM_REWARDS),
-            ("grpo.reward.pair_score_fn", self.reward.pair_score_fn, ITEM_REWARDS),
+            ("task.grpo.advantage", self.advantage, ADVANTAGE_ESTIMATORS),
+            ("task.grpo.loss_agg", self.loss_agg, LOSS_AGGREGATIONS),
+            ("task.grpo.kl_estimator", self.kl_estimator, KL_ESTIMATORS),
+            ("task.grpo.reward.score_fn", self.reward.score_fn, ITEM_REWARDS),
+            ("task.grpo.reward.pair_score_fn", self.reward.pair_score_fn, ITEM_REWARDS),
         ):
             if name not in registry:
                 raise GRPOConfigError(f"{key}: unknown name {name!r}; known: {', '.join(registry.names())}")
         if self.reward.format_weight < 0:
-            raise GRPOConfigError(f"grpo.reward.format_weight must be >= 0, got {self.reward.format_weight}")
+            raise GRPOConfigError(f"task.grpo.reward.format_weight must be >= 0, got {self.reward.format_weight}")
         return self

@@ -31,7 +31,7 @@ def test_defaults_are_valid_and_sizes_derive() -> None:
     [
         (
             {"batch_size": 10, "rollout": {"group_size": 4}},
-            r"grpo.batch_size \(10\) must be a multiple of grpo.rollout.group_size \(4\)",
+            r"task.grpo.batch_size \(10\) must be a multiple of task.grpo.rollout.group_size \(4\)",
         ),
         ({"batch_size": 16, "mini_batch_size": 6, "rollout": {"group_size": 2}}, "grpo.mini_batch_size"),
         ({"batch_size": 16, "micro_batch_size": 3, "rollout": {"group_size": 4}}, "grpo.micro_batch_size"),
