@@ -209,7 +209,8 @@ class GRPOConfig(LoopConfig):
                 raise GRPOConfigError(f"{key} must be >= 1, got {value}")
         if r.group_size < 2:
             raise GRPOConfigError(
-                f"task.grpo.rollout.group_size must be >= 2, got {r.group_size}: a group of one has zero advantage"
+                f"task.grpo.rollout.group_size must be >= 2, got {r.group_size}: "
+                "a group of one has zero advantage"
             )
         checks = [
             (
@@ -259,14 +260,17 @@ class GRPOConfig(LoopConfig):
             if value % divisor:
                 raise GRPOConfigError(f"{key} ({value}) must be a multiple of {dkey} ({divisor}): {why}")
         if not (r.temperature > 0 and math.isfinite(r.temperature)):
-            raise GRPOConfigError(f"task.grpo.rollout.temperature must be > 0 for sampling, got {r.temperature}")
+            raise GRPOConfigError(
+                f"task.grpo.rollout.temperature must be > 0 for sampling, got {r.temperature}"
+            )
         if not 0 < r.top_p <= 1:
             raise GRPOConfigError(f"task.grpo.rollout.top_p must be in (0, 1], got {r.top_p}")
         if r.top_k < 0:
             raise GRPOConfigError(f"task.grpo.rollout.top_k must be >= 0, got {r.top_k}")
         if not (0 <= self.clip_low < 1 and self.clip_high >= 0):
             raise GRPOConfigError(
-                f"task.grpo.clip_low must be in [0, 1) and clip_high >= 0, got {self.clip_low}, {self.clip_high}"
+                "task.grpo.clip_low must be in [0, 1) and clip_high >= 0, "
+                f"got {self.clip_low}, {self.clip_high}"
             )
         if self.kl_coef < 0 or self.adv_eps < 0:
             raise GRPOConfigError("task.grpo.kl_coef and grpo.adv_eps must be >= 0")
@@ -286,5 +290,7 @@ class GRPOConfig(LoopConfig):
             if name not in registry:
                 raise GRPOConfigError(f"{key}: unknown name {name!r}; known: {', '.join(registry.names())}")
         if self.reward.format_weight < 0:
-            raise GRPOConfigError(f"task.grpo.reward.format_weight must be >= 0, got {self.reward.format_weight}")
+            raise GRPOConfigError(
+                f"task.grpo.reward.format_weight must be >= 0, got {self.reward.format_weight}"
+            )
         return self

@@ -60,7 +60,9 @@ class ReferencePolicy:
         if mode == "auto":
             mode = "adapters" if has_lora(core) else "copy"
         if mode == "adapters" and not has_lora(core):
-            raise ValueError("task.grpo.reference: 'adapters' needs a LoRA policy (set task.model.lora) or use 'copy'")
+            raise ValueError(
+                "task.grpo.reference: 'adapters' needs a LoRA policy (set task.model.lora) or use 'copy'"
+            )
         self.mode = mode
         self.policy = policy
         if mode == "copy" and model is None:
