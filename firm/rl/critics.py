@@ -33,10 +33,13 @@ Oracle scores (:func:`gen_instruction_score`, :func:`gen_quality_score`, :func:`
   objects beyond those asked for). Within a prompt the level never falls as requirements are
   met (tests/firm/test_rl_critics.py checks it over the world's prompts), so partial success
   earns partial credit.
-* gen ``quality``: ``max(1, 5 - spurious)`` with ``spurious = max(0, detections - requested -
-  EXTRA_OBJECTS)``: no world scene holds more objects than that, so each one more is an
-  artefact (the checker reads noise-like texture as objects); a generated image has no defects
-  record, and spurious objects are what the world's pixels show of poor quality.
+* gen ``quality``: ``max(1, 5 - 2 spurious)`` with ``spurious = max(0, detections - requested -
+  max distractors of the level)`` (1 at ``basic``, 2 at ``full``): no world scene of the level
+  holds more objects than that, so each one more is an artefact (the checker reads noise-like
+  texture as objects, and a policy can add objects to raise its odds of showing the requested
+  one: measured, docs/experiments/firm_rl.md); a generated image has no defects record, and
+  spurious objects are what the world's pixels show of poor quality. Two points per object is
+  this project's choice.
 * edit ``execution``: 5 if :func:`common.models.pretrain.data.edit_verdict` says the edit was
   executed, else 1. Not graded: the checker's verdict is one boolean per edit (its per-object
   matches cannot tell FIRM's "main intent done, a detail wrong" from "not done"), and counting
@@ -156,11 +159,12 @@ def gen_instruction_score(prompt: GenEvalPrompt, detections: Sequence[Detection]
     return min(4, generation_level_of(prompt, verdict, counts))
 
 
-def gen_quality_score(prompt: GenEvalPrompt, n_detections: int) -> int:
-    """The oracle's quality 1-5: ``max(1, 5 - spurious)``, ``spurious`` the detections beyond
-    the requested objects plus :data:`~common.world.checker.EXTRA_OBJECTS`."""
-    allowed = sum(it.count for it in prompt.include) + EXTRA_OBJECTS
-    return max(1, 5 - max(0, int(n_detections) - allowed))
+def gen_quality_score(prompt: GenEvalPrompt, n_detections: int, max_distractors: int = EXTRA_OBJECTS) -> int:
+    """The oracle's quality 1-5: ``max(1, 5 - 2 spurious)``, ``spurious`` the detections beyond
+    the requested objects plus ``max_distractors`` (the most unmentioned objects a scene of the
+    world level holds: 1 at ``basic``, 2 at ``full``)."""
+    allowed = sum(it.count for it in prompt.include) + int(max_distractors)
+    return max(1, 5 - 2 * max(0, int(n_detections) - allowed))
 
 
 def edit_scores(triple: EditTriple, verdict: Mapping[str, Any]) -> dict[str, float]:
@@ -197,6 +201,7 @@ class OracleCritic:
         self.seed = int(seed)
         self.level = get_level(level).name
         self.shapes = get_level(level).shapes
+        self.max_distractors = get_level(level).distractors[1]
 
     def __repr__(self) -> str:
         return f"OracleCritic({self.kind!r}, noise={self.noise:g}, seed={self.seed}, level={self.level!r})"
@@ -209,7 +214,7 @@ class OracleCritic:
             dets = [d.to_detection() for d in detect_objects(upsample_for_checker(image), shapes=self.shapes)]
             return {
                 INSTRUCTION: float(gen_instruction_score(item.geneval, dets)),
-                QUALITY: float(gen_quality_score(item.geneval, len(dets))),
+                QUALITY: float(gen_quality_score(item.geneval, len(dets), self.max_distractors)),
             }
         if item.edit is None:
             raise ValueError(f"edit item {item.id!r} has no world edit (the oracle's truth)")

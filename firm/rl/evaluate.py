@@ -465,7 +465,9 @@ def report_table(
 ) -> str:
     """A Markdown table of the run's held-out evaluation, numbers in percent.
 
-    gen: columns ``overall`` (strict, mean over tags) and one per tag; rows ``start``, ``end``,
+    gen: columns ``overall`` (strict, mean over tags), one per tag and ``objects / image`` (a policy
+    that draws extra objects to raise its odds shows here; the ceiling row is the world's); rows
+    ``start``, ``end``,
     ``chance`` (the end images against prompts shuffled within tag), ``ceiling`` (ground-truth
     renders, when given), ``gain`` (``+x [lo, hi]``, percentage points, paired 95% interval) and,
     with ``trained_texts``, ``gain (unseen prompts)``. edit: columns execution / consistency /
@@ -478,10 +480,15 @@ def report_table(
     rows: list[tuple[str, list[str]]] = []
     if gen:
         tags = list(summarize(start)["per_tag"])
-        header = ["", "overall", *tags]
+        header = ["", "overall", *tags, "objects / image"]
 
         def row(s: Mapping[str, Any]) -> list[str]:
-            return [_pct(s["strict"]), *(_pct(s["per_tag"].get(t)) for t in tags)]
+            objects = s.get("objects_per_image")
+            return [
+                _pct(s["strict"]),
+                *(_pct(s["per_tag"].get(t)) for t in tags),
+                "-" if objects is None else f"{objects:.2f}",
+            ]
 
         rows += [("start", row(summarize(start))), ("end", row(summarize(end)))]
         rows.append(("chance", row(summarize(end)["chance"])))
@@ -489,10 +496,10 @@ def report_table(
             rows.append(("ceiling", row(summarize(ceiling))))
         rows += [(name, row(summarize(recs))) for name, recs in (baselines or {}).items()]
         g = paired_gain(start, end, "strict", **kw)
-        rows.append(("gain", [_gain_cell(g), *(_gain_cell(g["per_tag"].get(t)) for t in tags)]))
+        rows.append(("gain", [_gain_cell(g), *(_gain_cell(g["per_tag"].get(t)) for t in tags), "-"]))
         if texts is not None:
             u = g.get("unseen")
-            cells = [_gain_cell(u), *(_gain_cell(u["per_tag"].get(t) if u else None) for t in tags)]
+            cells = [_gain_cell(u), *(_gain_cell(u["per_tag"].get(t) if u else None) for t in tags), "-"]
             rows.append((f"gain (unseen prompts, n={g['n_unseen_prompts']})", cells))
     else:
         header = ["", *EDIT_COLUMNS]

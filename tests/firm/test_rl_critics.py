@@ -136,9 +136,10 @@ def test_gen_instruction_follows_the_world_rubric_and_is_monotone_in_requirement
     assert gen_instruction_score(red, crowd) == 4
 
 
-def test_gen_quality_falls_one_point_per_spurious_object() -> None:
+def test_gen_quality_falls_two_points_per_spurious_object() -> None:
     p = sample_prompts(1, np.random.default_rng(0), ("single_object",), level=LEVEL)[0]
-    assert [gen_quality_score(p, n) for n in range(9)] == [5, 5, 5, 5, 4, 3, 2, 1, 1]  # 1 asked + 2 allowed
+    assert [gen_quality_score(p, n) for n in range(7)] == [5, 5, 5, 5, 3, 1, 1]  # 1 asked + 2 allowed
+    assert [gen_quality_score(p, n, max_distractors=1) for n in range(5)] == [5, 5, 5, 3, 1]  # basic
 
 
 # ----------------------------------------------------------------------------- oracle: noise
