@@ -28,11 +28,11 @@ from typing import Any
 import torch
 
 from common.flow_rl.policy import FlowPolicy, PolicyName
-from common.models.image_sampling import flow_sigmas
-from common.models.t2i import Conditioning, tensor_to_pil
+from common.models.image_sampling import sample_images
+from common.models.t2i import Conditioning
 from common.rl.flow_sde import sde_step_with_logprob
 
-__all__ = ["SAMPLERS", "Rollout", "dpm2_step", "rollout"]
+__all__ = ["SAMPLERS", "DPM2Stepper", "Rollout", "SDEStepper", "dpm2_step", "rollout"]
 
 SAMPLERS: tuple[str, ...] = ("dpm2", "euler", "sde")
 
@@ -90,6 +90,36 @@ def dpm2_step(
     return x_next, (x0_hat, h)
 
 
+class DPM2Stepper:
+    """A ``step_fn`` for :func:`common.models.image_sampling.sample_images` that runs
+    :func:`dpm2_step`, keeping the previous step's ``x0_hat`` (one stepper per trajectory)."""
+
+    def __init__(self) -> None:
+        self.prev: tuple[torch.Tensor, float] | None = None
+
+    def __call__(self, x: torch.Tensor, v: torch.Tensor, sigma: float, sigma_next: float) -> torch.Tensor:
+        x_next, self.prev = dpm2_step(x, v, sigma, sigma_next, self.prev)
+        return x_next
+
+
+class SDEStepper:
+    """A ``step_fn`` that takes Flow-GRPO's SDE step and records every state and step log-prob."""
+
+    def __init__(self, noise_level: float, generator: torch.Generator | None) -> None:
+        self.noise_level = noise_level
+        self.generator = generator
+        self.states: list[torch.Tensor] = []
+        self.log_probs: list[torch.Tensor] = []
+
+    def __call__(self, x: torch.Tensor, v: torch.Tensor, sigma: float, sigma_next: float) -> torch.Tensor:
+        if not self.states:
+            self.states.append(x)
+        step = sde_step_with_logprob(x, v, sigma, sigma_next, self.noise_level, generator=self.generator)
+        self.states.append(step.prev_sample)
+        self.log_probs.append(step.log_prob)
+        return step.prev_sample
+
+
 @torch.no_grad()
 def rollout(
     policy: FlowPolicy,
@@ -104,7 +134,8 @@ def rollout(
     guidance_scale: float = 1.0,
     noise_level: float = 0.7,
 ) -> Rollout:
-    """``group_size`` samples for each prompt (consecutive) with ``sampler`` (module docstring).
+    """``group_size`` samples for each prompt (consecutive) with ``sampler`` (module docstring),
+    through the project's one sampling loop (:func:`common.models.image_sampling.sample_images`).
 
     ``sample_with``: which policy samples (DiffusionNFT: ``old``; Flow-GRPO: ``current``).
     ``guidance_scale``: classifier-free guidance against the empty prompt (1: none, FIRM's
@@ -112,43 +143,30 @@ def rollout(
     """
     if sampler not in SAMPLERS:
         raise ValueError(f"sampler must be one of {SAMPLERS}, got {sampler!r}")
-    bundle = policy.bundle
     cond = policy.encode(list(prompts), source_images)
-    uncond = None
-    if guidance_scale != 1.0:
-        uncond = policy.encode([""] * len(prompts), source_images).repeat_interleave(group_size)
-    cond = cond.repeat_interleave(group_size)
-    shape = bundle.latent_shape(len(cond))
-    x = torch.randn(shape, generator=generator).to(device=bundle.device, dtype=torch.float32)
-    patch = int(getattr(bundle.transformer.config, "patch_size", 1))
-    sigmas = flow_sigmas(bundle, num_steps, image_seq_len=(shape[2] // patch) * (shape[3] // patch))
-    both = Conditioning.cat([uncond, cond]) if uncond is not None else None
-    states = [x] if sampler == "sde" else None
-    log_probs = []
-    prev: tuple[torch.Tensor, float] | None = None
+    uncond = policy.encode([""] * len(prompts), source_images) if guidance_scale != 1.0 else None
+    stepper: DPM2Stepper | SDEStepper | None = None  # None: sample_images' Euler step
+    if sampler == "dpm2":
+        stepper = DPM2Stepper()
+    elif sampler == "sde":
+        stepper = SDEStepper(noise_level, generator)
     with policy.use(sample_with):
-        for i in range(num_steps):
-            s, s_next = float(sigmas[i]), float(sigmas[i + 1])
-            if both is not None:
-                v_u, v_c = bundle.velocity(torch.cat([x, x]), s, both).float().chunk(2)
-                v = v_u + guidance_scale * (v_c - v_u)
-            else:
-                v = bundle.velocity(x, s, cond).float()
-            if sampler == "dpm2":
-                x, prev = dpm2_step(x, v, s, s_next, prev)
-            elif sampler == "euler":
-                x = x + (s_next - s) * v
-            else:
-                step = sde_step_with_logprob(x, v, s, s_next, noise_level, generator=generator)
-                x = step.prev_sample
-                states.append(x)  # type: ignore[union-attr]
-                log_probs.append(step.log_prob)
-    images = bundle.decode(x)
+        out = sample_images(
+            policy.bundle,
+            cond=cond,
+            uncond=uncond,
+            num_steps=num_steps,
+            guidance_scale=guidance_scale,
+            num_images_per_prompt=group_size,
+            generator=generator,
+            step_fn=stepper,
+        )
+    sde = isinstance(stepper, SDEStepper)
     return Rollout(
-        x0=x,
-        images=tensor_to_pil(images.cpu()),
-        cond=cond,
-        sigmas=sigmas,
-        states=torch.stack(states) if states is not None else None,
-        log_probs=torch.stack(log_probs) if log_probs else None,
+        x0=out.x0,
+        images=out.pil,
+        cond=cond.repeat_interleave(group_size),
+        sigmas=out.sigmas,
+        states=torch.stack(stepper.states) if sde else None,
+        log_probs=torch.stack(stepper.log_probs) if sde else None,
     )

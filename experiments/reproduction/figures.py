@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from common.figures import curve_grid, pyplot, save_figure, series_of
 from experiments.reproduction.spec import ScoreSource
 
 __all__ = ["MAX_PANELS", "curve_figure", "read_log", "score_figure", "score_values"]
@@ -28,56 +29,24 @@ CURVE_KEYS = re.compile(r"loss|reward", re.IGNORECASE)
 def read_log(run_dir: Path) -> dict[str, list[tuple[float, float]]]:
     """Numeric series of ``log.jsonl``: ``{name: [(step, value), ...]}`` (line number as the step
     where a record has none)."""
-    series: dict[str, list[tuple[float, float]]] = {}
     path = run_dir / "log.jsonl"
     if not path.is_file():
-        return series
-    for i, line in enumerate(path.read_text().splitlines()):
+        return {}
+    records = []
+    for line in path.read_text().splitlines():
         try:
             rec = json.loads(line)
         except ValueError:
-            continue
-        if not isinstance(rec, dict):
-            continue
-        step = rec.get("step")
-        x = float(step) if isinstance(step, int | float) and not isinstance(step, bool) else float(i)
-        for k, v in rec.items():
-            if k == "step" or isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
-                continue
-            series.setdefault(k, []).append((x, float(v)))
-    return series
-
-
-def _pyplot() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+            rec = None
+        records.append(rec if isinstance(rec, dict) else {})
+    return series_of(records)
 
 
 def curve_figure(run_dir: Path, out: Path, title: str) -> Path | None:
     """The loss / reward curves of the run in ``run_dir``; ``None`` when it logged no numbers."""
     series = read_log(run_dir)
     names = [k for k in series if CURVE_KEYS.search(k)] or list(series)
-    names = names[:MAX_PANELS]
-    if not names:
-        return None
-    plt = _pyplot()
-    cols = min(3, len(names))
-    rows = math.ceil(len(names) / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3 * rows), squeeze=False)
-    for ax, name in zip(axes.flat, names, strict=False):
-        xs, ys = zip(*series[name], strict=True)
-        ax.plot(xs, ys, marker="o" if len(xs) < 20 else None, linewidth=1.2)
-        ax.set_title(name, fontsize=9)
-        ax.set_xlabel("step")
-        ax.grid(alpha=0.3)
-    for ax in list(axes.flat)[len(names) :]:
-        ax.axis("off")
-    fig.suptitle(title, fontsize=10)
-    return _save(plt, fig, out)
+    return curve_grid(series, names[:MAX_PANELS], out, title)
 
 
 def score_values(run_dir: Path, source: ScoreSource, metrics: Mapping[str, Any] | None) -> dict[float, float]:
@@ -110,7 +79,7 @@ def score_figure(counts: Mapping[float, float], out: Path, title: str) -> Path |
     """A histogram of ``counts`` (a bar per score when there are few distinct scores)."""
     if not counts:
         return None
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(5, 3.2))
     xs: Sequence[float] = sorted(counts)
     if len(xs) <= 12:
@@ -120,13 +89,4 @@ def score_figure(counts: Mapping[float, float], out: Path, title: str) -> Path |
     ax.set_xlabel("score")
     ax.set_ylabel("count")
     ax.set_title(title, fontsize=9)
-    return _save(plt, fig, out)
-
-
-def _save(plt: Any, fig: Any, out: Path) -> Path:
-    """Lay out ``fig``, write it to ``out`` (PNG, 100 dpi) and close it."""
-    fig.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=100)
-    plt.close(fig)
-    return out
+    return save_figure(plt, fig, out)

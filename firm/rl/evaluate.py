@@ -62,6 +62,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw
 
+from common.figures import curve_grid, series_of
 from common.models.pretrain.data import edit_verdict
 from common.models.pretrain.flow import shuffled_within_tag
 from common.scoring.bootstrap import percentile_interval, resample_indices
@@ -582,40 +583,6 @@ def plot_curves(
     """A PNG with one panel per numeric key of ``records`` (e.g. the training ``reward`` and the
     held-out ``heldout/strict``) over ``step`` (the record's position when absent); records lacking
     a key (held-out evaluated every few steps) are skipped for it. ``None`` when nothing to plot.
-    matplotlib is imported here (an optional dependency of the reports)."""
-    series: dict[str, list[tuple[float, float]]] = {}
-    for i, rec in enumerate(records):
-        step = rec.get("step", i)
-        x = float(step) if isinstance(step, int | float) and not isinstance(step, bool) else float(i)
-        for k, v in rec.items():
-            if k == "step" or (keys is not None and k not in keys):
-                continue
-            if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
-                continue
-            series.setdefault(k, []).append((x, float(v)))
-    names = [k for k in keys if k in series] if keys is not None else list(series)
-    if not names:
-        return None
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    cols = min(3, len(names))
-    rows = math.ceil(len(names) / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3 * rows), squeeze=False)
-    for ax, name in zip(axes.flat, names, strict=False):
-        xs, ys = zip(*series[name], strict=True)
-        ax.plot(xs, ys, marker="o" if len(xs) < 20 else None, linewidth=1.2)
-        ax.set_title(name, fontsize=9)
-        ax.set_xlabel("step")
-        ax.grid(alpha=0.3)
-    for ax in list(axes.flat)[len(names) :]:
-        ax.axis("off")
-    if title:
-        fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=100)
-    plt.close(fig)
-    return out
+    Drawn by :func:`common.figures.curve_grid`."""
+    series = series_of(records, keys)
+    return curve_grid(series, list(keys) if keys is not None else list(series), out, title)

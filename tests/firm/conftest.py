@@ -5,10 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 
+from common.models.tiny import build_tiny_vlm
 from common.runtime import RunContext
+from tests.common.models.conftest import SMALL_VLM
 
 CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
 
@@ -23,3 +26,12 @@ def run_experiment(exp: str, tmp_path: Path, *overrides: str) -> tuple[dict[str,
     ctx = RunContext(run_dir=tmp_path / "run", cfg=cfg, seed=int(cfg.seed))
     task = instantiate(cfg.task, _partial_=True)
     return task(cfg=cfg, ctx=ctx), ctx
+
+
+@pytest.fixture(scope="session")
+def random_rm_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small random Qwen3-VL saved as a checkpoint directory (the tests' stand-in RM base, so the
+    tiny base is never pretrained in tests)."""
+    path = tmp_path_factory.mktemp("random_qwen3_vl")
+    build_tiny_vlm("qwen3_vl", seed=0, **SMALL_VLM).save_pretrained(path)
+    return path

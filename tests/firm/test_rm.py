@@ -8,24 +8,14 @@ import pytest
 import torch
 
 from common.models.builders import load_vlm
-from common.models.tiny import build_tiny_vlm
 from common.runtime import RunSettings
 from firm.prompts.rm import parse_rm_output
 from firm.rm import curated_score, load_curated, resolve_source, rm_example, rm_examples, run_seed
 from firm.rm.data import curated_cache_dir
-from tests.common.models.conftest import SMALL_VLM
 from tests.firm.conftest import run_experiment
 
 EDIT_CURATE = {"n_examples": 10}
 GEN_CURATE = {"n_prompts": 10}
-
-
-@pytest.fixture(scope="module")
-def random_rm_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A small random Qwen3-VL saved as a checkpoint directory (the tests' stand-in base)."""
-    path = tmp_path_factory.mktemp("random_qwen3_vl")
-    build_tiny_vlm("qwen3_vl", seed=0, **SMALL_VLM).save_pretrained(path)
-    return path
 
 
 @pytest.fixture(scope="module")

@@ -13,13 +13,11 @@ import pytest
 
 from common.models.builders import load_vlm
 from common.models.source import ModelSourceError
-from common.models.tiny import build_tiny_vlm
 from common.presets import conf_root
 from common.runtime import RunSettings, Scale
 from firm.rm import cache as rm_cache
 from firm.rm import resolve_source, run_seed
 from firm.rm.cache import RM_CARD, ensure_rm, rm_dir
-from tests.common.models.conftest import SMALL_VLM
 
 
 def tiny_recipe(model: Path, steps: int = 2) -> list[str]:
@@ -33,14 +31,6 @@ def tiny_recipe(model: Path, steps: int = 2) -> list[str]:
         "task.eval_items=2",
         "task.eval_max_tokens=8",
     ]
-
-
-@pytest.fixture(scope="module")
-def random_rm_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A small random Qwen3-VL checkpoint (stands in for the pretrained tiny_qwen3_vl base)."""
-    path = tmp_path_factory.mktemp("random_qwen3_vl")
-    build_tiny_vlm("qwen3_vl", seed=0, **SMALL_VLM).save_pretrained(path)
-    return path
 
 
 @pytest.fixture(scope="module")
