@@ -57,7 +57,14 @@ FIELDS = ("kind", "name", "overrides", "dtype", "device")
 
 
 class ModelSourceError(InputError):
-    """A model source is malformed or cannot be resolved (the message names the field and the fix)."""
+    """A model source is malformed or cannot be resolved (the message names the field and the fix).
+
+    ``problem`` is what is wrong without the advice, for callers that know better what to advise
+    (``task.evaluator: <problem>; give ...``)."""
+
+    def __init__(self, message: str, *, problem: str | None = None) -> None:
+        super().__init__(message)
+        self.problem = problem or message
 
 
 class MissingModelSourceError(ModelSourceError, FileNotFoundError):
@@ -231,13 +238,17 @@ def _local_path(name: str, export_dir: str | None) -> str:
         return str(path)
     inside = f" nor an export ({export_dir}/)" if export_dir else ""
     if path.exists():
-        raise MissingModelSourceError(
-            f"model source path {str(path)!r} holds neither a model (config.json / model_index.json)"
-            f"{inside}; give a directory written by save_pretrained"
+        problem = (
+            f"model source path {str(path)!r} holds neither a model (config.json / model_index.json){inside}"
         )
+        raise MissingModelSourceError(
+            f"{problem}; give a directory written by save_pretrained", problem=problem
+        )
+    problem = f"model source path {name!r} does not exist"
     raise MissingModelSourceError(
-        f"model source path {name!r} does not exist; give a directory written by save_pretrained "
-        "(e.g. a run's <run_dir>/evaluator), or kind: hub for a hub id"
+        f"{problem}; give a directory written by save_pretrained (e.g. a run's <run_dir>/evaluator), "
+        "or kind: hub for a hub id",
+        problem=problem,
     )
 
 

@@ -17,7 +17,7 @@ from common.flow_rl.policy import FlowPolicy
 from common.flow_rl.rollout import rollout
 from common.models.builders import build_model, load_model
 from common.models.pretrain import available_bases
-from common.models.source import ModelSource, resolve_path, role_model
+from common.models.source import ModelSource, ModelSourceError, resolve_path, role_model
 from common.runtime import RunSettings
 from firm.rl.items import RLItem
 
@@ -43,7 +43,15 @@ def load_policy_bundle(source: Any, kind: str, settings: RunSettings) -> tuple[A
         # a conf/model preset (the paper's hub checkpoints carry their spec overrides there)
         bundle = build_model(str(name), **({"dtype": dtype} if dtype else {}), **dict(src.overrides))
         return bundle, f"preset:{name}"
-    path = resolve_path(src, settings, role=role)
+    try:
+        path = resolve_path(src, settings, role=role)
+    except ModelSourceError as e:
+        raise ModelSourceError(
+            f"task.policy: {e.problem}; give a saved image model (a run's <run_dir>/policy, a cached "
+            "base's directory) as path:<dir>, a diffusers repo as hub:<id>, or base for the scale's "
+            f"{role}",
+            problem=e.problem,
+        ) from None
     bundle = load_model(str(path), dtype=dtype)
     if not hasattr(bundle, "latent_shape"):
         raise ValueError(f"RL policy source {path!r} is not an image model (no model_index.json)")

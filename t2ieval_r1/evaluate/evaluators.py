@@ -267,7 +267,8 @@ def build_evaluator(
             kind = "hub"
     except ModelSourceError as e:
         raise EvaluatorSpecError(
-            f"task.evaluator: {e}; give a saved evaluator directory (e.g. a GRPO run's <run_dir>/evaluator), "
+            f"task.evaluator: {e.problem}; give a saved evaluator directory "
+            "(e.g. a GRPO run's <run_dir>/evaluator), "
             f"a hub id, a base name ({', '.join(available_bases())}) or an endpoint"
         ) from None
     if source.kind == "base":
