@@ -47,7 +47,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf import DictConfig, OmegaConf
 
 from common.config import validate_tree
 from common.engine import EngineConfig
@@ -130,15 +130,13 @@ def compose_rm(kind: str, settings: RunSettings | None = None, overrides: Sequen
     from hydra import compose, initialize_config_dir
 
     settings = RunSettings.of(settings)
+    run = [f"paths.cache_dir={settings.cache_dir}"]
+    if settings.threads is not None:
+        run.append(f"runtime.threads={settings.threads}")
+    if settings.world_seed != RunSettings.defaults().world_seed:
+        run.append(f"world.seed={settings.world_seed}")
     with _own_hydra(), initialize_config_dir(config_dir=str(conf_root()), version_base="1.3"):
-        cfg = compose("config", overrides=compose_overrides(kind, settings, overrides))
-    with open_dict(cfg):
-        cfg.paths.cache_dir = str(settings.cache_dir)
-        if settings.threads is not None:
-            cfg.runtime.threads = settings.threads
-        if settings.world_seed != RunSettings.defaults().world_seed:
-            cfg.world.seed = settings.world_seed
-    return cfg
+        return compose("config", overrides=[*compose_overrides(kind, settings, overrides), *run])
 
 
 def _model_identity(model: Any, settings: RunSettings) -> str:
@@ -255,12 +253,15 @@ def _build(
 
     start = time.perf_counter()
     work.mkdir(parents=True, exist_ok=True)
-    with open_dict(cfg):
-        cfg.paths.output_dir = str(work)
-        cfg.runtime.progress = bool(progress)
-        cfg.task.checkpoint_dir = str(work / "checkpoints")
-        cfg.task.resume = "auto"
-        cfg.task.export = True
+    # the build's own run: its directory, checkpoints and export (a merge, the config stays typed)
+    cfg = OmegaConf.merge(
+        cfg,
+        {
+            "paths": {"output_dir": str(work)},
+            "runtime": {"progress": bool(progress)},
+            "task": {"checkpoint_dir": str(work / "checkpoints"), "resume": "auto", "export": True},
+        },
+    )
     if cfg.task._target_ != "firm.tasks.rm.run":
         raise ValueError(f"+exp=firm_{kind}_rm names task {cfg.task._target_!r}, not firm.tasks.rm.run")
     validate_tree(cfg)
