@@ -64,9 +64,9 @@ class RolloutBatch:
 
 
 def _mean_stats(records: list[dict[str, torch.Tensor | float]]) -> dict[str, float]:
-    if not records:
-        return {}
-    return {k: float(np.mean([float(r[k]) for r in records])) for k in records[0]}
+    """Each statistic's mean over the records that hold it (``grad_norm``: one per optimiser step)."""
+    keys = dict.fromkeys(k for rec in records for k in rec)
+    return {k: float(np.mean([float(rec[k]) for rec in records if k in rec])) for k in keys}
 
 
 @FLOW_UPDATES.register("diffusion_nft")
@@ -108,9 +108,7 @@ def nft_update(trainer: FlowRLTrainer, batch: RolloutBatch, advantages: torch.Te
                 trainer.fabric.backward(loss / cfg.timesteps_per_sample)
                 records.append({"loss": loss.detach(), **stats})
             records[-1]["grad_norm"] = trainer.step_optimizer()
-    return _mean_stats([{k: v for k, v in rec.items() if k != "grad_norm"} for rec in records]) | {
-        "grad_norm": float(np.mean([float(rec["grad_norm"]) for rec in records if "grad_norm" in rec]))
-    }
+    return _mean_stats(records)
 
 
 @FLOW_UPDATES.register("flow_grpo")
@@ -154,6 +152,4 @@ def flow_grpo_update(
                 trainer.fabric.backward(loss / n_train)
                 records.append({"loss": loss.detach(), **stats})
             records[-1]["grad_norm"] = trainer.step_optimizer()
-    return _mean_stats([{k: v for k, v in rec.items() if k != "grad_norm"} for rec in records]) | {
-        "grad_norm": float(np.mean([float(rec["grad_norm"]) for rec in records if "grad_norm" in rec]))
-    }
+    return _mean_stats(records)
