@@ -232,11 +232,19 @@ def _quality_vision(q: dict[str, Any]) -> list[str]:
             f"| shape / colour presence in a scene (per label) | {_pct(q['presence_accuracy'])} "
             f"| {_pct(q['presence_chance'])} |"
         )
+    if "cell_shape_accuracy" in q:
+        lines += [
+            f"| shape of the object under a token (cells an object covers) | {_pct(q['cell_shape_accuracy'])} "
+            f"| {_pct(q['cell_shape_chance'])} |",
+            f"| colour of the object under a token | {_pct(q['cell_color_accuracy'])} "
+            f"| {_pct(q['cell_color_chance'])} |",
+        ]
     return [
         *lines,
         "",
         f"{q['n']} held-out scenes of the {q['world_level']} world level; the vision tower's merged "
-        "tokens max-pooled and read by the linear heads trained with it. Chance = best constant answer.",
+        "tokens max-pooled and read by the linear heads trained with it (per-token rows: each merged token "
+        "read on its own by the dense heads). Chance = best constant answer.",
     ]
 
 

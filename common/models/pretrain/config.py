@@ -43,6 +43,7 @@ HASHED_UNLESS_DEFAULT: dict[str, Any] = {
     "eps": 1e-8,
     "max_time_s": None,
     "vision_aux_weight": 0.0,
+    "dense_weight": 0.0,
     "difference_share": 0.0,
     "difference_pool_size": 8192,
     "difference_captions": False,
@@ -212,10 +213,13 @@ class VisionPretrainConfig(PretrainConfig):
         scene_share: share of the pool that holds world scenes of the level (presence labels);
             the rest are single-object scenes (class labels).
         presence_weight: weight of the presence loss against the single-object loss.
+        dense_weight: weight of the per-token loss (each merged token classifies the object
+            covering its cell, or background) on every image; 0 leaves it out.
     """
 
     scene_share: float = 0.0
     presence_weight: float = 1.0
+    dense_weight: float = 0.0
 
     def validate(self) -> None:
         super().validate()
@@ -223,6 +227,8 @@ class VisionPretrainConfig(PretrainConfig):
             raise ValueError(f"pretrain {self.name}: scene_share must be in [0, 1]")
         if self.presence_weight < 0:
             raise ValueError(f"pretrain {self.name}: presence_weight must be >= 0")
+        if self.dense_weight < 0:
+            raise ValueError(f"pretrain {self.name}: dense_weight must be >= 0")
 
 
 @dataclass

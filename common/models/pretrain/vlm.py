@@ -162,11 +162,22 @@ class VLMLoss(torch.nn.Module):
             raise ValueError(
                 f"{tokens.shape[0]} merged image tokens but {shape_labels.shape[0]} dense labels"
             )
-        dense = 0.5 * (
-            torch.nn.functional.cross_entropy(self.shape_head(tokens).float(), shape_labels)
-            + torch.nn.functional.cross_entropy(self.color_head(tokens).float(), color_labels)
-        )
+        dense = dense_token_loss(self.shape_head, self.color_head, tokens, shape_labels, color_labels)
         return lm + self.aux_weight * dense
+
+
+def dense_token_loss(
+    shape_head: torch.nn.Module,
+    color_head: torch.nn.Module,
+    tokens: torch.Tensor,
+    shape_labels: torch.Tensor,
+    color_labels: torch.Tensor,
+) -> torch.Tensor:
+    """``(CE(shape_head(tokens), shape) + CE(color_head(tokens), colour)) / 2`` over merged image
+    tokens, each labelled with the object covering it or the background class
+    (:func:`common.models.pretrain.data.dense_cell_labels`)."""
+    ce = torch.nn.functional.cross_entropy
+    return 0.5 * (ce(shape_head(tokens).float(), shape_labels) + ce(color_head(tokens).float(), color_labels))
 
 
 def dense_labels(scenes: list[Scene], grid_thw: torch.Tensor, merge: int) -> dict[str, torch.Tensor]:
