@@ -44,6 +44,7 @@ HASHED_UNLESS_DEFAULT: dict[str, Any] = {
     "max_time_s": None,
     "vision_aux_weight": 0.0,
     "dense_weight": 0.0,
+    "dense_background_weight": 1.0,
     "difference_share": 0.0,
     "difference_pool_size": 8192,
     "difference_captions": False,
@@ -215,11 +216,13 @@ class VisionPretrainConfig(PretrainConfig):
         presence_weight: weight of the presence loss against the single-object loss.
         dense_weight: weight of the per-token loss (each merged token classifies the object
             covering its cell, or background) on every image; 0 leaves it out.
+        dense_background_weight: weight of the background tokens in that loss (object tokens weigh 1).
     """
 
     scene_share: float = 0.0
     presence_weight: float = 1.0
     dense_weight: float = 0.0
+    dense_background_weight: float = 1.0
 
     def validate(self) -> None:
         super().validate()
@@ -229,6 +232,8 @@ class VisionPretrainConfig(PretrainConfig):
             raise ValueError(f"pretrain {self.name}: presence_weight must be >= 0")
         if self.dense_weight < 0:
             raise ValueError(f"pretrain {self.name}: dense_weight must be >= 0")
+        if self.dense_background_weight < 0:
+            raise ValueError(f"pretrain {self.name}: dense_background_weight must be >= 0")
 
 
 @dataclass

@@ -172,12 +172,21 @@ def dense_token_loss(
     tokens: torch.Tensor,
     shape_labels: torch.Tensor,
     color_labels: torch.Tensor,
+    background_weight: float = 1.0,
 ) -> torch.Tensor:
     """``(CE(shape_head(tokens), shape) + CE(color_head(tokens), colour)) / 2`` over merged image
     tokens, each labelled with the object covering it or the background class
-    (:func:`common.models.pretrain.data.dense_cell_labels`)."""
+    (:func:`common.models.pretrain.data.dense_cell_labels`); background tokens weigh
+    ``background_weight`` (the weighted mean of ``torch.nn.functional.cross_entropy``)."""
+    n_shapes, n_colors = shape_head.out_features, color_head.out_features
+    shape_w = torch.ones(n_shapes, device=tokens.device)
+    color_w = torch.ones(n_colors, device=tokens.device)
+    shape_w[-1] = color_w[-1] = background_weight  # the last class is the background
     ce = torch.nn.functional.cross_entropy
-    return 0.5 * (ce(shape_head(tokens).float(), shape_labels) + ce(color_head(tokens).float(), color_labels))
+    return 0.5 * (
+        ce(shape_head(tokens).float(), shape_labels, weight=shape_w)
+        + ce(color_head(tokens).float(), color_labels, weight=color_w)
+    )
 
 
 def dense_labels(scenes: list[Scene], grid_thw: torch.Tensor, merge: int) -> dict[str, torch.Tensor]:

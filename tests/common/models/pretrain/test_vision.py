@@ -157,3 +157,40 @@ def test_warm_up_base_learns_above_chance_with_a_card(run_settings: RunSettings)
     assert (path / "vision_heads.pt").is_file()
     text = (path / "MODEL_CARD.md").read_text()
     assert "| colour of a single object |" in text and "vision_init" in text
+
+
+def test_dense_heads_read_each_token_and_learn_colour_above_chance(run_settings: RunSettings) -> None:
+    """With ``dense_weight`` the warm-up trains per-token heads on the cells' objects; the card scores
+    them on the cells objects cover, beside the most common label there."""
+    from common.models.pretrain.vision import VisionObjective
+
+    overrides = {**LEARNS, "scene_share": 0.75, "dense_weight": 1.0}
+    cfg = load_pretrain_config(VISION, overrides)
+    objective = VisionObjective()
+    bundle = objective.build(cfg)
+    pool = objective.prepare(cfg, bundle)
+    batch = objective.batch(cfg, bundle, pool, 0)
+    merge = int(bundle.vlm.model.config.vision_config.spatial_merge_size)
+    tokens = int((batch["image_grid_thw"].prod(-1) // merge**2).sum())
+    assert batch["vision_shape_labels"].shape == batch["vision_color_labels"].shape == (tokens,)
+    assert (batch["vision_shape_labels"] < len(SHAPES)).any()  # some tokens lie on an object
+    path = ensure_base(VISION, run_settings, overrides=overrides)
+    q = read_card(path)["quality"]
+    assert 0 < q["cell_shape_chance"] < 1 and 0 < q["cell_color_chance"] < 0.4
+    assert q["cell_color_accuracy"] >= q["cell_color_chance"] + 0.3, q
+    assert "shape of the object under a token" in (path / "MODEL_CARD.md").read_text()
+    assert "cell_shape.weight" in torch.load(path / "vision_heads.pt")
+    reloaded = objective.load(path)
+    assert reloaded.heads.dense
+
+
+def test_a_dense_loss_needs_dense_heads() -> None:
+    from common.models.pretrain.vision import VisionLoss, VisionObjective
+
+    cfg = load_pretrain_config(VISION, {**TINY_BUDGET[VISION], "dense_weight": 0.0})
+    bundle = VisionObjective().build(cfg)
+    assert not bundle.heads.dense
+    with pytest.raises(ValueError, match="dense_weight > 0 needs heads built with dense=True"):
+        VisionLoss(bundle, presence_weight=1.0, dense_weight=1.0)
+    with pytest.raises(ValueError, match="dense_weight must be >= 0"):
+        load_pretrain_config(VISION, {"dense_weight": -1.0})
