@@ -35,7 +35,14 @@ from firm.bench.items import OVERALL
 from firm.bench.verdicts import JudgeItem
 from firm.prompts.rm import RMVerdict
 
-__all__ = ["MIDPOINT", "ColumnResult", "overall_result", "score_column", "score_columns"]
+__all__ = [
+    "MIDPOINT",
+    "ColumnResult",
+    "best_constant_columns",
+    "overall_result",
+    "score_column",
+    "score_columns",
+]
 
 MIDPOINT = 3.0
 """The fill value of ``mean_fill`` when no answer of a column parses (the middle of 1-5)."""
@@ -115,6 +122,31 @@ def overall_result(parts: Sequence[ColumnResult]) -> ColumnResult:
         pred,
         human,
     )
+
+
+def best_constant_columns(items: Mapping[str, Sequence[JudgeItem]]) -> dict[str, ColumnResult]:
+    """The honest floor: per column, the constant prediction with the lowest MAE, the median of the
+    column's human scores (``argmin_c mean_i |c - h_i|``); an overall column pools its columns'
+    constants (a critic may answer one constant per column). It is fitted on the scored items
+    themselves, so it is a little better than any constant chosen without them."""
+    out: dict[str, ColumnResult] = {}
+    for col, its in items.items():
+        human = np.array([it.score for it in its], dtype=np.float64)
+        pred = np.full(len(human), float(np.median(human)) if len(human) else MIDPOINT)
+        out[col] = ColumnResult(
+            float(mae(pred, human)) if len(human) else float("nan"),
+            len(human),
+            len(human),
+            0,
+            None,
+            {},
+            pred,
+            human,
+        )
+    for name, parts in OVERALL.items():
+        if all(p in out for p in parts):
+            out[name] = overall_result([out[p] for p in parts])
+    return out
 
 
 def score_columns(

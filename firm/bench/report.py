@@ -19,7 +19,10 @@ import numpy as np
 from common.scoring.tables import to_markdown
 from firm.bench.items import COLUMNS
 
-__all__ = ["PUBLISHED", "aggregate", "beats", "render_report", "table_rows"]
+__all__ = ["BEST_CONSTANT", "PUBLISHED", "aggregate", "beats", "below", "render_report", "table_rows"]
+
+BEST_CONSTANT = "best constant (median of the human scores)"
+"""The row name of the honest floor (:func:`firm.bench.metrics.best_constant_columns`)."""
 
 PUBLISHED: dict[str, dict[str, float]] = {
     "GPT-5": dict(zip(COLUMNS, (0.62, 0.73, 0.67, 0.50, 0.53, 0.52), strict=True)),
@@ -66,6 +69,18 @@ def beats(row: Mapping[str, Mapping[str, Any]], reference: Mapping[str, Mapping[
             }
     out["all_columns_all_seeds"] = bool(out) and all(v["all_seeds"] for v in out.values())
     return out
+
+
+def below(
+    row: Mapping[str, Mapping[str, Any]], reference: Mapping[str, Mapping[str, Any]]
+) -> dict[str, float]:
+    """Per shared column, how far the row's mean MAE is below the reference's: ``1 - MAE / MAE_ref``
+    (0.2: 20% lower; negative: higher)."""
+    return {
+        col: 1.0 - row[col]["mean"] / reference[col]["mean"]
+        for col in COLUMNS
+        if col in row and col in reference and reference[col]["mean"] > 0
+    }
 
 
 def table_rows(results: Mapping[str, Mapping[str, Mapping[str, Any]]], key: str = "mean") -> dict[str, dict]:
@@ -144,6 +159,22 @@ def render_report(
         "",
         to_markdown(rho_rows, cols, index_name="model"),
     ]
+    if BEST_CONSTANT in results:
+        floor = results[BEST_CONSTANT]
+        margin_rows = {
+            name: {col: f"{v:+.1%}" for col, v in below(agg, floor).items()}
+            for name, agg in results.items()
+            if name != BEST_CONSTANT
+        }
+        lines += [
+            "## MAE below the best constant",
+            "",
+            "`1 - MAE / MAE(best constant)`, mean MAE over seeds; the best constant answers the median "
+            "of each column's human scores (fitted on these items, so slightly flattering to it). "
+            "Positive: the critic carries information beyond the scores' distribution.",
+            "",
+            to_markdown(margin_rows, cols, index_name="model"),
+        ]
     if sizes:
         lines += [f"Items per column: {sizes}.", ""]
     return "\n".join(lines)

@@ -35,8 +35,8 @@ from common.scoring.tables import write_tables
 from common.world.levels import run_level
 from firm.bench.critics import JudgeSpec, build_judges, endpoint_annotator, model_annotator
 from firm.bench.items import COLUMNS, DOMAINS, load_bench_items
-from firm.bench.metrics import score_columns
-from firm.bench.report import aggregate, beats, render_report, table_rows
+from firm.bench.metrics import best_constant_columns, score_columns
+from firm.bench.report import BEST_CONSTANT, aggregate, beats, below, render_report, table_rows
 from firm.bench.verdicts import JudgeItem, judge
 from firm.prompts.rm import RMVerdict
 from firm.rm.sources import resolve_source, resolve_template, run_seed
@@ -200,10 +200,19 @@ def run(
         wall[spec.name] = round(time.perf_counter() - t1, 2)
         ctx.log({f"{col}/mean": v["mean"] for col, v in results[spec.name].items()}, step=len(results))
 
+    judged = sorted({c for seeds in per_seed.values() for s in seeds for c in s})
+    floor = best_constant_columns({c: all_items[c] for c in judged if c in all_items})
+    results[BEST_CONSTANT] = aggregate([{c: r.to_dict() for c, r in floor.items()}])
+    vs_constant = {n: below(agg, results[BEST_CONSTANT]) for n, agg in results.items() if n != BEST_CONSTANT}
+
     reference = compare_to if compare_to is not None else (base_name if base else None)
     acceptance = {}
     if reference is not None and reference in results:
-        acceptance = {n: beats(agg, results[reference]) for n, agg in results.items() if n != reference}
+        acceptance = {
+            n: beats(agg, results[reference])
+            for n, agg in results.items()
+            if n not in (reference, BEST_CONSTANT)
+        }
 
     n_items = {c: len(v) for c, v in all_items.items()}
     report = render_report(
@@ -224,6 +233,7 @@ def run(
             "seed_labels": labels,
             "sources": sources,
             "acceptance": acceptance,
+            "below_best_constant": vs_constant,
             "missing_policy": missing,
             "template": template,
             "n_items": n_items,

@@ -65,6 +65,23 @@ def test_overall_pools_the_items_of_its_columns() -> None:
     assert "Gen overall" not in out
 
 
+def test_the_best_constant_is_the_median_and_the_margin_is_relative() -> None:
+    from firm.bench.metrics import best_constant_columns
+    from firm.bench.report import below
+
+    ex, co = items(1, 2, 2, 5), items(4, 4, 5, mode="consistency")
+    floor = best_constant_columns({"Edit exec": ex, "Edit cons": co})
+    assert floor["Edit exec"].mae == pytest.approx((1 + 0 + 0 + 3) / 4)  # median 2
+    assert floor["Edit cons"].mae == pytest.approx(1 / 3)  # median 4
+    assert floor["Edit overall"].mae == pytest.approx((4 + 1) / 7)  # each column its own constant
+    assert floor["Edit exec"].spearman is None  # a constant does not rank
+    other = [1.5, 2.5, 2.0, 4.0]  # no constant does better than the median: a few shifted constants
+    assert all(np.abs(np.full(4, c) - np.array([1, 2, 2, 5])).mean() >= floor["Edit exec"].mae for c in other)
+    agg = lambda v: {"Edit exec": {"mean": v}}  # noqa: E731
+    assert below(agg(0.8), agg(1.0)) == {"Edit exec": pytest.approx(0.2)}
+    assert below(agg(1.5), agg(1.0))["Edit exec"] == pytest.approx(-0.5)
+
+
 def test_seeds_aggregate_and_the_acceptance_check() -> None:
     seeds = [
         {"Edit exec": {"mae": m, "n_missing": k, "n": 10, "spearman": r}}
@@ -152,6 +169,12 @@ def test_firm_bench_experiment_with_an_endpoint_and_in_process_models(tmp_path: 
     for name in PUBLISHED:
         assert f"{name} (published)" in report
     assert "FIRM RM (ours) (mean of 2 seeds)" in report and "Unparseable answers" in report
+    floor = metrics["results"]["best constant (median of the human scores)"]
+    assert floor["Edit exec"]["mean"] == pytest.approx(np.abs(np.median(ex) - ex).mean())
+    assert "best constant (median of the human scores)" not in metrics["acceptance"]  # a floor
+    margin = metrics["below_best_constant"]["critic"]["Edit exec"]
+    assert margin == pytest.approx(1 - critic["Edit exec"]["mae"] / floor["Edit exec"]["mean"])
+    assert "## MAE below the best constant" in report
     assert all((ctx.run_dir / f"firm_bench_mae.{ext}").is_file() for ext in ("md", "csv", "tex"))
     lines = (ctx.run_dir / "predictions" / "critic" / "0.jsonl").read_text().splitlines()
     assert len(lines) == 4 * n and {"id", "column", "pred", "human", "error"} <= set(json.loads(lines[0]))
