@@ -234,8 +234,8 @@ def _quality_vision(q: dict[str, Any]) -> list[str]:
         )
     if "cell_shape_accuracy" in q:
         lines += [
-            f"| shape of the object under a token (cells an object covers) | {_pct(q['cell_shape_accuracy'])} "
-            f"| {_pct(q['cell_shape_chance'])} |",
+            "| shape of the object under a token (cells an object covers) "
+            f"| {_pct(q['cell_shape_accuracy'])} | {_pct(q['cell_shape_chance'])} |",
             f"| colour of the object under a token | {_pct(q['cell_color_accuracy'])} "
             f"| {_pct(q['cell_color_chance'])} |",
         ]

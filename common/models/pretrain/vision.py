@@ -48,8 +48,9 @@ from PIL import Image
 from common.models.builders import load_model
 from common.models.pretrain.config import PretrainConfig, VisionPretrainConfig
 from common.models.pretrain.data import single_object_scenes, world_scenes
+from common.models.pretrain.dense import DENSE_KEYS, dense_labels, dense_token_loss
 from common.models.pretrain.objectives import PretrainObjective, step_generator
-from common.models.pretrain.vlm import DENSE_KEYS, IMAGE_SIZE, dense_labels, dense_token_loss, vision_tower
+from common.models.pretrain.vlm import IMAGE_SIZE, vision_tower
 from common.models.tiny import count_parameters
 from common.world.levels import get_level
 from common.world.render import render_at
@@ -120,7 +121,7 @@ class VisionLoss(torch.nn.Module):
     """``forward(batch) -> loss``: class cross-entropy on single-object images plus
     ``presence_weight`` x presence binary cross-entropy on multi-object images (each the mean of
     its shape and colour terms) plus ``dense_weight`` x the per-token loss
-    (:func:`common.models.pretrain.vlm.dense_token_loss`) on every image. Holds only the tower
+    (:func:`common.models.pretrain.dense.dense_token_loss`) on every image. Holds only the tower
     and the heads: nothing else trains."""
 
     def __init__(
@@ -231,7 +232,9 @@ class VisionObjective(PretrainObjective):
         scenes = single_object_scenes(cfg.pool_size - n_scenes, cfg.seed, level=cfg.world_level)
         scenes += [s for _, s in world_scenes(n_scenes, cfg.seed, level=cfg.world_level)]
         cells = cell_labels(bundle.vlm, scenes) if cfg.dense_weight > 0 else {}
-        return VisionPool([render_at(s, IMAGE_SIZE) for s in scenes], scene_labels(scenes, cfg.world_level), cells)
+        return VisionPool(
+            [render_at(s, IMAGE_SIZE) for s in scenes], scene_labels(scenes, cfg.world_level), cells
+        )
 
     def batch(self, cfg: PretrainConfig, bundle: VisionBundle, data: VisionPool, step: int) -> dict[str, Any]:
         g = step_generator(cfg.seed, step, 0x715, self.rank)
@@ -251,7 +254,9 @@ class VisionObjective(PretrainObjective):
         state = torch.load(path / HEADS_FILE, map_location=vlm.device)
         width = int(vlm.model.config.vision_config.out_hidden_size)
         dense = "cell_shape.weight" in state
-        heads = VisionHeads(width, state["shape.weight"].shape[0], state["color.weight"].shape[0], dense=dense)
+        heads = VisionHeads(
+            width, state["shape.weight"].shape[0], state["color.weight"].shape[0], dense=dense
+        )
         heads.load_state_dict(state)
         return VisionBundle(vlm, heads.to(device=vlm.device, dtype=vlm.model.dtype))
 
@@ -301,7 +306,9 @@ def cell_accuracy(bundle: VisionBundle, scenes: list[Scene], batch_size: int = 6
     said: dict[str, list[torch.Tensor]] = {k: [] for k in DENSE_KEYS}
     try:
         for start in range(0, len(scenes), batch_size):
-            enc = encode_images(bundle.vlm, [render_at(s, IMAGE_SIZE) for s in scenes[start : start + batch_size]])
+            enc = encode_images(
+                bundle.vlm, [render_at(s, IMAGE_SIZE) for s in scenes[start : start + batch_size]]
+            )
             tokens = merged_tokens(bundle.vlm, enc["pixel_values"], enc["image_grid_thw"])
             said[DENSE_KEYS[0]].append(bundle.heads.cell_shape(tokens).argmax(-1).cpu())
             said[DENSE_KEYS[1]].append(bundle.heads.cell_color(tokens).argmax(-1).cpu())

@@ -35,7 +35,6 @@ from common.models.pretrain.data import (
     VQA_KINDS,
     DifferencePair,
     changes_part,
-    dense_cell_labels,
     difference_changes,
     difference_pairs,
     sample_qa,
@@ -43,6 +42,7 @@ from common.models.pretrain.data import (
     vlm_eval_items,
     world_scenes,
 )
+from common.models.pretrain.dense import DENSE_KEYS, dense_labels, dense_token_loss
 from common.models.pretrain.objectives import PretrainObjective
 from common.models.tiny import count_parameters
 from common.models.vlm_sampling import sample_vlm
@@ -115,10 +115,6 @@ class VLMItem:
     qa: QA
 
 
-DENSE_KEYS: tuple[str, str] = ("vision_shape_labels", "vision_color_labels")
-"""Batch keys of the dense vision labels: one entry per merged image token, all images concatenated."""
-
-
 class VLMLoss(torch.nn.Module):
     """``forward(batch) -> loss``: the model's cross-entropy on the labelled (answer) tokens, plus,
     with ``aux_weight > 0``, the dense vision loss ``aux_weight * (CE_shape + CE_colour) / 2``.
@@ -164,41 +160,6 @@ class VLMLoss(torch.nn.Module):
             )
         dense = dense_token_loss(self.shape_head, self.color_head, tokens, shape_labels, color_labels)
         return lm + self.aux_weight * dense
-
-
-def dense_token_loss(
-    shape_head: torch.nn.Module,
-    color_head: torch.nn.Module,
-    tokens: torch.Tensor,
-    shape_labels: torch.Tensor,
-    color_labels: torch.Tensor,
-    background_weight: float = 1.0,
-) -> torch.Tensor:
-    """``(CE(shape_head(tokens), shape) + CE(color_head(tokens), colour)) / 2`` over merged image
-    tokens, each labelled with the object covering it or the background class
-    (:func:`common.models.pretrain.data.dense_cell_labels`); background tokens weigh
-    ``background_weight`` (the weighted mean of ``torch.nn.functional.cross_entropy``)."""
-    n_shapes, n_colors = shape_head.out_features, color_head.out_features
-    shape_w = torch.ones(n_shapes, device=tokens.device)
-    color_w = torch.ones(n_colors, device=tokens.device)
-    shape_w[-1] = color_w[-1] = background_weight  # the last class is the background
-    ce = torch.nn.functional.cross_entropy
-    return 0.5 * (
-        ce(shape_head(tokens).float(), shape_labels, weight=shape_w)
-        + ce(color_head(tokens).float(), color_labels, weight=color_w)
-    )
-
-
-def dense_labels(scenes: list[Scene], grid_thw: torch.Tensor, merge: int) -> dict[str, torch.Tensor]:
-    """The dense vision labels of ``scenes`` for the processor's ``image_grid_thw`` (one row per
-    image, in the batch's image order)."""
-    shapes: list[int] = []
-    colors: list[int] = []
-    for scene, (_, h, w) in zip(scenes, grid_thw.tolist(), strict=True):
-        a, c = dense_cell_labels(scene, int(h) // merge, int(w) // merge)
-        shapes += a
-        colors += c
-    return {DENSE_KEYS[0]: torch.tensor(shapes), DENSE_KEYS[1]: torch.tensor(colors)}
 
 
 class VLMObjective(PretrainObjective):
