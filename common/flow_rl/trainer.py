@@ -135,8 +135,8 @@ class FlowRLTrainer:
         optimizer = torch.optim.AdamW(policy.trainable_parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         self.module, self.optimizer = fabric.setup(policy, optimizer)
         self.tracker = PerPromptStatTracker(gather=fabric.world_size > 1)
-        self.train_rng = torch.Generator().manual_seed(cfg.seed * 7_919 + 1 + fabric.global_rank)
         self.step = 0
+        self.train_rng = torch.Generator().manual_seed(self.noise_seed(0))
         self.history: list[dict[str, float]] = []
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="reward")
 
@@ -274,8 +274,12 @@ class FlowRLTrainer:
         state = load_checkpoint_dir(self.fabric, path, self.module, self.optimizer)
         self.step = int(state["step"])
         self.history = list(state.get("history", []))
-        self.train_rng.manual_seed(self.cfg.seed * 7_919 + 1 + self.fabric.global_rank + self.step * 104_729)
         return self.step
+
+    def noise_seed(self, step: int) -> int:
+        """The seed of step ``step``'s training noise (timesteps, noise, minibatch order) on this
+        rank: a fresh stream per step, so a run resumed at any step draws exactly the same."""
+        return self.cfg.seed * 7_919 + 1 + self.fabric.global_rank + step * 104_729
 
     # ---- loop ----------------------------------------------------------------------------------
 
@@ -292,10 +296,7 @@ class FlowRLTrainer:
             bar = tqdm(total=cfg.steps, initial=self.step, desc=f"RL {cfg.algorithm}", dynamic_ncols=True)
         try:
             while self.step < cfg.steps:
-                # a fresh training-noise stream per step: resuming at any step reproduces it exactly
-                self.train_rng.manual_seed(
-                    cfg.seed * 7_919 + 1 + self.fabric.global_rank + self.step * 104_729
-                )
+                self.train_rng.manual_seed(self.noise_seed(self.step))
                 try:
                     metrics = self.train_step(self.step)
                 except CriticUnavailableError as err:

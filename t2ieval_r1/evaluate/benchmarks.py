@@ -28,6 +28,7 @@ from typing import Any
 
 import datasets
 
+from common.config import to_dataclass
 from common.runtime import RunSettings
 from t2ieval_r1.data import load_corpus
 
@@ -35,6 +36,23 @@ __all__ = ["BENCHMARK_KINDS", "DEFAULT_BENCHMARKS", "BenchmarkSpec", "limit_corp
 
 BENCHMARK_KINDS: tuple[str, ...] = ("correlation", "pairwise")
 T2I_EVAL_ASPECTS: tuple[str, ...] = ("appearance", "intrinsic", "relationship", "overall")
+
+
+@dataclass(frozen=True)
+class BenchmarkNode:
+    """The config node of one benchmark (``task.benchmarks.<name>``).
+
+    Attributes:
+        kind: one of :data:`BENCHMARK_KINDS`.
+        corpus: a :func:`t2ieval_r1.data.load_corpus` spec with a ``source``.
+        title: the table title (empty: the benchmark's name).
+        limit: rows kept (``None``: all).
+    """
+
+    kind: str
+    corpus: dict[str, Any]
+    title: str = ""
+    limit: int | None = None
 
 
 @dataclass(frozen=True)
@@ -61,36 +79,10 @@ class BenchmarkSpec:
 
     @classmethod
     def from_config(cls, name: str, node: Any) -> BenchmarkSpec:
-        """From ``task.benchmarks.<name>`` (``kind``, ``corpus``, optional ``title``, ``limit``)."""
-        try:
-            from omegaconf import DictConfig, OmegaConf
-
-            if isinstance(node, DictConfig):
-                node = OmegaConf.to_container(node, resolve=True)
-        except ImportError:  # pragma: no cover
-            pass
-        if not isinstance(node, Mapping):
-            raise ValueError(
-                f"task.benchmarks.{name} must be a mapping with `kind` and `corpus`, got {node!r}"
-            )
-        data = dict(node)
-        unknown = sorted(set(data) - {"kind", "corpus", "title", "limit"})
-        if unknown:
-            raise ValueError(
-                f"task.benchmarks.{name}: unknown keys {unknown}; known: kind, corpus, title, limit"
-            )
-        if "kind" not in data or "corpus" not in data:
-            raise ValueError(
-                f"task.benchmarks.{name} needs `kind` ({'/'.join(BENCHMARK_KINDS)}) and `corpus`"
-            )
-        limit = data.get("limit")
-        return cls(
-            name,
-            str(data["kind"]),
-            dict(data["corpus"]),
-            str(data.get("title") or name),
-            None if limit is None else int(limit),
-        )
+        """From ``task.benchmarks.<name>`` (:class:`BenchmarkNode`), checked by the project's one
+        converter (:func:`common.config.to_dataclass`)."""
+        n = to_dataclass(BenchmarkNode, node, f"task.benchmarks.{name}")
+        return cls(name, n.kind, dict(n.corpus), n.title or name, n.limit)
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "corpus": dict(self.corpus), "title": self.title, "limit": self.limit}

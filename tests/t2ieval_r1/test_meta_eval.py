@@ -396,8 +396,10 @@ def test_bad_inputs_are_reported_clearly(world_root: Path, tmp_path: Path) -> No
         benchmark_specs(small_benchmarks(world_root), ["t2i_eval", "geneval"])
     with pytest.raises(ValueError, match="kind must be one of"):
         BenchmarkSpec.from_config("x", {"kind": "ranking", "corpus": {"source": "world"}})
-    with pytest.raises(ValueError, match="unknown keys"):
+    with pytest.raises(ValueError, match=r"task\.benchmarks\.x: unknown key\(s\) \['size'\]"):
         BenchmarkSpec.from_config("x", {"kind": "pairwise", "corpus": {"source": "world"}, "size": 3})
+    with pytest.raises(ValueError, match=r"task\.benchmarks\.x\.corpus: missing"):
+        BenchmarkSpec.from_config("x", {"kind": "pairwise"})
     path = tmp_path / "bad.jsonl"
     path.write_text(
         json.dumps({"benchmark": "tifa", "key": "a", "completion": "x"}) + "\n" + json.dumps({"key": "b"})
