@@ -347,8 +347,8 @@ def evaluate_vision(
         "color_accuracy": float((color_logits.argmax(1) == color_true).mean()),
         "color_chance": _best_constant(color_true),
     }
+    scenes = [s for _, s in world_scenes(n, seed, level=level)] if presence or bundle.heads.dense else []
     if presence:
-        scenes = [s for _, s in world_scenes(n, seed, level=level)]
         labels = scene_labels(scenes, level)
         p_shape, p_color = head_logits(bundle, [render_at(s, IMAGE_SIZE) for s in scenes])
         said = np.concatenate([p_shape > 0, p_color > 0], axis=1)
@@ -356,6 +356,6 @@ def evaluate_vision(
         out["presence_accuracy"] = float((said == there).mean())
         out["presence_chance"] = float(np.maximum(there.mean(0), 1 - there.mean(0)).mean())
     if bundle.heads.dense:
-        out.update(cell_accuracy(bundle, [s for _, s in world_scenes(n, seed, level=level)]))
+        out.update(cell_accuracy(bundle, scenes))
     out["eval_s"] = round(time.perf_counter() - start, 1)
     return out
