@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from common.config import to_dataclass
+from common.engine import EngineConfig
 from common.models.builders import load_vlm
 from common.models.vocabulary import vocabulary_fingerprint
 from common.runtime import RunSettings
@@ -206,6 +207,11 @@ def ensure_warmup(
     final = warmup_dir(settings, start_path.name, spec.key(start_path.name))
     if (final / WARMUP_CARD).is_file():
         return final
+    if settings is not None and settings.engine is not None:
+        EngineConfig.from_cfg(settings.engine).require_one_process(
+            f"the {spec.kind} warm-up of {start_path.name} ({final})",
+            "run the same experiment once with engine=cpu",
+        )
     with file_lock(final.with_name(f".{final.name}.lock")):
         if (final / WARMUP_CARD).is_file():
             return final

@@ -145,6 +145,24 @@ class EngineConfig:
             raise EngineConfigError("engine.num_nodes > 1 needs a distributed strategy (ddp or deepspeed)")
 
     @property
+    def processes(self) -> int:
+        """How many processes the engine runs: devices x nodes (``auto`` devices count as one)."""
+        return (self.devices if isinstance(self.devices, int) else 1) * self.num_nodes
+
+    def require_one_process(self, what: str, fix: str) -> None:
+        """Refuse to build ``what`` (a cache entry) under an engine of several processes.
+
+        Every rank would try to build it, each behind the cache's file lock: rank 0 would train a
+        distributed model while the others wait on the lock, a deadlock. Raises ``RuntimeError``
+        naming ``what`` and the one-process command ``fix`` that builds it for every later run.
+        """
+        if self.processes > 1:
+            raise RuntimeError(
+                f"{what} is not built and engine {self.name!r} runs {self.processes} processes; "
+                f"build it once in one process first (the cache is then shared): {fix}"
+            )
+
+    @property
     def is_zero3(self) -> bool:
         """True for DeepSpeed with ZeRO stage 3 (parameters partitioned across ranks)."""
         return self.strategy == "deepspeed" and self.deepspeed is not None and self.deepspeed.stage == 3

@@ -181,12 +181,6 @@ def is_built(path: Path) -> bool:
     return (path / RM_CARD).is_file()
 
 
-def _processes(engine: Any) -> int:
-    cfg = EngineConfig.from_cfg(engine)
-    devices = cfg.devices
-    return (devices if isinstance(devices, int) else 1) * int(cfg.num_nodes or 1)
-
-
 def ensure_rm(
     kind: str,
     settings: RunSettings | None = None,
@@ -213,13 +207,11 @@ def ensure_rm(
     final = root / name
     if is_built(final):
         return final
-    if _processes(cfg.engine) > 1:
-        raise RuntimeError(
-            f"the {kind} RM ({final}) is not built and engine {cfg.engine.name!r} runs several "
-            f"processes; build it once in one process first: python -m firm.rm.cache {kind} "
-            f"scale={cfg.scale.name} world={cfg.world.level} paths.cache_dir={settings.cache_dir}"
-            + "".join(f" {o}" for o in overrides)
-        )
+    EngineConfig.from_cfg(cfg.engine).require_one_process(
+        f"the {kind} RM ({final})",
+        f"python -m firm.rm.cache {kind} scale={cfg.scale.name} world={cfg.world.level} "
+        f"paths.cache_dir={settings.cache_dir}" + "".join(f" {o}" for o in overrides),
+    )
     with file_lock(root / f".{name}.lock"):
         if is_built(final):  # another process finished it while we waited
             return final

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -12,8 +13,12 @@ from common.parsing import parse_score_detailed
 from common.runtime import RunSettings
 from common.sft import SFTConfig
 from t2ieval_r1.sft import WarmupSpec, ensure_warmup, evaluator_examples, train_evaluator_sft
+from tests.common.engine._launch import free_port, rank_envs, run_workers
 
+from . import _warmup_worker as warmup_worker
 from .conftest import small_vlm
+
+WORKER = "tests.t2ieval_r1._warmup_worker"
 
 
 def test_examples_hold_the_evaluation_prompt_and_targets(single_corpus) -> None:
@@ -82,3 +87,26 @@ def test_pairwise_format_warmup_answers_two_scores(pair_corpus) -> None:
         assert parsed.well_formed and parse_pair_scores(parsed.answer, 0, 10) is not None
     with pytest.raises(ValueError, match="pairwise corpora support only"):
         evaluator_examples(pair_corpus, "scores", bundle=small_vlm())
+
+
+@pytest.mark.distributed
+def test_two_ddp_ranks_never_deadlock_on_the_warmup(tmp_path: Path) -> None:
+    """Empty cache: both ranks refuse at once with the one-process command (before, rank 0
+    trained under the file lock while rank 1 waited on it). Built once in one process: both
+    ranks read the cached warm-up."""
+    start, cache = tmp_path / "base", tmp_path / "cache"
+    small_vlm().save_pretrained(start)
+    args = [str(tmp_path), str(start), str(cache)]
+
+    def ranks() -> list[dict[str, str]]:
+        envs = rank_envs(2, free_port())
+        finished = run_workers(args, envs, tmp_path / "logs", timeout=180, module=WORKER)
+        finished.check()
+        return [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in range(2)]
+
+    for found in ranks():
+        assert "engine 'ddp' runs 2 processes" in found["error"] and "engine=cpu" in found["error"]
+    assert not (cache / "t2ieval_r1_warmup").exists() or not any((cache / "t2ieval_r1_warmup").iterdir())
+    one = RunSettings.from_config({"paths": {"cache_dir": str(cache)}})
+    built = ensure_warmup(start, WarmupSpec.from_dict(warmup_worker.SPEC), one, progress=False)
+    assert [found.get("path") for found in ranks()] == [str(built)] * 2

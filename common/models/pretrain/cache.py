@@ -108,11 +108,9 @@ def ensure_base(
     if is_built(final) and not force:
         return final
     engine_cfg = EngineConfig.from_cfg(settings.engine) if settings.engine is not None else None
-    if engine_cfg is not None and _processes(engine_cfg) > 1:
-        raise RuntimeError(
-            f"base {name!r} is not built and engine {engine_cfg.name!r} runs several "
-            "processes; build the bases once in one process first: "
-            "python -m experiments.run +exp=pretrain_all engine=cpu (the cache is then shared)"
+    if engine_cfg is not None:
+        engine_cfg.require_one_process(
+            f"base {name!r}", "python -m experiments.run +exp=pretrain_all engine=cpu"
         )
     with file_lock(root / f".{name}-{key}.lock"):
         if is_built(final) and not force:  # another process finished it while we waited
@@ -131,12 +129,6 @@ def ensure_base(
             settings=settings,
         )
     return final
-
-
-def _processes(engine_cfg: EngineConfig) -> int:
-    """How many processes an engine config runs (devices x nodes; ``auto`` devices count as 1)."""
-    devices = engine_cfg.devices
-    return (devices if isinstance(devices, int) else 1) * int(engine_cfg.num_nodes or 1)
 
 
 def build(
