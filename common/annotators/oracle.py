@@ -12,9 +12,10 @@ exact format a real MLLM is asked for, so one parser reads both. Formats (``meta
     {"format": "json_scores", "scores": {name: int}, "reasoning": str, "lo": 1, "hi": 5}
         ``{"reasoning": "...", "<name>": n, ...}`` (FIRM's quality prompt: three sub-scores).
     {"format": "boxed_rating", "score": int, "groups": {group: [[question, ok, note], ...]},
-     "summary": str, "lo": 1, "hi": 5}
-        a per-group checklist, ``Final Analysis: ...``, ``Final Alignment Rating: X`` and
-        ``\\boxed{X}`` (FIRM's generation evaluator).
+     "summary": str, "lo": 1, "hi": 5, "description": str (optional)}
+        "The image shows <description>" when given, then a per-group checklist,
+        ``Final Analysis: ...``, ``Final Alignment Rating: X`` and ``\\boxed{X}`` (FIRM's
+        generation evaluator).
     {"format": "think_answer", "score": number, "reasoning": str, "lo": ..., "hi": ...}
         ``<think>...</think><answer>n</answer>`` (T2I-Eval-R1's format).
 
@@ -127,6 +128,8 @@ def _json_scores(
 def _boxed(spec: dict[str, Any], oracle: WorldOracleAnnotator, rng: random.Random, malformed: bool) -> str:
     lo, hi = _bounds(spec)
     lines: list[str] = []
+    if spec.get("description"):  # what the image shows, before the plan is checked
+        lines += [f"The image shows {spec['description']}", ""]
     for group, items in dict(spec.get("groups", {})).items():
         lines.append(f"**{group}**")
         for question, ok, note in items:

@@ -36,6 +36,7 @@ from PIL import Image
 from common.annotators.oracle import oracle_meta
 from common.annotators.types import Annotator, ChatRequest
 from common.world.benchmarks.truth import generation_level
+from common.world.captions import describe
 from common.world.defects import DEFECT_KINDS, NO_DEFECTS, Defects, prepare_scene, quality_scores
 from common.world.geneval import GenEvalPrompt, relative_position
 from common.world.prompts import sample_prompts
@@ -87,6 +88,8 @@ class GenTruth:
     summary: str
     quality: dict[str, int]
     quality_reasoning: str
+    description: str = ""
+    """The drawn scene's caption (:func:`common.world.captions.describe`): what the image shows."""
 
 
 @dataclass
@@ -221,6 +224,7 @@ def world_truth(prompt: GenEvalPrompt, scene: Scene, defects: Defects) -> GenTru
         summary=summary,
         quality={"aesthetics": q["aesthetics"], "quality": q["quality"], "structure_texture": q["structure"]},
         quality_reasoning=_quality_reasoning(defects),
+        description=describe(scene),
     )
 
 
@@ -293,16 +297,22 @@ def _quality_request(item: GenItem) -> ChatRequest:
     return ChatRequest(quality_messages(item.image), meta={**meta, "id": item.id, "stage": "quality"})
 
 
-def _eval_request(item: GenItem, plan: str) -> ChatRequest:
+def _eval_request(item: GenItem, plan: str, describe_image: bool = False) -> ChatRequest:
     meta = {}
     if item.truth is not None:
         groups = {g: [list(t) for t in items] for g, items in item.truth.groups.items()}
+        described = {"description": item.truth.description} if describe_image else {}
         meta = oracle_meta(
-            "boxed_rating", score=item.truth.score, groups=groups, summary=item.truth.summary, lo=1, hi=5
+            "boxed_rating",
+            score=item.truth.score,
+            groups=groups,
+            summary=item.truth.summary,
+            lo=1,
+            hi=5,
+            **described,
         )
-    return ChatRequest(
-        evaluator_messages(item.prompt, plan, item.image), meta={**meta, "id": item.id, "stage": "eval"}
-    )
+    messages = evaluator_messages(item.prompt, plan, item.image, describe_first=describe_image)
+    return ChatRequest(messages, meta={**meta, "id": item.id, "stage": "eval"})
 
 
 def curate_gen(
@@ -312,8 +322,10 @@ def curate_gen(
     *,
     chunk_size: int = 64,
     progress: ProgressFn | None = None,
+    describe_image: bool = False,
 ) -> dict[str, list[dict[str, Any]]]:
     """Annotate ``items``; returns validated records ``{"instruction": [...], "quality": [...]}``.
+    ``describe_image``: the evaluator says what the image shows before checking the plan.
 
     Rejected annotations are logged to ``rejections`` under the datasets ``instruction`` and
     ``quality`` (a rejected plan drops the item from ``instruction``).
@@ -341,7 +353,7 @@ def curate_gen(
             continue
         planned.append((item, v.value))
 
-    eval_requests = [_eval_request(item, plan) for item, plan in planned]
+    eval_requests = [_eval_request(item, plan, describe_image) for item, plan in planned]
     eval_answers = annotate(
         annotator, eval_requests, desc="evaluate", chunk_size=chunk_size, progress=progress
     )

@@ -124,9 +124,19 @@ def planner_messages(prompt: str) -> list[dict[str, Any]]:
     return [system_message(PLANNER_SYSTEM), user_message(PLANNER_PROMPT.format(prompt=prompt))]
 
 
-def evaluator_messages(prompt: str, plan: str, image: Image.Image) -> list[dict[str, Any]]:
-    """Messages asking the evaluator to check ``image`` against ``prompt`` with ``plan``."""
+DESCRIBE_FIRST = "Begin with one sentence that says what the image shows, object by object.\n\n"
+"""Added before the plan's instructions when the evaluator is asked to describe the image first."""
+
+
+def evaluator_messages(
+    prompt: str, plan: str, image: Image.Image, *, describe_first: bool = False
+) -> list[dict[str, Any]]:
+    """Messages asking the evaluator to check ``image`` against ``prompt`` with ``plan``; with
+    ``describe_first``, to say what the image shows before going through the plan."""
     text = EVALUATOR_PROMPT.format(prompt=prompt, plan=plan.strip())
+    if describe_first:
+        head, sep, tail = text.partition("Look at the image")
+        text = head + DESCRIBE_FIRST + sep + tail
     return [system_message(EVALUATOR_SYSTEM), user_message(text, [image])]
 
 

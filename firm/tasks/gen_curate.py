@@ -42,6 +42,7 @@ def run(
     canvas: int = 128,
     chunk_size: int = 64,
     out_dir: str | None = None,
+    describe_image: bool = False,
 ) -> dict[str, Any]:
     """Sample ``n_prompts`` world (prompt, image) pairs at the run's world level, annotate them,
     write the datasets."""
@@ -60,7 +61,14 @@ def run(
     )
     out = output_dir(ctx, out_dir, "firm_gen")
     rejections = RejectionLog(out / "rejected.jsonl")
-    records = curate_gen(items, annotator, rejections, chunk_size=int(chunk_size), progress=ctx.progress)
+    records = curate_gen(
+        items,
+        annotator,
+        rejections,
+        chunk_size=int(chunk_size),
+        progress=ctx.progress,
+        describe_image=bool(describe_image),
+    )
 
     save_dataset(records["instruction"], instruction_features(), out / "instruction")
     save_dataset(records["quality"], quality_features(), out / "quality")
@@ -77,6 +85,7 @@ def run(
         "mode_weights": dict(mode_weights or {}),
         "generators": list(generators or GENERATOR_PROFILES),
         "canvas": canvas,
+        "describe_image": bool(describe_image),
         "level": level,
         "seed": ctx.seed,
         "prompt_version": GEN_PROMPT_VERSION,
