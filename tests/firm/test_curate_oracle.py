@@ -11,9 +11,13 @@ from pathlib import Path
 import pytest
 from datasets import load_from_disk
 
+from common.annotators import WorldOracleAnnotator
 from common.parsing import parse_score
-from firm.curation.assemble import histogram_table, score_histogram
+from common.world.captions import parse_caption
+from firm.curation.assemble import RejectionLog, histogram_table, score_histogram
+from firm.curation.gen import _eval_request, curate_gen, sample_gen_items
 from firm.curation.validate import validate_quality
+from firm.prompts.gen import DESCRIBE_FIRST
 from tests.firm.conftest import run_experiment
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -111,3 +115,28 @@ def test_command_line(exp: str, tmp_path: Path) -> None:
     assert (run_dir / "datasets" / "firm_edit" / "README.md").exists()
     assert metrics["rows"]["execution"] + sum(metrics["rejected"].get("execution", {}).values()) == 12
     assert "| FIRM-Edit (world, this run) | Execution |" in proc.stdout
+
+
+def test_described_answers_start_with_the_drawn_scene(tmp_path: Path) -> None:
+    """``describe_image``: the evaluator is asked to say what the image shows first, and the
+    oracle's answer starts with the caption of the scene actually drawn; off, neither."""
+    items = sample_gen_items(12, 3, level="basic")
+    off, on = (
+        curate_gen(
+            items, WorldOracleAnnotator(), RejectionLog(tmp_path / f"{flag}.jsonl"), describe_image=flag
+        )
+        for flag in (False, True)
+    )
+    assert len(on["instruction"]) == len(off["instruction"]) == 12
+    by_id = {it.id: it for it in items}
+    for plain, described in zip(off["instruction"], on["instruction"], strict=True):
+        truth = by_id[described["id"]].truth
+        assert truth is not None and (parse_caption(truth.description) or truth.description == "nothing .")
+        head, _, rest = described["response"].partition("\n\n")
+        assert head == f"The image shows {truth.description}" and rest == plain["response"]
+        assert described["score"] == plain["score"]
+    prompt = _eval_request(items[0], "[Main Subject/Element]\n- x", describe_image=True).messages[-1]
+    text = " ".join(c["text"] for c in prompt["content"] if c.get("type") == "text")
+    assert DESCRIBE_FIRST.strip() in text
+    plain_prompt = _eval_request(items[0], "[Main Subject/Element]\n- x").messages[-1]
+    assert DESCRIBE_FIRST.strip() not in " ".join(c.get("text", "") for c in plain_prompt["content"])

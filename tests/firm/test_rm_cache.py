@@ -135,9 +135,7 @@ def test_unknown_kinds_and_multi_process_builds_are_refused(
     with pytest.raises(ValueError, match="valid kinds: edit, gen"):
         ensure_rm("foo", settings)
     ddp = RunSettings(cache_dir=settings.cache_dir, scale=settings.scale, engine={"name": "ddp"})
-    with pytest.raises(
-        RuntimeError, match=r"engine 'ddp' runs 2 processes.*python -m firm\.rm\.cache gen"
-    ):
+    with pytest.raises(RuntimeError, match=r"engine 'ddp' runs 2 processes.*python -m firm\.rm\.cache gen"):
         ensure_rm("gen", ddp, overrides=tiny_recipe(random_rm_dir, steps=5))
 
 
