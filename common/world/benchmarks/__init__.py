@@ -11,14 +11,15 @@ Public API:
 
 ``level`` is a :mod:`common.world.levels` name (``None``: ``full``, the world before levels).
 
-See :mod:`~common.world.benchmarks.builders` for the list, :mod:`~.truth` for the ground truth
+See :mod:`~common.world.benchmarks.registry` for the list, :mod:`~.truth` for the ground truth
 and :mod:`common.world.raters` for the simulated raters.
 """
 
 from __future__ import annotations
 
-from common.world.benchmarks.builders import BENCHMARKS, Benchmark, BuildArgs, Built
+from common.world.benchmarks.base import Benchmark, BuildArgs, Built
 from common.world.benchmarks.items import prompt_pools, prompt_side
+from common.world.benchmarks.registry import BENCHMARKS
 from common.world.benchmarks.store import (
     BUILD_VERSION,
     arrow_fingerprint,

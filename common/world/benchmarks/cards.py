@@ -13,7 +13,7 @@ from typing import Any
 import datasets
 import numpy as np
 
-from common.world.benchmarks.builders import Benchmark, Built
+from common.world.benchmarks.base import Benchmark, Built
 from common.world.levels import get_level
 
 BAR_WIDTH = 40

@@ -24,8 +24,9 @@ from typing import Any
 import datasets
 
 from common.runtime import DEFAULT_WORLD_SEED, RunSettings
-from common.world.benchmarks.builders import BENCHMARKS, BuildArgs, Built, Progress, no_progress
+from common.world.benchmarks.base import BuildArgs, Built, Progress, no_progress
 from common.world.benchmarks.cards import render_card
+from common.world.benchmarks.registry import BENCHMARKS
 from common.world.levels import DEFAULT_LEVEL, get_level
 
 BUILD_VERSION = 1
