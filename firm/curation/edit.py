@@ -39,6 +39,7 @@ from PIL import Image
 
 from common.annotators.oracle import oracle_meta
 from common.annotators.types import Annotator, ChatRequest
+from common.world.captions import describe
 from common.world.edits import (
     CONSISTENCY_VARIANTS,
     EDIT_KINDS,
@@ -336,20 +337,30 @@ def _diff_request(item: EditItem, pass_name: str) -> ChatRequest:
     return ChatRequest(difference_messages(pass_name, item.source_image, item.edited_image), meta=meta)
 
 
-def _score_request(item: EditItem, dimension: str, report: str) -> ChatRequest:
+def both_images_text(truth: EditTruth) -> str:
+    """What the two images show, in the pretraining captions' words: ``"The original image shows
+    <caption>. The edited image shows <caption>."`` (:func:`common.world.captions.describe`)."""
+    return (
+        f"The original image shows {describe(truth.source)} The edited image shows {describe(truth.result)}"
+    )
+
+
+def _score_request(item: EditItem, dimension: str, report: str, describe_images: bool = False) -> ChatRequest:
     build = execution_messages if dimension == "execution" else consistency_messages
     meta: dict[str, Any] = {"id": item.id, "stage": dimension}
     truth = item.truth
     if truth is not None:
+        seen = f"{both_images_text(truth)} " if describe_images else ""
         if dimension == "execution":
-            meta.update(
-                oracle_meta("json_score", score=truth.execution, reasoning=_execution_reasoning(item, truth))
-            )
+            reasoning = seen + _execution_reasoning(item, truth)
+            meta.update(oracle_meta("json_score", score=truth.execution, reasoning=reasoning))
         elif truth.consistency is not None:
-            meta.update(
-                oracle_meta("json_score", score=truth.consistency, reasoning=_consistency_reasoning(truth))
-            )
-    return ChatRequest(build(item.instruction, report, item.source_image, item.edited_image), meta=meta)
+            reasoning = seen + _consistency_reasoning(truth)
+            meta.update(oracle_meta("json_score", score=truth.consistency, reasoning=reasoning))
+    messages = build(
+        item.instruction, report, item.source_image, item.edited_image, describe_first=describe_images
+    )
+    return ChatRequest(messages, meta=meta)
 
 
 def curate_edit(
@@ -359,8 +370,10 @@ def curate_edit(
     *,
     chunk_size: int = 64,
     progress: ProgressFn | None = None,
+    describe_images: bool = False,
 ) -> dict[str, list[dict[str, Any]]]:
     """Annotate ``items``; returns validated records ``{"execution": [...], "consistency": [...]}``.
+    ``describe_images``: the judge says what both images show before its reasoning.
 
     Mismatched items (``item.mismatch``) are scored for execution only. A failed difference pass
     drops the item from both subsets (logged once per subset it would have entered).
@@ -390,7 +403,7 @@ def curate_edit(
 
     jobs = [(item, "execution", report) for item, report in reports]
     jobs += [(item, "consistency", report) for item, report in reports if not item.mismatch]
-    score_requests = [_score_request(item, dim, report) for item, dim, report in jobs]
+    score_requests = [_score_request(item, dim, report, describe_images) for item, dim, report in jobs]
     scored = annotate(annotator, score_requests, desc="score", chunk_size=chunk_size, progress=progress)
     out: dict[str, list[dict[str, Any]]] = {"execution": [], "consistency": []}
     for (item, dim, report), resp in zip(jobs, scored, strict=True):

@@ -157,17 +157,29 @@ def difference_messages(pass_name: str, source: Image.Image, edited: Image.Image
     return [system_message(DIFF_SYSTEM), user_message(prompts[pass_name], [source, edited])]
 
 
+DESCRIBE_BOTH_FIRST = (
+    "Begin your reasoning with what the original image shows and what the edited image shows, "
+    "object by object.\n\n"
+)
+"""Put before a rubric when the judge is asked to describe both images first."""
+
+
+def _rubric_text(template: str, instruction: str, report: str, describe_first: bool) -> str:
+    text = template.format(instruction=instruction, report=report.strip())
+    return DESCRIBE_BOTH_FIRST + text if describe_first else text
+
+
 def execution_messages(
-    instruction: str, report: str, source: Image.Image, edited: Image.Image
+    instruction: str, report: str, source: Image.Image, edited: Image.Image, *, describe_first: bool = False
 ) -> list[dict[str, Any]]:
-    """Messages of the execution rubric."""
-    text = EXECUTION_PROMPT.format(instruction=instruction, report=report.strip())
+    """Messages of the execution rubric; ``describe_first``: describe both images before judging."""
+    text = _rubric_text(EXECUTION_PROMPT, instruction, report, describe_first)
     return [system_message(JUDGE_SYSTEM), user_message(text, [source, edited])]
 
 
 def consistency_messages(
-    instruction: str, report: str, source: Image.Image, edited: Image.Image
+    instruction: str, report: str, source: Image.Image, edited: Image.Image, *, describe_first: bool = False
 ) -> list[dict[str, Any]]:
-    """Messages of the consistency rubric."""
-    text = CONSISTENCY_PROMPT.format(instruction=instruction, report=report.strip())
+    """Messages of the consistency rubric; ``describe_first``: describe both images before judging."""
+    text = _rubric_text(CONSISTENCY_PROMPT, instruction, report, describe_first)
     return [system_message(JUDGE_SYSTEM), user_message(text, [source, edited])]

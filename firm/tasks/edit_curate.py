@@ -38,6 +38,7 @@ def run(
     canvas: int = 128,
     chunk_size: int = 64,
     out_dir: str | None = None,
+    describe_images: bool = False,
 ) -> dict[str, Any]:
     """Sample ``n_examples`` world edits at the run's world level, rebalance, annotate, write the
     datasets."""
@@ -60,7 +61,14 @@ def run(
 
     out = output_dir(ctx, out_dir, "firm_edit")
     rejections = RejectionLog(out / "rejected.jsonl")
-    records = curate_edit(items, annotator, rejections, chunk_size=int(chunk_size), progress=ctx.progress)
+    records = curate_edit(
+        items,
+        annotator,
+        rejections,
+        chunk_size=int(chunk_size),
+        progress=ctx.progress,
+        describe_images=bool(describe_images),
+    )
     features = edit_features()
     for subset in ("execution", "consistency"):
         save_dataset(records[subset], features, out / subset)
@@ -78,6 +86,7 @@ def run(
         "execution_weights": dict(execution_weights or {}),
         "consistency_weights": dict(consistency_weights or {}),
         "canvas": canvas,
+        "describe_images": bool(describe_images),
         "level": level,
         "seed": ctx.seed,
         "prompt_version": EDIT_PROMPT_VERSION,

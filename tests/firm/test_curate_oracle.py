@@ -15,8 +15,10 @@ from common.annotators import WorldOracleAnnotator
 from common.parsing import parse_score
 from common.world.captions import parse_caption
 from firm.curation.assemble import RejectionLog, histogram_table, score_histogram
+from firm.curation.edit import _score_request, both_images_text, curate_edit, sample_edit_items
 from firm.curation.gen import _eval_request, curate_gen, sample_gen_items
 from firm.curation.validate import validate_quality
+from firm.prompts.edit import DESCRIBE_BOTH_FIRST
 from firm.prompts.gen import DESCRIBE_FIRST
 from tests.firm.conftest import run_experiment
 
@@ -140,3 +142,26 @@ def test_described_answers_start_with_the_drawn_scene(tmp_path: Path) -> None:
     assert DESCRIBE_FIRST.strip() in text
     plain_prompt = _eval_request(items[0], "[Main Subject/Element]\n- x").messages[-1]
     assert DESCRIBE_FIRST.strip() not in " ".join(c.get("text", "") for c in plain_prompt["content"])
+
+
+def test_described_edit_reasoning_starts_with_both_captions(tmp_path: Path) -> None:
+    """``describe_images``: the judge is asked to describe both images first, and the oracle's
+    reasoning starts with the captions of the source and the result; scores do not change."""
+    items = sample_edit_items(10, 2, level="basic")
+    oracle = WorldOracleAnnotator()
+    off, on = (
+        curate_edit(items, oracle, RejectionLog(tmp_path / f"{flag}.jsonl"), describe_images=flag)
+        for flag in (False, True)
+    )
+    by_id = {it.id: it for it in items}
+    for dim in ("execution", "consistency"):
+        assert len(on[dim]) == len(off[dim]) > 0
+        for plain, described in zip(off[dim], on[dim], strict=True):
+            truth = by_id[described["id"]].truth
+            assert truth is not None and described["score"] == plain["score"]
+            seen = both_images_text(truth)
+            assert described["reasoning"] == f"{seen} {plain['reasoning']}"
+            assert seen.startswith("The original image shows") and " The edited image shows " in seen
+    request = _score_request(items[0], "execution", "report", describe_images=True)
+    text = " ".join(c["text"] for c in request.messages[-1]["content"] if c.get("type") == "text")
+    assert text.startswith(DESCRIBE_BOTH_FIRST)
