@@ -14,7 +14,7 @@ for one noise seed; every image is read by the world checker (after x4 Lanczos u
   met), ``color_presence`` (every named colour detected, ``None`` when the prompt names none),
   ``n_objects``; and ``chance_strict`` / ``chance_correct``: the same image scored against the
   prompt it gets when the held-out prompts are shuffled within their tag
-  (:func:`common.models.pretrain.flow.shuffled_within_tag`), what an image scores for a prompt of
+  (:func:`common.models.pretrain.flow_eval.shuffled_within_tag`), what an image scores for a prompt of
   its kind that it was not made for.
 * edit: :func:`common.models.pretrain.data.edit_verdict` (``execution``, ``consistency``,
   ``correct``, ``kept_share``) and ``lazy`` (see below), with ``edit_change`` and ``pixel_change``.
@@ -36,7 +36,7 @@ N(0, 0.05) pixel noise ``edit_change`` 0.14-0.19 by op and lazy rate 0.92; a bla
 
 **Aggregates** (:func:`summarize`): gen overall = mean over tags of per-tag accuracy, GenEval's
 definition (:func:`common.world.geneval.score_geneval`); edit rates are plain means over pairs
-(as :func:`common.models.pretrain.flow.edit_summary`), with per-op accuracy beside them.
+(as :func:`common.models.pretrain.flow_eval.edit_summary`), with per-op accuracy beside them.
 
 **Gains** (:func:`paired_gain`): after - before on the same pairs, as the same aggregate, so the
 gen gain is the mean over tags of the per-tag gains (= the difference of the two GenEval overall
@@ -64,7 +64,7 @@ from PIL import Image, ImageDraw
 
 from common.figures import curve_grid, series_of
 from common.models.pretrain.data import edit_verdict
-from common.models.pretrain.flow import shuffled_within_tag
+from common.models.pretrain.flow_eval import shuffled_within_tag
 from common.scoring.bootstrap import percentile_interval, resample_indices
 from common.world.checker import clean_correct, detect_objects, upsample_for_checker
 from common.world.geneval import color_presence, evaluate_prompt
