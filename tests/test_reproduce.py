@@ -266,7 +266,7 @@ def _rl_records(kind: str, rate: float, *, lazy: bool = False) -> list[dict]:
 
 def _rl_metrics(kind: str, start: float, end: float, *, lazy: bool = False) -> dict:
     """A metrics.json of firm.tasks.rl (its ``heldout`` part) from fake records."""
-    from firm.rl.evaluate import paired_gain, summarize
+    from firm.rl.eval_stats import paired_gain, summarize
 
     before, after = _rl_records(kind, start), _rl_records(kind, end, lazy=lazy)
     columns = (
@@ -291,7 +291,7 @@ def _csv_cells(rendered) -> dict[tuple[str, str], dict[str, str]]:  # type: igno
 
 def test_firm_rl_tables_render_from_the_rl_tasks_metrics(tmp_path: Path) -> None:
     """Tables 3/4/5 read firm.tasks.rl's metrics.json (heldout.start / end / gains, as
-    firm.rl.evaluate.summarize and paired_gain write them), with the paper's rows beside."""
+    firm.rl.eval_stats.summarize and paired_gain write them), with the paper's rows beside."""
     decl = load_declarations()
 
     def render(name: str, metrics: dict[str, dict]):  # type: ignore[no-untyped-def]

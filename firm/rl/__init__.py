@@ -5,7 +5,8 @@
 * ``rewards``: :class:`RewardConfig` presets (CME, QMA, linear ablations): scores -> rewards in [0, 1].
 * ``policy``: the policy's source (the scale's generator / editor) and its evaluation sampler.
 * ``evaluate``: the held-out (prompt, noise) set scored by the world checker (never the reward
-  model), paired-bootstrap gains, the report table, before/after contact sheets and curves.
+  model); ``eval_stats``: its aggregates and paired-bootstrap gains; ``eval_report``: the report
+  table, before/after contact sheets and curves.
 
 The trainer itself is model- and task-agnostic: :mod:`common.flow_rl.trainer`.
 """

@@ -44,14 +44,9 @@ from common.runtime import RunContext
 from common.train import make_fabric
 from common.world.levels import run_level
 from firm.rl.critics import CriticConfig, build_critic
-from firm.rl.evaluate import (
-    HeldOut,
-    copy_source_sampler,
-    paired_gain,
-    plot_curves,
-    report_table,
-    summarize,
-)
+from firm.rl.eval_report import plot_curves, report_table
+from firm.rl.eval_stats import paired_gain, summarize
+from firm.rl.evaluate import HeldOut, copy_source_sampler
 from firm.rl.items import ITEM_KINDS, training_items
 from firm.rl.policy import load_policy_bundle, policy_sampler
 from firm.rl.rewards import RewardConfig, reward_config, rewards_from_scores

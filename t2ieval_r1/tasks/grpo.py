@@ -28,7 +28,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from common.engine import is_zero3, sharded_init
-from common.models.pretrain.flow import contact_sheet
+from common.models.pretrain.flow_eval import contact_sheet
 from common.run_checkpoints import run_checkpoint_root
 from common.runtime import RunContext
 from common.train import make_fabric

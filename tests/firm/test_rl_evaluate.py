@@ -1,5 +1,5 @@
-"""Held-out evaluation of FIRM's online RL (firm/rl/evaluate.py): checker numbers, paired gains,
-the report table and the contact sheet."""
+"""Held-out evaluation of FIRM's online RL (firm/rl/evaluate.py): checker numbers, paired gains
+(firm/rl/eval_stats.py), the report table and the contact sheet (firm/rl/eval_report.py)."""
 
 from __future__ import annotations
 
@@ -8,19 +8,9 @@ import pytest
 from PIL import Image
 
 from common.world.vocab import GENEVAL_TAGS
-from firm.rl.evaluate import (
-    GAP,
-    HELD_OUT_SEED,
-    LABEL_HEIGHT,
-    HeldOut,
-    before_after_sheet,
-    blank_sampler,
-    copy_source_sampler,
-    paired_gain,
-    plot_curves,
-    report_table,
-    summarize,
-)
+from firm.rl.eval_report import GAP, LABEL_HEIGHT, before_after_sheet, plot_curves, report_table
+from firm.rl.eval_stats import paired_gain, summarize
+from firm.rl.evaluate import HELD_OUT_SEED, HeldOut, blank_sampler, copy_source_sampler
 from firm.rl.items import training_items
 
 

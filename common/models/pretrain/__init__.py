@@ -5,7 +5,8 @@ on the world (issue 4, item 3) and stops early on purpose, so the papers' stages
 
 - ``tiny_qwen2_5_vl`` / ``tiny_qwen3_vl``: describe + VQA (:mod:`.vlm`);
 - ``tiny_sd3``: text-to-image flow matching on (prompt, image) pairs (:mod:`.flow`);
-- ``tiny_editor``: flow matching on (source image, instruction, edited image) triples (:mod:`.flow`);
+- ``tiny_editor``: flow matching on (source image, instruction, edited image) triples (:mod:`.flow`;
+  both evaluated for their model cards by :mod:`.flow_eval`);
 - ``tiny_autoencoder``: an ``AutoencoderKL`` trained to reconstruct world renders (:mod:`.autoencoder`),
   the frozen VAE of ``tiny_sd3_latent`` (the same flow matching on its latents).
 

@@ -27,9 +27,10 @@ import torch
 
 from common.models.pretrain.config import AutoencoderPretrainConfig, PretrainConfig
 from common.models.pretrain.data import world_scenes
-from common.models.pretrain.flow import contact_sheet, geneval_summary, images_to_uint8
+from common.models.pretrain.flow_eval import contact_sheet, geneval_summary
 from common.models.pretrain.objectives import PretrainObjective, step_generator
 from common.models.t2i import tensor_to_pil, vae_scale_factor
+from common.models.t2i.images import images_to_uint8
 from common.models.tiny import count_parameters
 from common.world.render import render_at
 

@@ -27,6 +27,12 @@ def tensor_to_pil(images: torch.Tensor) -> list[Image.Image]:
     return [Image.fromarray(a) for a in arr]
 
 
+def images_to_uint8(images: list[Image.Image]) -> torch.Tensor:
+    """PIL images -> ``[N, 3, H, W]`` uint8 (compact pool storage)."""
+    arr = np.stack([np.asarray(im.convert("RGB")) for im in images])
+    return torch.from_numpy(arr).permute(0, 3, 1, 2).contiguous()
+
+
 def pack_patches(x: torch.Tensor, p: int) -> torch.Tensor:
     """``[B, C, H, W]`` -> ``[B, (H/p)(W/p), C*p*p]`` in the Qwen-Image packing order (channel, dy, dx)."""
     b, c, h, w = x.shape

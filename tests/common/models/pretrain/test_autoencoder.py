@@ -18,7 +18,8 @@ from common.models.pretrain.cache import base_dir, ensure_base
 from common.models.pretrain.cards import read_card
 from common.models.pretrain.config import load_pretrain_config
 from common.models.pretrain.data import world_scenes
-from common.models.pretrain.flow import attach_autoencoder, images_to_uint8
+from common.models.pretrain.flow import attach_autoencoder
+from common.models.t2i.images import images_to_uint8
 from common.models.tiny import build_tiny_autoencoder, build_tiny_sd3
 from common.runtime import RunSettings
 from common.world.render import render_at

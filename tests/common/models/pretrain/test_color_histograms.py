@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from common.models.pretrain.flow import color_histograms
+from common.models.pretrain.flow_eval import color_histograms
 from common.world.vocab import COLORS
 
 NAMES = list(COLORS)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from common.models.pretrain.data import world_scenes
-from common.models.pretrain.flow import geneval_summary, shuffled_within_tag
+from common.models.pretrain.flow_eval import geneval_summary, shuffled_within_tag
 from common.world.geneval import Detection, color_presence
 from common.world.prompts import sample_prompts
 from common.world.render import render_at
