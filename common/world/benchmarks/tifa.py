@@ -1,7 +1,8 @@
 """The TIFA-like benchmark (``tifa``): faithfulness judgments of held-out prompts' images.
 
-Two simulated annotators score faithfulness 1-5, under the field names of TIFA v1.0's
-``human_annotations_with_scores.json`` (text_id, text, human_scores, human_avg).
+Two simulated annotators score faithfulness 1-5, under the field names of TIFA v1.0's human
+annotations (text_id, text, human_scores, human_avg; the real file is vendored as
+t2ieval_r1/benchmarks/data/tifa_v1_human/human_annotations_with_scores.json).
 """
 
 from __future__ import annotations
