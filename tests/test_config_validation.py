@@ -23,7 +23,7 @@ from common.engine import EngineConfig
 from common.flow_rl import FlowRLConfig
 from common.models.pretrain.config import CONFIG_CLASSES, available_bases, load_pretrain_config
 from common.sft import SFTConfig
-from firm.rl.critics import CriticConfig
+from firm.rl.critic_registry import CriticConfig
 from firm.rm.data import CuratedData
 from firm.serve.config import ServeConfig
 from firm.tasks.rl import EvalConfig

@@ -7,7 +7,9 @@
 - :mod:`~common.models.t2i`: ``T2IBundle`` and its parts (spec, images, conditioning, VAE layout,
   one family per architecture).
 - :mod:`~common.models.module_io`: saving a module with its LoRA adapter, re-attaching on load.
-- :mod:`~common.models.tiny`: builders of tiny Qwen2.5-VL, Qwen3-VL, SD3 and Qwen-Image-Edit models.
+- :mod:`~common.models.tiny`: builders of tiny Qwen2.5-VL and Qwen3-VL models.
+- :mod:`~common.models.tiny_generators`: builders of tiny SD3, flow-UNet, Qwen-Image-Edit and
+  autoencoder models.
 - :mod:`~common.models.builders`: ``load_vlm`` / ``load_t2i`` (hub id or directory, one code path),
   ``build_model`` / ``build_role`` (``conf/model`` presets, ``conf/scale`` roles).
 - :mod:`~common.models.lora`: LoRA via peft, adapters on/off, save/load.

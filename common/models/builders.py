@@ -7,7 +7,8 @@ layout (``model_index.json``) from the hub or from disk. Missing hub models give
 :class:`~common.models.hub.ModelNotAvailableError` (``HF_HUB_OFFLINE`` is respected).
 
 The ``conf/model/*.yaml`` presets name these functions (paper scale) or the tiny builders of
-:mod:`common.models.tiny` as their ``_target_``; :func:`build_model` instantiates a preset by name.
+:mod:`common.models.tiny` / :mod:`common.models.tiny_generators` as their
+``_target_``; :func:`build_model` instantiates a preset by name.
 """
 
 from __future__ import annotations

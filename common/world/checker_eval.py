@@ -20,9 +20,9 @@ Method (:func:`evaluate_checker`):
       same images scored against another prompt of the same tag (a fixed derangement within each
       tag). ``colour presence``: of the prompts naming colours, the share whose every named colour
       is among the detections (any shape). The requirement-level confusion by tag
-      (:func:`common.world.checker.confusion_by_tag`) pools the true and the shuffled pairings, so
-      it has negatives (requirements violated in truth) as well as positives; its image accuracy
-      compares the clean verdict with the truth.
+      (:func:`common.world.checker_confusion.confusion_by_tag`) pools the true and the shuffled
+      pairings, so it has negatives (requirements violated in truth) as well as positives; its
+      image accuracy compares the clean verdict with the truth.
     * ``ms_per_image``: mean wall time of ``detect_objects`` on the upsampled images.
 
 Public API:
@@ -44,13 +44,8 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from common.world.checker import (
-    clean_correct,
-    confusion_by_tag,
-    confusion_markdown,
-    detect_objects,
-    upsample_for_checker,
-)
+from common.world.checker import clean_correct, detect_objects, upsample_for_checker
+from common.world.checker_confusion import confusion_by_tag, confusion_markdown
 from common.world.geneval import GenEvalPrompt, color_presence, evaluate_prompt, score_geneval
 from common.world.levels import WorldLevel, get_level
 from common.world.prompts import sample_prompts

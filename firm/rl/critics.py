@@ -6,8 +6,8 @@ the RM modes of the items' kind (:data:`common.rewards.modes.KIND_MODES`: ``inst
 per image on FIRM's 1-5 scale, NaN where the critic gave no usable answer.
 :mod:`firm.rl.rewards` turns them into rewards (CME, QMA, the linear ablations).
 
-Critics (registered in :data:`CRITICS`, built from a :class:`CriticConfig` by
-:func:`build_critic`):
+Critics (registered in :data:`firm.rl.critic_registry.CRITICS`, built from a
+:class:`~firm.rl.critic_registry.CriticConfig` by :func:`~firm.rl.critic_registry.build_critic`):
 
 * ``oracle`` (:class:`OracleCritic`): the world's ground truth read from the pixels by the world
   checker (a generated image has no scene), plus optional rater noise. The control of the RL
@@ -64,18 +64,14 @@ import hashlib
 import math
 import zlib
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 from PIL import Image
 
 from common.annotators.types import Annotator
-from common.config import to_dataclass
-from common.models.builders import load_vlm
 from common.models.pretrain.data import EditTriple, edit_verdict
-from common.registry import Registry
 from common.rewards.critic_client import CriticClient
 from common.rewards.modes import (
     CONSISTENCY,
@@ -85,32 +81,22 @@ from common.rewards.modes import (
     KIND_MODES,
     QUALITY,
 )
-from common.runtime import RunSettings
 from common.world.benchmarks.truth import generation_level_of
 from common.world.checker import EXTRA_OBJECTS, clean_correct, detect_objects, upsample_for_checker
 from common.world.edits.rubric import consistency_from_counts
 from common.world.geneval import Detection, GenEvalPrompt, evaluate_prompt
 from common.world.levels import get_level
-from firm.bench.critics import endpoint_annotator, model_annotator
 from firm.bench.verdicts import JudgeItem, judge
 from firm.prompts.rm import RM_TEMPLATES, rm_messages
 from firm.rl.items import ITEM_KINDS, RLItem
-from firm.rm.sources import resolve_source, resolve_template
 from firm.serve.config import DEFAULT_SCORE_MAX_TOKENS
 
 __all__ = [
-    "CRITICS",
     "AnnotatorCritic",
     "Critic",
-    "CriticConfig",
-    "CriticEntry",
-    "ModelOptions",
-    "OpenAIOptions",
     "OracleCritic",
-    "OracleOptions",
     "ServerCritic",
-    "ServerOptions",
-    "build_critic",
+    "critic_modes",
     "edit_scores",
     "gen_instruction_score",
     "gen_quality_score",
@@ -130,7 +116,8 @@ class Critic(Protocol):
         ...
 
 
-def _modes_of(kind: str) -> tuple[str, ...]:
+def critic_modes(kind: str) -> tuple[str, ...]:
+    """The RM modes a critic of items of ``kind`` scores (``ValueError`` on an unknown kind)."""
     if kind not in ITEM_KINDS:
         raise ValueError(f"critic kind must be one of {ITEM_KINDS}, got {kind!r}")
     return KIND_MODES[kind]
@@ -196,7 +183,7 @@ class OracleCritic:
         if not (math.isfinite(noise) and noise >= 0):
             raise ValueError(f"noise must be a finite std >= 0, got {noise!r}")
         self.kind = kind
-        self.modes = _modes_of(kind)
+        self.modes = critic_modes(kind)
         self.noise = float(noise)
         self.seed = int(seed)
         self.level = get_level(level).name
@@ -265,7 +252,7 @@ class ServerCritic:
         self, base_url: str, kind: str, *, client: CriticClient | None = None, **client_options: Any
     ) -> None:
         self.kind = kind
-        self.modes = _modes_of(kind)
+        self.modes = critic_modes(kind)
         self.client = client if client is not None else CriticClient(base_url, **client_options)
 
     def __repr__(self) -> str:
@@ -317,7 +304,7 @@ class AnnotatorCritic:
         RM_TEMPLATES.get(template)  # unknown names fail here, listing the known ones
         self.annotator = annotator
         self.kind = kind
-        self.modes = _modes_of(kind)
+        self.modes = critic_modes(kind)
         self.template = template
         if max_tokens is None:
             max_tokens = dict(DEFAULT_SCORE_MAX_TOKENS)
@@ -363,154 +350,3 @@ class AnnotatorCritic:
             )
             for k, mode in enumerate(self.modes)
         }
-
-
-# ----------------------------------------------------------------------------- registry and config
-
-
-@dataclass
-class OracleOptions:
-    """``oracle``: rater noise std on 1-5 and its seed."""
-
-    noise: float = 0.0
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        if not (math.isfinite(self.noise) and self.noise >= 0):
-            raise ValueError(f"noise must be a finite std >= 0, got {self.noise!r}")
-
-
-@dataclass
-class ServerOptions:
-    """``server``: where the reward server listens and :class:`CriticClient`'s settings."""
-
-    base_url: str = "http://127.0.0.1:8000"
-    template: str | None = None
-    """The RM template to ask for (``None``: the server's default)."""
-    timeout: float = 120.0
-    retries: int = 3
-    backoff: float = 0.5
-    backoff_max: float = 10.0
-    deadline: float | None = 600.0
-    batch_size: int = 32
-    concurrency: int = 4
-
-
-@dataclass
-class ModelOptions:
-    """``model``: an in-process VLM critic."""
-
-    source: str = "base"
-    """:func:`firm.rm.sources.resolve_source`: ``base`` (the scale's untrained RM base),
-    ``rm:gen`` / ``rm:edit`` (the scale's trained FIRM-Gen / FIRM-Edit RM, trained on first use
-    and cached: :func:`firm.rm.cache.ensure_rm`; ``rm`` alone: the one of the run's kind),
-    ``base:<name>``, an RM run directory, a saved
-    model directory or a hub id."""
-    template: str | None = None
-    """RM prompt template (``None``: the scale's, :func:`firm.rm.sources.resolve_template`)."""
-    batch_size: int = 8
-    max_tokens: dict[str, int] = field(default_factory=dict)
-    """Completion budget per mode over the server's defaults."""
-    chunk_size: int = 64
-
-
-@dataclass
-class OpenAIOptions:
-    """``openai``: an OpenAI-compatible endpoint (e.g. vLLM serving FIRM-8B or a base VLM)."""
-
-    base_url: str = "http://127.0.0.1:8000/v1"
-    model: str = ""
-    api_key_env: str | None = "OPENAI_API_KEY"
-    concurrency: int = 8
-    timeout: float = 120.0
-    max_retries: int = 4
-    template: str | None = None
-    max_tokens: dict[str, int] = field(default_factory=dict)
-    chunk_size: int = 64
-    cache: bool = False
-    """Cache responses under ``<cache_dir>/annotator_responses`` (RL images are new every step, so
-    off by default)."""
-
-    def __post_init__(self) -> None:
-        if not self.model:
-            raise ValueError("the openai critic needs options.model (the served model's name)")
-
-
-@dataclass(frozen=True)
-class CriticEntry:
-    """A registered critic: its options dataclass and ``build(options, kind, settings, level)``."""
-
-    options: type
-    build: Callable[[Any, str, RunSettings, str | None], Critic]
-
-
-CRITICS: Registry[CriticEntry] = Registry("RL critic")
-"""``oracle``, ``server``, ``model``, ``openai`` (module docstring)."""
-
-
-def _oracle(o: OracleOptions, kind: str, settings: RunSettings, level: str | None) -> Critic:
-    return OracleCritic(kind, noise=o.noise, seed=o.seed, level=level)
-
-
-def _server(o: ServerOptions, kind: str, settings: RunSettings, level: str | None) -> Critic:
-    kw = asdict(o)
-    return ServerCritic(kw.pop("base_url"), kind, **kw)
-
-
-def _model(o: ModelOptions, kind: str, settings: RunSettings, level: str | None) -> Critic:
-    path = resolve_source(f"rm:{kind}" if o.source == "rm" else o.source, settings)
-    bundle = load_vlm(path, dtype=settings.scale.dtype, device=settings.scale.device)
-    annotator = model_annotator(bundle, f"critic:{path}", o.batch_size)
-    template = resolve_template(o.template, settings)
-    return AnnotatorCritic(annotator, kind, template, max_tokens=o.max_tokens, chunk_size=o.chunk_size)
-
-
-def _openai(o: OpenAIOptions, kind: str, settings: RunSettings, level: str | None) -> Critic:
-    endpoint = {
-        k: getattr(o, k)
-        for k in ("base_url", "model", "api_key_env", "concurrency", "timeout", "max_retries")
-    }
-    cache_dir = str(settings.cache_dir / "annotator_responses") if o.cache else None
-    annotator = endpoint_annotator(endpoint, cache_dir)
-    template = resolve_template(o.template, settings)
-    return AnnotatorCritic(annotator, kind, template, max_tokens=o.max_tokens, chunk_size=o.chunk_size)
-
-
-CRITICS.register("oracle")(CriticEntry(OracleOptions, _oracle))
-CRITICS.register("server")(CriticEntry(ServerOptions, _server))
-CRITICS.register("model")(CriticEntry(ModelOptions, _model))
-CRITICS.register("openai")(CriticEntry(OpenAIOptions, _openai))
-
-
-@dataclass
-class CriticConfig:
-    """Which critic scores the RL images: a :data:`CRITICS` ``name`` and its ``options`` (the
-    fields of its options dataclass: :class:`OracleOptions`, :class:`ServerOptions`,
-    :class:`ModelOptions`, :class:`OpenAIOptions`), checked when the config is built."""
-
-    name: str = "oracle"
-    options: dict[str, Any] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        entry = CRITICS.get(self.name)  # KeyError lists the known critics
-        to_dataclass(entry.options, self.options, f"critic.options ({self.name})")
-
-    def parsed_options(self) -> Any:
-        """The options as the critic's options dataclass."""
-        entry = CRITICS.get(self.name)
-        return to_dataclass(entry.options, self.options, f"critic.options ({self.name})")
-
-
-def build_critic(
-    config: CriticConfig | Mapping[str, Any],
-    kind: str,
-    settings: RunSettings | None = None,
-    level: str | None = None,
-) -> Critic:
-    """The critic ``config`` names, for items of ``kind`` at world ``level`` (``None``: the run's,
-    ``settings.world_level``)."""
-    cfg = to_dataclass(CriticConfig, config, "critic")
-    settings = RunSettings.of(settings)
-    _modes_of(kind)
-    level = get_level(settings.world_level if level is None else level).name
-    return CRITICS.get(cfg.name).build(cfg.parsed_options(), kind, settings, level)

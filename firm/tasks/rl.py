@@ -4,7 +4,7 @@
 1. Policy: ``task.policy`` (:func:`firm.rl.policy.load_policy_bundle`; default the scale's
    generator / editor) wrapped in a :class:`~common.flow_rl.policy.FlowPolicy` (LoRA adapters for
    the trained and old policies, the base as reference).
-2. Critic: ``task.critic`` (:class:`firm.rl.critics.CriticConfig`: ``oracle`` (the world's truth
+2. Critic: ``task.critic`` (:class:`firm.rl.critic_registry.CriticConfig`: ``oracle`` (the world's truth
    read from pixels, with rater noise), ``server`` (the trained FIRM RMs behind the reward
    server), ``model`` (a VLM in process: the untrained base is the paper's "RL with Qwen3-VL-8B"
    row), ``openai`` (any OpenAI-compatible endpoint)); reward: ``task.reward``
@@ -43,7 +43,7 @@ from common.run_checkpoints import run_checkpoint_root
 from common.runtime import RunContext
 from common.train import make_fabric
 from common.world.levels import run_level
-from firm.rl.critics import CriticConfig, build_critic
+from firm.rl.critic_registry import CriticConfig, build_critic
 from firm.rl.eval_report import plot_curves, report_table
 from firm.rl.eval_stats import paired_gain, summarize
 from firm.rl.evaluate import HeldOut, copy_source_sampler

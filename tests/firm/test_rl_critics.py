@@ -22,14 +22,12 @@ from common.world.render import render_at
 from common.world.sampling import sample_scene
 from common.world.shapes import object_bbox
 from common.world.vocab import GENEVAL_TAGS
+from firm.rl.critic_registry import CRITICS, CriticConfig, build_critic
 from firm.rl.critics import (
-    CRITICS,
     AnnotatorCritic,
     Critic,
-    CriticConfig,
     OracleCritic,
     ServerCritic,
-    build_critic,
     edit_scores,
     gen_instruction_score,
     gen_quality_score,

@@ -11,7 +11,7 @@ from PIL import Image
 
 from common.models.builders import load_model
 from common.models.lora import has_lora
-from common.models.tiny import build_tiny_flow_unet
+from common.models.tiny_generators import build_tiny_flow_unet
 from tests.firm.conftest import run_experiment
 
 

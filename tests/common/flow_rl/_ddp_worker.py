@@ -68,7 +68,7 @@ def policy() -> Any:
     """The same random tiny flow UNet + LoRA on every rank (seeded)."""
     from common.flow_rl.policy import FlowPolicy
     from common.models.lora import LoRASettings
-    from common.models.tiny import build_tiny_flow_unet
+    from common.models.tiny_generators import build_tiny_flow_unet
 
     torch.manual_seed(0)
     bundle = build_tiny_flow_unet(block_out_channels=(16, 32), cross_attention_levels=1, attention_heads=2)

@@ -21,7 +21,7 @@ from common.flow_rl.policy import OLD_ADAPTER, FlowPolicy
 from common.flow_rl.rollout import dpm2_step, rollout
 from common.flow_rl.trainer import fill_nan_rewards
 from common.models.lora import LoRASettings
-from common.models.tiny import build_tiny_editor, build_tiny_flow_unet, build_tiny_sd3
+from common.models.tiny_generators import build_tiny_editor, build_tiny_flow_unet, build_tiny_sd3
 from common.rewards.critic_client import CriticClient, CriticUnavailableError
 from common.rl.flow_sde import sde_step_with_logprob
 from common.run_checkpoints import latest_checkpoint

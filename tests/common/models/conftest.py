@@ -9,7 +9,8 @@ import pytest
 from PIL import Image
 
 from common.models.t2i import T2IBundle
-from common.models.tiny import build_tiny_editor, build_tiny_flow_unet, build_tiny_sd3, build_tiny_vlm
+from common.models.tiny import build_tiny_vlm
+from common.models.tiny_generators import build_tiny_editor, build_tiny_flow_unet, build_tiny_sd3
 from common.models.vlm_bundle import VLMBundle
 
 SMALL_VLM: dict[str, Any] = {

@@ -7,7 +7,7 @@ import torch
 
 from common.models.dit_init import dit_initialise
 from common.models.t2i import T2IBundle
-from common.models.tiny import build_tiny_editor, build_tiny_sd3
+from common.models.tiny_generators import build_tiny_editor, build_tiny_sd3
 from common.rl.flow_sde import interpolate, velocity_target
 
 ZEROED = ("norm1.linear", "norm1_context.linear", "img_mod.1", "txt_mod.1")

@@ -21,7 +21,8 @@ from common.models.lora import (
     save_lora,
 )
 from common.models.t2i import T2IBundle
-from common.models.tiny import build_tiny_editor, build_tiny_flow_unet, build_tiny_sd3, build_tiny_vlm
+from common.models.tiny import build_tiny_vlm
+from common.models.tiny_generators import build_tiny_editor, build_tiny_flow_unet, build_tiny_sd3
 from tests.common.models.conftest import SMALL_IMAGE_MODEL, SMALL_VLM
 
 

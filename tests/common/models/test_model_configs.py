@@ -11,7 +11,8 @@ from hydra.utils import get_object, instantiate
 from common.models.builders import build_model, build_role, load_t2i, load_vlm
 from common.models.hub import ModelNotAvailableError
 from common.models.t2i import T2IBundle
-from common.models.tiny import build_tiny_sd3, build_tiny_vlm
+from common.models.tiny import build_tiny_vlm
+from common.models.tiny_generators import build_tiny_sd3
 from common.models.vlm_bundle import VLMBundle
 from common.presets import conf_root, preset_names
 from tests.common.models.conftest import SMALL_IMAGE_MODEL, SMALL_VLM

@@ -13,7 +13,8 @@ from torch import nn
 
 from common.models.builders import load_t2i, load_vlm, model_preset
 from common.models.patch_embed import CONFIG_KEY, LinearPatchConv3d, set_linear_patch_embed
-from common.models.tiny import VLM_CLASSES, build_tiny_editor, build_tiny_vlm
+from common.models.tiny import VLM_CLASSES, build_tiny_vlm
+from common.models.tiny_generators import build_tiny_editor
 from common.models.vlm_bundle import VLMBundle
 from tests.common.models.conftest import SMALL_IMAGE_MODEL, SMALL_VLM, random_image
 

@@ -22,7 +22,8 @@ from transformers import (
 from common.models.builders import load_model, load_t2i, load_vlm
 from common.models.hub import ModelNotAvailableError, resolve_file
 from common.models.t2i import Conditioning, T2IBundle, T2ISpec, pack_patches, unpack_patches
-from common.models.tiny import build_tiny_editor, build_tiny_sd3, build_tiny_vlm, count_parameters
+from common.models.tiny import build_tiny_vlm, count_parameters
+from common.models.tiny_generators import build_tiny_editor, build_tiny_sd3
 from common.models.vlm_bundle import VLMBundle
 from tests.common.models.conftest import SMALL_IMAGE_MODEL, SMALL_VLM, chats
 

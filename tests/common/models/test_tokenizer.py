@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from common.models.tiny import EDIT_ENCODE_TEMPLATE, EDIT_IMAGE_TEMPLATE
+from common.models.tiny_generators import EDIT_ENCODE_TEMPLATE, EDIT_IMAGE_TEMPLATE
 from common.models.tokenizer import CHAT_TEMPLATE, build_tokenizer, special_token_ids
 from common.models.vocabulary import (
     FORMAT_TAGS,

@@ -21,7 +21,7 @@ from common.world.benchmarks import (
     read_manifest,
     world_dataset_path,
 )
-from common.world.checker import checker_records
+from common.world.checker_confusion import checker_records
 from common.world.geneval import GenEvalPrompt
 from common.world.levels import LEVELS
 

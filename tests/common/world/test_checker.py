@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from common.world.checker import checker_records, confusion_by_tag, confusion_markdown, detect_objects
+from common.world.checker import detect_objects
+from common.world.checker_confusion import checker_records, confusion_by_tag, confusion_markdown
 from common.world.defects import DEFECT_KINDS, Defects
 from common.world.render import render_array
 from common.world.scene import Scene, SceneObject

@@ -20,7 +20,7 @@ from common.models.pretrain.config import load_pretrain_config
 from common.models.pretrain.data import world_scenes
 from common.models.pretrain.flow import attach_autoencoder
 from common.models.t2i.images import images_to_uint8
-from common.models.tiny import build_tiny_autoencoder, build_tiny_sd3
+from common.models.tiny_generators import build_tiny_autoencoder, build_tiny_sd3
 from common.runtime import RunSettings
 from common.world.render import render_at
 from tests.common.models.conftest import SMALL_IMAGE_MODEL

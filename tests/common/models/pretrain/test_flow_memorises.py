@@ -17,7 +17,7 @@ from common.models.image_sampling import sample_images
 from common.models.pretrain.data import world_scenes
 from common.models.pretrain.flow import FlowMatchingLoss
 from common.models.t2i.images import images_to_uint8
-from common.models.tiny import build_tiny_sd3
+from common.models.tiny_generators import build_tiny_sd3
 from common.world.render import render_at
 
 
