@@ -63,6 +63,18 @@ MODEL_KEYS_NOT_HASHED: frozenset[str] = frozenset({"device", "attn_implementatio
 """Model-preset keys that choose how the same function is computed (like the attention kernel),
 not which weights a config trains: cached bases stay valid when they change."""
 
+MOVED_BUILDERS: dict[str, str] = {
+    f"common.models.tiny_generators.{name}": f"common.models.tiny.{name}"
+    for name in (
+        "build_tiny_autoencoder",
+        "build_tiny_editor",
+        "build_tiny_flow_unet",
+        "build_tiny_sd3",
+    )
+}
+"""Model builders moved to another module after bases were cached: the preset's ``_target_`` is
+hashed as the builder's former path, so moving code does not invalidate cached bases."""
+
 BASE_REFERENCES: dict[str, str] = {
     "autoencoder": "autoencoder_overrides",
     "vision_init": "vision_init_overrides",
@@ -376,7 +388,11 @@ def config_hash(cfg: PretrainConfig, scale: Scale | None = None) -> str:
             for k, v in cfg.to_dict().items()
             if k not in NOT_HASHED and not (k in HASHED_UNLESS_DEFAULT and v == HASHED_UNLESS_DEFAULT[k])
         },
-        "model": {k: v for k, v in model_node(cfg, scale).items() if k not in MODEL_KEYS_NOT_HASHED},
+        "model": {
+            k: MOVED_BUILDERS.get(v, v) if k == "_target_" else v
+            for k, v in model_node(cfg, scale).items()
+            if k not in MODEL_KEYS_NOT_HASHED
+        },
         "vocabulary": vocabulary_fingerprint(),
     }
 

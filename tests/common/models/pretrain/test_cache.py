@@ -175,3 +175,30 @@ def test_fields_added_later_change_the_key_only_when_set() -> None:
     assert config_hash(load_pretrain_config("tiny_sd3", {"object_sizes": ["medium", "large"]})) != plain
     with pytest.raises(ValueError, match="object_sizes"):
         load_pretrain_config("tiny_sd3", {"object_sizes": ["huge"]})
+
+
+@pytest.mark.parametrize("name", ["tiny_flow_unet", "tiny_editor", "tiny_sd3", "tiny_autoencoder"])
+def test_a_moved_builder_keeps_its_bases_cache_key(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The preset's ``_target_`` moved to ``common.models.tiny_generators``; its bases are hashed
+    as at the former path, so code moves do not orphan cached bases. Another builder changes it."""
+    import common.models.pretrain.config as pretrain_config
+
+    cfg = load_pretrain_config(name)
+    real = pretrain_config.model_node
+    now = config_hash(cfg)
+    assert real(cfg)["_target_"].startswith("common.models.tiny_generators.")
+
+    def at(module: str) -> None:
+        monkeypatch.setattr(
+            pretrain_config,
+            "model_node",
+            lambda c, s=None: {
+                **real(c, s),
+                "_target_": f"{module}.{real(c, s)['_target_'].rsplit('.', 1)[1]}",
+            },
+        )
+
+    at("common.models.tiny")
+    assert config_hash(cfg) == now
+    at("somewhere.else")
+    assert config_hash(cfg) != now
