@@ -147,7 +147,8 @@ def test_a_multi_process_engine_reads_built_bases_but_does_not_build(run_setting
         engine={"name": "ddp", "accelerator": "cpu", "devices": 2, "num_nodes": 1, "strategy": "ddp"},
     )
     budget = TINY_BUDGET["tiny_sd3"]
-    with pytest.raises(RuntimeError, match="build the bases once in one process"):
+    refused = r"base .tiny_sd3. is not built.*runs 2 processes; build it once in one process"
+    with pytest.raises(RuntimeError, match=refused):
         ensure_base("tiny_sd3", ddp, overrides=budget)
     path = ensure_base("tiny_sd3", run_settings, overrides=budget)
     assert ensure_base("tiny_sd3", ddp, overrides=budget) == path
