@@ -125,7 +125,7 @@ def planner_messages(prompt: str) -> list[dict[str, Any]]:
 
 
 DESCRIBE_FIRST = "Begin with one sentence that says what the image shows, object by object.\n\n"
-"""Added before the plan's instructions when the evaluator is asked to describe the image first."""
+"""Put before the evaluator prompt when it is asked to describe the image first."""
 
 
 def evaluator_messages(
@@ -135,8 +135,7 @@ def evaluator_messages(
     ``describe_first``, to say what the image shows before going through the plan."""
     text = EVALUATOR_PROMPT.format(prompt=prompt, plan=plan.strip())
     if describe_first:
-        head, sep, tail = text.partition("Look at the image")
-        text = head + DESCRIBE_FIRST + sep + tail
+        text = DESCRIBE_FIRST + text
     return [system_message(EVALUATOR_SYSTEM), user_message(text, [image])]
 
 

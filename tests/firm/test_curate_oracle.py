@@ -139,7 +139,7 @@ def test_described_answers_start_with_the_drawn_scene(tmp_path: Path) -> None:
         assert described["score"] == plain["score"]
     prompt = _eval_request(items[0], "[Main Subject/Element]\n- x", describe_image=True).messages[-1]
     text = " ".join(c["text"] for c in prompt["content"] if c.get("type") == "text")
-    assert DESCRIBE_FIRST.strip() in text
+    assert DESCRIBE_FIRST.strip() in text and text.startswith(DESCRIBE_FIRST)
     plain_prompt = _eval_request(items[0], "[Main Subject/Element]\n- x").messages[-1]
     assert DESCRIBE_FIRST.strip() not in " ".join(c.get("text", "") for c in plain_prompt["content"])
 
