@@ -2,8 +2,10 @@
 
 * :mod:`~t2ieval_r1.grpo.config`: :class:`GRPOConfig` (validated dataclasses behind ``task.grpo``).
 * :mod:`~t2ieval_r1.grpo.items`: :class:`EvalItem`, the resumable :class:`DataStream`.
-* :mod:`~t2ieval_r1.grpo.policy`: sampling and teacher-forced log-probs with banned tokens.
-* :mod:`~t2ieval_r1.grpo.rollout`: G completions per item, micro-batches.
+* :mod:`~t2ieval_r1.grpo.rollout`: G completions per item, micro-batches. Sampling and the
+  teacher-forced log-probs are :func:`common.models.vlm_sampling.sample_vlm` / ``sequence_logprobs``,
+  both always given the structural token ids of ``banned_token_ids`` to mask, so the sampling and
+  the training distribution are the same and the ratio is exactly 1 before an update (tested).
 * :mod:`~t2ieval_r1.grpo.rewards`: the evaluator reward path (format + score / pairwise rewards).
 * :mod:`~t2ieval_r1.grpo.update`: the clipped token loss + KL over PPO epochs and micro-batches.
 * :mod:`~t2ieval_r1.grpo.checkpoint`: what the resume key leaves out (atomic checkpoints,

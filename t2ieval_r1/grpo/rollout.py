@@ -19,10 +19,9 @@ from typing import Any
 import torch
 
 from common.models.vlm_bundle import VLMBundle
-from common.models.vlm_sampling import Rollout, images_per_row
+from common.models.vlm_sampling import Rollout, images_per_row, sample_vlm
 from t2ieval_r1.grpo.config import GRPOConfig
 from t2ieval_r1.grpo.items import EvalItem
-from t2ieval_r1.grpo.policy import sample_completions
 
 __all__ = ["MicroBatch", "RolloutBatch", "collect_rollout", "rollout_seed", "select_rows"]
 
@@ -137,7 +136,7 @@ def collect_rollout(
         part = items[lo : lo + per_chunk]
         batch = bundle.encode_chat([it.messages(cfg.rollout.template) for it in part])
         chunks.append(
-            sample_completions(
+            sample_vlm(
                 bundle,
                 batch,
                 temperature=cfg.rollout.temperature,

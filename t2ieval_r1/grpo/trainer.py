@@ -38,13 +38,13 @@ import torch
 from common.engine import gathered_parameters, setup_model_and_optimizer
 from common.jsonio import to_jsonable
 from common.models.vlm_bundle import VLMBundle
+from common.models.vlm_sampling import banned_token_ids
 from common.parsing import ParseOutcome
 from common.rl import ADVANTAGE_ESTIMATORS, zero_std_ratio
 from common.run_checkpoints import latest_checkpoint, load_checkpoint_dir, save_checkpoint_dir
 from common.train import build_optimizer, lr_at, make_fabric
 from t2ieval_r1.grpo.config import GRPOConfig
 from t2ieval_r1.grpo.items import DataStream, EvalItem, load_items
-from t2ieval_r1.grpo.policy import banned_token_ids
 from t2ieval_r1.grpo.rewards import EvaluatorReward, RewardFn, RewardResult
 from t2ieval_r1.grpo.rollout import RolloutBatch, collect_rollout
 from t2ieval_r1.grpo.update import ReferencePolicy, grpo_update, micro_batches

@@ -32,9 +32,9 @@ import torch
 
 from common.engine import find_deepspeed_engine, is_partitioned, unwrap_model
 from common.models.lora import adapters_disabled, has_lora
+from common.models.vlm_sampling import sequence_logprobs
 from common.rl import LOSS_AGGREGATIONS, RL_ALGORITHMS, kl_estimate
 from t2ieval_r1.grpo.config import GRPOConfig
-from t2ieval_r1.grpo.policy import completion_logprobs
 from t2ieval_r1.grpo.rollout import MicroBatch, RolloutBatch
 
 __all__ = ["ALGORITHM", "ReferencePolicy", "grpo_update", "micro_batches"]
@@ -89,7 +89,7 @@ class ReferencePolicy:
     def logprobs(self, mb: MicroBatch, temperature: float, banned: Sequence[int]) -> torch.Tensor:
         """Reference log-probs of the micro-batch's completions."""
         with self._module() as module:
-            logp, _ = completion_logprobs(
+            logp = sequence_logprobs(
                 module,
                 mb.prompt_batch,
                 mb.completion_ids,
@@ -140,7 +140,7 @@ def grpo_update(
     if cfg.recompute_old_logprobs:
         with torch.no_grad():
             for mb in mbs:
-                mb.old_logprobs, _ = completion_logprobs(
+                mb.old_logprobs = sequence_logprobs(
                     model,
                     mb.prompt_batch,
                     mb.completion_ids,
@@ -180,12 +180,13 @@ def grpo_update(
                     else fabric.no_backward_sync(model, enabled=k < len(group) - 1)
                 )
                 with sync:
-                    logp, ent = completion_logprobs(
+                    logp, ent = sequence_logprobs(
                         model,
                         mb.prompt_batch,
                         mb.completion_ids,
                         mb.completion_mask,
                         temperature=temp,
+                        return_entropy=True,
                         banned=banned,
                     )
                     adv = advantages[mb.start : mb.stop].to(logp.device)

@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 
 from common.models.vlm_bundle import VLMBundle
+from common.models.vlm_sampling import sample_vlm
 from common.scoring import apply_missing_policy, kendall_tau_b, spearman
 from t2ieval_r1.grpo.items import EvalItem
-from t2ieval_r1.grpo.policy import sample_completions
 from t2ieval_r1.grpo.rewards import RewardFn
 
 __all__ = ["greedy_completions", "validate_items"]
@@ -38,7 +38,7 @@ def greedy_completions(
     for lo in range(0, len(items), batch_size):
         part = items[lo : lo + batch_size]
         batch = bundle.encode_chat([it.messages(template) for it in part])
-        out = sample_completions(
+        out = sample_vlm(
             bundle, batch, temperature=0.0, max_new_tokens=max_new_tokens, banned=banned, model=model
         )
         texts += out.texts

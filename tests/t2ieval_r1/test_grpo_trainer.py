@@ -11,9 +11,9 @@ import pytest
 import torch
 
 from common.engine import build_fabric, setup_model_and_optimizer
+from common.models.vlm_sampling import banned_token_ids, sequence_logprobs
 from common.run_checkpoints import checkpoints
 from t2ieval_r1.grpo import DataStream, EvalItem, GRPOConfig, GRPOTrainer, load_items
-from t2ieval_r1.grpo.policy import banned_token_ids, completion_logprobs
 from t2ieval_r1.grpo.rollout import collect_rollout, select_rows
 from t2ieval_r1.grpo.update import ReferencePolicy, grpo_update, micro_batches
 from tests.t2ieval_r1.conftest import small_vlm
@@ -59,7 +59,7 @@ def test_rollout_logprobs_equal_training_logprobs(
     assert len(rollout) == 16 and len(rollout.chunks) == 2
     for mb in micro_batches(rollout, cfg.micro):
         with torch.no_grad():
-            logp, _ = completion_logprobs(
+            logp = sequence_logprobs(
                 bundle.model,
                 mb.prompt_batch,
                 mb.completion_ids,
