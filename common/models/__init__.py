@@ -16,5 +16,5 @@
 - :mod:`~common.models.vlm_sampling`: VLM rollouts with log-probs, teacher-forced log-probs.
 - :mod:`~common.models.image_sampling`: flow-matching image sampling with trajectories.
 - :mod:`~common.models.shared_images`: one vision-tower pass per distinct image of a batch.
-- :mod:`~common.models.unwrap`: the model inside DDP / DeepSpeed / peft wrappers.
+- :mod:`~common.models.unwrap`: the transformers model inside the engine and peft wrappers.
 """

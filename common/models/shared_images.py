@@ -24,14 +24,14 @@ from typing import Any
 
 import torch
 
-from common.models.unwrap import unwrap_model
+from common.models.unwrap import transformers_model
 
 __all__ = ["ImageDedup", "dedup_images", "shared_image_features", "vision_tower"]
 
 
 def vision_tower(model: Any) -> torch.nn.Module | None:
     """The vision tower (``model.model.visual``) of a transformers Qwen-VL model, unwrapped; else None."""
-    core = unwrap_model(model)
+    core = transformers_model(model)
     inner = getattr(core, "model", None)
     tower = getattr(inner, "visual", None)
     return tower if isinstance(tower, torch.nn.Module) else None

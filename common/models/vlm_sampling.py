@@ -32,7 +32,7 @@ from typing import Any
 import torch
 
 from common.models.shared_images import shared_image_features
-from common.models.unwrap import unwrap_model
+from common.models.unwrap import transformers_model
 from common.models.vlm_bundle import VLMBundle
 
 PROMPT_KEYS: tuple[str, ...] = (
@@ -145,7 +145,7 @@ def banned_token_ids(bundle: VLMBundle, extra: Sequence[int] = ()) -> list[int]:
     within a few hundred tokens. Pass these ids as ``banned`` to :func:`sample_vlm` and
     :func:`sequence_logprobs`.
     """
-    config = unwrap_model(bundle.model).config
+    config = transformers_model(bundle.model).config
     ids = {int(getattr(config, f)) for f in _VISION_ID_FIELDS if getattr(config, f, None) is not None}
     ids.update(int(i) for i in extra)
     return sorted(ids)
@@ -227,7 +227,7 @@ def sample_vlm(
     from transformers import GenerationConfig
 
     model = model if model is not None else bundle.model
-    core = unwrap_model(model)
+    core = transformers_model(model)
     tokenizer = bundle.tokenizer
     prompts = expand_batch(batch, num_return_sequences)
     eos_ids = _eos_ids(core, tokenizer)
@@ -291,7 +291,7 @@ def position_ids_for(
     With images: the model's 3-D M-RoPE positions (``get_rope_index``); text only: the
     attention-mask cumulative sum (padding at position 0).
     """
-    core = unwrap_model(model)
+    core = transformers_model(model)
     grid = batch.get("image_grid_thw")
     if grid is not None:
         mm = batch["mm_token_type_ids"]
