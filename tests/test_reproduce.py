@@ -214,9 +214,57 @@ def test_quick_profile_of_the_tifa_table_end_to_end(tmp_path: Path) -> None:
     assert main(["--only", "tifa_meta_eval", "--results", str(results)]) == 0
     md = (results / "tables" / "tifa_meta_eval.md").read_text()
     assert "TIFA (mPLUG-large)" in md and "0.592 [0.536, 0.634]" in md  # Spearman, bootstrap interval
+    assert "TIFA (mPLUG-large) (paper)" in md  # the TIFA authors' published row under it
     assert (results / "tables" / "tifa_meta_eval.csv").is_file()
     assert (results / "tables" / "tifa_meta_eval.tex").is_file()
     assert main(["--only", "tifa_meta_eval", "--results", str(results), "--dry-run"]) == 0
+
+
+def test_tifa_table_shows_the_authors_published_correlations_under_each_metric(tmp_path: Path) -> None:
+    """Each metric row of ``tifa_meta_eval`` is followed by the TIFA authors' published row
+    (docs/papers/tifa.md §3): Pearson and Kendall tau-b published, Spearman and pair accuracy not;
+    the inter-rater row has none."""
+    from experiments.reproduction.paper import TIFA_ROW_LABELS
+    from t2ieval_r1.benchmarks.tifa import PUBLISHED_TIFA_CORRELATIONS, TIFA_METRICS
+
+    table = load_declarations().table("tifa_meta_eval")
+    row = {"pearson": 0.5, "pearson_ci": [0.4, 0.6], "spearman": 0.5, "kendall": 0.4, "pairwise_acc": 0.7}
+    metrics = {name: dict(row) for name in [*TIFA_METRICS, "human_inter_rater"]}
+    out = build_table(table, {"tifa": [metrics]}, {}, source_label=lambda run, cells: "ours")
+    write_table(out, tmp_path)
+    labels = [TIFA_ROW_LABELS[m] for m in TIFA_METRICS]
+    expected = [row for label in labels for row in (label, f"{label} (paper)")]
+    assert [r[0] for r in out.rows] == [*expected, "human inter-rater"]
+    cells = _csv_cells(out)
+    for m in TIFA_METRICS:
+        paper = f"{TIFA_ROW_LABELS[m]} (paper)"
+        for column, stat in (("Pearson", "pearson"), ("Kendall tau-b", "kendall")):
+            assert cells[(paper, column)]["status"] == "published"
+            assert float(cells[(paper, column)]["mean"]) == PUBLISHED_TIFA_CORRELATIONS[m][stat]
+        assert cells[(paper, "Spearman rho")]["status"] == "missing"
+        assert cells[(paper, "pair acc")]["status"] == "missing"
+        assert cells[(paper, "Pearson")]["source"].startswith("paper: TIFA (arXiv 2303.11897)")
+    md = (tmp_path / "tifa_meta_eval.md").read_text()
+    mplug = next(ln for ln in md.splitlines() if "TIFA (mPLUG-large) (paper)" in ln)
+    assert [c.strip() for c in mplug.strip("|").split("|")][2:] == ["0.597", "-", "0.472", "-"]
+    assert "docs/papers/tifa.md" in md and "not recorded" not in md
+
+
+def test_tifa_published_numbers_are_the_documents() -> None:
+    """t2ieval_r1.benchmarks.tifa.PUBLISHED_TIFA_CORRELATIONS holds docs/papers/tifa.md §3's table."""
+    from t2ieval_r1.benchmarks.tifa import PUBLISHED_TIFA_CORRELATIONS
+
+    doc = (CONF.parent / "docs" / "papers" / "tifa.md").read_text()
+    section = doc[doc.index("## 3.") : doc.index("## 4.")]
+    rows = [
+        [c.strip() for c in line.strip("|").split("|")]
+        for line in section.splitlines()
+        if line.startswith("|") and not line.startswith("|---")
+    ]
+    assert rows[0][0] == "metric"
+    documented = {name: {"pearson": float(p), "kendall": float(k)} for name, p, k in rows[1:]}
+    assert list(documented) == list(PUBLISHED_TIFA_CORRELATIONS)
+    assert documented == PUBLISHED_TIFA_CORRELATIONS
 
 
 # ------------------------------------------------------------------------------- FIRM RL tables

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-__all__ = ["FIRM_TABLE3_COLUMNS", "FIRM_TABLE4_COLUMNS", "PAPER_SOURCES", "paper_rows"]
+__all__ = ["FIRM_TABLE3_COLUMNS", "FIRM_TABLE4_COLUMNS", "PAPER_SOURCES", "TIFA_ROW_LABELS", "paper_rows"]
 
 PaperRows = dict[str, dict[str, float | None]]
 
@@ -33,6 +33,31 @@ def _t2i_eval_bench() -> PaperRows:
         }
         for p in PUBLISHED_T2I_EVAL_BENCH
     }
+
+
+TIFA_ROW_LABELS: dict[str, str] = {
+    "meteor": "METEOR",
+    "bleu": "BLEU",
+    "rouge": "ROUGE",
+    "spice": "SPICE",
+    "clipscore_vitb32": "CLIPScore (ViT-B/32)",
+    "tifa_vilt": "TIFA (ViLT)",
+    "tifa_git-large": "TIFA (GIT-large)",
+    "tifa_ofa-large": "TIFA (OFA-large)",
+    "tifa_blip2-flant5xl": "TIFA (BLIP-2 FlanT5-XL)",
+    "tifa_mplug-large": "TIFA (mPLUG-large)",
+}
+"""The TIFA file's metric keys -> the row labels of ``tifa_meta_eval`` (its paper rows are named so)."""
+
+
+def _tifa() -> PaperRows:
+    """The TIFA authors' correlations on the TIFA v1.0 file
+    (:data:`t2ieval_r1.benchmarks.tifa.PUBLISHED_TIFA_CORRELATIONS`, docs/papers/tifa.md §3):
+    Pearson and Kendall tau-b, rows named as ``tifa_meta_eval``'s (:data:`TIFA_ROW_LABELS`)."""
+    # lazy: common.scoring pulls in numpy + scipy (~1.3 s); the reproduce CLI imports this module at start
+    from t2ieval_r1.benchmarks.tifa import PUBLISHED_TIFA_CORRELATIONS
+
+    return {TIFA_ROW_LABELS[m]: dict(row) for m, row in PUBLISHED_TIFA_CORRELATIONS.items()}
 
 
 def _firm_table6() -> PaperRows:
@@ -98,6 +123,7 @@ def _firm_table4() -> PaperRows:
 PAPER_SOURCES: dict[str, Callable[[], PaperRows]] = {
     "firm_bench": _firm_bench,
     "t2i_eval_bench": _t2i_eval_bench,
+    "tifa": _tifa,
     "firm_table6": _firm_table6,
     "firm_table3": _firm_table3,
     "firm_table4": _firm_table4,

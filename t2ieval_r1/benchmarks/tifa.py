@@ -30,6 +30,7 @@ from common.scoring.meta import meta_evaluate
 from common.scoring.predictions import PredictionsFormatError, load_predictions
 
 __all__ = [
+    "PUBLISHED_TIFA_CORRELATIONS",
     "TIFA_GENERATORS",
     "TIFA_METRICS",
     "PredictionsFormatError",
@@ -64,6 +65,23 @@ TIFA_GENERATORS: tuple[str, ...] = (
     "stable_diffusion_v1_5",
     "stable_diffusion_v2_1",
 )
+
+PUBLISHED_TIFA_CORRELATIONS: dict[str, dict[str, float]] = {
+    "meteor": {"pearson": 0.3397, "kendall": 0.2741},
+    "bleu": {"pearson": 0.1833, "kendall": 0.1879},
+    "rouge": {"pearson": 0.3289, "kendall": 0.2449},
+    "spice": {"pearson": 0.3281, "kendall": 0.2318},
+    "clipscore_vitb32": {"pearson": 0.3318, "kendall": 0.2314},
+    "tifa_vilt": {"pearson": 0.4932, "kendall": 0.3824},
+    "tifa_git-large": {"pearson": 0.5445, "kendall": 0.4255},
+    "tifa_ofa-large": {"pearson": 0.4961, "kendall": 0.3725},
+    "tifa_blip2-flant5xl": {"pearson": 0.5590, "kendall": 0.4360},
+    "tifa_mplug-large": {"pearson": 0.5967, "kendall": 0.4717},
+}
+"""The TIFA authors' published correlations of each metric with ``human_avg`` on this same file
+(docs/papers/tifa.md §3, rounded to 4 decimals): the output of the correlation notebook released
+beside the file. Its "Spearman" is ``np.corrcoef``, i.e. Pearson, so it is keyed ``pearson``; its
+Kendall is scipy's default tau-b. No published Spearman (rank) correlation is recorded."""
 
 TIFA_N_IMAGES = 800
 TIFA_HUMAN_SCALE = (1.0, 5.0)
