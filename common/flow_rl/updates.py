@@ -1,5 +1,8 @@
 """The algorithms' updates of :class:`~common.flow_rl.trainer.FlowRLTrainer`, by name: :data:`FLOW_UPDATES`.
 
+An update sees the trainer through :class:`UpdateContext` (its settings as :class:`UpdateSettings`),
+so this module does not import the trainer or its settings (both import this one).
+
 * ``diffusion_nft`` (DiffusionNFT; FIRM, docs/papers/firm.md §5): for each sample,
   ``timesteps_per_sample`` fresh ``t ~ U(t_min, t_max)`` and noise, ``x_t = (1 - t) x0 + t n``;
   the NFT loss (:func:`common.rl.nft.nft_loss`) on the current, old (EMA) and reference velocities
@@ -16,11 +19,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 import numpy as np
 import torch
 
+from common.flow_rl.policy import FlowPolicy
 from common.flow_rl.rollout import Rollout
 from common.models.t2i import Conditioning
 from common.registry import Registry
@@ -28,12 +32,61 @@ from common.rl.flow_sde import flow_kl, interpolate, sde_step_with_logprob
 from common.rl.losses import policy_loss
 from common.rl.nft import nft_loss, optimality_from_advantage
 
-if TYPE_CHECKING:
-    from common.flow_rl.trainer import FlowRLTrainer
+__all__ = [
+    "FLOW_UPDATES",
+    "RolloutBatch",
+    "UpdateContext",
+    "UpdateSettings",
+    "flow_grpo_update",
+    "nft_update",
+]
 
-__all__ = ["FLOW_UPDATES", "RolloutBatch", "flow_grpo_update", "nft_update"]
 
-UpdateFn = Callable[["FlowRLTrainer", "RolloutBatch", torch.Tensor], dict[str, float]]
+class UpdateSettings(Protocol):
+    """The settings an update reads (fields of :class:`~common.flow_rl.config.FlowRLConfig`)."""
+
+    inner_epochs: int
+    train_batch: int
+    adv_clip_max: float
+    nft_beta: float
+    kl_weight: float
+    timesteps_per_sample: int
+    t_min: float
+    t_max: float
+    noise_level: float
+    clip_range: float
+    kl_coef: float
+    timestep_fraction: float
+
+
+class UpdateContext(Protocol):
+    """What an update uses of the trainer (:class:`~common.flow_rl.trainer.FlowRLTrainer`).
+
+    Attributes:
+        policy: the policy (old and reference velocities).
+        module: the trained velocity, ``module(x, sigma, cond)``, as the fabric wrapped it.
+        optimizer: its optimiser, as the fabric wrapped it.
+        fabric: the Lightning Fabric (``backward``).
+        train_rng: the training noise's generator.
+    """
+
+    policy: FlowPolicy
+    module: Any
+    optimizer: Any
+    fabric: Any
+    train_rng: torch.Generator
+
+    @property
+    def cfg(self) -> UpdateSettings:
+        """The trainer's settings."""
+        ...
+
+    def step_optimizer(self) -> float:
+        """Clip, step, return the gradient norm before clipping."""
+        ...
+
+
+UpdateFn = Callable[[UpdateContext, "RolloutBatch", torch.Tensor], dict[str, float]]
 FLOW_UPDATES: Registry[UpdateFn] = Registry("flow RL update")
 """Algorithm name -> ``update(trainer, batch, advantages) -> stats`` (one iteration's optimisation)."""
 
@@ -70,7 +123,7 @@ def _mean_stats(records: list[dict[str, torch.Tensor | float]]) -> dict[str, flo
 
 
 @FLOW_UPDATES.register("diffusion_nft")
-def nft_update(trainer: FlowRLTrainer, batch: RolloutBatch, advantages: torch.Tensor) -> dict[str, float]:
+def nft_update(trainer: UpdateContext, batch: RolloutBatch, advantages: torch.Tensor) -> dict[str, float]:
     """DiffusionNFT's update (module docstring)."""
     cfg = trainer.cfg
     r = optimality_from_advantage(advantages, cfg.adv_clip_max)
@@ -113,7 +166,7 @@ def nft_update(trainer: FlowRLTrainer, batch: RolloutBatch, advantages: torch.Te
 
 @FLOW_UPDATES.register("flow_grpo")
 def flow_grpo_update(
-    trainer: FlowRLTrainer, batch: RolloutBatch, advantages: torch.Tensor
+    trainer: UpdateContext, batch: RolloutBatch, advantages: torch.Tensor
 ) -> dict[str, float]:
     """Flow-GRPO's update (module docstring)."""
     cfg = trainer.cfg

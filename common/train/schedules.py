@@ -7,26 +7,38 @@ Both warm up linearly over ``cfg.warmup_steps`` optimizer steps (step ``s``, 0-b
   (pretraining, SFT);
 * ``constant``: stay at ``lr`` (GRPO, as the R1 recipes; it does not depend on ``cfg.steps``, so a
   run can be extended by rerunning it with more steps).
+
+A schedule reads the settings through :class:`ScheduleSettings` (the fields of
+:class:`~common.train.config.LoopConfig` it uses), so this module does not import the config,
+which imports this one to check names.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from common.registry import Registry
 
-if TYPE_CHECKING:
-    from common.train.config import LoopConfig
+__all__ = ["LR_SCHEDULES", "ScheduleSettings", "lr_at"]
 
-__all__ = ["LR_SCHEDULES", "lr_at"]
 
-LR_SCHEDULES: Registry[Callable[[LoopConfig, int], float]] = Registry("learning-rate schedule")
+class ScheduleSettings(Protocol):
+    """What :func:`lr_at` and the schedules read (fields of :class:`~common.train.config.LoopConfig`)."""
+
+    lr_schedule: str
+    lr: float
+    steps: int
+    warmup_steps: int
+    min_lr_ratio: float
+
+
+LR_SCHEDULES: Registry[Callable[[ScheduleSettings, int], float]] = Registry("learning-rate schedule")
 
 
 @LR_SCHEDULES.register("cosine")
-def warmup_cosine(cfg: LoopConfig, step: int) -> float:
+def warmup_cosine(cfg: ScheduleSettings, step: int) -> float:
     """Linear warm-up, then cosine decay to ``min_lr_ratio * lr`` at ``cfg.steps``."""
     if cfg.warmup_steps > 0 and step < cfg.warmup_steps:
         return cfg.lr * (step + 1) / cfg.warmup_steps
@@ -37,11 +49,11 @@ def warmup_cosine(cfg: LoopConfig, step: int) -> float:
 
 
 @LR_SCHEDULES.register("constant")
-def warmup_constant(cfg: LoopConfig, step: int) -> float:
+def warmup_constant(cfg: ScheduleSettings, step: int) -> float:
     """Linear warm-up, then ``lr``."""
     return cfg.lr * min(1.0, (step + 1) / cfg.warmup_steps) if cfg.warmup_steps > 0 else cfg.lr
 
 
-def lr_at(cfg: LoopConfig, step: int) -> float:
+def lr_at(cfg: ScheduleSettings, step: int) -> float:
     """Learning rate of optimizer step ``step`` (0-based) under ``cfg.lr_schedule``."""
     return LR_SCHEDULES.get(cfg.lr_schedule)(cfg, step)

@@ -1,7 +1,7 @@
 """The critics FIRM-Bench compares, and how each becomes an :class:`~common.annotators.Annotator`.
 
 A :class:`JudgeSpec` is a table row: a name and, per domain, a list of model sources (one per
-training seed; :func:`firm.rm.sources.resolve_source`: ``base``, an RM run directory, a model
+training seed; :func:`firm.rm.cache.resolve_source`: ``base``, an RM run directory, a model
 directory, a hub id) or one OpenAI-compatible endpoint that answers both domains. In-process
 models answer through :class:`~common.annotators.TransformersVLMAnnotator` (no response cache:
 weights change between runs under the same path); endpoints through

@@ -22,7 +22,8 @@ from common.runtime import RunSettings
 from common.world.levels import get_level
 from firm.bench.critics import endpoint_annotator, model_annotator
 from firm.rl.critics import AnnotatorCritic, Critic, OracleCritic, ServerCritic, critic_modes
-from firm.rm.sources import resolve_source, resolve_template
+from firm.rm.cache import resolve_source
+from firm.rm.sources import resolve_template
 
 __all__ = [
     "CRITICS",
@@ -69,7 +70,7 @@ class ModelOptions:
     """``model``: an in-process VLM critic."""
 
     source: str = "base"
-    """:func:`firm.rm.sources.resolve_source`: ``base`` (the scale's untrained RM base),
+    """:func:`firm.rm.cache.resolve_source`: ``base`` (the scale's untrained RM base),
     ``rm:gen`` / ``rm:edit`` (the scale's trained FIRM-Gen / FIRM-Edit RM, trained on first use
     and cached: :func:`firm.rm.cache.ensure_rm`; ``rm`` alone: the one of the run's kind),
     ``base:<name>``, an RM run directory, a saved

@@ -1,6 +1,7 @@
 """Cached trained reward models: ``ensure_rm(kind, settings) -> dir`` trains on first use, reuses after.
 
-The RM source ``rm:<kind>`` (:func:`firm.rm.sources.resolve_source`; e.g. the RL critic
+The RM source ``rm:<kind>`` (:func:`resolve_source`, which resolves every RM source: this one here,
+the others by :func:`firm.rm.sources.resolve_model_source`; e.g. the RL critic
 ``options: {source: rm:gen}``) means "the trained FIRM-Gen / FIRM-Edit RM of this run's scale and
 world level". It is the project's own RM experiment, ``+exp=firm_<kind>_rm``, composed with
 Hydra's compose API as ``python -m experiments.run`` composes it (``scale=<the run's>``,
@@ -17,7 +18,7 @@ in-process and kept in the cache the bases use. Layout under ``<settings.cache_d
     .firm_<kind>_rm-<key>.lock       held while a process builds (others wait, then reuse)
 
 ``key`` is :func:`common.run_checkpoints.resume_key` of the composed, resolved config without the
-keys that do not change the weights (:data:`firm.tasks.rm.NOT_IN_RESUME_KEY`: paths, runtime,
+keys that do not change the weights (:data:`firm.rm.checkpoint.NOT_IN_RESUME_KEY`: paths, runtime,
 logging, checkpoint cadence, ...; and the engine, :data:`NOT_IN_RM_KEY`), plus the identity of
 the starting model (a base's directory name, which carries its pretraining hash; computed without
 building the base). Any change to the RM recipe (``conf/exp/firm_<kind>_rm.yaml``,
@@ -54,12 +55,13 @@ from common.engine import EngineConfig
 from common.jsonio import write_json_atomic
 from common.models.pretrain.cache import base_dir
 from common.models.pretrain.config import available_bases
-from common.models.source import ModelSource, role_model
+from common.models.source import ModelSource, ModelSourceError, role_model
 from common.presets import conf_root, preset_names
 from common.run_checkpoints import get_rng_state, resume_key, set_rng_state
 from common.runtime import LAUNCHER_KEYS, RunContext, RunSettings, save_resolved_config, seed_everything
 from common.train import file_lock
-from firm.rm.sources import RM_EXPORT_DIR, resolve_source
+from firm.rm.checkpoint import NOT_IN_RESUME_KEY
+from firm.rm.sources import RM_EXPORT_DIR, RM_PREFIX, resolve_model_source
 
 __all__ = [
     "NOT_IN_RM_KEY",
@@ -72,6 +74,7 @@ __all__ = [
     "is_built",
     "main",
     "read_card",
+    "resolve_source",
     "rm_dir",
     "rm_key",
 ]
@@ -81,7 +84,7 @@ RMS_DIR = "rms"
 RM_CARD = "rm_card.json"
 """The card of a finished RM (written last)."""
 NOT_IN_RM_KEY: tuple[str, ...] = ("engine", *(f"scale.{k}" for k in LAUNCHER_KEYS))
-"""Left out of the cache key besides :data:`firm.tasks.rm.NOT_IN_RESUME_KEY`: the engine and the
+"""Left out of the cache key besides :data:`firm.rm.checkpoint.NOT_IN_RESUME_KEY`: the engine and the
 scale's job resources say how an RM is trained, not which one (a multi-process run reads the RM
 one process built)."""
 RM_KINDS: tuple[str, ...] = ("edit", "gen")
@@ -150,14 +153,11 @@ def _model_identity(model: Any, settings: RunSettings) -> str:
         name = spec.name or role_model("reward_model", settings)
         if name in available_bases():
             return f"base:{base_dir(name, settings).name}"
-    return resolve_source(model, settings)  # type: ignore[arg-type]
+    return resolve_model_source(model, settings)  # type: ignore[arg-type]
 
 
 def rm_key(cfg: DictConfig, settings: RunSettings) -> tuple[str, str]:
     """``(key, model identity)`` of a composed RM config (module docstring)."""
-    # lazy: firm.tasks.rm (the RM task) imports firm.rm, whose package imports this module
-    from firm.tasks.rm import NOT_IN_RESUME_KEY
-
     model = _model_identity(cfg.task.get("model", "base"), settings)
     tree = {**OmegaConf.to_container(cfg, resolve=True), "_model_source": model}  # type: ignore[dict-item]
     return resume_key(tree, (*NOT_IN_RESUME_KEY, *NOT_IN_RM_KEY)), model
@@ -294,6 +294,21 @@ def _build(
         os.rename(final, trash)
         shutil.rmtree(trash, ignore_errors=True)
     os.rename(work, final)
+
+
+def resolve_source(source: str, settings: RunSettings | None = None) -> str:
+    """A local directory or hub id for any RM source: ``rm:<kind>`` trains the RM of that kind on
+    first use (minutes at ``scale=tiny``) and returns the cached model's directory
+    (:func:`ensure_rm`); every other source is :func:`firm.rm.sources.resolve_model_source`'s."""
+    if isinstance(source, str) and source.strip().startswith(RM_PREFIX):
+        kind = source.strip()[len(RM_PREFIX) :].strip()
+        if kind not in RM_KINDS:
+            raise ModelSourceError(
+                f"task.model {source!r}: unknown RM kind {kind!r}; valid: "
+                + ", ".join(f"{RM_PREFIX}{k}" for k in RM_KINDS)
+            )
+        return str(ensure_rm(kind, settings) / RM_EXPORT_DIR)
+    return resolve_model_source(source, settings)
 
 
 def read_card(path: Path) -> dict[str, Any] | None:

@@ -1,19 +1,21 @@
 """Model sources of RM training and FIRM-Bench, as strings.
 
 A source is the string form of :class:`common.models.source.ModelSource` (parsed there, and only
-there); :func:`resolve_source` turns it into what :func:`common.models.builders.load_vlm` reads:
+there); :func:`resolve_model_source` turns it into what :func:`common.models.builders.load_vlm`
+reads:
 
 * ``base``: the scale's reward-model base (``scale.models.reward_model``): at ``scale=tiny`` the
   pretrained ``tiny_qwen3_vl`` base (built on first use, :func:`common.models.pretrain.ensure_base`),
   at ``scale=paper`` the preset's hub id (``Qwen/Qwen3-VL-8B-Instruct``);
 * ``base:<name>``: the pretrained base ``<name>`` of ``conf/pretrain``;
-* ``rm:edit`` / ``rm:gen``: the trained FIRM-Edit / FIRM-Gen RM of the run's scale and world
-  level, i.e. ``+exp=firm_edit_rm`` / ``+exp=firm_gen_rm`` trained on first use and cached under
-  ``<cache_dir>/rms`` (:func:`firm.rm.cache.ensure_rm`); resolves to its exported ``rm/``. Handled
-  here, before :class:`~common.models.source.ModelSource` parsing (``rm`` is not a model kind);
 * a run directory of ``+exp=firm_edit_rm`` / ``+exp=firm_gen_rm`` (it holds ``rm/``): its exported RM;
 * a model directory (it holds ``config.json``) or a hub id: as it is (``path:<dir>`` /
   ``hub:<id>`` say which explicitly).
+
+One more source is not resolved here: ``rm:edit`` / ``rm:gen`` (prefix :data:`RM_PREFIX`), the
+trained FIRM-Edit / FIRM-Gen RM of the run's scale and world level, trained on first use and
+cached; :func:`firm.rm.cache.resolve_source` resolves every source, that one included (the cache
+imports this module).
 
 :func:`run_seed` reads the training seed of an RM run directory (its ``config.yaml``).
 """
@@ -27,7 +29,7 @@ from omegaconf import OmegaConf
 from common.models.source import ModelSource, ModelSourceError, resolve_path
 from common.runtime import RunSettings
 
-__all__ = ["RM_EXPORT_DIR", "RM_PREFIX", "resolve_source", "resolve_template", "run_seed"]
+__all__ = ["RM_EXPORT_DIR", "RM_PREFIX", "resolve_model_source", "resolve_template", "run_seed"]
 
 RM_EXPORT_DIR = "rm"
 """Where an RM run exports its trained model, inside the run directory."""
@@ -35,21 +37,15 @@ RM_PREFIX = "rm:"
 """The prefix of a cached trained RM source (``rm:edit`` / ``rm:gen``; module docstring)."""
 
 
-def resolve_source(source: str, settings: RunSettings | None = None) -> str:
+def resolve_model_source(source: str, settings: RunSettings | None = None) -> str:
     """A local directory or hub id for ``source`` (module docstring; a ``preset`` is refused: an RM
-    starts from weights). ``rm:<kind>`` trains the RM of that kind on first use (minutes at
-    ``scale=tiny``) and returns the cached model's directory."""
+    starts from weights). ``rm:<kind>`` is refused too: :func:`firm.rm.cache.resolve_source`
+    resolves it."""
     if isinstance(source, str) and source.strip().startswith(RM_PREFIX):
-        # lazy: firm.rm.cache runs firm.tasks.rm, which imports this module
-        from firm.rm.cache import RM_KINDS, ensure_rm
-
-        kind = source.strip()[len(RM_PREFIX) :].strip()
-        if kind not in RM_KINDS:
-            raise ModelSourceError(
-                f"task.model {source!r}: unknown RM kind {kind!r}; valid: "
-                + ", ".join(f"{RM_PREFIX}{k}" for k in RM_KINDS)
-            )
-        return str(ensure_rm(kind, settings) / RM_EXPORT_DIR)
+        raise ModelSourceError(
+            f"task.model {source!r}: a cached RM source (rm:<kind>) is resolved by "
+            "firm.rm.cache.resolve_source"
+        )
     spec = ModelSource.from_config(source, "task.model")
     if spec.kind == "preset":
         raise ModelSourceError(

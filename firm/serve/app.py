@@ -11,6 +11,9 @@ Routes (each takes one method; anything else is a JSON 404 / 405):
 strips a trailing slash, refuses new POSTs with a 503 while the server drains, turns any
 exception that escaped an endpoint into a JSON 500 (traceback logged), and writes the access-log
 line and the metrics under the route *template* (``<unmatched>`` for unknown paths).
+
+Both see the server through :class:`ServedBy` (what they use of it), so this module does not
+import :class:`~firm.serve.server.CriticServer`, whose module imports this one.
 """
 
 from __future__ import annotations
@@ -19,22 +22,27 @@ import json
 import time
 import traceback
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from fastapi import FastAPI
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
+from firm.serve.batcher import DynamicBatcher
 from firm.serve.body import read_json, validate
+from firm.serve.config import ServeConfig
 from firm.serve.errors import ServeError, error_body
-from firm.serve.observability import CONTENT_TYPE_LATEST, UNMATCHED
-from firm.serve.schemas import ChatCompletionRequest, ScoreRequest
+from firm.serve.observability import CONTENT_TYPE_LATEST, UNMATCHED, ServerMetrics
+from firm.serve.schemas import (
+    ChatCompletion,
+    ChatCompletionRequest,
+    ModelList,
+    ScoreRequest,
+    ScoreResponse,
+)
 
-if TYPE_CHECKING:
-    from firm.serve.server import CriticServer
-
-__all__ = ["LOG_KEY", "ROUTES", "Observe", "build_app", "json_response"]
+__all__ = ["LOG_KEY", "ROUTES", "Observe", "ServedBy", "build_app", "json_response"]
 
 ROUTES: dict[str, str] = {
     "/health": "GET",
@@ -50,6 +58,46 @@ LANE_OF: dict[str, str] = {"/v1/score": "score", "/v1/chat/completions": "chat"}
 
 LOG_KEY = "firm.log"
 """The scope key of the per-request record endpoints add ``items`` / ``batch_size`` to."""
+
+
+class ServedBy(Protocol):
+    """What the app and :class:`Observe` use of the server (:class:`~firm.serve.server.CriticServer`).
+
+    Attributes:
+        config: the settings (the request limits).
+        metrics: the Prometheus metrics (``GET /metrics``).
+        batcher: the batcher (queue length; requests announced to their lane).
+        accepting: false while the server drains (new POSTs get a 503).
+    """
+
+    config: ServeConfig
+    metrics: ServerMetrics
+    batcher: DynamicBatcher
+    accepting: bool
+
+    def health(self) -> dict[str, Any]:
+        """What ``GET /health`` answers."""
+        ...
+
+    def models(self) -> ModelList:
+        """What ``GET /v1/models`` answers."""
+        ...
+
+    async def score(self, body: ScoreRequest, record: dict[str, Any]) -> ScoreResponse:
+        """``POST /v1/score``."""
+        ...
+
+    async def chat(self, body: ChatCompletionRequest, record: dict[str, Any]) -> ChatCompletion:
+        """``POST /v1/chat/completions``."""
+        ...
+
+    def enter(self) -> None:
+        """A request arrived."""
+        ...
+
+    def leave(self, record: dict[str, Any], latency_s: float) -> None:
+        """A request was answered (its access-log record and latency)."""
+        ...
 
 
 def json_response(status: int, payload: Any, headers: dict[str, str] | None = None) -> Response:
@@ -82,7 +130,7 @@ def _http_error(request: Request, exc: Exception) -> Response:
     return _error(ServeError(exc.status_code, str(exc.detail), "invalid_request_error"))
 
 
-def build_app(server: CriticServer) -> FastAPI:
+def build_app(server: ServedBy) -> FastAPI:
     """The app serving ``server`` (routes delegate to its methods)."""
     app = FastAPI(
         title="firm-serve",
@@ -133,7 +181,7 @@ def build_app(server: CriticServer) -> FastAPI:
 class Observe:
     """The outermost ASGI middleware (see the module docstring)."""
 
-    def __init__(self, app: Any, server: CriticServer) -> None:
+    def __init__(self, app: Any, server: ServedBy) -> None:
         self.app = app
         self.server = server
 

@@ -39,7 +39,8 @@ from firm.bench.metrics import best_constant_columns, score_columns
 from firm.bench.report import BEST_CONSTANT, aggregate, beats, below, render_report, table_rows
 from firm.bench.verdicts import JudgeItem, judge
 from firm.prompts.rm import RMVerdict
-from firm.rm.sources import resolve_source, resolve_template, run_seed
+from firm.rm.cache import resolve_source
+from firm.rm.sources import resolve_template, run_seed
 
 __all__ = ["run"]
 

@@ -6,7 +6,7 @@ the difference report / analysis plan (:mod:`firm.rm.examples`), targets the cur
 (reasoning, then the score; canonical text for the project's tokenizer). Data: ``data.path`` (a
 curated directory) or the world-oracle curation at the run's ``world.level``, cached on first use
 (:mod:`firm.rm.data`).
-Model: ``model`` (:func:`firm.rm.sources.resolve_source`; default ``base``, the scale's reward
+Model: ``model`` (:func:`firm.rm.cache.resolve_source`; default ``base``, the scale's reward
 model base). Training: :class:`common.sft.SFTTrainer` with ``sft`` (:class:`common.sft.SFTConfig`;
 its seed is the run's ``seed``) on the engine of ``cfg.engine`` (ZeRO-3: the model is built
 inside :func:`common.engine.sharded_init`).
@@ -17,9 +17,10 @@ training seed), judged greedily after training through the same path as FIRM-Ben
 
 Resume: checkpoints go to ``checkpoint_dir``, by default
 ``${paths.output_dir}/checkpoints/<exp_name>-<key>`` where ``key`` hashes the config without
-paths, logging, checkpoint cadence and ``max_time_s``; rerunning the command after a kill
-continues from the last checkpoint. The trained RM is exported to ``<run_dir>/rm``
-(``common.models.builders.load_vlm`` reads it; ``+exp=firm_bench task.rm_edit=[<run_dir>]``).
+paths, logging, checkpoint cadence and ``max_time_s`` (:data:`firm.rm.checkpoint.NOT_IN_RESUME_KEY`);
+rerunning the command after a kill continues from the last checkpoint. The trained RM is exported
+to ``<run_dir>/rm`` (``common.models.builders.load_vlm`` reads it;
+``+exp=firm_bench task.rm_edit=[<run_dir>]``).
 """
 
 from __future__ import annotations
@@ -44,27 +45,13 @@ from common.world.levels import run_level
 from firm.bench.critics import model_annotator
 from firm.bench.metrics import score_column
 from firm.bench.verdicts import JudgeItem, judge
+from firm.rm.cache import resolve_source
+from firm.rm.checkpoint import NOT_IN_RESUME_KEY
 from firm.rm.data import CuratedData, load_curated
 from firm.rm.examples import curated_score, rm_examples, rm_prompt
-from firm.rm.sources import RM_EXPORT_DIR, resolve_source, resolve_template
+from firm.rm.sources import RM_EXPORT_DIR, resolve_template
 
-__all__ = ["NOT_IN_RESUME_KEY", "checkpoint_root", "held_out_split", "run", "split_held_out"]
-
-NOT_IN_RESUME_KEY: tuple[str, ...] = (
-    "paths",
-    "runtime",
-    "logger",
-    "hydra",
-    "task.sft.checkpoint_every",
-    "task.sft.log_every",
-    "task.sft.max_time_s",
-    "task.resume",
-    "task.checkpoint_dir",
-    "task.export",
-    "task.eval_max_tokens",
-    "task.eval_batch_size",
-)
-"""Config keys that change how a run is logged, paced or stored, not its weights."""
+__all__ = ["checkpoint_root", "held_out_split", "run", "split_held_out"]
 
 
 def _plain(value: Any) -> Any:

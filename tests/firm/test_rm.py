@@ -10,7 +10,8 @@ import torch
 from common.models.builders import load_vlm
 from common.runtime import RunSettings
 from firm.prompts.rm import parse_rm_output
-from firm.rm import curated_score, load_curated, resolve_source, rm_example, rm_examples, run_seed
+from firm.rm import curated_score, load_curated, rm_example, rm_examples, run_seed
+from firm.rm.cache import resolve_source
 from firm.rm.data import curated_cache_dir
 from tests.firm.conftest import run_experiment
 

@@ -16,8 +16,8 @@ from common.models.source import ModelSourceError
 from common.presets import conf_root
 from common.runtime import RunSettings, Scale
 from firm.rm import cache as rm_cache
-from firm.rm import resolve_source, run_seed
-from firm.rm.cache import RM_CARD, ensure_rm, rm_dir
+from firm.rm import run_seed
+from firm.rm.cache import RM_CARD, ensure_rm, resolve_source, rm_dir
 
 
 def tiny_recipe(model: Path, steps: int = 2) -> list[str]:

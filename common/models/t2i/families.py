@@ -2,13 +2,15 @@
 
 :class:`T2IFamily` is subclassed per architecture (SD3, Qwen-Image-Edit, the tiny flow UNets) and
 registered in :data:`T2I_FAMILIES`; :class:`~common.models.t2i.bundle.T2IBundle` delegates
-``encode_prompt`` and ``velocity`` to the family named by its spec.
+``encode_prompt`` and ``velocity`` to the family named by its spec. A family sees the bundle
+through :class:`BundleParts` (what it reads of one), so this module does not import the bundle
+(which imports this one).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 import torch
 import torch.nn.functional as F
@@ -19,8 +21,28 @@ from common.models.t2i.spec import T2ISpec
 from common.models.t2i.vae import vae_scale_factor
 from common.registry import Registry
 
-if TYPE_CHECKING:  # only for annotations: the bundle module imports this one
-    from common.models.t2i.bundle import T2IBundle
+
+class BundleParts(Protocol):
+    """What a family reads of a :class:`~common.models.t2i.bundle.T2IBundle` (its components, spec)."""
+
+    transformer: Any
+    text_encoder: Any
+    tokenizer: Any
+    processor: Any
+    text_encoder_2: Any
+    tokenizer_2: Any
+    text_encoder_3: Any
+    tokenizer_3: Any
+    spec: T2ISpec
+
+    @property
+    def device(self) -> torch.device:
+        """Where the transformer's weights are."""
+        ...
+
+    def encode_images(self, images: ImagesLike) -> torch.Tensor:
+        """Images -> the model's space ``x_0``."""
+        ...
 
 
 class T2IFamily:
@@ -36,12 +58,12 @@ class T2IFamily:
         raise NotImplementedError
 
     def encode_prompt(
-        self, bundle: T2IBundle, prompts: Sequence[str], source_images: ImagesLike | None
+        self, bundle: BundleParts, prompts: Sequence[str], source_images: ImagesLike | None
     ) -> Conditioning:
         raise NotImplementedError
 
     def velocity(
-        self, bundle: T2IBundle, x: torch.Tensor, sigma: torch.Tensor, cond: Conditioning
+        self, bundle: BundleParts, x: torch.Tensor, sigma: torch.Tensor, cond: Conditioning
     ) -> torch.Tensor:
         raise NotImplementedError
 
@@ -67,7 +89,7 @@ class SD3Family(T2IFamily):
         return T2ISpec(family=self.name, resolution=int(transformer.config.sample_size) * factor)
 
     def encode_prompt(
-        self, bundle: T2IBundle, prompts: Sequence[str], source_images: ImagesLike | None
+        self, bundle: BundleParts, prompts: Sequence[str], source_images: ImagesLike | None
     ) -> Conditioning:
         spec = bundle.spec
         device = bundle.device
@@ -105,7 +127,7 @@ class SD3Family(T2IFamily):
         return int(model.config.joint_attention_dim)
 
     def velocity(
-        self, bundle: T2IBundle, x: torch.Tensor, sigma: torch.Tensor, cond: Conditioning
+        self, bundle: BundleParts, x: torch.Tensor, sigma: torch.Tensor, cond: Conditioning
     ) -> torch.Tensor:
         t = bundle.transformer
         out = t(
@@ -148,7 +170,7 @@ class QwenImageEditFamily(T2IFamily):
         )
 
     def encode_prompt(
-        self, bundle: T2IBundle, prompts: Sequence[str], source_images: ImagesLike | None
+        self, bundle: BundleParts, prompts: Sequence[str], source_images: ImagesLike | None
     ) -> Conditioning:
         spec = bundle.spec
         if source_images is None:
@@ -180,7 +202,7 @@ class QwenImageEditFamily(T2IFamily):
         return Conditioning(embeds=embeds, mask=emb_mask, source=source)
 
     def velocity(
-        self, bundle: T2IBundle, x: torch.Tensor, sigma: torch.Tensor, cond: Conditioning
+        self, bundle: BundleParts, x: torch.Tensor, sigma: torch.Tensor, cond: Conditioning
     ) -> torch.Tensor:
         t = bundle.transformer
         if cond.source is None:
@@ -226,7 +248,7 @@ class FlowUNetFamily(SD3Family):
         return int(model.config.cross_attention_dim)
 
     def velocity(
-        self, bundle: T2IBundle, x: torch.Tensor, sigma: torch.Tensor, cond: Conditioning
+        self, bundle: BundleParts, x: torch.Tensor, sigma: torch.Tensor, cond: Conditioning
     ) -> torch.Tensor:
         unet = bundle.transformer
         return unet(
@@ -250,7 +272,7 @@ class FlowUNetEditFamily(FlowUNetFamily):
     is_editor = True
 
     def encode_prompt(
-        self, bundle: T2IBundle, prompts: Sequence[str], source_images: ImagesLike | None
+        self, bundle: BundleParts, prompts: Sequence[str], source_images: ImagesLike | None
     ) -> Conditioning:
         if source_images is None:
             raise ValueError("the editor needs source images")
@@ -261,7 +283,7 @@ class FlowUNetEditFamily(FlowUNetFamily):
         return Conditioning(embeds=text.embeds, pooled=text.pooled, source=bundle.encode_images(pixels))
 
     def velocity(
-        self, bundle: T2IBundle, x: torch.Tensor, sigma: torch.Tensor, cond: Conditioning
+        self, bundle: BundleParts, x: torch.Tensor, sigma: torch.Tensor, cond: Conditioning
     ) -> torch.Tensor:
         if cond.source is None:
             raise ValueError("the editor's conditioning has no source image")

@@ -8,8 +8,9 @@ truth never comes from the variant's name: it is read from the scene difference.
 
 One concern per module (this package re-exports the public names callers use):
 
-    model     the edit kinds, regions, :class:`Ref`, :class:`Edit`, :class:`EditError`
-    geometry  size names, regions of points, free spots for placed objects
+    model     the edit kinds, :class:`Ref`, :class:`Edit`, :class:`EditError`
+    geometry  size names, the destination regions (:data:`REGIONS`), regions of points, free
+              spots for placed objects
     apply     :func:`apply_edit`, the perfect execution
     diff      :func:`diff_scenes`, the significant / minor changes between two scenes
     rubric    FIRM's execution and consistency scores from the diff
@@ -33,8 +34,15 @@ from common.world.edits.diff import (
     diff_scenes,
 )
 from common.world.edits.examples import EditExample, make_example
-from common.world.edits.geometry import MAX_RADIUS, MIN_RADIUS, region_distance, region_of, size_name
-from common.world.edits.model import EDIT_KINDS, REGIONS, Edit, EditError, Ref
+from common.world.edits.geometry import (
+    MAX_RADIUS,
+    MIN_RADIUS,
+    REGIONS,
+    region_distance,
+    region_of,
+    size_name,
+)
+from common.world.edits.model import EDIT_KINDS, Edit, EditError, Ref
 from common.world.edits.rubric import (
     MOVE_NEAR,
     NEAR_COLORS,

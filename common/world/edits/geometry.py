@@ -8,7 +8,6 @@ from typing import Any
 
 import numpy as np
 
-from common.world.edits.model import REGIONS
 from common.world.geneval import relative_position
 from common.world.sampling import EDGE_MARGIN, GAP
 from common.world.scene import SceneObject
@@ -17,6 +16,19 @@ from common.world.vocab import SIZES
 
 MIN_RADIUS = 0.05
 MAX_RADIUS = 0.22
+
+REGIONS: dict[str, tuple[float, float, float, float]] = {
+    "left": (0.0, 0.0, 1 / 3, 1.0),
+    "right": (2 / 3, 0.0, 1.0, 1.0),
+    "top": (0.0, 0.0, 1.0, 1 / 3),
+    "bottom": (0.0, 2 / 3, 1.0, 1.0),
+    "top left": (0.0, 0.0, 1 / 3, 1 / 3),
+    "top right": (2 / 3, 0.0, 1.0, 1 / 3),
+    "bottom left": (0.0, 2 / 3, 1 / 3, 1.0),
+    "bottom right": (2 / 3, 2 / 3, 1.0, 1.0),
+    "center": (1 / 3, 1 / 3, 2 / 3, 2 / 3),
+}
+"""Destination regions ``(x0, y0, x1, y1)`` (canvas fractions) an object's centre must reach."""
 
 
 def size_name(radius: float) -> str:

@@ -1,5 +1,9 @@
-"""The edit model: the edit kinds, destination regions, referring expressions (:class:`Ref`),
-one edit instruction (:class:`Edit`, with its JSON form) and :class:`EditError`."""
+"""The edit model: the edit kinds, referring expressions (:class:`Ref`), one edit instruction
+(:class:`Edit`, with its JSON form) and :class:`EditError`.
+
+The destination regions are :data:`~common.world.edits.geometry.REGIONS`; an edit's instruction
+text is :func:`~common.world.edits.text.instruction_text` (that module imports this one).
+"""
 
 from __future__ import annotations
 
@@ -7,23 +11,12 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from common.world.edits.geometry import REGIONS
 from common.world.scene import Scene, SceneObject
 from common.world.vocab import COLORS, RELATIONS, SHAPE_PLURALS, SHAPES, SIZES
 
 EDIT_KINDS: tuple[str, ...] = ("recolour", "add", "remove", "move", "replace", "resize")
 """The edit operations."""
-REGIONS: dict[str, tuple[float, float, float, float]] = {
-    "left": (0.0, 0.0, 1 / 3, 1.0),
-    "right": (2 / 3, 0.0, 1.0, 1.0),
-    "top": (0.0, 0.0, 1.0, 1 / 3),
-    "bottom": (0.0, 2 / 3, 1.0, 1.0),
-    "top left": (0.0, 0.0, 1 / 3, 1 / 3),
-    "top right": (2 / 3, 0.0, 1.0, 1 / 3),
-    "bottom left": (0.0, 2 / 3, 1 / 3, 1.0),
-    "bottom right": (2 / 3, 2 / 3, 1.0, 1.0),
-    "center": (1 / 3, 1 / 3, 2 / 3, 2 / 3),
-}
-"""Destination regions ``(x0, y0, x1, y1)`` (canvas fractions) an object's centre must reach."""
 
 
 @dataclass(frozen=True)
@@ -93,15 +86,6 @@ class Edit:
         for name in need.get(self.kind, ()):
             if getattr(self, name) is None:
                 raise ValueError(f"{self.kind} needs {name}")
-
-    # -- text -------------------------------------------------------------------------------
-    @property
-    def instruction(self) -> str:
-        """The canonical instruction text (see :func:`~common.world.edits.text.instruction_text`
-        for variants)."""
-        from common.world.edits.text import instruction_text  # text words edits: it imports this module
-
-        return instruction_text(self, 0)
 
     def targets(self, scene: Scene) -> tuple[int, ...]:
         """Indices of the source objects the edit addresses (empty for add)."""

@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 
 from common.world.edits.apply import apply_edit
-from common.world.edits.geometry import MAX_RADIUS, MIN_RADIUS, is_clear, region_distance
-from common.world.edits.model import EDIT_KINDS, REGIONS, Edit, EditError, Ref
+from common.world.edits.geometry import MAX_RADIUS, MIN_RADIUS, REGIONS, is_clear, region_distance
+from common.world.edits.model import EDIT_KINDS, Edit, EditError, Ref
 from common.world.geneval import GenEvalPrompt
 from common.world.levels import WorldLevel, get_level
 from common.world.prompts import sample_prompt
