@@ -37,6 +37,7 @@ from typing import Any, Literal, TypeVar
 
 __all__ = [
     "CONFIG_KEY",
+    "ActionableError",
     "ConfigError",
     "InputError",
     "config_class",
@@ -55,7 +56,13 @@ HYDRA_KEYS = frozenset({"_target_", "_partial_", "_recursive_", "_convert_", "_a
 """Keys Hydra's ``instantiate`` consumes; a task node's other keys are its parameters."""
 
 
-class InputError(ValueError):
+class ActionableError(Exception):
+    """An error whose message tells the user what is wrong and what to do (which key, file, model or
+    server, and the fix); ``python -m experiments.run`` prints it in one line, without a traceback
+    (``HYDRA_FULL_ERROR=1`` keeps the traceback)."""
+
+
+class InputError(ActionableError, ValueError):
     """Bad input from the user (a config value, a file, a model source) whose message says which
     key or file and what to do; ``python -m experiments.run`` prints it without a traceback."""
 

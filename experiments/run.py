@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from common.config import InputError, plain, validate_tree
+from common.config import ActionableError, plain, validate_tree
 from common.jsonio import write_json_atomic
 from common.presets import conf_root
 
@@ -134,7 +134,7 @@ def run_task(cfg: Any) -> dict[str, Any]:
     hydra_cfg = HydraConfig.get()
     try:
         return execute(cfg, Path(hydra_cfg.runtime.output_dir), hydra=hydra_cfg)
-    except InputError as e:  # the user's input, named by the message: no traceback (run.json has it)
+    except ActionableError as e:  # the message names the cause and the fix: no traceback (run.json has it)
         if os.environ.get("HYDRA_FULL_ERROR") == "1":
             raise
         print(f"error: {e}", file=sys.stderr)

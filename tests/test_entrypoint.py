@@ -58,3 +58,27 @@ def test_a_bad_config_value_is_one_line_without_a_traceback(tmp_path: Path) -> N
     assert proc.returncode == 2, proc.stderr[-2000:]
     assert "error: " in proc.stderr and "group_size must be >= 2" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_a_missing_checkpoint_and_an_unreachable_server_say_what_to_do_in_one_line(tmp_path: Path) -> None:
+    """Errors whose message names the cause and the fix (common.config.ActionableError) end the run
+    with that message and exit code 2, not a traceback; run.json records them."""
+    missing = run_cli(
+        "+exp=t2ieval_r1_meta_eval", "task.evaluator=/nonexistent/ckpt", f"hydra.run.dir={tmp_path}/missing"
+    )
+    assert missing.returncode == 2, missing.stderr[-2000:]
+    assert "error: task.evaluator: model source path '/nonexistent/ckpt' does not exist" in missing.stderr
+    assert "give a saved evaluator directory" in missing.stderr and "Traceback" not in missing.stderr
+
+    down = run_cli(
+        "+exp=t2ieval_r1_meta_eval",
+        "task.evaluator={base_url: 'http://127.0.0.1:9/v1', model: x}",
+        "task.limit=1",
+        "task.select=[tifa]",
+        f"hydra.run.dir={tmp_path}/down",
+    )
+    assert down.returncode == 2, down.stderr[-2000:]
+    assert "error: chat-completions endpoint http://127.0.0.1:9/v1" in down.stderr
+    assert "Is the server running" in down.stderr and "Traceback" not in down.stderr
+    meta = json.loads((tmp_path / "down" / "run.json").read_text())
+    assert meta["status"] == "failed" and "AnnotatorUnavailableError" in meta["error"]

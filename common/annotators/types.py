@@ -36,6 +36,8 @@ from typing import Any, Protocol, runtime_checkable
 
 from PIL import Image
 
+from common.config import ActionableError
+
 __all__ = [
     "MAX_TOP_LOGPROBS",
     "Annotator",
@@ -80,7 +82,7 @@ class AnnotatorError(RuntimeError):
     """An annotator backend failed."""
 
 
-class AnnotatorUnavailableError(AnnotatorError):
+class AnnotatorUnavailableError(AnnotatorError, ActionableError):
     """The backend cannot serve any request (endpoint down, repeated server errors)."""
 
 

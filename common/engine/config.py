@@ -15,7 +15,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from common.config import ConfigError, to_dataclass
+from common.config import ActionableError, ConfigError, to_dataclass
+
+
+class OneProcessRequiredError(ActionableError, RuntimeError):
+    """A build that must run in one process was asked for under a multi-process engine; the message
+    gives the one-process command that builds it."""
+
 
 Accelerator = Literal["auto", "cpu", "cuda", "gpu"]
 Strategy = Literal["auto", "ddp", "ddp_spawn", "deepspeed"]
@@ -157,7 +163,7 @@ class EngineConfig:
         naming ``what`` and the one-process command ``fix`` that builds it for every later run.
         """
         if self.processes > 1:
-            raise RuntimeError(
+            raise OneProcessRequiredError(
                 f"{what} is not built and engine {self.name!r} runs {self.processes} processes; "
                 f"build it once in one process first (the cache is then shared): {fix}"
             )

@@ -301,7 +301,7 @@ class FlowRLTrainer:
                     metrics = self.train_step(self.step)
                 except CriticUnavailableError as err:
                     saved = self.save() if self.step > 0 else None
-                    raise RuntimeError(
+                    raise CriticUnavailableError(
                         f"the critic is unreachable after its retries ({err}); steps 1-{self.step} are "
                         f"{'saved in ' + str(saved) if saved else 'not needed (none finished)'}. Start or "
                         "fix the reward server (task.critic), then rerun the same command to resume."

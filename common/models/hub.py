@@ -14,8 +14,10 @@ from pathlib import Path
 
 import torch
 
+from common.config import ActionableError
 
-class ModelNotAvailableError(OSError):
+
+class ModelNotAvailableError(OSError, ActionableError):
     """A model was named by hub id but is neither cached nor downloadable here."""
 
 

@@ -43,13 +43,14 @@ import numpy as np
 from PIL import Image
 
 from common.annotators.openai_compat import image_data_url
+from common.config import ActionableError
 from common.rewards.base_and_bonus import cme, qma, quality_from_subscores
 from common.rewards.modes import CONSISTENCY, EDIT_MODES, EXECUTION, INSTRUCTION, QUALITY
 
 __all__ = ["CriticClient", "CriticRequestError", "CriticResult", "CriticRewards", "CriticUnavailableError"]
 
 
-class CriticUnavailableError(ConnectionError):
+class CriticUnavailableError(ConnectionError, ActionableError):
     """The reward server cannot be reached or keeps failing."""
 
 

@@ -20,8 +20,10 @@ import math
 from pathlib import Path
 from typing import Any
 
+from common.config import InputError
 
-class PredictionsFormatError(ValueError):
+
+class PredictionsFormatError(InputError):
     """A predictions file that cannot be read; ``path``, ``line`` and ``field`` say where."""
 
     def __init__(

@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from common.config import InputError
 from common.world.vocab import COLORS, GENEVAL_TAGS, RELATIONS
 
 POSITION_THRESHOLD = 0.1
@@ -52,7 +53,7 @@ VENDORED_PATH = (
 """Where the foundation issue vendors the real GenEval metadata."""
 
 
-class GenEvalSchemaError(ValueError):
+class GenEvalSchemaError(InputError):
     """A prompt record does not follow the GenEval metadata schema."""
 
 

@@ -35,6 +35,8 @@ from typing import Any
 
 import datasets
 
+from common.config import InputError
+
 __all__ = [
     "ASPECTS",
     "PAIRWISE_COLUMNS",
@@ -80,7 +82,7 @@ PAIRWISE_COLUMNS: tuple[str, ...] = (
 )
 
 
-class DataFormatError(ValueError):
+class DataFormatError(InputError):
     """A corpus file or dataset does not have the expected shape; the message says what to do."""
 
 

@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from common.annotators import Annotator, OpenAICompatibleAnnotator, TransformersVLMAnnotator
+from common.config import InputError
 from common.models.pretrain.cache import is_built
 from common.models.pretrain.cards import read_card
 from common.models.pretrain.config import available_bases
@@ -58,7 +59,7 @@ ROLE = "evaluator"
 """The scale role whose model a ``base`` / ``preset`` source without ``name`` means."""
 
 
-class EvaluatorSpecError(ValueError):
+class EvaluatorSpecError(InputError):
     """``task.evaluator`` is not a spec :func:`build_evaluator` understands (the message says why)."""
 
 

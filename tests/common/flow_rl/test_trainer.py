@@ -203,7 +203,7 @@ def test_critic_outage_retries_then_fails_clearly_keeping_finished_steps(tmp_pat
         checkpoint_root=tmp_path / "ckpt",
         progress=False,
     )
-    with pytest.raises(RuntimeError, match="rerun the same command to resume") as info:
+    with pytest.raises(CriticUnavailableError, match="rerun the same command to resume") as info:
         trainer.fit()
     assert isinstance(info.value.__cause__, CriticUnavailableError)
     assert "127.0.0.1" in str(info.value)
