@@ -46,7 +46,7 @@ from common.annotators import Annotator, OpenAICompatibleAnnotator, Transformers
 from common.config import InputError
 from common.models.pretrain.cache import is_built
 from common.models.pretrain.cards import read_card
-from common.models.pretrain.config import available_bases
+from common.models.pretrain.config import available_bases, load_pretrain_config
 from common.models.source import ModelSource, ModelSourceError, load_source, resolve_path, role_model
 from common.models.vlm_bundle import VLMBundle
 from common.runtime import RunSettings
@@ -109,6 +109,11 @@ def source_run(path: str | Path) -> dict[str, Any] | None:
                 "seed": cfg.get("seed"),
             }
     return None
+
+
+def vlm_bases() -> list[str]:
+    """The pretrained bases that can evaluate: the VLMs (not the generators or vision warm-ups)."""
+    return [name for name in available_bases() if load_pretrain_config(name).objective == "vlm"]
 
 
 def _plain(spec: Any) -> Any:
@@ -270,7 +275,7 @@ def build_evaluator(
         raise EvaluatorSpecError(
             f"task.evaluator: {e.problem}; give a saved evaluator directory "
             "(e.g. a GRPO run's <run_dir>/evaluator), "
-            f"a hub id, a base name ({', '.join(available_bases())}) or an endpoint"
+            f"a hub id, a VLM base name ({', '.join(vlm_bases())}) or an endpoint"
         ) from None
     if source.kind == "base":
         source = ModelSource("path" if Path(str(path)).is_dir() else "hub", str(path))
