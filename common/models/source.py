@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from common.config import ConfigError, InputError, to_dataclass
+from common.config import ConfigError, InputError, plain, to_dataclass
 from common.runtime import RunSettings
 
 __all__ = [
@@ -69,17 +69,6 @@ class ModelSourceError(InputError):
 
 class MissingModelSourceError(ModelSourceError, FileNotFoundError):
     """A ``path`` source names a directory that does not exist or holds no model."""
-
-
-def _plain(value: Any) -> Any:
-    try:
-        from omegaconf import DictConfig, ListConfig, OmegaConf
-
-        if isinstance(value, DictConfig | ListConfig):
-            return OmegaConf.to_container(value, resolve=True)
-    except ImportError:  # pragma: no cover
-        pass
-    return value
 
 
 @dataclass(frozen=True)
@@ -163,7 +152,7 @@ class ModelSource:
     def from_config(cls, value: Any, where: str = "model") -> ModelSource:
         """A source from a config value: a :class:`ModelSource`, its string form, or a mapping with
         the keys of :data:`FIELDS` (``where`` names the config node in errors)."""
-        value = _plain(value)
+        value = plain(value)
         if isinstance(value, ModelSource):
             return value
         try:

@@ -19,18 +19,13 @@ from pathlib import Path
 from typing import Any
 
 import datasets
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
+from common.config import plain
 from common.runtime import RunContext
 from common.world.benchmarks import BENCHMARKS, dataset_stem, save_benchmark, world_dataset_path
 from common.world.levels import run_level
 from common.world.preview import write_contact_sheets
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, DictConfig):
-        return OmegaConf.to_container(value, resolve=True)
-    return value
 
 
 def run(
@@ -50,13 +45,13 @@ def run(
     ``scale``, then ``sizes[name][split]`` overrides. Returns per-dataset rows, seconds, path and
     agreement."""
     level = run_level(ctx.settings)
-    chosen = list(_plain(names) or BENCHMARKS)
+    chosen = list(plain(names) or BENCHMARKS)
     unknown = [n for n in chosen if n not in BENCHMARKS]
     if unknown:
         raise KeyError(f"unknown world benchmark(s) {unknown}; known: {', '.join(BENCHMARKS)}")
     if out not in ("cache", "run_dir"):
         raise ValueError(f"out must be 'cache' or 'run_dir', got {out!r}")
-    overrides = _plain(sizes) or {}
+    overrides = plain(sizes) or {}
     report: dict[str, Any] = {}
     total = time.perf_counter()
     for name in ctx.progress(chosen, desc="world_build", total=len(chosen)):

@@ -25,8 +25,9 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
+from common.config import plain
 from common.jsonio import to_jsonable
 from common.models.builders import load_vlm
 from common.rewards.modes import CONSISTENCY, EXECUTION, INSTRUCTION
@@ -43,10 +44,6 @@ from firm.rm.cache import resolve_source
 from firm.rm.sources import resolve_template, run_seed
 
 __all__ = ["run"]
-
-
-def _plain(value: Any) -> Any:
-    return OmegaConf.to_container(value, resolve=True) if OmegaConf.is_config(value) else value
 
 
 def _slug(text: str) -> str:
@@ -164,13 +161,13 @@ def run(
         base=bool(base),
         base_name=base_name,
         rm_name=rm_name,
-        rm_edit=_plain(rm_edit),
-        rm_gen=_plain(rm_gen),
-        models=_plain(models) or (),
-        endpoints=_plain(endpoints) or (),
+        rm_edit=plain(rm_edit),
+        rm_gen=plain(rm_gen),
+        models=plain(models) or (),
+        endpoints=plain(endpoints) or (),
     )
     template = resolve_template(template, ctx.settings)
-    budget = {EXECUTION: 256, CONSISTENCY: 256, INSTRUCTION: 1024, **dict(_plain(max_tokens) or {})}
+    budget = {EXECUTION: 256, CONSISTENCY: 256, INSTRUCTION: 1024, **dict(plain(max_tokens) or {})}
     level = run_level(ctx.settings)
     all_items = load_bench_items(
         ctx.settings, template=template, max_items=max_items, world_scale=world_scale, level=level

@@ -34,9 +34,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
-from common.config import to_dataclass
+from common.config import plain, to_dataclass
 from common.flow_rl import FlowRLConfig, FlowRLTrainer, RewardBatch
 from common.flow_rl.policy import FlowPolicy
 from common.run_checkpoints import run_checkpoint_root
@@ -95,10 +95,6 @@ class EvalConfig:
     ceiling: bool = True
 
 
-def _plain(value: Any) -> Any:
-    return OmegaConf.to_container(value, resolve=True) if OmegaConf.is_config(value) else value
-
-
 def run(
     cfg: DictConfig,
     ctx: RunContext,
@@ -119,16 +115,16 @@ def run(
     settings = ctx.settings
     assert settings is not None
     level = run_level(settings)
-    rl_cfg = to_dataclass(FlowRLConfig, {**dict(_plain(rl) or {}), "seed": int(ctx.seed)}, "task.rl")
-    eval_cfg = to_dataclass(EvalConfig, _plain(eval) or {}, "task.eval")
-    critic_cfg = to_dataclass(CriticConfig, _plain(critic) or {}, "task.critic")
+    rl_cfg = to_dataclass(FlowRLConfig, {**dict(plain(rl) or {}), "seed": int(ctx.seed)}, "task.rl")
+    eval_cfg = to_dataclass(EvalConfig, plain(eval) or {}, "task.eval")
+    critic_cfg = to_dataclass(CriticConfig, plain(critic) or {}, "task.critic")
     reward_cfg: RewardConfig = reward_config(
-        _plain(reward) if reward is not None else ("qma" if kind == "gen" else "cme"), kind
+        plain(reward) if reward is not None else ("qma" if kind == "gen" else "cme"), kind
     )
 
     t0 = time.perf_counter()
     fabric = make_fabric(cfg.engine)
-    bundle, policy_source = load_policy_bundle(_plain(policy), kind, settings)
+    bundle, policy_source = load_policy_bundle(plain(policy), kind, settings)
     flow_policy = FlowPolicy(bundle, rl_cfg.lora_settings(), rl_cfg.ema_schedule)
     resolution = int(bundle.spec.resolution)
     t_model = time.perf_counter() - t0

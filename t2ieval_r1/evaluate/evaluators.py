@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from common.annotators import Annotator, OpenAICompatibleAnnotator, TransformersVLMAnnotator
-from common.config import InputError
+from common.config import InputError, plain
 from common.models.pretrain.cache import is_built
 from common.models.pretrain.cards import read_card
 from common.models.pretrain.config import available_bases, load_pretrain_config
@@ -116,17 +116,6 @@ def vlm_bases() -> list[str]:
     return [name for name in available_bases() if load_pretrain_config(name).objective == "vlm"]
 
 
-def _plain(spec: Any) -> Any:
-    try:
-        from omegaconf import DictConfig, ListConfig, OmegaConf
-
-        if isinstance(spec, DictConfig | ListConfig):
-            return OmegaConf.to_container(spec, resolve=True)
-    except ImportError:  # pragma: no cover
-        pass
-    return spec
-
-
 def _scale_setting(settings: RunSettings | None, key: str) -> Any:
     """The scale's ``dtype`` / ``device`` (``None`` without settings: the checkpoint's own)."""
     if settings is None:
@@ -179,7 +168,7 @@ def build_evaluator(
     ``batch_size`` the prompts per ``generate`` call of in-process models (a mapping spec's own
     ``batch_size`` wins); ``seed`` seeds the oracle's noise.
     """
-    spec = _plain(spec)
+    spec = plain(spec)
     if isinstance(spec, VLMBundle):
         return _vlm_annotator(
             spec, type(spec.model).__name__, {}, settings, max_tokens, batch_size

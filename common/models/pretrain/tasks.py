@@ -13,8 +13,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
+from common.config import plain
 from common.models.pretrain.cache import base_dir, ensure_base, is_built
 from common.models.pretrain.cards import read_card, render_model_card
 from common.runtime import RunContext
@@ -77,8 +78,8 @@ def run(
         force: rebuild even when a finished base is cached.
         print_cards: print each ``MODEL_CARD.md``.
     """
-    common = _plain(overrides)
-    per_base = _plain(base_overrides)
+    common = dict(plain(overrides) or {})
+    per_base = dict(plain(base_overrides) or {})
     out: dict[str, Any] = {}
     for name in bases:
         ov = {**common, **per_base.get(name, {})} or None
@@ -113,13 +114,3 @@ def log_training(ctx: RunContext, name: str, path: Path) -> None:
     for line in log.read_text().splitlines():
         rec = json.loads(line)
         ctx.log({f"{name}/{k}": v for k, v in rec.items() if k != "step"}, step=rec.get("step"))
-
-
-def _plain(node: Any) -> dict[str, Any]:
-    if node is None:
-        return {}
-    if OmegaConf.is_config(node):
-        data = OmegaConf.to_container(node, resolve=True)
-        assert isinstance(data, dict)
-        return data
-    return dict(node)
