@@ -29,7 +29,7 @@ from typing import Any
 from common.config import InputError, plain, validate_tree
 from common.jsonio import write_json_atomic
 from common.presets import conf_root
-from experiments.rank_jobs import launched_rank_argv, sweep_job
+from experiments.rank_jobs import RANK_JOB_VARIABLE, launched_rank_argv, sweep_job
 
 CONF_DIR = conf_root()
 """The Hydra config tree (``conf/``, found by :mod:`common.presets`)."""
@@ -223,6 +223,7 @@ def main() -> None:
     rank_argv = launched_rank_argv(sys.argv)
     if rank_argv is not None:  # a rank that Fabric launched for one job of a sweep: that job only
         sys.argv[:] = rank_argv
+        os.environ.pop(RANK_JOB_VARIABLE)  # read: what this job starts is not that job again
     names = requested_experiments(sys.argv[1:])
     known = available_experiments()
     if names is None:

@@ -21,14 +21,15 @@ from tests.t2ieval_r1.test_training_tasks import meta_eval_params
 pytestmark = pytest.mark.distributed
 WORKER = "tests.t2ieval_r1._sft_task_worker"
 WRITTEN_ONCE = (
-    "config.yaml",
-    "run.json",
-    "metrics.json",
-    "log.jsonl",
-    "evaluator/config.json",
-    "meta_eval/metrics.json",
-    "meta_eval/predictions.jsonl",
+    ("config.yaml",),
+    ("run.json",),
+    ("metrics.json",),
+    ("log.jsonl",),
+    ("evaluator", "config.json"),  # the export
+    ("meta_eval", "metrics.json"),  # the meta-evaluation
+    ("meta_eval", "predictions.jsonl"),
 )
+"""Files of the run directory (as path parts) that one process, of rank 0, writes."""
 
 
 def _losses(run_dir: Path) -> list[float]:
@@ -79,9 +80,9 @@ def test_rank_zero_alone_writes_the_run_files_the_export_and_the_meta_evaluation
     out, writes = runs["out"], runs["writes"]
     run_dir = out / "run"
     assert writes.by_rank(1, out) == ["rank1.json"]  # rank 1 ran, and wrote nothing of the run
-    for name in WRITTEN_ONCE:
-        writers = writes.writers(run_dir / name)
-        assert len(writers) == 1 and {rank for _, rank in writers} == {0}, (name, writers)
+    for parts in WRITTEN_ONCE:
+        writers = writes.writers(run_dir.joinpath(*parts))
+        assert len(writers) == 1 and {rank for _, rank in writers} == {0}, (parts, writers)
     saved = json.loads((run_dir / "metrics.json").read_text())
     r0, r1 = (rank["metrics"] for rank in runs["ranks"])
     assert saved["meta_eval"]["summary"] == r0["meta_eval"]["summary"] == r1["meta_eval"]["summary"]

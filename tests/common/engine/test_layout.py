@@ -1,8 +1,8 @@
 """A checkpoint records the engine, world size and global batch it was trained with, and every
 trainer refuses to continue one recorded under another (:mod:`common.engine.layout`), through the
 two shared paths: the Fabric loop (SFT, RM, pretraining) and :mod:`common.run_checkpoints` (GRPO,
-flow RL). The 2-process cases: tests/common/sft/test_sft_ddp.py, tests/common/flow_rl/
-test_trainer_ddp.py and tests/t2ieval_r1/test_sft_task_ddp.py."""
+flow RL). The 2-process cases: tests/common/sft/test_sft_ddp.py,
+tests/common/flow_rl/test_trainer_ddp.py and tests/t2ieval_r1/test_sft_task_ddp.py."""
 
 from __future__ import annotations
 
@@ -44,6 +44,19 @@ def test_the_layout_of_one_cpu_process() -> None:
     assert engine_kind(fabric) == "single"
     assert training_layout(fabric, 4) == {"engine": "single", "world_size": 1, "global_batch": 4}
     assert on_rank_zero(lambda a, b: a + b, 2, b=3) == 5  # one process: a plain call
+
+
+def test_the_engine_kind_of_each_strategy() -> None:
+    from types import SimpleNamespace
+
+    from common.engine import build_strategy
+    from tests.common.engine._workers import engine_cfg
+
+    for name, kind in (("zero3", "deepspeed-zero3"), ("zero3_offload", "deepspeed-zero3"), ("ddp", "ddp")):
+        strategy = build_strategy(
+            engine_cfg(name, accelerator="cuda") if "zero" in name else engine_cfg(name)
+        )
+        assert engine_kind(SimpleNamespace(strategy=strategy)) == kind  # building one needs no GPU
 
 
 def test_sft_refuses_a_checkpoint_of_another_global_batch(tmp_path: Path) -> None:
