@@ -379,8 +379,14 @@ class GRPOTrainer:
         return self.summary(stopped_by_time=stopped_by_time)
 
     def _out_of_time(self) -> bool:
-        """Whether the training time summed over this run's resumes reached ``max_time_s``."""
-        return self.cfg.max_time_s is not None and self.train_time_s >= self.cfg.max_time_s
+        """Whether the training time summed over this run's resumes reached ``max_time_s`` on any
+        rank (the ranks' clocks differ: all stop at the same step, none waits in a collective the
+        others left; one process: no communication)."""
+        over = self.cfg.max_time_s is not None and self.train_time_s >= self.cfg.max_time_s
+        if self.cfg.max_time_s is None or self.fabric.world_size == 1:
+            return over
+        flag = torch.tensor([float(over)], device=self.fabric.device)
+        return bool(self.fabric.all_reduce(flag, reduce_op="sum").item() > 0)
 
     def summary(self, *, stopped_by_time: bool = False) -> dict[str, Any]:
         """Steps done, resume point, train time, the first and last logged metrics."""
