@@ -17,6 +17,13 @@ The root is keyed by :func:`resume_key`, a hash of everything in the run config 
 what the run computes (not its length, logging or paths: each task names those keys, e.g.
 :data:`t2ieval_r1.grpo.checkpoint.NOT_IN_RESUME_KEY`), so rerunning the same command after a
 kill, or with a larger ``steps``, finds the checkpoints and continues from the last one.
+
+What the config does not hold but the trajectory depends on (the engine, the world size, the
+global batch: :func:`common.engine.training_layout`) is recorded in ``trainer_state.json`` by
+:func:`save_checkpoint_dir` and checked by :func:`load_checkpoint_dir` before anything is loaded:
+a checkpoint written under another layout is refused with a message saying what differs and
+what to do (:func:`common.engine.check_resume_layout`). The key itself is unchanged by this, so
+existing runs keep their checkpoints.
 """
 
 from __future__ import annotations
@@ -36,7 +43,8 @@ import numpy as np
 import torch
 
 from common.config import without_config_keys
-from common.engine import is_zero3
+from common.engine import check_resume_layout, is_zero3
+from common.engine.layout import LAYOUT_KEY
 from common.jsonio import to_jsonable, write_json_atomic
 
 __all__ = [
@@ -175,9 +183,15 @@ def save_checkpoint_dir(
     trainer_state: Mapping[str, Any],
     *,
     keep: int = 2,
+    layout: Mapping[str, Any] | None = None,
 ) -> Path:
-    """Write checkpoint ``step`` under ``root`` atomically (every rank must call it); prune old ones."""
+    """Write checkpoint ``step`` under ``root`` atomically (every rank must call it); prune old ones.
+
+    ``layout`` (:func:`common.engine.training_layout`) is stored in the trainer state, for
+    :func:`load_checkpoint_dir` to check."""
     root = Path(root)
+    if layout is not None:
+        trainer_state = {**trainer_state, LAYOUT_KEY: dict(layout)}
     final = root / f"step_{step:08d}"
     tmp = root / f".step_{step:08d}.partial"
     rank0 = fabric.global_rank == 0
@@ -201,11 +215,20 @@ def save_checkpoint_dir(
     return final
 
 
-def load_checkpoint_dir(fabric: Any, path: str | Path, model: Any, optimizer: Any) -> dict[str, Any]:
-    """Restore model, optimizer and this rank's RNG from ``path``; returns the trainer state."""
+def load_checkpoint_dir(
+    fabric: Any, path: str | Path, model: Any, optimizer: Any, *, layout: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """Restore model, optimizer and this rank's RNG from ``path``; returns the trainer state.
+
+    With ``layout`` (this run's :func:`common.engine.training_layout`), a checkpoint recorded
+    under another one is refused before anything is loaded
+    (:class:`common.engine.ResumeMismatchError`)."""
     path = Path(path)
+    state = json.loads((path / STATE_FILE).read_text())
+    if layout is not None:
+        check_resume_layout(state.get(LAYOUT_KEY), layout, path)
     fabric.load(_state_path(path, fabric), {"model": model, "optimizer": optimizer})
     rng = path / f"rng_rank{fabric.global_rank}.json"
     if rng.is_file():
         set_rng_state(json.loads(rng.read_text()))
-    return json.loads((path / STATE_FILE).read_text())
+    return state

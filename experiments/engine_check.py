@@ -6,7 +6,7 @@ fixed regression set that the ranks split between them, and reports the world it
 gradients averaged across ranks, the weights after the last step equal those of one process on
 the whole set, which every rank recomputes without the engine: ``max_weight_diff`` (float32 round
 off, ~1e-7, when the ranks agree). Every rank returns the same metrics (the ranks' views are
-gathered), so whichever rank writes ``metrics.json`` writes the same file.
+gathered); rank 0 writes ``metrics.json`` (:func:`experiments.run.execute`).
 
 Under SLURM (``hydra/launcher=slurm``, one task per rank) Fabric joins the tasks through Lightning's
 SLURM environment; on one machine ``fabric.launch()`` starts the other ranks itself.

@@ -8,6 +8,12 @@ logs goes to ``<run_dir>/log.jsonl`` and, with ``logger=wandb``, to an offline w
 (:func:`run_metadata`): where and how it ran (host, threads, the Hydra job, the cluster environment
 Lightning detects and the SLURM job ids) and how it ended (status, exit code, wall time).
 Without ``+exp`` (or with an unknown one) the list of experiments is printed and the exit code is 2.
+
+Several processes (``engine=ddp`` / ``zero3``, launched by Fabric inside the task, or by SLURM /
+torchrun): every rank runs the task, but only rank 0 writes the run's files (config.yaml,
+run.json, metrics.json, the log); the others wait for metrics.json
+(:func:`common.engine.on_rank_zero`). Under ``-m`` each job's ranks run that job only
+(:mod:`experiments.rank_jobs`): one sweep, each job's files once.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from typing import Any
 from common.config import ActionableError, plain, validate_tree
 from common.jsonio import write_json_atomic
 from common.presets import conf_root
+from experiments.rank_jobs import RANK_JOB_VARIABLE, launched_rank_argv, sweep_job
 
 CONF_DIR = conf_root()
 """The Hydra config tree (``conf/``, found by :mod:`common.presets`)."""
@@ -132,8 +139,10 @@ def run_task(cfg: Any) -> dict[str, Any]:
     from hydra.core.hydra_config import HydraConfig
 
     hydra_cfg = HydraConfig.get()
+    run_dir = Path(hydra_cfg.runtime.output_dir)
     try:
-        return execute(cfg, Path(hydra_cfg.runtime.output_dir), hydra=hydra_cfg)
+        with sweep_job(hydra_cfg, run_dir):
+            return execute(cfg, run_dir, hydra=hydra_cfg)
     except ActionableError as e:  # the message names the cause and the fix: no traceback (run.json has it)
         if os.environ.get("HYDRA_FULL_ERROR") == "1":
             raise
@@ -146,10 +155,14 @@ def execute(cfg: Any, run_dir: Path, *, hydra: Any = None) -> dict[str, Any]:
     (``conf/logger``; a wandb run is finished even when the task raises), metrics.json, and run.json
     again with how the run ended (also after a crash). ``hydra``: the job's Hydra config (names the
     wandb run and its sweep group; its job number and overrides go to run.json), if any. Only
-    rank 0 writes run.json. Every node of ``cfg`` that names its dataclass is checked first
-    (:func:`common.config.validate_tree`), so a wrong value fails with its key path before anything
-    runs."""
+    rank 0 writes config.yaml, run.json and metrics.json (the other ranks of a distributed task
+    wait until metrics.json is written and return rank 0's metrics). Every node of ``cfg`` that
+    names its dataclass is checked first (:func:`common.config.validate_tree`), so a wrong value
+    fails with its key path before anything runs."""
     from hydra.utils import instantiate
+
+    # lazy: common.engine pulls in torch (~1 s); the CLI must start fast for its usage path
+    from common.engine import on_rank_zero
 
     # lazy: runtime (omegaconf) and tracking (scipy), ~3 s; the CLI must start fast for its usage path
     from common.runtime import (
@@ -163,7 +176,8 @@ def execute(cfg: Any, run_dir: Path, *, hydra: Any = None) -> dict[str, Any]:
 
     validate_tree(cfg)
     start = time.monotonic()
-    save_resolved_config(cfg, run_dir)
+    if is_rank0():  # from the launcher's variables: the task has not started the process group yet
+        save_resolved_config(cfg, run_dir)
     settings = RunSettings.from_config(cfg)  # what library code may know of the run, built once
     threads = set_threads(settings.threads)
     seed_everything(int(cfg.seed))
@@ -178,7 +192,7 @@ def execute(cfg: Any, run_dir: Path, *, hydra: Any = None) -> dict[str, Any]:
         ctx = RunContext(run_dir=run_dir, cfg=cfg, seed=int(cfg.seed), logger=logger, settings=settings)
         task = instantiate(cfg.task, _partial_=True)
         metrics = task(cfg=cfg, ctx=ctx) or {}
-        write_json_atomic(run_dir / "metrics.json", metrics)
+        metrics = on_rank_zero(_write_metrics, run_dir, metrics)
         logger.summary(metrics)
         exit_code = 0
     except BaseException as e:
@@ -199,7 +213,17 @@ def execute(cfg: Any, run_dir: Path, *, hydra: Any = None) -> dict[str, Any]:
     return metrics
 
 
+def _write_metrics(run_dir: Path, metrics: dict[str, Any]) -> dict[str, Any]:
+    """``<run_dir>/metrics.json`` (rank 0, :func:`execute`); returns ``metrics``."""
+    write_json_atomic(run_dir / "metrics.json", metrics)
+    return metrics
+
+
 def main() -> None:
+    rank_argv = launched_rank_argv(sys.argv)
+    if rank_argv is not None:  # a rank that Fabric launched for one job of a sweep: that job only
+        sys.argv[:] = rank_argv
+        os.environ.pop(RANK_JOB_VARIABLE)  # read: what this job starts is not that job again
     names = requested_experiments(sys.argv[1:])
     known = available_experiments()
     if names is None:

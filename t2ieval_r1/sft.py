@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from common.config import to_dataclass
-from common.engine import EngineConfig
+from common.engine import EngineConfig, export_pretrained
 from common.models.builders import load_vlm
 from common.models.vocabulary import vocabulary_fingerprint
 from common.runtime import RunSettings
@@ -236,7 +236,7 @@ def ensure_warmup(
         )
         out = work / "out"
         shutil.rmtree(out, ignore_errors=True)
-        bundle.save_pretrained(out)
+        export_pretrained(bundle, out)
         card = {
             "start": str(start_path),
             "spec": asdict(spec),

@@ -174,3 +174,24 @@ def test_run_json_records_lightnings_cluster_view_under_slurm_variables(tmp_path
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["ranks"][0]["cluster"] == "slurm" and metrics["ranks"][0]["slurm_job_id"] == "1234"
     assert metrics["max_weight_diff"] == 0.0 and metrics["loss_last"] < metrics["loss_first"]
+
+
+def test_a_rank_launched_for_a_sweeps_job_runs_that_job_only() -> None:
+    from experiments.rank_jobs import RANK_JOB_VARIABLE, job_command, launched_rank_argv
+
+    overrides = job_command(
+        ["+exp=engine_check", "engine=ddp", "seed=1"],
+        ["hydra.sweep.dir=/tmp/sweep", "hydra.mode=MULTIRUN", "hydra/launcher=basic", "hydra.verbose=true"],
+    )
+    assert overrides == ["+exp=engine_check", "engine=ddp", "seed=1", "hydra.verbose=true"]
+    job = json.dumps({"run_dir": '/tmp/sweep/1 "x"', "overrides": overrides})
+    argv = ["run.py", "-m", "+exp=engine_check", "engine=ddp", "seed=0,1", "hydra.run.dir=elsewhere"]
+    assert launched_rank_argv(argv, {RANK_JOB_VARIABLE: job, "LOCAL_RANK": "1"}) == [
+        "run.py",
+        *overrides,
+        'hydra.run.dir="/tmp/sweep/1 \\"x\\""',
+        "hydra.output_subdir=null",
+        "hydra.job.name=train_ddp_process_1",
+    ]
+    assert launched_rank_argv(argv, {RANK_JOB_VARIABLE: job, "LOCAL_RANK": "0"}) is None  # the launcher
+    assert launched_rank_argv(argv, {"LOCAL_RANK": "1"}) is None  # a single run's rank: Lightning's command

@@ -6,10 +6,16 @@ Trainers write one loop; the engine config decides whether it runs in one CPU pr
 :func:`load_checkpoint`) are no-ops or plain torch when nothing is sharded, and also accept a
 ``DeepSpeedEngine`` built by ``deepspeed.initialize`` directly (how they are tested on CPU with gloo).
 DeepSpeed is imported lazily: the cpu and ddp engines never load it.
+
+Several processes: :func:`on_rank_zero` runs a run's writes, exports and evaluations once (the
+other ranks wait), :func:`export_pretrained` is the one ZeRO-3-safe export of a trained bundle,
+and :func:`training_layout` / :func:`check_resume_layout` keep a checkpoint from being continued
+under another engine, world size or global batch (:mod:`common.engine.layout`).
 """
 
 from common.engine.checkpoint import (
     consolidated_state_dict,
+    export_pretrained,
     load_checkpoint,
     read_checkpoint,
     save_checkpoint,
@@ -22,16 +28,19 @@ from common.engine.config import (
 )
 from common.engine.distributed import (
     ClusterInfo,
+    RankZeroError,
     barrier,
     detect_cluster,
     global_rank,
     is_distributed,
     is_global_zero,
     local_rank,
+    on_rank_zero,
     slurm_job,
     world_size,
 )
 from common.engine.fabric import build_fabric, build_strategy, clip_gradients, setup_model_and_optimizer
+from common.engine.layout import ResumeMismatchError, check_resume_layout, engine_kind, training_layout
 from common.engine.zero import (
     find_deepspeed_engine,
     gathered_parameters,
@@ -49,13 +58,18 @@ __all__ = [
     "DeepSpeedOptions",
     "EngineConfig",
     "EngineConfigError",
+    "RankZeroError",
+    "ResumeMismatchError",
     "barrier",
     "build_fabric",
     "build_strategy",
+    "check_resume_layout",
     "clip_gradients",
     "consolidated_state_dict",
     "deepspeed_config",
     "detect_cluster",
+    "engine_kind",
+    "export_pretrained",
     "find_deepspeed_engine",
     "gathered_parameters",
     "global_rank",
@@ -66,6 +80,7 @@ __all__ = [
     "is_zero3",
     "load_checkpoint",
     "local_rank",
+    "on_rank_zero",
     "partition_numel",
     "prepare_deepspeed",
     "read_checkpoint",
@@ -73,6 +88,7 @@ __all__ = [
     "setup_model_and_optimizer",
     "sharded_init",
     "slurm_job",
+    "training_layout",
     "unwrap_model",
     "world_size",
 ]

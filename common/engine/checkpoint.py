@@ -9,6 +9,9 @@ copy is scattered into the shards; a training engine's fp32 master weights are r
 
 For resuming a ZeRO-3 run exactly (optimizer state, fp32 master weights) use Fabric's own
 ``fabric.save`` / ``fabric.load``, which write DeepSpeed's sharded checkpoint directory.
+
+:func:`export_pretrained` is the one way a trained bundle leaves a run as a hub-style directory
+(``bundle.save_pretrained``): ZeRO-3 shards gathered first, rank 0 writes, every rank waits.
 """
 
 from __future__ import annotations
@@ -22,8 +25,14 @@ from typing import Any
 import torch
 from torch import nn
 
-from common.engine.distributed import barrier, global_rank
-from common.engine.zero import find_deepspeed_engine, is_partitioned, prepare_deepspeed, unwrap_model
+from common.engine.distributed import barrier, global_rank, on_rank_zero
+from common.engine.zero import (
+    find_deepspeed_engine,
+    gathered_parameters,
+    is_partitioned,
+    prepare_deepspeed,
+    unwrap_model,
+)
 
 StateDict = dict[str, torch.Tensor]
 
@@ -124,6 +133,23 @@ def save_checkpoint(
         assert state is not None
         _write_atomic(state, target, metadata)
     barrier()
+    return target
+
+
+def export_pretrained(bundle: Any, path: str | os.PathLike[str], *, model: Any = None) -> Path:
+    """``bundle.save_pretrained(path)`` once, from global rank 0, with whole weights; returns ``path``.
+
+    Under ZeRO-3 each rank holds a shard of every weight: a bare ``save_pretrained`` would write
+    empty tensors, and on every rank. Here the weights of ``model`` (default ``bundle.model``;
+    pass the trainer's wrapped module when the bundle's weights sit inside it, e.g. a flow
+    policy) are gathered on every rank (:func:`common.engine.gathered_parameters`), rank 0
+    writes, and the others wait until the directory is complete
+    (:func:`common.engine.on_rank_zero`). Without ZeRO-3 the gather is a no-op; in one process
+    this is ``bundle.save_pretrained(path)``. Collective: every rank must call it.
+    """
+    target = Path(path)
+    with gathered_parameters(model if model is not None else bundle.model):
+        on_rank_zero(bundle.save_pretrained, target)
     return target
 
 

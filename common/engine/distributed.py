@@ -11,10 +11,18 @@ variables SLURM sets, without importing Lightning.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any
+from datetime import timedelta
+from typing import Any, TypeVar
 
 import torch.distributed as dist
+
+T = TypeVar("T")
+
+RANK_ZERO_WAIT = timedelta(days=365)
+"""How long the other ranks wait for rank 0 in :func:`on_rank_zero` (a paper-scale export or
+meta-evaluation may run for hours, far beyond the process group's usual 30-minute timeout)."""
 
 
 def is_distributed() -> bool:
@@ -53,6 +61,55 @@ def barrier() -> None:
     """Wait for every process (no-op when not distributed)."""
     if is_distributed():
         dist.barrier()
+
+
+_INSIDE = False
+"""True on rank 0 while it runs the work of an :func:`on_rank_zero` (nested calls run directly)."""
+
+
+class RankZeroError(RuntimeError):
+    """Raised on the other ranks when the work :func:`on_rank_zero` ran on rank 0 failed there."""
+
+
+def on_rank_zero(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """``fn(*args, **kwargs)`` on global rank 0 only; every other rank waits for it and returns the
+    same result (a copy, sent over ``torch.distributed``; it must pickle).
+
+    The one way a run writes its files, exports and evaluations once under several processes:
+    rank 0 does the work, the others wait on a barrier for it, so no rank runs ahead (e.g. reads
+    a directory before it is complete) and every rank reports the same numbers. The wait runs
+    over a gloo group of its own with a timeout of :data:`RANK_ZERO_WAIT`, not the default group's
+    (30 minutes under Lightning), so a long meta-evaluation on rank 0 does not time the others
+    out. When ``fn`` raises on rank 0, the others raise :class:`RankZeroError` naming the error.
+    Collective: every rank must call it, in the same order. In one process it just calls ``fn``,
+    and so it does inside another ``on_rank_zero`` (rank 0 is then alone: the others wait
+    outside), so functions that guard themselves with it compose.
+    """
+    global _INSIDE
+    if _INSIDE or not is_distributed():
+        return fn(*args, **kwargs)
+    group = dist.new_group(backend="gloo", timeout=RANK_ZERO_WAIT)
+    box: list[Any] = [None]
+    try:
+        if global_rank() == 0:
+            _INSIDE = True
+            try:
+                result = fn(*args, **kwargs)
+            except BaseException as err:
+                box[0] = ("error", f"{type(err).__name__}: {err}")
+                dist.broadcast_object_list(box, src=0, group=group)
+                raise
+            finally:
+                _INSIDE = False
+            box[0] = ("ok", result)
+        dist.broadcast_object_list(box, src=0, group=group)
+    finally:
+        dist.destroy_process_group(group)
+    status, value = box[0]
+    if status == "error":
+        name = getattr(fn, "__qualname__", repr(fn))
+        raise RankZeroError(f"rank 0 failed in {name}: {value}")
+    return value  # type: ignore[no-any-return]
 
 
 @dataclass(frozen=True)

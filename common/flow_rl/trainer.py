@@ -23,7 +23,10 @@ the same next batch with the same parameters. A critic outage (:class:`CriticUna
 after the client's own retries) saves the finished steps, then fails with what to do.
 ``max_time_s`` stops after the step that crosses it (a tiny-scale budget; ``None`` at paper scale).
 On several ranks, a critic outage or the time budget on any one rank stops every rank at the same
-step (the ranks agree by an all-reduce), so none waits in a collective the others left.
+step (the ranks agree by an all-reduce), so none waits in a collective the others left; the
+logged metrics are those of the whole step over all ranks, as one process would compute them
+(rewards and critic scores gathered, the update's losses and times averaged over the ranks'
+equal shares), the same on every rank.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 
+from common.engine import training_layout
 from common.flow_rl.config import FlowRLConfig
 from common.flow_rl.policy import FlowPolicy
 from common.flow_rl.rollout import Rollout, rollout
@@ -230,6 +234,10 @@ class FlowRLTrainer:
         for r in rewards_list:
             for mode, values in r.scores.items():
                 scores.setdefault(mode, []).extend(np.asarray(values, dtype=float).tolist())
+        if self.fabric.world_size > 1:  # the whole batch's rewards and scores, as one process sees them
+            rewards = self.gather(rewards)
+            n_nan = int((~np.isfinite(rewards)).sum())
+            scores = {m: self.gather(np.asarray(scores[m], dtype=float)).tolist() for m in sorted(scores)}
         out = {
             "reward_mean": float(np.nanmean(rewards)) if np.isfinite(rewards).any() else float("nan"),
             "reward_std": float(np.nanstd(rewards)) if np.isfinite(rewards).any() else float("nan"),
@@ -237,13 +245,31 @@ class FlowRLTrainer:
             "zero_std_ratio": float(self.tracker.get_stats().get("zero_std_ratio", 0.0)),
             "ema_decay": decay,
             **{f"score_{m}": float(np.nanmean(v)) for m, v in scores.items() if np.isfinite(v).any()},
+        }
+        rank_means = {  # each rank's share of the update is the same size: the mean over ranks is the whole's
             **stats,
             "time_sample_s": t_sample_done - t0,
             "time_reward_wait_s": t_reward_done - t_sample_done,
             "time_update_s": t_end - t_reward_done,
             "time_step_s": t_end - t0,
         }
-        return out
+        return {**out, **self.mean_over_ranks(rank_means)}
+
+    def gather(self, values: np.ndarray) -> np.ndarray:
+        """Every rank's ``values`` (same length on each), concatenated in rank order (collective)."""
+        local = torch.as_tensor(np.asarray(values, dtype=np.float64), device=self.fabric.device)
+        return self.fabric.all_gather(local).reshape(-1).cpu().numpy()
+
+    def mean_over_ranks(self, metrics: dict[str, float]) -> dict[str, float]:
+        """Each metric averaged over the ranks (one all-reduce; the same keys on every rank)."""
+        if self.fabric.world_size == 1:
+            return metrics
+        keys = sorted(metrics)
+        local = torch.tensor(
+            [float(metrics[k]) for k in keys], dtype=torch.float64, device=self.fabric.device
+        )
+        reduced = self.fabric.all_reduce(local, reduce_op="mean").tolist()
+        return {k: float(v) for k, v in zip(keys, reduced, strict=True)}
 
     def close(self) -> None:
         """Stop the reward worker thread (when done with the trainer; an idle thread costs nothing)."""
@@ -262,6 +288,16 @@ class FlowRLTrainer:
             self.optimizer,
             {"step": self.step, "history": self.history, "config": self.cfg.to_dict()},
             keep=self.cfg.keep_checkpoints,
+            layout=self.layout,
+        )
+
+    @property
+    def layout(self) -> dict[str, Any]:
+        """The run's layout (engine, world size, images per step over all ranks), recorded in
+        every checkpoint and checked on resume (:func:`common.engine.check_resume_layout`)."""
+        cfg = self.cfg
+        return training_layout(
+            self.fabric, cfg.prompts_per_iteration * cfg.group_size * self.fabric.world_size
         )
 
     def resume(self) -> int:
@@ -271,7 +307,7 @@ class FlowRLTrainer:
         path = latest_checkpoint(self.checkpoint_root)
         if path is None:
             return 0
-        state = load_checkpoint_dir(self.fabric, path, self.module, self.optimizer)
+        state = load_checkpoint_dir(self.fabric, path, self.module, self.optimizer, layout=self.layout)
         self.step = int(state["step"])
         self.history = list(state.get("history", []))
         return self.step

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from common.engine import gathered_parameters
+from common.engine import export_pretrained
 from common.sft.config import SFTConfig, SFTSchedule
 from common.sft.data import SFTExample
 from common.sft.objective import SFTObjective
@@ -113,13 +113,7 @@ class SFTTrainer:
         }
 
     def export(self, path: str | Path) -> Path:
-        """Save the trained model + processor as a hub-style directory (``load_vlm`` reads it).
-
-        Under ZeRO-3 the weights are gathered first; rank 0 writes.
-        """
-        path = Path(path)
-        with gathered_parameters(self.bundle.model):
-            if self.fabric.global_rank == 0:
-                self.bundle.save_pretrained(path)
-        self.fabric.barrier()
-        return path
+        """Save the trained model + processor as a hub-style directory (``load_vlm`` reads it):
+        :func:`common.engine.export_pretrained` (ZeRO-3 shards gathered, rank 0 writes, every
+        rank waits). Collective: every rank must call it."""
+        return export_pretrained(self.bundle, path)

@@ -15,6 +15,15 @@ work directory resumes from it, so a killed build continues where it stopped.
 it. At the end the EMA weights (when used) are copied into the model: what is saved and
 evaluated is the EMA.
 
+Several processes: each step's loss (what the history, the hooks and the progress bar report) is
+the mean over the ranks of their shares, i.e. the loss of the whole global batch as one process
+computes it (an SFT rank's share is already weighted by its tokens, :mod:`common.sft.objective`);
+the step's time is averaged too, so every rank sees the same ``train_s`` and stops at the same
+step under ``max_time_s``. The checkpoint records the run's layout (engine, world size, global
+batch: :func:`common.engine.training_layout`), and a checkpoint written under another layout is
+refused (:func:`common.engine.check_resume_layout`). One process: no communication, the numbers
+as before.
+
 ``cfg`` is a :class:`common.train.config.LoopConfig` (a pretraining config, or the resolved
 schedule of :mod:`common.sft`). Under DeepSpeed the engine owns accumulation and clipping:
 ``optimizer.step()`` runs after every micro-batch (DeepSpeed updates at the boundary), its
@@ -30,9 +39,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import torch
 from tqdm.auto import tqdm
 
-from common.engine import find_deepspeed_engine
+from common.engine import check_resume_layout, find_deepspeed_engine, training_layout
 from common.train.config import LoopConfig
 from common.train.ema import EMA
 from common.train.fabric import make_fabric, save_atomic
@@ -80,7 +90,8 @@ def fit(
     ema = EMA(params, cfg.ema_decay) if objective.uses_ema else None  # type: ignore[attr-defined]
     max_time_s = cfg.max_time_s
 
-    meta: dict[str, Any] = {"step": 0, "train_s": 0.0, "history": []}
+    layout = training_layout(fabric, getattr(cfg, "global_batch", None) or cfg.batch_size * fabric.world_size)
+    meta: dict[str, Any] = {"step": 0, "train_s": 0.0, "history": [], "layout": layout}
     ckpt = work_dir / CHECKPOINT
     if ckpt.exists():
         state: dict[str, Any] = {"module": module, "optimizer": optimizer, "meta": meta}
@@ -88,6 +99,8 @@ def fit(
             state["ema"] = ema.state_dict()
         fabric.load(ckpt, state)
         meta = state["meta"]
+        check_resume_layout(meta.get("layout"), layout, ckpt)
+        meta["layout"] = layout
         if ema is not None:
             ema.load_state_dict(state["ema"])
     start = int(meta["step"])
@@ -149,8 +162,11 @@ def fit(
             optimizer.zero_grad(set_to_none=True)
         if ema is not None:
             ema.update(step)
+        step_s = time.perf_counter() - t_step
+        if fabric.world_size > 1:
+            value, step_s = _mean_over_ranks(fabric, value, step_s)
         window.append(value)
-        meta["train_s"] = float(meta["train_s"]) + time.perf_counter() - t_step
+        meta["train_s"] = float(meta["train_s"]) + step_s
         meta["step"] = step + 1
         out_of_time = max_time_s is not None and float(meta["train_s"]) >= max_time_s
         if (step + 1) % cfg.log_every == 0 or step + 1 == cfg.steps or out_of_time:
@@ -183,3 +199,9 @@ def fit(
         "final_loss": history[-1]["loss"] if history else None,
         "stopped_by_time": stopped_by_time or (max_time_s is not None and int(meta["step"]) < cfg.steps),
     }
+
+
+def _mean_over_ranks(fabric: Any, *values: float) -> list[float]:
+    """``values`` averaged over the ranks (one all-reduce; every rank gets the same numbers)."""
+    local = torch.tensor(values, dtype=torch.float64, device=fabric.device)
+    return [float(v) for v in fabric.all_reduce(local, reduce_op="mean").tolist()]

@@ -24,7 +24,12 @@ Writes ``<run_dir>/``: ``report.md`` (the table), ``heldout.json`` (summaries an
 held-out metric over steps), ``train_log.json``, and the trained policy in ``policy/`` (a
 diffusers layout with the LoRA adapters, ``task.policy=path:<run_dir>/policy`` reads it).
 Resume: checkpoints under ``${paths.output_dir}/checkpoints/<exp_name>-<key>``; rerunning the
-command continues from the last one.
+command continues from the last one (with the engine, world size and images per step it was
+written with: :mod:`common.engine.layout`).
+
+Several processes: the logged metrics are those of all ranks' images; the files and the policy
+export (ZeRO-3 shards gathered) are written once, by rank 0, while the others wait
+(:func:`common.engine.on_rank_zero`).
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from typing import Any
 from omegaconf import DictConfig
 
 from common.config import plain, to_dataclass
+from common.engine import export_pretrained, on_rank_zero
 from common.flow_rl import FlowRLConfig, FlowRLTrainer, RewardBatch
 from common.flow_rl.policy import FlowPolicy
 from common.run_checkpoints import run_checkpoint_root
@@ -221,33 +227,19 @@ def run(
         trained_texts=trained_texts,
     )
 
-    out_policy = None
+    heldout = {
+        "start": start.summary(),
+        "end": end.summary(),
+        "ceiling": ceiling.summary() if ceiling else None,
+        **{name: summarize(recs) for name, recs in baselines.items()},
+        "gains": gains,
+        "n_pairs": held.n_pairs,
+    }
+    report = _report(cfg, kind, critic_cfg, reward_cfg, rl_cfg, held, table, eval_cfg.grid)
+    on_rank_zero(_write_outputs, ctx, history, heldout, report, held.sheet, start, end, eval_cfg.grid)
+    out_policy = export_pretrained(bundle, ctx.run_dir / "policy", model=trainer.module) if export else None
     if fabric.global_rank == 0:
-        ctx.save_json("train_log.json", history)
-        ctx.save_json(
-            "heldout.json",
-            {
-                "start": start.summary(),
-                "end": end.summary(),
-                "ceiling": ceiling.summary() if ceiling else None,
-                **{name: summarize(recs) for name, recs in baselines.items()},
-                "gains": gains,
-                "n_pairs": held.n_pairs,
-            },
-        )
-        legend = [f"#{i}: {it.prompt}" for i, it in enumerate(held.items[: eval_cfg.grid])]
-        (ctx.run_dir / "report.md").write_text(
-            _report(cfg, kind, critic_cfg, reward_cfg, rl_cfg, held, table, legend)
-        )
-        sheet = held.sheet(start, end, k=eval_cfg.grid)
-        sheet.save(ctx.path("before_after.png"))
-        ctx.log_image("before_after", ctx.run_dir / "before_after.png", caption="start | end")
-        plot_curves(history, ctx.run_dir / "curves.png", title=str(cfg.exp_name))
-        if export:
-            out_policy = ctx.run_dir / "policy"
-            bundle.save_pretrained(out_policy)
-    fabric.barrier()
-    print(table)
+        print(table)
     return {
         "kind": kind,
         "critic": critic_cfg.name,
@@ -272,6 +264,26 @@ def run(
     }
 
 
+def _write_outputs(
+    ctx: RunContext,
+    history: list[dict[str, Any]],
+    heldout: dict[str, Any],
+    report: str,
+    sheet: Any,
+    start: Any,
+    end: Any,
+    grid: int,
+) -> None:
+    """``train_log.json``, ``heldout.json``, ``report.md``, ``before_after.png`` (``sheet(start,
+    end, k=grid)``) and ``curves.png`` (rank 0, :func:`run`)."""
+    ctx.save_json("train_log.json", history)
+    ctx.save_json("heldout.json", heldout)
+    (ctx.run_dir / "report.md").write_text(report)
+    sheet(start, end, k=grid).save(ctx.path("before_after.png"))
+    ctx.log_image("before_after", ctx.run_dir / "before_after.png", caption="start | end")
+    plot_curves(history, ctx.run_dir / "curves.png", title=str(ctx.cfg.exp_name))
+
+
 def _report(
     cfg: DictConfig,
     kind: str,
@@ -280,8 +292,9 @@ def _report(
     rl: FlowRLConfig,
     held: HeldOut,
     table: str,
-    legend: list[str],
+    grid: int,
 ) -> str:
+    legend = [f"#{i}: {it.prompt}" for i, it in enumerate(held.items[:grid])]
     what = (
         "GenEval-world strict (clean) accuracy"
         if kind == "gen"

@@ -21,6 +21,11 @@ paths, logging, checkpoint cadence and ``max_time_s`` (:data:`firm.rm.checkpoint
 rerunning the command after a kill continues from the last checkpoint. The trained RM is exported
 to ``<run_dir>/rm`` (``common.models.builders.load_vlm`` reads it;
 ``+exp=firm_bench task.rm_edit=[<run_dir>]``).
+
+Several processes: the reported losses are those of the whole global batch; the export (ZeRO-3
+shards gathered), the held-out judging and the files are made once, on rank 0, while the others
+wait (:func:`common.engine.on_rank_zero`). The checkpoint records the engine, world size and
+global batch; a run with another one refuses to continue it (:mod:`common.engine.layout`).
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from common.config import to_dataclass
-from common.engine import gathered_parameters, sharded_init
+from common.engine import gathered_parameters, on_rank_zero, sharded_init
 from common.models.builders import load_vlm
 from common.rewards.modes import KIND_MODES
 from common.run_checkpoints import run_checkpoint_root
@@ -94,6 +99,35 @@ def checkpoint_root(
     return run_checkpoint_root(
         cfg, resume, checkpoint_dir, run_dir / "checkpoint", model_source, NOT_IN_RESUME_KEY
     )
+
+
+def _held_out_scores(
+    bundle: Any,
+    held_items: list[JudgeItem],
+    modes: Sequence[str],
+    name: str,
+    ctx: RunContext,
+    *,
+    eval_batch_size: int,
+    eval_max_tokens: int,
+) -> dict[str, Any]:
+    """The trained RM's score column per mode on the held-out items (run on rank 0, :func:`run`)."""
+    annotator = model_annotator(bundle, name, eval_batch_size)
+    verdicts = judge(
+        annotator, held_items, max_tokens=eval_max_tokens, progress=ctx.progress, desc="held-out"
+    )
+    out = {}
+    for mode in modes:
+        idx = [i for i, it in enumerate(held_items) if it.mode == mode]
+        out[mode] = score_column([verdicts[i] for i in idx], [held_items[i] for i in idx]).to_dict()
+    return out
+
+
+def _write_logs(ctx: RunContext, history: list[dict[str, Any]], held_out: dict[str, Any]) -> None:
+    """``train_log.json`` and the held-out table to the logger (rank 0, :func:`run`)."""
+    ctx.save_json("train_log.json", history)
+    if held_out:
+        ctx.log_table("held_out", held_out, index_name="mode")
 
 
 def run(
@@ -164,22 +198,18 @@ def run(
     if held_items:
         bundle.model.eval()
         with gathered_parameters(bundle.model):  # ZeRO-3: every rank gathers, rank 0 generates
-            if fabric.global_rank == 0:
-                annotator = model_annotator(bundle, f"{cfg.exp_name}:trained", eval_batch_size)
-                verdicts = judge(
-                    annotator, held_items, max_tokens=eval_max_tokens, progress=ctx.progress, desc="held-out"
-                )
-                for mode in modes:
-                    idx = [i for i, it in enumerate(held_items) if it.mode == mode]
-                    held_out[mode] = score_column(
-                        [verdicts[i] for i in idx], [held_items[i] for i in idx]
-                    ).to_dict()
-        fabric.barrier()
+            held_out = on_rank_zero(
+                _held_out_scores,
+                bundle,
+                held_items,
+                modes,
+                f"{cfg.exp_name}:trained",
+                ctx,
+                eval_batch_size=eval_batch_size,
+                eval_max_tokens=eval_max_tokens,
+            )
     t_eval = time.perf_counter() - t0
-    if fabric.global_rank == 0:
-        ctx.save_json("train_log.json", history)
-        if held_out:
-            ctx.log_table("held_out", held_out, index_name="mode")
+    on_rank_zero(_write_logs, ctx, history, held_out)
     return {
         "kind": kind,
         "modes": modes,

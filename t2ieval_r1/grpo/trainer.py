@@ -35,7 +35,12 @@ import datasets
 import numpy as np
 import torch
 
-from common.engine import gathered_parameters, setup_model_and_optimizer
+from common.engine import (
+    export_pretrained,
+    gathered_parameters,
+    setup_model_and_optimizer,
+    training_layout,
+)
 from common.jsonio import to_jsonable
 from common.models.vlm_bundle import VLMBundle
 from common.models.vlm_sampling import banned_token_ids
@@ -188,7 +193,7 @@ class GRPOTrainer:
         path = latest_checkpoint(self.checkpoint_dir)
         if path is None:
             return
-        state = load_checkpoint_dir(self.fabric, path, self.model, self.optimizer)
+        state = load_checkpoint_dir(self.fabric, path, self.model, self.optimizer, layout=self.layout)
         saved_key, key = state.get("run_info", {}).get("resume_key"), self.run_info.get("resume_key")
         if saved_key is not None and key is not None and saved_key != key:
             raise ValueError(
@@ -222,7 +227,14 @@ class GRPOTrainer:
             self.optimizer,
             state,
             keep=self.cfg.keep_checkpoints,
+            layout=self.layout,
         )
+
+    @property
+    def layout(self) -> dict[str, Any]:
+        """The run's layout (engine, world size, global batch of completions per step), recorded
+        in every checkpoint and checked on resume (:func:`common.engine.check_resume_layout`)."""
+        return training_layout(self.fabric, self.cfg.batch_size * self.fabric.world_size)
 
     # ------------------------------------------------------------------ one step
     def _set_lr(self, step: int) -> float:
@@ -295,12 +307,22 @@ class GRPOTrainer:
         return bool(flag.item() > 0)
 
     def _reduce(self, metrics: dict[str, float]) -> dict[str, float]:
+        """The step's metrics over all ranks: the mean of the ranks' equal shares, and for a
+        maximum (``*_max``) the maximum (the same keys on every rank)."""
         if self.fabric.world_size == 1:
             return metrics
-        keys = sorted(metrics)
-        values = torch.tensor([metrics[k] for k in keys], dtype=torch.float64, device=self.fabric.device)
-        values = self.fabric.all_reduce(values, reduce_op="mean")
-        return {k: float(v) for k, v in zip(keys, values.tolist(), strict=True)}
+        out: dict[str, float] = {}
+        for op, keys in (
+            ("mean", sorted(k for k in metrics if not k.endswith("_max"))),
+            ("max", sorted(k for k in metrics if k.endswith("_max"))),
+        ):
+            if keys:
+                local = torch.tensor(
+                    [metrics[k] for k in keys], dtype=torch.float64, device=self.fabric.device
+                )
+                values = self.fabric.all_reduce(local, reduce_op=op)
+                out.update({k: float(v) for k, v in zip(keys, values.tolist(), strict=True)})
+        return {k: out[k] for k in metrics}
 
     # ------------------------------------------------------------------ validation
     def validate(self) -> dict[str, float]:
@@ -357,8 +379,14 @@ class GRPOTrainer:
         return self.summary(stopped_by_time=stopped_by_time)
 
     def _out_of_time(self) -> bool:
-        """Whether the training time summed over this run's resumes reached ``max_time_s``."""
-        return self.cfg.max_time_s is not None and self.train_time_s >= self.cfg.max_time_s
+        """Whether the training time summed over this run's resumes reached ``max_time_s`` on any
+        rank (the ranks' clocks differ: all stop at the same step, none waits in a collective the
+        others left; one process: no communication)."""
+        over = self.cfg.max_time_s is not None and self.train_time_s >= self.cfg.max_time_s
+        if self.cfg.max_time_s is None or self.fabric.world_size == 1:
+            return over
+        flag = torch.tensor([float(over)], device=self.fabric.device)
+        return bool(self.fabric.all_reduce(flag, reduce_op="sum").item() > 0)
 
     def summary(self, *, stopped_by_time: bool = False) -> dict[str, Any]:
         """Steps done, resume point, train time, the first and last logged metrics."""
@@ -399,10 +427,7 @@ class GRPOTrainer:
         return " | ".join(parts)
 
     def export(self, path: str | Path) -> Path:
-        """Save the trained evaluator as a hub-style directory (``load_vlm`` reads it); rank 0 writes."""
-        path = Path(path)
-        with gathered_parameters(self.model):
-            if self.fabric.global_rank == 0:
-                self.bundle.save_pretrained(path)
-        self.fabric.barrier()
-        return path
+        """Save the trained evaluator as a hub-style directory (``load_vlm`` reads it):
+        :func:`common.engine.export_pretrained` (ZeRO-3 shards gathered, rank 0 writes, every
+        rank waits). Collective: every rank must call it."""
+        return export_pretrained(self.bundle, path, model=self.model)

@@ -6,6 +6,9 @@ with the parameters of ``task.meta_eval`` (any of :func:`t2ieval_r1.tasks.meta_e
 keyword arguments). :func:`evaluate_cached` does the same for a checkpoint that many runs share
 (the GRPO runs' starting checkpoint): the metrics are stored beside the checkpoint, keyed by the
 parameters and the seed, and reused.
+
+Both run on rank 0 only under several processes (the others wait for its metrics,
+:func:`common.engine.on_rank_zero`): one evaluation, its files written once.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from common.engine import on_rank_zero
 from common.jsonio import write_json_atomic
 from common.runtime import RunContext
 from common.world.levels import DEFAULT_LEVEL, run_level
@@ -36,7 +40,15 @@ def _params(meta_eval: Any) -> dict[str, Any]:
 def evaluate_exported(
     cfg: DictConfig, ctx: RunContext, evaluator: str | Path, meta_eval: Any, *, subdir: str = "meta_eval"
 ) -> dict[str, Any]:
-    """Meta-evaluate ``evaluator`` with the ``meta_eval`` parameters; returns its metrics."""
+    """Meta-evaluate ``evaluator`` with the ``meta_eval`` parameters; returns its metrics (on every
+    rank; computed and written on rank 0)."""
+    return on_rank_zero(_evaluate_exported, cfg, ctx, evaluator, meta_eval, subdir)
+
+
+def _evaluate_exported(
+    cfg: DictConfig, ctx: RunContext, evaluator: str | Path, meta_eval: Any, subdir: str
+) -> dict[str, Any]:
+    """The work of :func:`evaluate_exported`, in the process that does it (rank 0)."""
     sub = RunContext(run_dir=ctx.run_dir / subdir, cfg=cfg, seed=ctx.seed)
     sub.run_dir.mkdir(parents=True, exist_ok=True)
     metrics = meta_eval_run(cfg, sub, evaluator=str(evaluator), **_params(meta_eval))
@@ -63,7 +75,15 @@ def evaluate_cached(
 
     The key covers the effective parameters (defaults included), the run's seed and its world level
     (a level other than ``full``: the keys of ``full`` runs are those from before levels existed).
+    Rank 0 evaluates and writes; every rank returns the metrics.
     """
+    return on_rank_zero(_evaluate_cached, cfg, ctx, checkpoint, meta_eval, subdir)
+
+
+def _evaluate_cached(
+    cfg: DictConfig, ctx: RunContext, checkpoint: str | Path, meta_eval: Any, subdir: str
+) -> dict[str, Any]:
+    """The work of :func:`evaluate_cached`, in the process that does it (rank 0)."""
     params = _params(meta_eval)
     level = run_level(ctx.settings)
     keyed = {**effective_params(params), "seed": ctx.seed}

@@ -16,6 +16,10 @@ Returns (``metrics.json``): the trainer's summary (steps, resume point, train ti
 last step metrics), the final validation metrics, wall times, the checkpoint and evaluator paths;
 ``<run_dir>/samples.json`` holds completions of the last step with their rewards, and
 ``samples.png`` their items' images (both also go to the run's logger, e.g. wandb).
+
+Several processes: the trainer's metrics are those of all ranks; the files above, the export
+(ZeRO-3 shards gathered) and the meta-evaluation are made once, on rank 0, while the other ranks
+wait (:func:`common.engine.on_rank_zero`), and every rank returns the same numbers.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from common.engine import is_zero3, sharded_init
+from common.engine import is_zero3, on_rank_zero, sharded_init
 from common.models.pretrain.flow_eval import contact_sheet
 from common.run_checkpoints import run_checkpoint_root
 from common.runtime import RunContext
@@ -131,6 +135,23 @@ def log_samples(ctx: RunContext, samples: list[dict[str, Any]], items: list[Any]
     )
 
 
+def _write_samples(ctx: RunContext, samples: list[dict[str, Any]], trainer: GRPOTrainer) -> None:
+    """``<run_dir>/samples.json``, ``train_log.json`` and the samples to the logger (rank 0, :func:`run`)."""
+    ctx.save_json("samples.json", samples)
+    ctx.save_json("train_log.json", trainer.history)
+    log_samples(ctx, samples, trainer.last_items[: len(samples)])
+
+
+def _timed_meta_evaluation(
+    cfg: DictConfig, ctx: RunContext, spec: PolicySpec, evaluator: Path, params: Any
+) -> dict[str, Any]:
+    """:func:`meta_evaluation` with its wall time (``wall_s``)."""
+    t0 = time.perf_counter()
+    evaluation = meta_evaluation(cfg, ctx, spec, evaluator, params)
+    evaluation["wall_s"] = round(time.perf_counter() - t0, 2)
+    return evaluation
+
+
 def run(
     cfg: DictConfig,
     ctx: RunContext,
@@ -210,16 +231,11 @@ def run(
         }
         for i, (text, it) in enumerate(zip(trainer.last_texts, trainer.last_items, strict=True))
     ][:n_samples]
-    if fabric.global_rank == 0:
-        ctx.save_json("samples.json", samples)
-        ctx.save_json("train_log.json", trainer.history)
-        log_samples(ctx, samples, trainer.last_items[: len(samples)])
+    on_rank_zero(_write_samples, ctx, samples, trainer)
     evaluator = trainer.export(ctx.run_dir / "evaluator") if export else None
     evaluation: dict[str, Any] = {}
-    if meta_eval is not None and evaluator is not None and fabric.global_rank == 0:
-        t0 = time.perf_counter()
-        evaluation = meta_evaluation(cfg, ctx, spec, evaluator, meta_eval)
-        evaluation["wall_s"] = round(time.perf_counter() - t0, 2)
+    if meta_eval is not None and evaluator is not None:
+        evaluation = on_rank_zero(_timed_meta_evaluation, cfg, ctx, spec, evaluator, meta_eval)
     return {
         **summary,
         "resume_key": key,

@@ -13,6 +13,14 @@ fine-tuned with :class:`common.sft.SFTTrainer` (resumable: rerunning the same co
 continues from ``<checkpoint_dir>/checkpoint.pt``) and exported to ``<run_dir>/evaluator``; with
 ``task.meta_eval`` set, the exported evaluator is meta-evaluated as ``+exp=t2ieval_r1_meta_eval``
 would do it.
+
+Several processes (``engine=ddp`` / ``zero3``): the export gathers ZeRO-3 shards and rank 0 writes
+it (:func:`common.engine.export_pretrained`); the meta-evaluation runs on rank 0 while the others
+wait (:func:`common.engine.on_rank_zero`), and every rank returns its numbers. The checkpoint
+directory's key hashes the settings only (not the engine, so the keys of existing runs stand);
+the checkpoint records the engine, world size and global batch, and a run with another one
+refuses to continue it (:func:`common.engine.check_resume_layout`): rerun with the engine it was
+written with, or give a new ``task.checkpoint_dir``.
 """
 
 from __future__ import annotations
@@ -25,6 +33,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from common.engine import export_pretrained, on_rank_zero
 from common.runtime import RunContext
 from common.sft import SFTConfig
 from common.world.levels import run_level
@@ -86,10 +95,9 @@ def run(
         progress=ctx.settings.progress,
         log_fn=ctx.log,
     )
-    evaluator = ctx.run_dir / "evaluator"
-    bundle.save_pretrained(evaluator)
+    evaluator = export_pretrained(bundle, ctx.run_dir / "evaluator")
     out: dict[str, Any] = {**params, **result, "evaluator": str(evaluator), "checkpoint_dir": str(root)}
     if meta_eval is not None:
-        out["meta_eval"] = evaluate_exported(cfg, ctx, evaluator, meta_eval)
+        out["meta_eval"] = on_rank_zero(evaluate_exported, cfg, ctx, evaluator, meta_eval)
     out["wall_s"] = round(time.perf_counter() - t0, 1)
     return out

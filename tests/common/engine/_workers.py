@@ -17,6 +17,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import torch
@@ -110,7 +111,8 @@ def write(out: Path, name: str, obj: dict[str, Any]) -> None:
 
 
 def run_zero3(out: Path, engine_name: str = "zero3") -> None:
-    """ZeRO-3 on CPU: sharded load, gathered generation, a train step, consolidated checkpoints."""
+    """ZeRO-3 on CPU: sharded load, gathered generation, a train step, consolidated checkpoints,
+    a hub-style export (:func:`common.engine.export_pretrained`)."""
     t0 = time.perf_counter()
     from transformers import Qwen2ForCausalLM
     from transformers.integrations import is_deepspeed_zero3_enabled
@@ -119,6 +121,7 @@ def run_zero3(out: Path, engine_name: str = "zero3") -> None:
         barrier,
         consolidated_state_dict,
         deepspeed_config,
+        export_pretrained,
         gathered_parameters,
         global_rank,
         init_deepspeed_distributed,
@@ -128,6 +131,7 @@ def run_zero3(out: Path, engine_name: str = "zero3") -> None:
         prepare_deepspeed,
         save_checkpoint,
         sharded_init,
+        unwrap_model,
         world_size,
     )
 
@@ -212,6 +216,9 @@ def run_zero3(out: Path, engine_name: str = "zero3") -> None:
     res["grad_norm"] = float(engine.get_global_grad_norm())
 
     save_checkpoint(out / "trained.safetensors", engine)
+    # the one export of the tasks: a bundle's save_pretrained with the shards gathered, rank 0 writing
+    exported = SimpleNamespace(model=engine, save_pretrained=unwrap_model(engine).save_pretrained)
+    export_pretrained(exported, out / "exported")
     with gathered_parameters(engine) as bare:
         after = {k: v.detach().clone() for k, v in bare.state_dict().items()}
     if rank == 0:

@@ -105,6 +105,13 @@ def test_consolidated_checkpoint_loads_into_an_unsharded_model(run: dict[str, An
     assert _max_diff(model.state_dict(), after) == 0.0
 
 
+def test_the_export_holds_the_whole_trained_weights(run: dict[str, Any]) -> None:
+    out: Path = run["out"]
+    after = torch.load(out / "zero3_after.pt")  # gathered right after the step
+    exported = type(tiny_lm(seed=0)).from_pretrained(out / "exported").state_dict()
+    assert set(exported) == set(after) and _max_diff(exported, after) == 0.0
+
+
 def test_loading_into_a_training_engine_refreshes_master_weights(run: dict[str, Any]) -> None:
     out: Path = run["out"]
     ranks = run["ranks"]

@@ -129,7 +129,9 @@ def run(out: Path, algorithm: str) -> None:
         return adv
 
     trainer.tracker.compute = recording_compute  # type: ignore[method-assign]
-    res["summary"] = {k: v for k, v in trainer.fit().items() if k != "history"}
+    done = trainer.fit()
+    res["summary"] = {k: v for k, v in done.items() if k != "history"}
+    res["history"] = done["history"]
     res["after"] = first.trainable_state()
     res["old_after"] = first.old_state()
     res.update(seen=seen, logged=logged, calls=calls, checkpoints=listing(root))

@@ -5,6 +5,8 @@ the same seed on both ranks, a prompt shared by both ranks each step (its group 
 beside one prompt of each rank's own, 2 steps with a checkpoint after each, then a rerun of the
 same command with ``steps=3``; then two runs where the ranks disagree (rank 0 alone over the time
 budget, rank 1 alone without a critic), which must stop both ranks together instead of deadlocking.
+The logged metrics are the whole step's (both ranks' images), and one process refuses to continue
+the 2-rank checkpoints.
 """
 
 from __future__ import annotations
@@ -127,3 +129,38 @@ def test_critic_outage_on_one_rank_fails_both_after_saving(run: dict[str, Any]) 
     assert "another rank's critic" in run["ranks"][0]["outage_error"]
     root: Path = run["out"] / "ckpt_outage"
     assert sorted(p.name for p in root.iterdir()) == ["step_00000001"]
+
+
+def test_logged_metrics_are_those_of_both_ranks_images(run: dict[str, Any]) -> None:
+    r0, r1 = run["ranks"]
+    assert len(r0["history"]) == len(r1["history"]) == 2
+    for step, (c0, c1) in enumerate(zip(r0["calls"], r1["calls"], strict=True)):
+        rewards = torch.cat([c0["rewards"], c1["rewards"]]).double()  # the step's images, rank order
+        assert not torch.allclose(c0["rewards"].double().mean(), rewards.mean())  # a rank's own differ
+        for res in (r0, r1):
+            record = res["history"][step]
+            assert record["reward_mean"] == pytest.approx(float(rewards.mean()), abs=1e-6)
+            assert record["reward_std"] == pytest.approx(float(rewards.std(correction=0)), abs=1e-6)
+        timeless = [
+            {k: v for k, v in r["history"][step].items() if not k.startswith("time_")} for r in (r0, r1)
+        ]
+        assert timeless[0] == timeless[1]  # the update's losses too: averaged over the ranks
+
+
+def test_one_process_refuses_the_two_rank_checkpoints(run: dict[str, Any]) -> None:
+    from common.flow_rl import FlowRLTrainer
+    from common.train import make_fabric
+    from tests.common.flow_rl._ddp_worker import brightness_reward, config, items, policy
+
+    trainer = FlowRLTrainer(
+        policy(),
+        config(run["algorithm"], steps=4),
+        lambda step: items(0, step),
+        brightness_reward,
+        checkpoint_root=run["out"] / "ckpt",
+        fabric=make_fabric(),
+        progress=False,
+    )
+    with pytest.raises(ValueError, match=r"processes 2 -> 1") as err:
+        trainer.fit()
+    assert "global batch 8 -> 4" in str(err.value)

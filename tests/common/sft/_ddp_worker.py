@@ -1,7 +1,8 @@
 """``python -m tests.common.sft._ddp_worker <out>``: 2 steps of SFT under DDP (2 gloo CPU processes).
 
-Rank 0 is started by the test; ``fabric.launch()`` starts rank 1. Each rank writes its first-step
-loss (its weighted share of the step's token-mean loss) and its final weights.
+Rank 0 is started by the test; ``fabric.launch()`` starts rank 1. Each rank writes the losses
+it reports (the hooks' and the history's: the whole global batch's token-mean loss) and its final
+weights; the checkpoint stays in ``<out>/work``.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ def main(out: Path) -> None:
         "rank": rank,
         "world": fabric.world_size,
         "losses": losses,
+        "history": result["history"],
         "global_batch": result["global_batch"],
     }
     (out / f"rank{rank}.json").write_text(json.dumps(record))

@@ -1,5 +1,6 @@
-"""SFT under DDP on CPU (2 gloo processes): ranks split the step's batch and the weighted losses
-average to the single-process token-mean loss of the same global batch."""
+"""SFT under DDP on CPU (2 gloo processes): ranks split the step's batch, the loss every rank
+reports is the single-process token-mean loss of the same global batch (reduced over the ranks),
+and a single process refuses to continue the 2-process run's checkpoint."""
 
 from __future__ import annotations
 
@@ -38,11 +39,20 @@ def test_ddp_sft_matches_one_process_on_the_same_global_batch(tmp_path: Path) ->
     single = SFTTrainer(
         small_bundle(),
         examples(8),
-        tiny_cfg(steps=1, batch_size=2, grad_accum=2),
+        tiny_cfg(steps=2, batch_size=2, grad_accum=2),
         tmp_path / "one",
         progress=False,
     ).fit()
-    ddp_first = (ranks[0]["losses"][0] + ranks[1]["losses"][0]) / 2  # DDP averages the ranks' shares
-    assert ddp_first == pytest.approx(single["history"][0]["loss"], rel=1e-5)
+    one = [rec["loss"] for rec in single["history"]]
+    for rank in ranks:  # every rank reports the whole global batch's loss, not its own share
+        assert rank["losses"] == pytest.approx(one, rel=1e-5, abs=1e-5)
+        assert [rec["loss"] for rec in rank["history"]] == pytest.approx(one, rel=1e-5, abs=1e-5)
     before = small_bundle().model.state_dict()
     assert any(not torch.equal(before[k], w0[k]) for k in before)
+
+    # the same settings in one process (global batch 4 too): the 2-process checkpoint is refused
+    with pytest.raises(ValueError, match=r"processes 2 -> 1") as err:
+        SFTTrainer(
+            small_bundle(), examples(8), tiny_cfg(steps=3, batch_size=2, grad_accum=2), tmp_path / "work"
+        ).fit()
+    assert "engine ddp -> single" in str(err.value) and "task.resume=never" in str(err.value)
