@@ -91,7 +91,7 @@ def test_scan_accepts_reasoned_imports_and_third_party_ones():
 
 
 def module_name(path: Path) -> str:
-    """The dotted module name of a project file (a package's ``__init__.py`` is the package)."""
+    """The dotted module name of a project file (a package's init file is the package)."""
     parts = list(path.relative_to(ROOT).with_suffix("").parts)
     if parts[-1] == "__init__":
         parts.pop()
