@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from common.config import InputError, plain, validate_tree
+from common.config import InputError, plain, register_defaults, validate_tree
 from common.jsonio import write_json_atomic
 from common.presets import conf_root
 
@@ -146,10 +146,11 @@ def execute(cfg: Any, run_dir: Path, *, hydra: Any = None) -> dict[str, Any]:
     (``conf/logger``; a wandb run is finished even when the task raises), metrics.json, and run.json
     again with how the run ended (also after a crash). ``hydra``: the job's Hydra config (names the
     wandb run and its sweep group; its job number and overrides go to run.json), if any. Only
-    rank 0 writes run.json. Every node of ``cfg`` that names its dataclass is checked first
-    (:func:`common.config.validate_tree`), so a wrong value fails with its key path before anything
-    runs."""
+    rank 0 writes run.json. A missing (``???``) value is an error naming its key, and every node of
+    ``cfg`` that names its dataclass is checked (:func:`common.config.validate_tree`), so a wrong
+    value fails with its key path before anything runs."""
     from hydra.utils import instantiate
+    from omegaconf import OmegaConf
 
     # lazy: runtime (omegaconf) and tracking (scipy), ~3 s; the CLI must start fast for its usage path
     from common.runtime import (
@@ -161,6 +162,11 @@ def execute(cfg: Any, run_dir: Path, *, hydra: Any = None) -> dict[str, Any]:
     )
     from common.tracking import RunLogger, is_rank0
 
+    missing = sorted(OmegaConf.missing_keys(cfg))
+    if missing:  # a `???` value: one the user must give (a data path of conf/corpus, ...)
+        raise InputError(
+            f"no value for {', '.join(missing)} (??? in the config); set it, e.g. {missing[0]}=..."
+        )
     validate_tree(cfg)
     start = time.monotonic()
     save_resolved_config(cfg, run_dir)
@@ -218,6 +224,7 @@ def main() -> None:
     # checked against it, as Hydra does for a file named like a stored schema); the notice that
     # this matching is deprecated says nothing to the user
     warnings.filterwarnings("ignore", message=SCHEMA_MATCHING_NOTICE, category=UserWarning)
+    register_defaults()  # the dataclass defaults nodes the YAML pulls in (common.config)
     hydra.main(config_path=str(CONF_DIR), config_name="config", version_base="1.3")(run_task)()
 
 
