@@ -21,6 +21,20 @@ a subclass, which it then builds) and drops the key; :func:`validate_tree` walks
 config and converts every node that names its dataclass, so a config is checked when it is
 composed, not when its task reaches it. :func:`without_config_keys` is a tree without those
 keys, for hashes that identify what a config computes (the names of its schemas do not).
+
+Defaults written once: a dataclass's defaults are the only copy of them. :func:`register_defaults`
+puts, for each dataclass of :data:`DEFAULTS_OF`, a plain node of its defaults (every field, nested
+dataclasses included, plus its :data:`CONFIG_KEY`) into Hydra's ConfigStore as
+``defaults_of/<name>``. A YAML pulls it in with a defaults-list entry before ``_self_``
+(``- /defaults_of/grpo@task.grpo``) and writes only what differs, yet every field is in the
+composed config, so ``task.grpo.clip_low=0.3`` works from the command line (an absent key would
+need ``+``). Hydra reads the ConfigStore when it composes, so every compose path (``python -m
+experiments.run``, :func:`firm.rm.cache.compose_rm`, the reproduction's ``compose_run``, tests)
+calls :func:`register_defaults` first; it is idempotent, and imports the listed dataclasses'
+modules (keep such a dataclass in a light module, as ``firm/rl/eval_config.py``). A field the task
+sets itself (the run's ``seed``) is left out. An experiment's recipe
+(``conf/recipe/<scale>/<exp>.yaml``) is merged before the experiment, so a node whose keys the
+recipe sets is pulled in by the recipe, and the experiment writes its deltas on top.
 """
 
 from __future__ import annotations
@@ -30,6 +44,7 @@ import difflib
 import enum
 import functools
 import importlib
+import os
 import types
 import typing
 from collections.abc import Mapping, Sequence
@@ -37,11 +52,16 @@ from typing import Any, Literal, TypeVar
 
 __all__ = [
     "CONFIG_KEY",
+    "DEFAULTS_GROUP",
+    "DEFAULTS_OF",
     "ActionableError",
     "ConfigError",
+    "DefaultsOf",
     "InputError",
     "config_class",
+    "defaults_node",
     "plain",
+    "register_defaults",
     "to_dataclass",
     "validate_tree",
     "without_config_keys",
@@ -60,6 +80,33 @@ class ActionableError(Exception):
     """An error whose message tells the user what is wrong and what to do (which key, file, model or
     server, and the fix); ``python -m experiments.run`` prints it in one line, without a traceback
     (``HYDRA_FULL_ERROR=1`` keeps the traceback)."""
+
+
+DEFAULTS_GROUP = "defaults_of"
+"""The ConfigStore group of the defaults nodes (:func:`register_defaults`)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class DefaultsOf:
+    """A dataclass whose defaults are a ConfigStore node (:func:`register_defaults`).
+
+    Attributes:
+        config: the dataclass as ``module.Class`` (imported when registered, not before).
+        omit: fields left out of the node: those the task sets itself (the run's ``seed``), which
+            an override would not change.
+    """
+
+    config: str
+    omit: tuple[str, ...] = ()
+
+
+DEFAULTS_OF: dict[str, DefaultsOf] = {
+    "serve": DefaultsOf("firm.serve.config.ServeConfig"),
+    "grpo": DefaultsOf("t2ieval_r1.grpo.config.GRPOConfig", omit=("seed",)),
+    "flow_rl": DefaultsOf("common.flow_rl.config.FlowRLConfig", omit=("seed",)),
+    "rl_eval": DefaultsOf("firm.rl.eval_config.EvalConfig"),
+}
+"""Name in ``defaults_of/`` -> the dataclass whose defaults it holds."""
 
 
 class InputError(ActionableError, ValueError):
@@ -147,6 +194,52 @@ def without_config_keys(tree: Any) -> Any:
     if isinstance(tree, list):
         return [without_config_keys(v) for v in tree]
     return tree
+
+
+def _as_data(value: Any) -> Any:
+    """A default as plain YAML data: a dataclass as a mapping of its fields, an enum as its name,
+    a tuple as a list, a path as a string."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _as_data(getattr(value, f.name)) for f in dataclasses.fields(value) if f.init}
+    if isinstance(value, enum.Enum):
+        return value.name
+    if isinstance(value, Mapping):
+        return {k: _as_data(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_as_data(v) for v in value]
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    return value
+
+
+def defaults_node(cls: type, omit: Sequence[str] = ()) -> dict[str, Any]:
+    """The defaults of dataclass ``cls`` as plain data: :data:`CONFIG_KEY` naming ``cls``, then
+    each field's default (a nested dataclass as its own defaults); a field without a default is
+    ``???`` (OmegaConf's missing value: composing works, reading it asks for a value). ``omit``:
+    fields left out."""
+    node: dict[str, Any] = {CONFIG_KEY: _qualified(cls)}
+    for f in dataclasses.fields(cls):
+        if not f.init or f.name in omit:
+            continue
+        if f.default is not dataclasses.MISSING:
+            node[f.name] = _as_data(f.default)
+        elif f.default_factory is not dataclasses.MISSING:
+            node[f.name] = _as_data(f.default_factory())
+        else:
+            node[f.name] = "???"
+    return node
+
+
+def register_defaults() -> None:
+    """Store ``defaults_of/<name>`` in Hydra's ConfigStore for every entry of :data:`DEFAULTS_OF`
+    (module docstring); call it before composing. Idempotent: storing again replaces the nodes."""
+    from hydra.core.config_store import ConfigStore
+    from omegaconf import OmegaConf
+
+    store = ConfigStore.instance()
+    for name, entry in DEFAULTS_OF.items():
+        cls = config_class(entry.config, f"{DEFAULTS_GROUP}/{name}")
+        store.store(group=DEFAULTS_GROUP, name=name, node=OmegaConf.create(defaults_node(cls, entry.omit)))
 
 
 # ------------------------------------------------------------------------------ the converter

@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from common.config import ActionableError, plain, validate_tree
+from common.config import ActionableError, InputError, plain, register_defaults, validate_tree
 from common.jsonio import write_json_atomic
 from common.presets import conf_root
 from experiments.rank_jobs import RANK_JOB_VARIABLE, launched_rank_argv, sweep_job
@@ -156,10 +156,12 @@ def execute(cfg: Any, run_dir: Path, *, hydra: Any = None) -> dict[str, Any]:
     again with how the run ended (also after a crash). ``hydra``: the job's Hydra config (names the
     wandb run and its sweep group; its job number and overrides go to run.json), if any. Only
     rank 0 writes config.yaml, run.json and metrics.json (the other ranks of a distributed task
-    wait until metrics.json is written and return rank 0's metrics). Every node of ``cfg`` that
-    names its dataclass is checked first (:func:`common.config.validate_tree`), so a wrong value
-    fails with its key path before anything runs."""
+    wait until metrics.json is written and return rank 0's metrics). A missing (``???``) value is
+    an error naming its key, and every node of ``cfg`` that names its dataclass is checked
+    (:func:`common.config.validate_tree`), so a wrong value fails with its key path before anything
+    runs."""
     from hydra.utils import instantiate
+    from omegaconf import OmegaConf
 
     # lazy: common.engine pulls in torch (~1 s); the CLI must start fast for its usage path
     from common.engine import on_rank_zero
@@ -174,6 +176,11 @@ def execute(cfg: Any, run_dir: Path, *, hydra: Any = None) -> dict[str, Any]:
     )
     from common.tracking import RunLogger, is_rank0
 
+    missing = sorted(OmegaConf.missing_keys(cfg))
+    if missing:  # a `???` value: one the user must give (a data path of conf/corpus, ...)
+        raise InputError(
+            f"no value for {', '.join(missing)} (??? in the config); set it, e.g. {missing[0]}=..."
+        )
     validate_tree(cfg)
     start = time.monotonic()
     if is_rank0():  # from the launcher's variables: the task has not started the process group yet
@@ -242,6 +249,7 @@ def main() -> None:
     # checked against it, as Hydra does for a file named like a stored schema); the notice that
     # this matching is deprecated says nothing to the user
     warnings.filterwarnings("ignore", message=SCHEMA_MATCHING_NOTICE, category=UserWarning)
+    register_defaults()  # the dataclass defaults nodes the YAML pulls in (common.config)
     hydra.main(config_path=str(CONF_DIR), config_name="config", version_base="1.3")(run_task)()
 
 

@@ -1,4 +1,6 @@
-"""Shared test set-up: one torch thread (the machine has 2 cores), quiet hypothesis deadlines."""
+"""Shared test set-up: one torch thread (the machine has 2 cores), quiet hypothesis deadlines, and
+the dataclass defaults nodes in Hydra's ConfigStore (common.config.register_defaults) before any
+test composes a config."""
 
 from __future__ import annotations
 
@@ -13,7 +15,10 @@ os.environ.setdefault("WANDB_MODE", "disabled")
 import torch
 from hypothesis import HealthCheck, settings
 
+from common.config import register_defaults
+
 torch.set_num_threads(1)
+register_defaults()
 
 settings.register_profile(
     "project",

@@ -166,8 +166,9 @@ def grpo_run(out: Path, kind: str, *, seed: int = 0, lr: float = 2e-2) -> dict[s
     _, ctx = run_task(
         "t2ieval_r1_grpo",
         out,
-        "~task.train",
-        f"+task.train={{source:world_quick,kind:{kind},n:6,seed:0}}",
+        "corpus@task.train=world_quick",
+        f"task.train.kind={kind}",
+        "task.train.n=6",
         "task.val=null",
         "task.model.kind=preset",
         "task.model.name=tiny_qwen2_5_vl",

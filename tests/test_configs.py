@@ -60,7 +60,8 @@ def targets(node: Any, path: str = "") -> list[tuple[str, DictConfig]]:
         if "_target_" in node:
             found.append((path, node))
         for key in node:
-            found += targets(node[key], f"{path}.{key}" if path else str(key))
+            if not OmegaConf.is_missing(node, key):  # a `???` value (a path the user gives) has no target
+                found += targets(node[key], f"{path}.{key}" if path else str(key))
     elif OmegaConf.is_list(node):
         for i, item in enumerate(node):
             found += targets(item, f"{path}[{i}]")

@@ -82,3 +82,10 @@ def test_a_missing_checkpoint_and_an_unreachable_server_say_what_to_do_in_one_li
     assert "Is the server running" in down.stderr and "Traceback" not in down.stderr
     meta = json.loads((tmp_path / "down" / "run.json").read_text())
     assert meta["status"] == "failed" and "AnnotatorUnavailableError" in meta["error"]
+
+
+def test_a_missing_value_is_one_line_naming_its_key(tmp_path: Path) -> None:
+    # conf/corpus/t2i_eval_distill.yaml leaves the file to the user (path: ???)
+    proc = run_cli("+exp=t2ieval_r1_grpo", "corpus@task.train=t2i_eval_distill", f"hydra.run.dir={tmp_path}")
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "error: no value for task.train.path" in proc.stderr and "Traceback" not in proc.stderr

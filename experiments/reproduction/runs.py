@@ -54,6 +54,9 @@ def compose_run(exp: str, overrides: Sequence[str]) -> Any:
     """The run config ``python -m experiments.run +exp=<exp> <overrides>`` composes."""
     from hydra import compose, initialize_config_dir
 
+    from common.config import register_defaults
+
+    register_defaults()
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         return compose("config", overrides=[f"+exp={exp}", *overrides])
 

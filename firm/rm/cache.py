@@ -50,7 +50,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from common.config import validate_tree
+from common.config import register_defaults, validate_tree
 from common.engine import EngineConfig
 from common.jsonio import write_json_atomic
 from common.models.pretrain.cache import base_dir
@@ -138,6 +138,7 @@ def compose_rm(kind: str, settings: RunSettings | None = None, overrides: Sequen
         run.append(f"runtime.threads={settings.threads}")
     if settings.world_seed != RunSettings.defaults().world_seed:
         run.append(f"world.seed={settings.world_seed}")
+    register_defaults()
     with _own_hydra(), initialize_config_dir(config_dir=str(conf_root()), version_base="1.3"):
         return compose("config", overrides=[*compose_overrides(kind, settings, overrides), *run])
 
@@ -340,6 +341,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     kind, rest = args[0], args[1:]
     picks = [a for a in rest if a.partition("=")[0] in SETTINGS_KEYS or a.startswith(SETTINGS_KEYS[3:])]
     overrides = [a for a in rest if a not in picks]
+    register_defaults()
     with _own_hydra(), initialize_config_dir(config_dir=str(conf_root()), version_base="1.3"):
         settings = RunSettings.from_config(compose("config", overrides=picks))
     print(ensure_rm(kind, settings, overrides=overrides, progress=settings.progress))

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from common.annotators.types import Annotator, AnnotatorUnavailableError, ChatRequest, ChatResponse
+from firm.serve.config import ServeConfig, ServeLimits
 
 __all__ = [
     "LANES",
@@ -121,6 +122,7 @@ class DynamicBatcher:
         max_batch_size: items per model call.
         max_wait_ms: how long the worker waits for a batch to fill after taking its first item.
         max_queue: items allowed to wait; :meth:`submit` raises :class:`QueueFullError` beyond.
+            (These three default to the server's: :class:`~firm.serve.config.ServeConfig`.)
         workers: worker threads calling the annotator (1 for an in-process model: it is not
             thread-safe and has the cores to itself anyway).
         preempt: answer waiting ``score`` items between the decode steps of a ``chat`` batch
@@ -131,9 +133,9 @@ class DynamicBatcher:
         self,
         annotator: Annotator,
         *,
-        max_batch_size: int = 8,
-        max_wait_ms: float = 10.0,
-        max_queue: int = 1024,
+        max_batch_size: int = ServeConfig.max_batch_size,
+        max_wait_ms: float = ServeConfig.max_wait_ms,
+        max_queue: int = ServeLimits.max_queue,
         workers: int = 1,
         preempt: bool = True,
     ) -> None:

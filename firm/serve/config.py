@@ -1,8 +1,9 @@
 """The reward server's settings: one dataclass tree behind both ``+exp=firm_serve`` and the CLI.
 
-``conf/exp/firm_serve.yaml`` mirrors these defaults (a test checks that they agree) and names
-:class:`ServeConfig` (``_config_``: checked when composed, tests/test_config_validation.py), and
-``python -m firm.serve`` builds its argument parser from them, so a default lives in one place.
+A default lives here only: ``conf/exp/firm_serve.yaml`` starts from these defaults (the
+``defaults_of/serve`` node, :func:`common.config.register_defaults`) and sets only its own keys;
+``python -m firm.serve`` builds its argument parser from them; :class:`firm.serve.batcher.DynamicBatcher`
+takes its batching defaults from them.
 """
 
 from __future__ import annotations
@@ -125,7 +126,7 @@ class ServeLimits:
 
 @dataclass
 class ServeConfig:
-    """Everything the server needs (see ``conf/exp/firm_serve.yaml`` for the same fields).
+    """Everything the server needs (``+exp=firm_serve``'s ``task``, ``python -m firm.serve``'s options).
 
     Attributes:
         model: the in-process model (:class:`ModelSpec`).

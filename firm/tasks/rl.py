@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from omegaconf import DictConfig
@@ -50,6 +49,7 @@ from common.runtime import RunContext
 from common.train import make_fabric
 from common.world.levels import run_level
 from firm.rl.critic_registry import CriticConfig, build_critic
+from firm.rl.eval_config import EvalConfig
 from firm.rl.eval_report import plot_curves, report_table
 from firm.rl.eval_stats import paired_gain, summarize
 from firm.rl.evaluate import HeldOut, copy_source_sampler
@@ -74,31 +74,6 @@ NOT_IN_RESUME_KEY: tuple[str, ...] = (
     "task.export",
 )
 """Config keys that change how a run is evaluated, logged, paced or stored, not its training."""
-
-
-@dataclass
-class EvalConfig:
-    """The held-out evaluation (:class:`firm.rl.evaluate.HeldOut`).
-
-    Attributes:
-        prompts: held-out prompts (gen) or edits (edit).
-        noise_seeds: noise seeds per prompt (pairs = prompts x seeds; the acceptance needs >= 480).
-        sample_steps: denoising steps of the evaluation samples (FIRM: SD3.5 40, editor 15).
-        guidance_scale: CFG of the evaluation samples (1: the policy as trained, without CFG).
-        every: a held-out reading every this many steps, logged beside the reward (0: none).
-        every_prompts: prompts of that reading (the first of the held-out set, first noise seed).
-        grid: prompts shown in ``before_after.png``.
-        ceiling: also score the ground-truth renders through the same pipeline.
-    """
-
-    prompts: int = 240
-    noise_seeds: list[int] = field(default_factory=lambda: [0, 1])
-    sample_steps: int = 10
-    guidance_scale: float = 1.0
-    every: int = 20
-    every_prompts: int = 60
-    grid: int = 16
-    ceiling: bool = True
 
 
 def run(

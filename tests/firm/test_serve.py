@@ -362,12 +362,8 @@ def test_graceful_stop_answers_in_flight_requests() -> None:
         urllib.request.urlopen(s.url + "/health", timeout=2)
 
 
-def test_config_yaml_matches_the_dataclasses() -> None:
-    exp = yaml.safe_load((ROOT / "conf" / "exp" / "firm_serve.yaml").read_text())["task"]
-    exp.pop("_target_")
-    exp.pop("duration_s")
-    assert exp["model"].pop("name") == "${scale.models.reward_model}"
-    assert config_from_mapping(exp) == ServeConfig()
+def test_config_defaults_errors_and_template() -> None:
+    # +exp=firm_serve and the CLI start from these defaults: tests/test_config_defaults.py
     tiny = yaml.safe_load((ROOT / "conf" / "scale" / "tiny.yaml").read_text())
     assert ServeConfig().model.name == tiny["models"]["reward_model"]
     with pytest.raises(ValueError, match=r"^server: unknown key\(s\) \['prot'\] .*did you mean 'port'"):

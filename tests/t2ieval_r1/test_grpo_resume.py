@@ -27,8 +27,8 @@ def overrides(out: Path, marker: Path) -> list[str]:
         "+exp=t2ieval_r1_grpo",
         f"paths.output_dir={out}",
         "runtime.progress=false",
-        "~task.train",  # a Hydra dict is merged, not replaced: delete it, then add the new one
-        "+task.train={source:world_quick,kind:single,n:6,seed:0}",
+        "corpus@task.train=world_quick",  # conf/corpus: replaces the node
+        "task.train.n=6",
         "task.val=null",
         "task.model.kind=preset",
         "task.model.name=tiny_qwen2_5_vl",

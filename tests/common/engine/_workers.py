@@ -89,8 +89,10 @@ def engine_cfg(name: str, **overrides: Any) -> Any:
     """Compose ``conf/engine/<name>.yaml`` with Hydra and apply dotted overrides."""
     from hydra import compose, initialize_config_dir
 
+    from common.config import register_defaults
     from common.engine import EngineConfig
 
+    register_defaults()
     args = [f"engine={name}"]
     for key, value in overrides.items():  # a leading "+" adds a key that the file does not have
         plus, key = ("+", key[1:]) if key.startswith("+") else ("", key)
