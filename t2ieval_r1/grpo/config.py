@@ -273,7 +273,7 @@ class GRPOConfig(LoopConfig):
                 f"got {self.clip_low}, {self.clip_high}"
             )
         if self.kl_coef < 0 or self.adv_eps < 0:
-            raise GRPOConfigError("task.grpo.kl_coef and grpo.adv_eps must be >= 0")
+            raise GRPOConfigError("task.grpo.kl_coef and task.grpo.adv_eps must be >= 0")
         if not self.lr > 0:
             raise GRPOConfigError(f"task.grpo.lr must be > 0, got {self.lr}")
         for problem in self.loop_problems():
