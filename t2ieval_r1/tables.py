@@ -150,9 +150,8 @@ PUBLISHED_T2I_EVAL_BENCH: tuple[PublishedRow, ...] = (
     PublishedRow("FID", -0.1231, -0.0862),
     PublishedRow("one annotator vs the average", 0.95, None, "about"),
 )
-"""T2I-Eval-Bench, overall aspect (T2I-Eval, arXiv 2411.15488, as quoted in docs/papers/t2i_eval_r1.md §2).
-The MiniCPM-V-2.6 row is not the value §2 records from T2I-Eval's README (0.5938 / 0.4566); its
-source is unverified (§2 says so)."""
+"""T2I-Eval-Bench, overall aspect (docs/papers/t2i_eval_r1.md §2): the baselines as T2I-Eval-R1's main
+table gives them (T2I-Eval's README gives 0.5938 / 0.4566 for the MiniCPM-V-2.6 row; §2)."""
 
 PUBLISHED_SOURCE = "published: T2I-Eval-Bench (real), not reproduced"
 

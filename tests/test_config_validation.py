@@ -24,9 +24,9 @@ from common.flow_rl import FlowRLConfig
 from common.models.pretrain.config import CONFIG_CLASSES, available_bases, load_pretrain_config
 from common.sft import SFTConfig
 from firm.rl.critic_registry import CriticConfig
+from firm.rl.eval_config import EvalConfig
 from firm.rm.data import CuratedData
 from firm.serve.config import ServeConfig
-from firm.tasks.rl import EvalConfig
 from t2ieval_r1.grpo import GRPOConfig
 from t2ieval_r1.grpo.model import PolicySpec
 from t2ieval_r1.sft import WarmupSpec

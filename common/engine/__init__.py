@@ -36,6 +36,7 @@ from common.engine.distributed import (
     is_global_zero,
     local_rank,
     on_rank_zero,
+    reduce_over_ranks,
     slurm_job,
     world_size,
 )
@@ -84,6 +85,7 @@ __all__ = [
     "partition_numel",
     "prepare_deepspeed",
     "read_checkpoint",
+    "reduce_over_ranks",
     "save_checkpoint",
     "setup_model_and_optimizer",
     "sharded_init",

@@ -11,11 +11,13 @@ variables SLURM sets, without importing Lightning.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+import pickle
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import timedelta
 from typing import Any, TypeVar
 
+import torch
 import torch.distributed as dist
 
 T = TypeVar("T")
@@ -63,6 +65,18 @@ def barrier() -> None:
         dist.barrier()
 
 
+def reduce_over_ranks(fabric: Any, metrics: Mapping[str, float], op: str = "mean") -> dict[str, float]:
+    """Each of ``metrics`` reduced over the ranks with ``op`` (``mean``, ``sum``, ``max``...), in
+    float64, by one all-reduce through ``fabric``; every rank gets the same numbers. Collective:
+    every rank calls it with the same keys. In one process the values come back as floats."""
+    if fabric.world_size == 1:
+        return {k: float(v) for k, v in metrics.items()}
+    keys = sorted(metrics)
+    local = torch.tensor([float(metrics[k]) for k in keys], dtype=torch.float64, device=fabric.device)
+    reduced = fabric.all_reduce(local, reduce_op=op).tolist()
+    return {k: float(v) for k, v in zip(keys, reduced, strict=True)}
+
+
 _INSIDE = False
 """True on rank 0 while it runs the work of an :func:`on_rank_zero` (nested calls run directly)."""
 
@@ -83,7 +97,9 @@ def on_rank_zero(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     out. When ``fn`` raises on rank 0, the others raise :class:`RankZeroError` naming the error.
     Collective: every rank must call it, in the same order. In one process it just calls ``fn``,
     and so it does inside another ``on_rank_zero`` (rank 0 is then alone: the others wait
-    outside), so functions that guard themselves with it compose.
+    outside), so functions that guard themselves with it compose. A rank that dies without the
+    launcher stopping the others (SLURM without ``--kill-on-bad-exit``, a bare torchrun) leaves
+    them waiting up to that timeout: launch with a launcher that stops all ranks on a failure.
     """
     global _INSIDE
     if _INSIDE or not is_distributed():
@@ -95,6 +111,7 @@ def on_rank_zero(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
             _INSIDE = True
             try:
                 result = fn(*args, **kwargs)
+                pickle.dumps(result)  # a result that cannot be sent fails here, reaching the others
             except BaseException as err:
                 box[0] = ("error", f"{type(err).__name__}: {err}")
                 dist.broadcast_object_list(box, src=0, group=group)

@@ -42,7 +42,7 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 
-from common.engine import training_layout
+from common.engine import reduce_over_ranks, training_layout
 from common.flow_rl.config import FlowRLConfig
 from common.flow_rl.policy import FlowPolicy
 from common.flow_rl.rollout import Rollout, rollout
@@ -253,23 +253,12 @@ class FlowRLTrainer:
             "time_update_s": t_end - t_reward_done,
             "time_step_s": t_end - t0,
         }
-        return {**out, **self.mean_over_ranks(rank_means)}
+        return {**out, **reduce_over_ranks(self.fabric, rank_means)}
 
     def gather(self, values: np.ndarray) -> np.ndarray:
         """Every rank's ``values`` (same length on each), concatenated in rank order (collective)."""
         local = torch.as_tensor(np.asarray(values, dtype=np.float64), device=self.fabric.device)
         return self.fabric.all_gather(local).reshape(-1).cpu().numpy()
-
-    def mean_over_ranks(self, metrics: dict[str, float]) -> dict[str, float]:
-        """Each metric averaged over the ranks (one all-reduce; the same keys on every rank)."""
-        if self.fabric.world_size == 1:
-            return metrics
-        keys = sorted(metrics)
-        local = torch.tensor(
-            [float(metrics[k]) for k in keys], dtype=torch.float64, device=self.fabric.device
-        )
-        reduced = self.fabric.all_reduce(local, reduce_op="mean").tolist()
-        return {k: float(v) for k, v in zip(keys, reduced, strict=True)}
 
     def close(self) -> None:
         """Stop the reward worker thread (when done with the trainer; an idle thread costs nothing)."""

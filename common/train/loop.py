@@ -39,10 +39,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-import torch
 from tqdm.auto import tqdm
 
-from common.engine import check_resume_layout, find_deepspeed_engine, training_layout
+from common.engine import check_resume_layout, find_deepspeed_engine, reduce_over_ranks, training_layout
+from common.engine.layout import LAYOUT_KEY
 from common.train.config import LoopConfig
 from common.train.ema import EMA
 from common.train.fabric import make_fabric, save_atomic
@@ -91,7 +91,7 @@ def fit(
     max_time_s = cfg.max_time_s
 
     layout = training_layout(fabric, getattr(cfg, "global_batch", None) or cfg.batch_size * fabric.world_size)
-    meta: dict[str, Any] = {"step": 0, "train_s": 0.0, "history": [], "layout": layout}
+    meta: dict[str, Any] = {"step": 0, "train_s": 0.0, "history": [], LAYOUT_KEY: layout}
     ckpt = work_dir / CHECKPOINT
     if ckpt.exists():
         state: dict[str, Any] = {"module": module, "optimizer": optimizer, "meta": meta}
@@ -99,8 +99,8 @@ def fit(
             state["ema"] = ema.state_dict()
         fabric.load(ckpt, state)
         meta = state["meta"]
-        check_resume_layout(meta.get("layout"), layout, ckpt)
-        meta["layout"] = layout
+        check_resume_layout(meta.get(LAYOUT_KEY), layout, ckpt)
+        meta[LAYOUT_KEY] = layout
         if ema is not None:
             ema.load_state_dict(state["ema"])
     start = int(meta["step"])
@@ -164,7 +164,8 @@ def fit(
             ema.update(step)
         step_s = time.perf_counter() - t_step
         if fabric.world_size > 1:
-            value, step_s = _mean_over_ranks(fabric, value, step_s)
+            means = reduce_over_ranks(fabric, {"loss": value, "step_s": step_s})
+            value, step_s = means["loss"], means["step_s"]
         window.append(value)
         meta["train_s"] = float(meta["train_s"]) + step_s
         meta["step"] = step + 1
@@ -199,9 +200,3 @@ def fit(
         "final_loss": history[-1]["loss"] if history else None,
         "stopped_by_time": stopped_by_time or (max_time_s is not None and int(meta["step"]) < cfg.steps),
     }
-
-
-def _mean_over_ranks(fabric: Any, *values: float) -> list[float]:
-    """``values`` averaged over the ranks (one all-reduce; every rank gets the same numbers)."""
-    local = torch.tensor(values, dtype=torch.float64, device=fabric.device)
-    return [float(v) for v in fabric.all_reduce(local, reduce_op="mean").tolist()]

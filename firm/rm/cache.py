@@ -50,7 +50,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from common.config import register_defaults, validate_tree
+from common.config import plain, register_defaults, validate_tree
 from common.engine import EngineConfig
 from common.jsonio import write_json_atomic
 from common.models.pretrain.cache import base_dir
@@ -146,9 +146,11 @@ def compose_rm(kind: str, settings: RunSettings | None = None, overrides: Sequen
 def _model_identity(model: Any, settings: RunSettings) -> str:
     """What ``task.model`` starts from, without building anything: a base's cache directory name
     (it carries the base's config hash), else the resolved directory or hub id."""
-    model = OmegaConf.to_container(model, resolve=True) if OmegaConf.is_config(model) else model
-    if isinstance(model, str) and model.strip().startswith("rm:"):
-        raise ValueError(f"task.model {model!r}: an RM cannot start from a cached RM source (rm:<kind>)")
+    model = plain(model)
+    if isinstance(model, str) and model.strip().startswith(RM_PREFIX):
+        raise ValueError(
+            f"task.model {model!r}: an RM cannot start from a cached RM source ({RM_PREFIX}<kind>)"
+        )
     spec = ModelSource.from_config(model, "task.model")
     if spec.kind == "base":
         name = spec.name or role_model("reward_model", settings)

@@ -36,9 +36,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
-from common.config import to_dataclass
+from common.config import plain, to_dataclass
 from common.engine import gathered_parameters, on_rank_zero, sharded_init
 from common.models.builders import load_vlm
 from common.rewards.modes import KIND_MODES
@@ -57,10 +57,6 @@ from firm.rm.examples import curated_score, rm_examples, rm_prompt
 from firm.rm.sources import RM_EXPORT_DIR, resolve_template
 
 __all__ = ["checkpoint_root", "held_out_split", "run", "split_held_out"]
-
-
-def _plain(value: Any) -> Any:
-    return OmegaConf.to_container(value, resolve=True) if OmegaConf.is_config(value) else value
 
 
 def split_held_out(n: int, k: int, seed: int) -> tuple[list[int], list[int]]:
@@ -156,7 +152,7 @@ def run(
     if unknown:
         raise ValueError(f"the {kind} RM has no mode(s) {unknown}; its modes: {list(KIND_MODES[kind])}")
     sft_cfg = SFTConfig.from_dict(
-        {"name": str(cfg.exp_name), **dict(_plain(sft) or {}), "seed": int(ctx.seed)}, "task.sft"
+        {"name": str(cfg.exp_name), **dict(plain(sft) or {}), "seed": int(ctx.seed)}, "task.sft"
     )
     template = resolve_template(template, ctx.settings)
     canonical = template == "tiny" if canonical_targets is None else bool(canonical_targets)

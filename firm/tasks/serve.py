@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
+from common.config import plain
 from common.runtime import RunContext
 from firm.serve.config import config_from_mapping
 from firm.serve.runner import serve
@@ -19,14 +20,10 @@ from firm.serve.runner import serve
 __all__ = ["run"]
 
 
-def _plain(value: Any) -> Any:
-    return OmegaConf.to_container(value, resolve=True) if OmegaConf.is_config(value) else value
-
-
 def run(cfg: DictConfig, ctx: RunContext, **server: Any) -> dict[str, Any]:
     """Serve with the settings in ``server`` (the fields of :class:`firm.serve.ServeConfig`, the
     dataclass ``task`` names)."""
-    values = {k: _plain(v) for k, v in server.items()}
+    values = {k: plain(v) for k, v in server.items()}
     if not values.get("url_file"):
         values["url_file"] = str(ctx.path("server.json"))
     if not values.get("access_log"):

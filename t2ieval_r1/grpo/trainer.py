@@ -38,6 +38,7 @@ import torch
 from common.engine import (
     export_pretrained,
     gathered_parameters,
+    reduce_over_ranks,
     setup_model_and_optimizer,
     training_layout,
 )
@@ -311,17 +312,10 @@ class GRPOTrainer:
         maximum (``*_max``) the maximum (the same keys on every rank)."""
         if self.fabric.world_size == 1:
             return metrics
-        out: dict[str, float] = {}
-        for op, keys in (
-            ("mean", sorted(k for k in metrics if not k.endswith("_max"))),
-            ("max", sorted(k for k in metrics if k.endswith("_max"))),
-        ):
-            if keys:
-                local = torch.tensor(
-                    [metrics[k] for k in keys], dtype=torch.float64, device=self.fabric.device
-                )
-                values = self.fabric.all_reduce(local, reduce_op=op)
-                out.update({k: float(v) for k, v in zip(keys, values.tolist(), strict=True)})
+        maxima = {k: v for k, v in metrics.items() if k.endswith("_max")}
+        means = {k: v for k, v in metrics.items() if k not in maxima}
+        out = reduce_over_ranks(self.fabric, means) if means else {}
+        out |= reduce_over_ranks(self.fabric, maxima, op="max") if maxima else {}
         return {k: out[k] for k in metrics}
 
     # ------------------------------------------------------------------ validation

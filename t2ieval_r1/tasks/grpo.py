@@ -29,8 +29,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
+from common.config import plain
 from common.engine import is_zero3, on_rank_zero, sharded_init
 from common.models.pretrain.flow_eval import contact_sheet
 from common.run_checkpoints import run_checkpoint_root
@@ -60,7 +61,7 @@ def meta_evaluation(
     ``meta_eval_start_answer/``: ``out["answer_readout"]`` holds the trained / start / gain
     numbers of that readout.
     """
-    params = dict(OmegaConf.to_container(params, resolve=True) if isinstance(params, DictConfig) else params)
+    params = dict(plain(params))
     also_answer = effective_params(params)["readout"] == "expected" and params.get("predictions") is None
     answer_params = {**params, "readout": "answer"}
     trained = summary_of(evaluate_exported(cfg, ctx, evaluator, params))
@@ -179,9 +180,7 @@ def run(
     t_start = time.perf_counter()
     if train is None:
         raise ValueError("task.train must name a training corpus (e.g. {source: world_quick, kind: single})")
-    grpo_params = (
-        OmegaConf.to_container(grpo, resolve=True) if isinstance(grpo, DictConfig) else dict(grpo or {})
-    )
+    grpo_params = dict(plain(grpo) or {})
     grpo_params["seed"] = int(ctx.seed)
     gcfg = GRPOConfig.from_dict(grpo_params)
     spec = PolicySpec.from_dict(model)

@@ -31,8 +31,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
+from common.config import plain
 from common.engine import export_pretrained, on_rank_zero
 from common.runtime import RunContext
 from common.sft import SFTConfig
@@ -43,10 +44,6 @@ from t2ieval_r1.sft import train_evaluator_sft
 from t2ieval_r1.tasks.evaluate_after import evaluate_exported
 
 __all__ = ["run"]
-
-
-def _plain(node: Any) -> Any:
-    return OmegaConf.to_container(node, resolve=True) if isinstance(node, DictConfig) else node
 
 
 def _checkpoint_dir(cfg: DictConfig, params: dict[str, Any], checkpoint_dir: str | None) -> Path:
@@ -72,11 +69,11 @@ def run(
     t0 = time.perf_counter()
     if train is None:
         raise ValueError("task.train must name a single-wise training corpus (e.g. {source: world, ...})")
-    sft_params = {**(_plain(sft) or {}), "seed": int(ctx.seed)}
+    sft_params = {**(plain(sft) or {}), "seed": int(ctx.seed)}
     sft_cfg = SFTConfig.from_dict(sft_params, "task.sft")
     spec = PolicySpec.from_dict(model)
     level = run_level(ctx.settings)
-    train = corpus_at_level(_plain(train), level)  # a world corpus's level is part of the resume key
+    train = corpus_at_level(plain(train), level)  # a world corpus's level is part of the resume key
     params = {"kind": kind, "train": train, "model": spec.to_dict(), "sft": sft_cfg.to_dict()}
     params["sft"].pop("max_time_s", None)
     # a rebuilt base / warm-up must not resume the old one's run

@@ -191,7 +191,7 @@ def run(out: Path, algorithm: str) -> None:
     try:
         outage.fit()
         res["outage_error"] = None
-    except RuntimeError as err:
+    except CriticUnavailableError as err:
         res["outage_error"] = str(err)
         res["outage_cause"] = type(err.__cause__).__name__
     torch.save(res, out / f"rank{rank}.pt")
