@@ -7,6 +7,8 @@ STAMP  := $(VENV)/.installed-stamp
 EXP    ?= tifa_meta_eval
 # make reproduce-tables: quick (1 seed, main rows) or full (3 seeds, every ablation)
 PROFILE ?= quick
+# make reproduce-tables: how many runs execute at once (empty: cores // T2I_THREADS, at least 1)
+JOBS ?=
 # One torch thread by default in tests: 2 threads stall when anything else runs (see README).
 export T2I_THREADS ?= 1
 
@@ -20,7 +22,7 @@ help:
 	@echo "make main    - the main job: python -m experiments.run +exp=$(EXP)"
 	@echo "make run EXP=<name> ARGS='key=value ...' - any experiment"
 	@echo "make bases   - pretrain (or reuse from the cache) the tiny base models"
-	@echo "make reproduce-tables [PROFILE=full] [ARGS='--only <table> | --dry-run'] - the papers' tables in results/ (finished runs are reused)"
+	@echo "make reproduce-tables [PROFILE=full] [JOBS=N] [ARGS='--only <table> | --dry-run'] - the papers' tables in results/ (finished runs are reused; N runs at once, default cores // T2I_THREADS)"
 	@echo "make bench   - benchmarks (speed / memory numbers; not part of the tests)"
 
 setup: $(STAMP)
@@ -60,7 +62,7 @@ bases: setup
 	$(PY) -m experiments.run +exp=pretrain_all $(ARGS)
 
 reproduce-tables: setup
-	$(PY) -m experiments.reproduce --profile $(PROFILE) $(ARGS)
+	$(PY) -m experiments.reproduce --profile $(PROFILE) $(if $(JOBS),--jobs $(JOBS)) $(ARGS)
 
 bench: setup
 	$(PY) -m experiments.bench

@@ -1,15 +1,18 @@
 """``make reproduce-tables``: the papers' tables, reproduced at the run's scale, beside the published ones.
 
-``python -m experiments.reproduce [--profile quick|full] [--only TABLE ...] [--dry-run]``
+``python -m experiments.reproduce [--profile quick|full] [--only TABLE ...] [--jobs N] [--dry-run]``
 
 1. reads the declared tables (conf/reproduce/tables.yaml, :mod:`experiments.reproduction.spec`)
    and keeps those of the profile (``--only``: just these);
 2. plans their runs (:mod:`experiments.reproduction.runs`): each (experiment, overrides, seed)
    is composed as ``python -m experiments.run`` composes it and keyed by its config; its directory
-   is ``<results>/runs/<exp>/<key>/``; a finished run there is reused, the others are run, one
-   after another, each in its own process (a progress bar names the experiment, its seed and its
-   newest logged step); a failed run is reported and the others go on; ``--dry-run`` only lists
-   what would run and what is reused;
+   is ``<results>/runs/<exp>/<key>/``; a finished run there is reused, the others are run, each in
+   its own process, ``--jobs`` at a time (default: the cores, ``os.cpu_count()``, divided by the
+   threads a run uses, its ``runtime.threads``: ``T2I_THREADS``, which ``make`` sets to 1; at least
+   1), a run only once the runs it reads completed (a progress bar names every run in flight, its
+   seed and its newest logged step, and counts the finished ones); a failed run is reported, the
+   runs that read it are blocked and the others go on; Ctrl-C or SIGTERM stops the runs in flight
+   (rerunning resumes); ``--dry-run`` only lists what would run and what is reused;
 3. writes every table to ``<results>/tables/<name>.md``, ``.csv`` and ``.tex``
    (:mod:`experiments.reproduction.render`: mean and 95% interval over seeds, the paper's numbers
    beside them, labelled; placeholders for slots not reproduced yet), the figures to
@@ -17,26 +20,37 @@
    runs' wall times in ``<results>/tables/README.md`` and the run list in
    ``<results>/reproduce.json``.
 
-Exit code: 0 when every run completed (or was reused), 1 when any failed, 2 for a bad request.
+Exit code: 0 when every run completed (or was reused), 1 when any failed, 2 for a bad request,
+130 / 143 when interrupted (Ctrl-C / SIGTERM).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
 
 from experiments.reproduction.figures import curve_figure, score_figure, score_values
 from experiments.reproduction.render import Cell, RenderedTable, build_table, placeholder_table, write_table
-from experiments.reproduction.runs import CONF_DIR, PlannedRun, execute_run, plan_runs
+from experiments.reproduction.runs import (
+    CONF_DIR,
+    DONE,
+    PlannedRun,
+    default_jobs,
+    execute_runs,
+    plan_runs,
+    threads_per_run,
+)
 from experiments.reproduction.spec import DECLARATIONS, Declarations, TableSpec, load_declarations
 
 __all__ = ["main", "select_tables"]
-
-DONE = ("reuse", "completed")
 
 
 def select_tables(decl: Declarations, profile: str, only: Sequence[str] | None) -> list[TableSpec]:
@@ -66,26 +80,59 @@ def _print_plan(runs: Sequence[PlannedRun], profile: str) -> None:
         print(f"  {r.status:5s}  {r.label:60s}  {r.run_dir}  (tables: {', '.join(r.tables)})")
 
 
-def _run_all(runs: Sequence[PlannedRun], timeout_s: float | None) -> None:
+def _in_flight(running: Sequence[tuple[PlannedRun, str]]) -> str:
+    if not running:
+        return "0 running"
+    names = ", ".join(f"{r.exp} seed={r.seed} ({step or 'starting'})" for r, step in running)
+    return f"{len(running)} running: {names}"
+
+
+def _run_all(runs: Sequence[PlannedRun], timeout_s: float | None, jobs: int) -> None:
     from tqdm.auto import tqdm
 
     todo = [r for r in runs if r.status == "run"]
     if not todo:
         return
     bar = tqdm(total=len(todo), unit="run", dynamic_ncols=True, file=sys.stderr)
+
+    def finished(run: PlannedRun) -> None:
+        verdict = "completed" if run.status == "completed" else f"{run.status.upper()}: {run.error}"
+        wall = f" in {run.wall_s:.1f} s" if run.wall_s is not None else ""
+        bar.write(f"[reproduce] {run.label}: {verdict}{wall} ({run.run_dir})")
+        bar.update(1)
+
     try:
-        for run in todo:
-            bar.set_description(f"{run.exp} seed={run.seed}")
-            bar.set_postfix_str("starting")
-            ok = execute_run(
-                run, timeout_s=timeout_s, on_progress=lambda s: bar.set_postfix_str(s or "running")
-            )
-            verdict = "completed" if ok else f"{run.status.upper()}: {run.error}"
-            wall = f" in {run.wall_s:.1f} s" if run.wall_s is not None else ""
-            bar.write(f"[reproduce] {run.label}: {verdict}{wall} ({run.run_dir})")
-            bar.update(1)
+        execute_runs(
+            todo,
+            jobs=jobs,
+            timeout_s=timeout_s,
+            on_finish=finished,
+            on_tick=lambda running: bar.set_description_str(_in_flight(running)),
+        )
     finally:
         bar.close()
+
+
+class _Terminated(BaseException):
+    """SIGTERM, raised in the main thread (:func:`_stop_on_sigterm`)."""
+
+
+@contextmanager
+def _stop_on_sigterm() -> Iterator[None]:
+    """Within: SIGTERM raises :class:`_Terminated` in the main thread, so the runs in flight are
+    stopped as on Ctrl-C (:func:`experiments.reproduction.runs.execute_runs`)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        raise _Terminated
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _source_label(runs: Sequence[PlannedRun], n_values: int) -> str:
@@ -203,8 +250,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--timeout", type=float, default=None, help="stop (and fail) a run after this many seconds"
     )
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=None,
+        metavar="N",
+        help="how many runs execute at once (default: os.cpu_count() // the threads a run uses, "
+        "its runtime.threads, e.g. T2I_THREADS; at least 1)",
+    )
     parser.add_argument("--list", action="store_true", help="list the declared tables and profiles")
     args = parser.parse_args(argv)
+    if args.jobs is not None and args.jobs < 1:
+        print(f"reproduce: --jobs must be >= 1, got {args.jobs}", file=sys.stderr)
+        return 2
 
     try:
         decl = load_declarations(args.tables_file)
@@ -232,7 +290,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.dry_run:
         return 0
     start = time.monotonic()
-    _run_all(runs, args.timeout)
+    todo = [r for r in runs if r.status == "run"]
+    jobs = args.jobs if args.jobs is not None else default_jobs(threads_per_run(todo))
+    if todo:
+        print(f"[reproduce] {len(todo)} runs, {jobs} at a time" + (" (--jobs)" if args.jobs else ""))
+    try:
+        with _stop_on_sigterm():
+            _run_all(runs, args.timeout, jobs)
+    except (KeyboardInterrupt, _Terminated) as e:
+        print(
+            "[reproduce] interrupted: the runs in flight were stopped; rerun the command to resume",
+            file=sys.stderr,
+        )
+        return 130 if isinstance(e, KeyboardInterrupt) else 143
     rendered = _render(decl, tables, per_table, args.profile, args.results)
     figures = _figures(tables, per_table, args.results)
     wall = time.monotonic() - start
@@ -250,6 +320,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "status": r.status,
                 "error": r.error,
                 "wall_s": r.wall_s,
+                "started_at": r.started_at,
+                "finished_at": r.finished_at,
                 "tables": r.tables,
             }
             for r in runs

@@ -8,6 +8,8 @@ import csv
 import io
 import json
 import math
+import signal
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -443,3 +445,218 @@ def test_firm_rl_published_numbers_are_the_documents() -> None:
         assert [r[0] for r in rows] == list(published)
         for name, *values in rows:
             assert [published[name][c] for c in columns] == [float(v) for v in values], name
+
+
+# ------------------------------------------------------------------------------- --jobs
+
+
+def _hello_tables(tmp_path: Path, runs: list[dict]) -> list[str]:
+    """A tables file of one table over ``runs`` (``hello`` runs, seed 0); the CLI's file arguments."""
+    tables = {
+        "profiles": {"quick": {"seeds": [0]}},
+        "tables": [
+            {
+                "name": "hello_jobs",
+                "title": "hello, several at once",
+                "runs": runs,
+                "columns": [{"key": "seed", "label": "seed"}],
+                "rows": [{"label": r["id"], "run": r["id"]} for r in runs],
+            }
+        ],
+    }
+    path = tmp_path / "tables.yaml"
+    path.write_text(yaml.safe_dump(tables))
+    return ["--tables-file", str(path)]
+
+
+def _spans(results: Path) -> dict[str, dict]:
+    """``task.message`` -> the run's entry in ``<results>/reproduce.json``, its start and end parsed."""
+    out = {}
+    for r in json.loads((results / "reproduce.json").read_text())["runs"]:
+        overrides = json.loads((Path(r["run_dir"]) / KEY_FILE).read_text())["overrides"]
+        message = next(o.split("=", 1)[1] for o in overrides if o.startswith("task.message="))
+        out[message] = r | {k: datetime.fromisoformat(r[k]) for k in ("started_at", "finished_at")}
+    return out
+
+
+def test_jobs_2_runs_independent_runs_at_once_and_builds_the_same_tables(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Two independent hello runs: with --jobs 2 their processes overlap in time (both start before
+    either ends), with --jobs 1 one follows the other; the tables are identical."""
+    args = _hello_tables(
+        tmp_path,
+        [
+            {"id": "a", "exp": "hello", "overrides": ["task.message=a"]},
+            {"id": "b", "exp": "hello", "overrides": ["task.message=b"]},
+        ],
+    )
+    parallel, serial = tmp_path / "parallel", tmp_path / "serial"
+    assert main([*args, "--results", str(parallel), "--jobs", "2"]) == 0
+    assert "2 runs, 2 at a time" in capsys.readouterr().out
+    assert main([*args, "--results", str(serial), "--jobs", "1"]) == 0
+    a, b = _spans(parallel)["a"], _spans(parallel)["b"]
+    assert a["status"] == b["status"] == "completed"
+    assert a["started_at"] < b["finished_at"] and b["started_at"] < a["finished_at"]  # in flight together
+    a, b = _spans(serial)["a"], _spans(serial)["b"]
+    assert a["finished_at"] <= b["started_at"] or b["finished_at"] <= a["started_at"]  # one after the other
+    for suffix in ("md", "csv", "tex"):
+        name = f"hello_jobs.{suffix}"
+        assert (parallel / "tables" / name).read_text() == (serial / "tables" / name).read_text()
+
+
+def test_a_dependent_run_waits_for_its_dependency_and_is_blocked_when_it_fails(tmp_path: Path) -> None:
+    """``b`` names ``a``'s run directory (``{runs:a}``, in a key hello ignores), so it depends on
+    ``a``: with two slots it starts only after ``a`` ended, while the independent ``c`` runs beside
+    ``a``; when ``a`` fails, ``b`` never starts and is blocked, ``c`` completes, the exit code is 1."""
+    runs = [
+        {"id": "a", "exp": "hello", "overrides": ["task.message=a"]},
+        {"id": "b", "exp": "hello", "overrides": ["task.message=b", "+reads={runs:a}"]},
+        {"id": "c", "exp": "hello", "overrides": ["task.message=c"]},
+    ]
+    results = tmp_path / "ok"
+    assert main([*_hello_tables(tmp_path, runs), "--results", str(results), "--jobs", "2"]) == 0
+    summary = json.loads((results / "reproduce.json").read_text())
+    by_id = dict(zip("abc", summary["runs"], strict=True))  # plan order: a, b (after a), c
+    assert str(Path(by_id["a"]["run_dir"])) in " ".join(
+        json.loads((Path(by_id["b"]["run_dir"]) / KEY_FILE).read_text())["overrides"]
+    )
+    start = {k: datetime.fromisoformat(r["started_at"]) for k, r in by_id.items()}
+    end = {k: datetime.fromisoformat(r["finished_at"]) for k, r in by_id.items()}
+    assert all(r["status"] == "completed" for r in by_id.values())
+    assert start["b"] >= end["a"]
+    assert start["c"] < end["a"] and start["a"] < end["c"]  # c took the second slot beside a
+
+    runs[0]["overrides"] = ["task.message=a", "+task.no_such_parameter=1"]
+    results = tmp_path / "failing"
+    assert main([*_hello_tables(tmp_path, runs), "--results", str(results), "--jobs", "2"]) == 1
+    by_id = dict(zip("abc", json.loads((results / "reproduce.json").read_text())["runs"], strict=True))
+    assert [by_id[k]["status"] for k in "abc"] == ["failed", "blocked", "completed"]
+    assert by_id["b"]["started_at"] is None and not Path(by_id["b"]["run_dir"]).exists()
+    assert "which did not complete" in by_id["b"]["error"]
+
+
+def test_the_default_job_count_is_the_cores_over_the_threads_of_a_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from experiments import reproduce
+    from experiments.reproduction.runs import PlannedRun, default_jobs, threads_per_run
+
+    # max(1, cores // threads per run)
+    cases = {(1, 2): 2, (2, 2): 1, (3, 2): 1, (4, 16): 4, (1, 1): 1, (8, 4): 1, (1, 0): 1}
+    assert {case: default_jobs(*case) for case in cases} == cases
+    runs = [PlannedRun("hello", 0, [], "k", tmp_path, threads=t) for t in (1, 3, None)]
+    assert threads_per_run(runs[:2], cpus=8) == 3
+    assert threads_per_run(runs, cpus=8) == 8  # unset: torch takes every core
+    assert threads_per_run([], cpus=8) == 1
+
+    # the threads are the run's runtime.threads as composed: T2I_THREADS (conf/runtime/default.yaml)
+    args = _hello_tables(tmp_path, [{"id": "a", "exp": "hello"}])
+    jobs: list[int] = []
+    monkeypatch.setattr(reproduce, "_run_all", lambda runs, timeout, n: jobs.append(n))
+    monkeypatch.setattr("os.cpu_count", lambda: 4)
+    for threads, expected in (("1", 4), ("2", 2), ("3", 1), ("8", 1)):
+        monkeypatch.setenv("T2I_THREADS", threads)
+        main([*args, "--results", str(tmp_path / threads)])  # exit 1: the run did not run
+        assert jobs[-1] == expected
+    main([*args, "--results", str(tmp_path / "explicit"), "--jobs", "3"])
+    assert jobs[-1] == 3
+    assert main([*args, "--results", str(tmp_path / "bad"), "--jobs", "0"]) == 2
+
+
+def _alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"  # a zombie has ended
+
+
+def _stand_in_python(tmp_path: Path) -> tuple[Path, Path]:
+    """A stand-in for the interpreter a run is executed with: a shell script that starts a child
+    (``sleep``), writes both process ids to the file it returns second, and waits."""
+    pids = tmp_path / "pids"
+    fake = tmp_path / "fake_python"
+    fake.write_text(f'#!/bin/sh\nsleep 120 &\necho "$$ $!" >> {pids}\nwait\n')
+    fake.chmod(0o755)
+    return fake, pids
+
+
+def _wait_until_gone(pids: list[int], timeout_s: float = 10.0) -> bool:
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and any(_alive(p) for p in pids):
+        time.sleep(0.1)
+    return not any(_alive(p) for p in pids)
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc")
+def test_a_run_past_its_timeout_is_stopped_with_its_children(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from experiments.reproduction import runs
+
+    fake, pids = _stand_in_python(tmp_path)
+    monkeypatch.setitem(runs.execute_runs.__kwdefaults__, "python", str(fake))
+    args = _hello_tables(
+        tmp_path, [{"id": i, "exp": "hello", "overrides": [f"task.message={i}"]} for i in "ab"]
+    )
+    results = tmp_path / "results"
+    assert main([*args, "--results", str(results), "--jobs", "2", "--timeout", "1"]) == 1
+    summary = json.loads((results / "reproduce.json").read_text())
+    assert [r["error"] for r in summary["runs"]] == ["stopped after --timeout 1 s"] * 2
+    started = [int(p) for p in pids.read_text().split()]
+    assert len(started) == 4 and _wait_until_gone(started)
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc")
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_sigterm_or_ctrl_c_stops_every_run_in_flight_and_leaves_them_to_resume(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], signum: int, code: int
+) -> None:
+    """The reproduce CLI with --jobs 2 in a process of its own, its runs executed by a stand-in
+    interpreter (:func:`_stand_in_python`): SIGTERM (or SIGINT, Ctrl-C) stops both runs with their
+    children, the exit code is 143 (130), and the next call plans both runs again."""
+    import subprocess
+    import sys
+    import time
+
+    fake, pids = _stand_in_python(tmp_path)
+    args = [
+        *_hello_tables(
+            tmp_path, [{"id": i, "exp": "hello", "overrides": [f"task.message={i}"]} for i in "ab"]
+        ),
+        "--results",
+        str(tmp_path / "results"),
+    ]
+    script = (
+        "import sys\n"
+        "from experiments.reproduction import runs\n"
+        f"runs.execute_runs.__kwdefaults__['python'] = {str(fake)!r}  # the stand-in interpreter\n"
+        "from experiments.reproduce import main\n"
+        f"sys.exit(main({[*args, '--jobs', '2']!r}))\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script],
+        cwd=CONF.parent,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 50
+        while time.monotonic() < deadline and len(pids.read_text().split() if pids.exists() else []) < 4:
+            time.sleep(0.2)
+        started = [int(p) for p in pids.read_text().split()]
+        assert len(started) == 4 and all(_alive(p) for p in started)
+        proc.send_signal(signum)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == code, err
+    assert "interrupted" in err
+    assert _wait_until_gone(started)
+    assert main([*args, "--dry-run"]) == 0
+    assert "2 runs, 0 reused, 2 to run" in capsys.readouterr().out  # nothing completed: both run again

@@ -9,19 +9,28 @@ the same key, whose metrics.json exists and whose run.json says ``completed`` is
 other run is executed as ``python -m experiments.run +exp=<exp> ... hydra.run.dir=<run_dir>``
 in a subprocess (the same code path; a crash, even of the interpreter, fails that run only), with
 its output in ``<run_dir>/reproduce.log``. The same run needed by several tables runs once.
+
+:func:`execute_runs` runs the planned runs ``jobs`` at a time (:func:`default_jobs`: the cores
+divided by the threads a run uses), each once its dependencies completed; a run whose dependency
+failed is ``blocked``. Each run is its own process group, stopped as a whole (SIGTERM, then SIGKILL)
+on its timeout or when the caller is interrupted, so no run outlives the call.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import queue
 import re
+import signal
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -33,9 +42,12 @@ __all__ = [
     "NOT_IN_RUN_KEY",
     "PlannedRun",
     "compose_run",
+    "default_jobs",
     "execute_run",
+    "execute_runs",
     "plan_runs",
     "run_key",
+    "threads_per_run",
 ]
 
 CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
@@ -48,6 +60,10 @@ where metrics are mirrored): left out of the run key."""
 RUN_REF = re.compile(r"\{runs:([\w.-]+)\}")
 EXTRA_OVERRIDES: tuple[str, ...] = ("runtime.progress=false",)
 """Added to every executed run (not in the key): its log is a file, not a terminal."""
+DONE = ("reuse", "completed")
+"""The statuses of a run whose results exist."""
+STOP_GRACE_S = 5.0
+"""How long a stopped run's processes get between SIGTERM and SIGKILL."""
 
 
 def compose_run(exp: str, overrides: Sequence[str]) -> Any:
@@ -87,6 +103,11 @@ class PlannedRun:
     """``reuse`` (completed before), ``run`` (to run), then ``completed``, ``failed`` or ``blocked``."""
     error: str | None = None
     wall_s: float | None = None
+    started_at: str | None = None
+    """When this call started the run's process (ISO 8601, UTC); ``None``: not run by this call."""
+    finished_at: str | None = None
+    threads: int | None = None
+    """The run's ``runtime.threads`` as composed (``None``: torch's default, every core)."""
 
     @property
     def label(self) -> str:
@@ -137,6 +158,8 @@ def plan_runs(
                     scale = str(cfg.scale.name)
                     run = PlannedRun(spec.exp, seed, overrides, key, results / "runs" / spec.exp / key, scale)
                     run.depends = depends
+                    threads = cfg.runtime.get("threads")
+                    run.threads = None if threads is None else int(threads)
                     run.status = "reuse" if is_complete(run.run_dir, key) else "run"
                     by_key[key] = run
                     order.append(run)
@@ -180,15 +203,47 @@ def _last_step(run_dir: Path) -> str:
     return f"step {step}" if step is not None else ""
 
 
+def threads_per_run(runs: Iterable[PlannedRun], cpus: int | None = None) -> int:
+    """The most threads any run of ``runs`` uses (``runtime.threads``; unset: ``cpus``, all the
+    cores, as torch takes them); 1 for no runs."""
+    cpus = (os.cpu_count() or 1) if cpus is None else cpus
+    return max((cpus if r.threads is None else r.threads for r in runs), default=1)
+
+
+def default_jobs(threads: int, cpus: int | None = None) -> int:
+    """How many runs of ``threads`` threads each run at once by default:
+    ``max(1, cpus // threads)``, ``cpus`` being ``os.cpu_count()``."""
+    cpus = (os.cpu_count() or 1) if cpus is None else cpus
+    return max(1, cpus // max(1, threads))
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def _stop(proc: subprocess.Popen[bytes], grace_s: float = STOP_GRACE_S) -> int:
+    """Stop ``proc`` and every process of its group (SIGTERM, then SIGKILL); its exit code."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        with contextlib.suppress(ProcessLookupError, PermissionError):  # the group is gone already
+            os.killpg(proc.pid, sig)
+        try:
+            return proc.wait(timeout=grace_s)
+        except subprocess.TimeoutExpired:
+            continue
+    return proc.wait()
+
+
 def execute_run(
     run: PlannedRun,
     *,
     python: str = sys.executable,
     timeout_s: float | None = None,
     on_progress: Callable[[str], None] | None = None,
+    cancel: threading.Event | None = None,
 ) -> bool:
-    """Run ``run`` in a subprocess (module docstring); sets its status, error and wall time."""
-    blocked = [d for d in run.depends if d.status not in ("reuse", "completed")]
+    """Run ``run`` in a subprocess (module docstring); sets its status, error, wall time and
+    start / end times. ``cancel`` set: the run is stopped, fails as ``interrupted``."""
+    blocked = [d for d in run.depends if d.status not in DONE]
     if blocked:
         run.status = "blocked"
         run.error = "needs " + ", ".join(d.label for d in blocked) + ", which did not complete"
@@ -209,10 +264,14 @@ def execute_run(
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH", "")) if p)
     start = time.monotonic()
+    deadline = None if timeout_s is None else start + timeout_s
+    run.started_at = _now()
     with (run.run_dir / LOG_FILE).open("w") as log:
         log.write("$ " + " ".join(cmd) + "\n")
         log.flush()
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
+        # its own process group (session): stopped as a whole, and a terminal's Ctrl-C reaches this
+        # process only, which stops the runs itself (execute_runs)
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
         stop = threading.Event()
 
         def watch() -> None:
@@ -222,27 +281,123 @@ def execute_run(
 
         watcher = threading.Thread(target=watch, daemon=True)
         watcher.start()
+        code: int | None = None
         try:
-            code = proc.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            code = proc.wait()
-            run.error = f"stopped after --timeout {timeout_s:g} s"
+            while code is None:
+                poll_s = 0.5 if deadline is None else max(0.0, min(0.5, deadline - time.monotonic()))
+                try:
+                    code = proc.wait(timeout=poll_s)
+                except subprocess.TimeoutExpired:
+                    if cancel is not None and cancel.is_set():
+                        code = _stop(proc)
+                        run.error = "interrupted"
+                    elif deadline is not None and time.monotonic() >= deadline:
+                        code = _stop(proc)
+                        run.error = f"stopped after --timeout {timeout_s:g} s"
         except BaseException:
-            proc.kill()
-            proc.wait()
+            _stop(proc)
             raise
         finally:
             stop.set()
             watcher.join()
     run.wall_s = round(time.monotonic() - start, 1)
-    if code == 0 and is_complete(run.run_dir, run.key):
+    run.finished_at = _now()
+    if code == 0 and run.error is None and is_complete(run.run_dir, run.key):
         run.status = "completed"
         return True
     run.status = "failed"
     if run.error is None:
         run.error = f"exit code {code}: {_last_error(run.run_dir)}"
     return False
+
+
+def execute_runs(
+    runs: Sequence[PlannedRun],
+    *,
+    jobs: int,
+    python: str = sys.executable,
+    timeout_s: float | None = None,
+    on_finish: Callable[[PlannedRun], None] | None = None,
+    on_tick: Callable[[list[tuple[PlannedRun, str]]], None] | None = None,
+    tick_s: float = 2.0,
+) -> None:
+    """Execute every run of ``runs`` whose status is ``run``, at most ``jobs`` at once (one thread
+    each, around :func:`execute_run`), in plan order as far as their dependencies allow: a run
+    starts once all its dependencies completed; a run with a failed (or blocked) dependency is
+    blocked without starting. ``on_finish(run)`` follows each run's end (blocked ones included),
+    ``on_tick([(run, newest step), ...])`` each change and every ``tick_s`` seconds: the runs in
+    flight; both are called from the calling thread. An exception in the calling thread
+    (KeyboardInterrupt, or what a SIGTERM handler raises) stops every run in flight, waits for
+    their processes to end and is re-raised; a stopped run left its directory as a killed run does
+    (rerunning resumes it)."""
+    if jobs < 1:
+        raise ValueError(f"jobs must be >= 1, got {jobs}")
+    pending = [r for r in runs if r.status == "run"]
+    running: dict[str, tuple[PlannedRun, threading.Thread]] = {}
+    steps: dict[str, str] = {}
+    ended: queue.Queue[PlannedRun] = queue.Queue()
+    cancel = threading.Event()
+
+    def work(run: PlannedRun) -> None:
+        try:
+            execute_run(
+                run,
+                python=python,
+                timeout_s=timeout_s,
+                on_progress=lambda s: steps.__setitem__(run.key, s),
+                cancel=cancel,
+            )
+        except Exception as e:  # e.g. the run directory cannot be written: this run fails only
+            run.status, run.error = "failed", f"{type(e).__name__}: {e}"
+        finally:
+            ended.put(run)
+
+    def finish(run: PlannedRun) -> None:
+        if on_finish is not None:
+            on_finish(run)
+
+    def tick() -> None:
+        if on_tick is not None:
+            on_tick([(r, steps.get(r.key, "")) for r, _ in running.values()])
+
+    try:
+        while pending or running:
+            waiting = []
+            for run in pending:
+                if any(d.status in ("failed", "blocked") for d in run.depends):
+                    execute_run(run)  # blocked: names the dependencies that did not complete
+                    finish(run)
+                elif len(running) < jobs and all(d.status in DONE for d in run.depends):
+                    thread = threading.Thread(target=work, args=(run,), name=f"run {run.label}")
+                    thread.start()
+                    running[run.key] = (run, thread)
+                else:
+                    waiting.append(run)
+            pending = waiting
+            if not running:  # nothing in flight, nothing startable: a dependency outside the plan
+                for run in pending:
+                    execute_run(run)
+                    finish(run)
+                break
+            tick()
+            try:
+                done = ended.get(timeout=tick_s)
+            except queue.Empty:
+                continue
+            while True:
+                running.pop(done.key)[1].join()
+                steps.pop(done.key, None)
+                finish(done)
+                try:
+                    done = ended.get_nowait()
+                except queue.Empty:
+                    break
+            tick()
+    except BaseException:
+        cancel.set()
+        for _, thread in running.values():
+            thread.join()
+        raise
 
 
 def _last_error(run_dir: Path) -> str:
