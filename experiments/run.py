@@ -147,6 +147,8 @@ def run_task(cfg: Any) -> dict[str, Any]:
         if os.environ.get("HYDRA_FULL_ERROR") == "1":
             raise
         print(f"error: {e}", file=sys.stderr)
+        if str(hydra_cfg.mode) == "RunMode.MULTIRUN":  # one failed job of a sweep: the others still run
+            raise
         sys.exit(2)
 
 

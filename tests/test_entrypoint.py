@@ -89,3 +89,13 @@ def test_a_missing_value_is_one_line_naming_its_key(tmp_path: Path) -> None:
     proc = run_cli("+exp=t2ieval_r1_grpo", "corpus@task.train=t2i_eval_distill", f"hydra.run.dir={tmp_path}")
     assert proc.returncode == 2, proc.stderr[-2000:]
     assert "error: no value for task.train.path" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_a_failed_job_of_a_local_sweep_does_not_stop_the_others(tmp_path: Path) -> None:
+    """In a ``-m`` sweep an error that says what to do is printed for its job, and the next jobs
+    still run (the sweep exits non-zero at the end, as Hydra reports a failed job)."""
+    proc = run_cli("-m", "+exp=hello", "task.message=???,hi", f"hydra.sweep.dir={tmp_path}")
+    assert proc.returncode != 0
+    assert "error: no value for task.message" in proc.stderr
+    assert not (tmp_path / "0" / "metrics.json").exists()
+    assert json.loads((tmp_path / "1" / "metrics.json").read_text())["message"] == "hi"
