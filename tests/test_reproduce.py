@@ -631,7 +631,9 @@ def test_sigterm_or_ctrl_c_stops_every_run_in_flight_and_leaves_them_to_resume(
         str(tmp_path / "results"),
     ]
     script = (
-        "import sys\n"
+        "import signal, sys\n"
+        # Ctrl-C as a terminal sends it: a background job of a shell inherits SIGINT ignored
+        "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
         "from experiments.reproduction import runs\n"
         f"runs.execute_runs.__kwdefaults__['python'] = {str(fake)!r}  # the stand-in interpreter\n"
         "from experiments.reproduce import main\n"
