@@ -73,6 +73,10 @@ LAUNCHER_KEYS = ("slurm",)
 """Keys of a ``conf/scale`` node that only the Hydra launcher reads (job resources; they
 interpolate the run's engine), left out of :class:`Scale`."""
 
+NOT_WHAT_A_RUN_COMPUTES: tuple[str, ...] = ("paths", "runtime", "logger", "hydra")
+"""Top-level config keys that say where a run writes, how it logs and how it is launched, never
+what it computes: every trainer's resume key leaves them out (and adds its own such keys)."""
+
 
 @dataclass(frozen=True)
 class Scale:

@@ -6,13 +6,12 @@ The RM task (:mod:`firm.tasks.rm`) keys its checkpoints with it, and the RM cach
 
 from __future__ import annotations
 
+from common.runtime import NOT_WHAT_A_RUN_COMPUTES
+
 __all__ = ["NOT_IN_RESUME_KEY"]
 
 NOT_IN_RESUME_KEY: tuple[str, ...] = (
-    "paths",
-    "runtime",
-    "logger",
-    "hydra",
+    *NOT_WHAT_A_RUN_COMPUTES,
     "task.sft.checkpoint_every",
     "task.sft.log_every",
     "task.sft.max_time_s",

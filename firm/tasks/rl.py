@@ -45,7 +45,7 @@ from common.engine import export_pretrained, on_rank_zero
 from common.flow_rl import FlowRLConfig, FlowRLTrainer, RewardBatch
 from common.flow_rl.policy import FlowPolicy
 from common.run_checkpoints import run_checkpoint_root
-from common.runtime import RunContext
+from common.runtime import NOT_WHAT_A_RUN_COMPUTES, RunContext
 from common.train import make_fabric
 from common.world.levels import run_level
 from firm.rl.critic_registry import CriticConfig, build_critic
@@ -60,10 +60,7 @@ from firm.rl.rewards import RewardConfig, reward_config, rewards_from_scores
 __all__ = ["NOT_IN_RESUME_KEY", "EvalConfig", "run"]
 
 NOT_IN_RESUME_KEY: tuple[str, ...] = (
-    "paths",
-    "runtime",
-    "logger",
-    "hydra",
+    *NOT_WHAT_A_RUN_COMPUTES,
     "task.rl.steps",
     "task.rl.checkpoint_every",
     "task.rl.keep_checkpoints",

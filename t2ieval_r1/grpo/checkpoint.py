@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
+from common.runtime import NOT_WHAT_A_RUN_COMPUTES
+
 __all__ = ["NOT_IN_RESUME_KEY"]
 
 NOT_IN_RESUME_KEY: tuple[str, ...] = (
-    "paths",
-    "runtime",
-    "logger",
-    "hydra",
+    *NOT_WHAT_A_RUN_COMPUTES,
     "task.grpo.steps",
     "task.grpo.checkpoint_every",
     "task.grpo.keep_checkpoints",
