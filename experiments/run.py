@@ -137,6 +137,7 @@ def run_metadata(cfg: Any, *, hydra: Any = None, threads: int | None = None) -> 
 def run_task(cfg: Any) -> dict[str, Any]:
     """Run the task named by ``cfg.task`` inside the current Hydra run directory."""
     from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
 
     hydra_cfg = HydraConfig.get()
     run_dir = Path(hydra_cfg.runtime.output_dir)
@@ -147,7 +148,7 @@ def run_task(cfg: Any) -> dict[str, Any]:
         if os.environ.get("HYDRA_FULL_ERROR") == "1":
             raise
         print(f"error: {e}", file=sys.stderr)
-        if str(hydra_cfg.mode) == "RunMode.MULTIRUN":  # one failed job of a sweep: the others still run
+        if hydra_cfg.mode == RunMode.MULTIRUN:  # one failed job of a sweep: the others still run
             raise
         sys.exit(2)
 
