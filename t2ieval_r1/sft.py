@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from common.config import to_dataclass
+from common.config import InputError, to_dataclass
 from common.engine import EngineConfig, export_pretrained
 from common.models.builders import load_vlm
 from common.models.vocabulary import vocabulary_fingerprint
@@ -36,7 +36,7 @@ from common.sft import SFTConfig, SFTExample, SFTTrainer
 from common.train import file_lock
 from t2ieval_r1.data import corpus_at_level, load_corpus
 from t2ieval_r1.grpo.items import load_items
-from t2ieval_r1.sft_targets import SFT_KINDS, own_captions, sft_targets
+from t2ieval_r1.sft_targets import SFT_KINDS, THINK_STYLES, own_captions, sft_targets
 
 __all__ = [
     "WARMUP_DIR",
@@ -61,6 +61,7 @@ def evaluator_examples(
     template: str = "default",
     seed: int = 0,
     caption_batch_size: int = 64,
+    think: str = "caption",
 ) -> tuple[list[SFTExample], dict[str, Any]]:
     """SFT examples of ``kind`` (``format`` / ``scores`` / ``rationale``) for a corpus.
 
@@ -68,7 +69,8 @@ def evaluator_examples(
     captions, two random scores ``s_a , s_b``).
 
     ``bundle`` writes the captions of ``format`` and ``scores`` (its own greedy descriptions of
-    the images, before any training). Returns the examples and a summary (counts, caption time,
+    the images, before any training); ``think``: what their ``<think>`` holds
+    (:func:`t2ieval_r1.sft_targets.think_text`). Returns the examples and a summary (counts, caption time,
     a few targets).
     """
     if kind not in SFT_KINDS:
@@ -101,6 +103,8 @@ def evaluator_examples(
         metas=metas,
         seed=seed,
         n_scores=2 if pairwise else 1,
+        think=think,
+        prompts=[it.prompt for it in items],
     )
     examples = [SFTExample(it.messages(template), t) for it, t in zip(items, targets, strict=True)]
     summary = {
@@ -121,13 +125,16 @@ def train_evaluator_sft(
     work_dir: Path,
     *,
     template: str = "default",
+    think: str = "caption",
     engine_cfg: Any = None,
     progress: bool = True,
     log_fn: Callable[[dict[str, Any], int], None] | None = None,
 ) -> dict[str, Any]:
     """Build the examples of ``kind`` and fine-tune ``bundle`` on them in place (resumable);
     ``log_fn(metrics, step)`` gets each loss record of the loop (e.g. ``RunContext.log``)."""
-    examples, summary = evaluator_examples(ds, kind, bundle=bundle, template=template, seed=sft.seed)
+    examples, summary = evaluator_examples(
+        ds, kind, bundle=bundle, template=template, seed=sft.seed, think=think
+    )
     trainer = SFTTrainer(bundle, examples, sft, work_dir, engine_cfg=engine_cfg, progress=progress)
     result = trainer.fit()
     for rec in result.pop("history", None) or []:
@@ -146,6 +153,8 @@ class WarmupSpec:
         corpus: the corpus whose prompts and images are used (labels are ignored by ``format``).
         limit: at most this many rows of it.
         template: the prompt wording (the GRPO run's ``rollout.template``).
+        think: what the targets' ``<think>`` holds: ``caption`` (the model's own caption) or
+            ``compare`` (the prompt, then the caption; :func:`t2ieval_r1.sft_targets.think_text`).
         sft: :class:`common.sft.SFTConfig` fields.
     """
 
@@ -160,10 +169,15 @@ class WarmupSpec:
     )
     limit: int | None = None
     template: str = "default"
+    think: str = "caption"
     sft: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         SFTConfig.from_dict(self.sft, "model.warmup.sft")  # its keys and values are checked here
+        if self.think not in THINK_STYLES:
+            raise InputError(
+                f"model.warmup.think: unknown style {self.think!r}; choose one of {', '.join(THINK_STYLES)}"
+            )
 
     @classmethod
     def from_dict(cls, data: Any) -> WarmupSpec:
@@ -182,6 +196,8 @@ class WarmupSpec:
                 sft.pop(k)
         sft["adam_betas"], sft["adam_eps"] = sft.pop("betas"), sft.pop("eps")
         payload = {**asdict(self), "sft": sft, "start": start, "vocab": vocabulary_fingerprint()}
+        if payload["think"] == "caption":  # the default, left out: warm-ups cached before it stay valid
+            del payload["think"]
         return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
@@ -231,6 +247,7 @@ def ensure_warmup(
             sft,
             work / "state",
             template=spec.template,
+            think=spec.think,
             engine_cfg=engine_cfg,
             progress=progress,
         )

@@ -17,6 +17,10 @@ kind           rationale                                   score
   without it every completion fails the format check and every GRPO group has zero reward
   variance. It uses no labels and no annotation, and its random scores are uncorrelated with the
   labels, so what GRPO then learns about scoring comes from the reward alone.
+* ``think="compare"`` (``format`` and ``scores``; this project's choice, not the paper's) puts
+  the prompt before the caption: ``the prompt asks for <prompt> . the image shows <caption>``,
+  so that the score that follows compares two short texts the model has just written, as the
+  describe-first FIRM reward model does. The default, ``caption``, is the caption alone.
 * ``scores`` is the "SFT on coarse scores" baseline: the same labels GRPO sees, imitated directly.
 * ``rationale`` is the "expensive annotation" baseline the paper argues against: a full ground-
   truth rationale per item, which the embedded world can write from the scene
@@ -42,13 +46,20 @@ from t2ieval_r1.prompts import format_completion, format_scale
 __all__ = [
     "DEFECT_WORDS",
     "SFT_KINDS",
+    "THINK_STYLES",
     "own_captions",
     "random_score",
     "scene_rationale",
     "sft_targets",
+    "think_text",
 ]
 
 SFT_KINDS: tuple[str, ...] = ("format", "scores", "rationale")
+
+THINK_STYLES: tuple[str, ...] = ("caption", "compare")
+"""What the ``<think>`` of a ``format`` / ``scores`` target holds (module docstring)."""
+
+_PHOTO_PREFIX = "a photo of "
 
 DEFECT_WORDS: dict[str, str] = {
     "blur": "the image is blurry",
@@ -129,6 +140,21 @@ def own_captions(
     )
 
 
+def think_text(caption: str, prompt: str | None = None, think: str = "caption") -> str:
+    """The ``<think>`` text of a ``format`` / ``scores`` target: the caption, or with ``think=
+    "compare"`` ``the prompt asks for <prompt> . the image shows <caption>`` (GenEval's "a photo
+    of" dropped; sentence marks in the prompt become spaces, so the prompt stays one sentence)."""
+    if think not in THINK_STYLES:
+        raise ValueError(f"unknown think style {think!r}; choose one of {', '.join(THINK_STYLES)}")
+    if think == "caption":
+        return caption
+    if prompt is None:
+        raise ValueError("think='compare' needs the items' prompts")
+    asked = " ".join(prompt.translate(str.maketrans(".;!?\n", "     ")).lower().split())
+    asked = asked.removeprefix(_PHOTO_PREFIX)
+    return f"the prompt asks for {asked} . the image shows {caption}"
+
+
 def sft_targets(
     kind: str,
     *,
@@ -138,12 +164,15 @@ def sft_targets(
     metas: Sequence[Mapping[str, Any] | str] | None = None,
     seed: int = 0,
     n_scores: int = 1,
+    think: str = "caption",
+    prompts: Sequence[str] | None = None,
 ) -> list[str]:
     """The target completion of every item for SFT ``kind`` (see the module docstring).
 
     ``captions`` (the model's own, :func:`own_captions`) are needed by ``format`` and ``scores``;
     ``metas`` (the corpus' ``meta`` column) by ``rationale``. ``n_scores=2``: a pairwise
-    ``format`` target, two random scores ``s_a , s_b`` (pairwise answers).
+    ``format`` target, two random scores ``s_a , s_b`` (pairwise answers). ``think`` /
+    ``prompts``: :func:`think_text` (``rationale`` targets ignore them).
     """
     if n_scores not in (1, 2) or (n_scores == 2 and kind != "format"):
         raise ValueError("n_scores=2 (pairwise answers) is supported by the 'format' kind only")
@@ -166,5 +195,6 @@ def sft_targets(
             answer = " , ".join(random_score(scales[i], rng) for _ in range(n_scores))
         else:
             answer = _score_text(labels[i])
-        out.append(format_completion(captions[i], answer))
+        prompt = prompts[i] if prompts is not None else None
+        out.append(format_completion(think_text(captions[i], prompt, think), answer))
     return out

@@ -57,6 +57,7 @@ ALLOWED = {
     "rm_card.json": "the card beside a cached trained reward model (firm/rm/cache.py)",
     "report.md": "an RL run's held-out table (firm/tasks/rl.py)",
     "heldout.json": "an RL run's held-out summaries and paired gains (firm/tasks/rl.py)",
+    "heldout_records.json": "an RL run's per-pair held-out checker records (firm/tasks/rl.py)",
 }
 
 FORBIDDEN = {

@@ -20,6 +20,8 @@
    (the reward-hacking watch).
 
 Writes ``<run_dir>/``: ``report.md`` (the table), ``heldout.json`` (summaries and gains),
+``heldout_records.json`` (every held-out pair's checker record, start / end / ceiling / baselines,
+and the prompt texts trained on: what :mod:`firm.rl.seeds` pools over seeds),
 ``before_after.png`` (start | end samples; edit: source | start | end), ``curves.png`` (reward and
 held-out metric over steps), ``train_log.json``, and the trained policy in ``policy/`` (a
 diffusers layout with the LoRA adapters, ``task.policy=path:<run_dir>/policy`` reads it).
@@ -56,6 +58,7 @@ from firm.rl.evaluate import HeldOut, copy_source_sampler
 from firm.rl.items import ITEM_KINDS, training_items
 from firm.rl.policy import load_policy_bundle, policy_sampler
 from firm.rl.rewards import RewardConfig, reward_config, rewards_from_scores
+from firm.rl.seeds import RECORDS_FILE
 
 __all__ = ["NOT_IN_RESUME_KEY", "EvalConfig", "run"]
 
@@ -207,8 +210,17 @@ def run(
         "gains": gains,
         "n_pairs": held.n_pairs,
     }
+    records = {
+        "start": start.records,
+        "end": end.records,
+        "ceiling": ceiling.records if ceiling else None,
+        **baselines,
+        "trained_texts": sorted(trained_texts) if trained_texts is not None else None,
+    }
     report = _report(cfg, kind, critic_cfg, reward_cfg, rl_cfg, held, table, eval_cfg.grid)
-    on_rank_zero(_write_outputs, ctx, history, heldout, report, held.sheet, start, end, eval_cfg.grid)
+    on_rank_zero(
+        _write_outputs, ctx, history, heldout, records, report, held.sheet, start, end, eval_cfg.grid
+    )
     out_policy = export_pretrained(bundle, ctx.run_dir / "policy", model=trainer.module) if export else None
     if fabric.global_rank == 0:
         print(table)
@@ -240,16 +252,18 @@ def _write_outputs(
     ctx: RunContext,
     history: list[dict[str, Any]],
     heldout: dict[str, Any],
+    records: dict[str, Any],
     report: str,
     sheet: Any,
     start: Any,
     end: Any,
     grid: int,
 ) -> None:
-    """``train_log.json``, ``heldout.json``, ``report.md``, ``before_after.png`` (``sheet(start,
-    end, k=grid)``) and ``curves.png`` (rank 0, :func:`run`)."""
+    """``train_log.json``, ``heldout.json``, the per-pair ``heldout_records.json``, ``report.md``,
+    ``before_after.png`` (``sheet(start, end, k=grid)``) and ``curves.png`` (rank 0, :func:`run`)."""
     ctx.save_json("train_log.json", history)
     ctx.save_json("heldout.json", heldout)
+    ctx.save_json(RECORDS_FILE, records)
     (ctx.run_dir / "report.md").write_text(report)
     sheet(start, end, k=grid).save(ctx.path("before_after.png"))
     ctx.log_image("before_after", ctx.run_dir / "before_after.png", caption="start | end")

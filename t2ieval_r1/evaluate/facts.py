@@ -35,7 +35,10 @@ Mentions. An object introduced with ``a`` / ``an`` (or no article) is a new obje
 mentions are matched one-to-one with scene objects (two mentions of "a red circle" need two red
 circles). ``the ...`` refers to an object mentioned before and only needs one to exist.
 
-How text is cut. The text is lower-cased, hyphens become spaces, then split into *clauses* at
+How text is cut. The text is lower-cased, hyphens become spaces, then split into sentences at
+``. ; ! ?`` and new lines. A sentence that opens with ``the prompt asks for`` (``asks`` /
+``requests`` / ``wants`` / ``says``) restates the prompt, whatever it lists ("the prompt asks for a
+red circle and a blue square"): all of it is ``other``. The rest is split into *clauses* at
 ``. ; ! ?``, new lines, commas and the words ``and``, ``but``, ``while``, ``whereas``. Each clause
 is searched for the patterns above (relations first, then absences, counts, colour predicates,
 objects; a matched span is not read twice). A clause with no fact is
@@ -131,6 +134,8 @@ _ABOUT_PROMPT_RE = re.compile(
     r"\b(?:prompt|asks?|asked|asking|requires?|required|requests?|requested|should|expected|wants?|"
     r"supposed|needs?)\b"
 )
+_PROMPT_SENTENCE_RE = re.compile(r"^\s*(?:the\s+)?prompt\s+(?:asks|asked|requests|wants|says)\b")
+_SENTENCE_SPLIT_RE = re.compile(r"[.;!?\n]")
 _WORLD_WORD_RE = re.compile(rf"\b(?:{_COLOR}|{_ANY_SHAPE})\b")
 _CLAUSE_SPLIT_RE = re.compile(r"[.;!?\n,]|\b(?:and|but|while|whereas)\b")
 _NORMALISE = (
@@ -298,7 +303,11 @@ def parse_rationale(text: str | None) -> ParsedRationale:
     out = ParsedRationale()
     if not isinstance(text, str) or not text.strip():
         return out
-    for clause in split_clauses(text):
+    clauses: list[str] = []
+    for sentence in _SENTENCE_SPLIT_RE.split(normalise(text)):
+        restates_prompt = _PROMPT_SENTENCE_RE.search(sentence)
+        clauses += [sentence.strip()] if restates_prompt else split_clauses(sentence)
+    for clause in clauses:
         if _ABOUT_PROMPT_RE.search(clause):
             out.other.append(clause)
             continue

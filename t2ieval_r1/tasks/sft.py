@@ -62,6 +62,7 @@ def run(
     model: Any = None,
     sft: Any = None,
     template: str = "default",
+    think: str = "caption",
     checkpoint_dir: str | None = None,
     meta_eval: Any = None,
 ) -> dict[str, Any]:
@@ -76,6 +77,8 @@ def run(
     train = corpus_at_level(plain(train), level)  # a world corpus's level is part of the resume key
     params = {"kind": kind, "train": train, "model": spec.to_dict(), "sft": sft_cfg.to_dict()}
     params["sft"].pop("max_time_s", None)
+    if think != "caption":  # the default stays out of the resume key (runs before it stay valid)
+        params["think"] = think
     # a rebuilt base / warm-up must not resume the old one's run
     source = policy_source(spec, ctx.settings, level)
     root = _checkpoint_dir(cfg, {**params, "template": template, "_model_source": source}, checkpoint_dir)
@@ -88,6 +91,7 @@ def run(
         sft_cfg,
         root,
         template=template,
+        think=think,
         engine_cfg=cfg.engine,
         progress=ctx.settings.progress,
         log_fn=ctx.log,

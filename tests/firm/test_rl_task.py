@@ -12,6 +12,7 @@ from PIL import Image
 from common.models.builders import load_model
 from common.models.lora import has_lora
 from common.models.tiny_generators import build_tiny_flow_unet
+from firm.rl.seeds import load_records, pool_seeds
 from tests.firm.conftest import run_experiment
 
 
@@ -73,6 +74,13 @@ def test_rl_experiment_trains_reports_and_resumes(
     assert len(log) == 2 and all('"heldout_' in line for line in log)  # the reward-hacking watch
     trained = load_model(str(run / "policy"))
     assert has_lora(trained.transformer)
+    # the per-pair records behind the gains, which firm.rl.seeds pools over seeds
+    records = load_records(run)
+    assert len(records["start"]) == len(records["end"]) == 12
+    key = "strict" if kind == "gen" else "execution"
+    pooled = pool_seeds([records], key)
+    assert pooled["mean_gain"] == pytest.approx(metrics["heldout"]["gains"][key]["gain"])
+    assert ("copy source" in records) == (kind == "edit")
 
     # rerunning with more steps continues from the last checkpoint of the same config
     again, _ = run_experiment(exp, tmp_path, *rl_overrides(policy_dirs[kind], steps=3))

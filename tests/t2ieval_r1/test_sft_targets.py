@@ -10,7 +10,9 @@ import pytest
 
 from common.models.vocabulary import oov_words
 from common.parsing import parse_score_detailed
-from t2ieval_r1.sft_targets import random_score, scene_rationale, sft_targets
+from common.world.scene import Scene
+from t2ieval_r1.evaluate.rationale import check_rationale
+from t2ieval_r1.sft_targets import random_score, scene_rationale, sft_targets, think_text
 
 SCENE = {
     "background_seed": 1,
@@ -74,3 +76,36 @@ def test_format_warmup_scores_are_label_free_and_uniform() -> None:
 def test_random_score_respects_the_scale() -> None:
     rng = np.random.default_rng(0)
     assert {random_score((1.0, 5.0), rng) for _ in range(200)} == {"1", "2", "3", "4", "5"}
+
+
+def test_compare_think_states_the_prompt_then_the_caption() -> None:
+    caps = ["a blue triangle at the center , a purple square at the bottom left ."]
+    prompts = ["a photo of a blue triangle and a red star. Centred!"]
+    out = sft_targets(
+        "scores", labels=[4.0], scales=[(0.0, 10.0)], captions=caps, think="compare", prompts=prompts
+    )
+    assert out == [
+        "<think> the prompt asks for a blue triangle and a red star centred "
+        ". the image shows a blue triangle at the center , a purple square at the bottom left . "
+        "</think> <answer> 4 </answer>"
+    ]
+    assert sft_targets("format", labels=[4.0], scales=[(0.0, 10.0)], captions=caps) == sft_targets(
+        "format", labels=[4.0], scales=[(0.0, 10.0)], captions=caps, think="caption", prompts=prompts
+    )  # the default is the caption alone
+    with pytest.raises(ValueError, match="needs the items' prompts"):
+        think_text("nothing .", None, "compare")
+    with pytest.raises(ValueError, match="unknown think style"):
+        think_text("nothing .", "a photo of a star", "both")
+
+
+def test_the_restated_prompt_is_not_fact_checked() -> None:
+    """Rationale accuracy reads only what the caption says: the prompt sentence states nothing
+    about the image, even the objects it lists after "and"."""
+    think = think_text(
+        "a blue triangle at the center , a purple square at the bottom left .",
+        "a photo of a red star and a green cross",
+        "compare",
+    )
+    check = check_rationale(think, Scene.from_dict(SCENE))
+    assert check.truth == [True, True] and check.n_unparseable == 0
+    assert check.n_other == 1  # the prompt sentence

@@ -73,6 +73,22 @@ def test_warmup_is_built_once_and_cached(single_corpus, tmp_path: Path) -> None:
 def test_warmup_spec_rejects_unknown_keys() -> None:
     with pytest.raises(ValueError, match=r"model\.warmup"):
         WarmupSpec.from_dict({"kind": "format", "stepz": 3})
+    with pytest.raises(ValueError, match=r"model\.warmup\.think: unknown style 'both'"):
+        WarmupSpec.from_dict({"think": "both"})
+
+
+def test_the_think_style_keys_the_cache_only_when_it_is_not_the_default() -> None:
+    spec = WarmupSpec.from_dict({"sft": {"lr": 5e-4}})
+    assert spec.key("base") == WarmupSpec.from_dict({"sft": {"lr": 5e-4}, "think": "caption"}).key("base")
+    compare = WarmupSpec.from_dict({"sft": {"lr": 5e-4}, "think": "compare"})
+    assert compare.key("base") != spec.key("base")
+
+
+def test_compare_warmup_examples_restate_each_items_prompt(single_corpus) -> None:
+    examples, _ = evaluator_examples(single_corpus, "format", bundle=small_vlm(), seed=1, think="compare")
+    for ex, prompt in zip(examples, single_corpus["prompt"], strict=True):
+        asked = prompt.lower().removeprefix("a photo of ")
+        assert ex.target.startswith(f"<think> the prompt asks for {asked} . the image shows ")
 
 
 def test_pairwise_format_warmup_answers_two_scores(pair_corpus) -> None:
