@@ -20,7 +20,7 @@ from common.config import ConfigError, to_dataclass
 from experiments.reproduce import main, select_tables
 from experiments.reproduction.render import NOT_YET_REPRODUCED, build_table, placeholder_table, write_table
 from experiments.reproduction.runs import KEY_FILE, plan_runs, run_key
-from experiments.reproduction.spec import TableSpec, load_declarations
+from experiments.reproduction.spec import RunSpec, TableSpec, load_declarations
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 EXPERIMENTS = {p.stem for p in (CONF / "exp").glob("*.yaml")}
@@ -534,6 +534,43 @@ def test_a_dependent_run_waits_for_its_dependency_and_is_blocked_when_it_fails(t
     assert [by_id[k]["status"] for k in "abc"] == ["failed", "blocked", "completed"]
     assert by_id["b"]["started_at"] is None and not Path(by_id["b"]["run_dir"]).exists()
     assert "which did not complete" in by_id["b"]["error"]
+
+
+def test_the_longest_chains_start_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Expected minutes a=1, b=5, c=3, and d (10) depends on a: a's chain is 11, so with one
+    slot the order is a, d (once a ended), b, c; without hints, plan order."""
+    from experiments.reproduction import runs as runs_module
+    from experiments.reproduction.runs import PlannedRun, critical_path_minutes, execute_runs
+
+    def planned(name: str, minutes: float, depends: tuple[PlannedRun, ...] = ()) -> PlannedRun:
+        run = PlannedRun("hello", 0, [f"task.message={name}"], name, Path("/nonexistent") / name)
+        run.minutes, run.depends, run.status = minutes, list(depends), "run"
+        return run
+
+    a = planned("a", 1)
+    runs = [a, planned("b", 5), planned("c", 3), planned("d", 10, (a,))]
+    assert critical_path_minutes(runs) == {"a": 11, "b": 5, "c": 3, "d": 10}
+    started: list[str] = []
+
+    def execute(run: PlannedRun, **_: object) -> None:  # what is scheduled, not run
+        started.append(run.key)
+        run.status = "completed"
+
+    monkeypatch.setattr(runs_module, "execute_run", execute)
+    execute_runs(runs, jobs=1, tick_s=0.01)
+    assert started == ["a", "d", "b", "c"]
+    started.clear()
+    execute_runs([planned(k, 1.0) for k in "xyz"], jobs=1, tick_s=0.01)
+    assert started == ["x", "y", "z"]
+
+
+def test_a_run_declares_its_expected_minutes(tmp_path: Path) -> None:
+    decl = load_declarations()
+    minutes = {r.exp: r.minutes for t in decl.tables for r in t.runs}
+    assert all(m is not None and m > 0 for m in minutes.values())  # every shipped run is hinted
+    assert minutes["firm_gen_rl"] > minutes["t2ieval_r1_grpo"] > minutes["tifa_meta_eval"]
+    with pytest.raises(ValueError, match="minutes must be >= 0"):
+        RunSpec(id="x", exp="hello", minutes=-1)
 
 
 def test_the_default_job_count_is_the_cores_over_the_threads_of_a_run(

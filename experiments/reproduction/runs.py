@@ -42,6 +42,7 @@ __all__ = [
     "NOT_IN_RUN_KEY",
     "PlannedRun",
     "compose_run",
+    "critical_path_minutes",
     "default_jobs",
     "execute_run",
     "execute_runs",
@@ -64,6 +65,8 @@ DONE = ("reuse", "completed")
 """The statuses of a run whose results exist."""
 STOP_GRACE_S = 5.0
 """How long a stopped run's processes get between SIGTERM and SIGKILL."""
+DEFAULT_MINUTES = 1.0
+"""The expected minutes of a run whose declaration gives none (:attr:`RunSpec.minutes`)."""
 
 
 def compose_run(exp: str, overrides: Sequence[str]) -> Any:
@@ -108,6 +111,8 @@ class PlannedRun:
     finished_at: str | None = None
     threads: int | None = None
     """The run's ``runtime.threads`` as composed (``None``: torch's default, every core)."""
+    minutes: float = DEFAULT_MINUTES
+    """The expected duration of its declaration (:attr:`RunSpec.minutes`), for the schedule."""
 
     @property
     def label(self) -> str:
@@ -143,6 +148,7 @@ def plan_runs(
     by_key: dict[str, PlannedRun] = {}
     order: list[PlannedRun] = []
     per_table: dict[tuple[str, str], list[PlannedRun]] = {}
+    hinted: set[str] = set()  # runs whose minutes come from a declaration
     for table in tables:
         for spec in table.runs:
             if spec.ablation and not prof.ablations:
@@ -163,6 +169,9 @@ def plan_runs(
                     run.status = "reuse" if is_complete(run.run_dir, key) else "run"
                     by_key[key] = run
                     order.append(run)
+                if spec.minutes is not None:
+                    run.minutes = max(spec.minutes, run.minutes) if run.key in hinted else spec.minutes
+                    hinted.add(run.key)
                 if table.name not in run.tables:
                     run.tables.append(table.name)
                 runs.append(run)
@@ -311,6 +320,24 @@ def execute_run(
     return False
 
 
+def critical_path_minutes(runs: Sequence[PlannedRun]) -> dict[str, float]:
+    """Per run key: its expected minutes plus the longest chain of runs that depend on it (among
+    ``runs``), the priority of longest-chain-first scheduling."""
+    dependents: dict[str, list[PlannedRun]] = {r.key: [] for r in runs}
+    for r in runs:
+        for d in r.depends:
+            if d.key in dependents:
+                dependents[d.key].append(r)
+    memo: dict[str, float] = {}
+
+    def chain(run: PlannedRun) -> float:
+        if run.key not in memo:
+            memo[run.key] = run.minutes + max((chain(d) for d in dependents[run.key]), default=0.0)
+        return memo[run.key]
+
+    return {r.key: chain(r) for r in runs}
+
+
 def execute_runs(
     runs: Sequence[PlannedRun],
     *,
@@ -322,8 +349,9 @@ def execute_runs(
     tick_s: float = 2.0,
 ) -> None:
     """Execute every run of ``runs`` whose status is ``run``, at most ``jobs`` at once (one thread
-    each, around :func:`execute_run`), in plan order as far as their dependencies allow: a run
-    starts once all its dependencies completed; a run with a failed (or blocked) dependency is
+    each, around :func:`execute_run`), longest chain first (:func:`critical_path_minutes`; plan
+    order among equals) as far as their dependencies allow: a run starts once all its
+    dependencies completed; a run with a failed (or blocked) dependency is
     blocked without starting. ``on_finish(run)`` follows each run's end (blocked ones included),
     ``on_tick([(run, newest step), ...])`` each change and every ``tick_s`` seconds: the runs in
     flight; both are called from the calling thread. An exception in the calling thread
@@ -333,6 +361,8 @@ def execute_runs(
     if jobs < 1:
         raise ValueError(f"jobs must be >= 1, got {jobs}")
     pending = [r for r in runs if r.status == "run"]
+    priority = critical_path_minutes(pending)
+    pending.sort(key=lambda r: -priority[r.key])  # stable: plan order among equal chains
     running: dict[str, tuple[PlannedRun, threading.Thread]] = {}
     steps: dict[str, str] = {}
     ended: queue.Queue[PlannedRun] = queue.Queue()

@@ -91,8 +91,14 @@ class RunSpec:
     """Pinned seeds (e.g. ``[0]`` for a deterministic run); ``None``: the profile's seeds."""
     ablation: bool = False
     scores: list[ScoreSource] = field(default_factory=list)
+    minutes: float | None = None
+    """About how long one seed runs (tiny scale, one thread, measured): the scheduler starts the
+    runs that head the longest chains first (:func:`experiments.reproduction.runs.execute_runs`);
+    ``None``: counted as one minute."""
 
     def __post_init__(self) -> None:
+        if self.minutes is not None and self.minutes < 0:
+            raise ValueError(f"run {self.id!r}: minutes must be >= 0, got {self.minutes}")
         for o in self.overrides:
             if o.lstrip("+~").split("=", 1)[0] in ("seed", "exp", "hydra.run.dir"):
                 raise ValueError(f"run {self.id!r}: {o!r}: seeds go in `seeds`, the experiment in `exp`")
