@@ -35,6 +35,8 @@ CONF_DIR = conf_root()
 """The Hydra config tree (``conf/``, found by :mod:`common.presets`)."""
 METADATA_FILE = "run.json"
 SCHEMA_MATCHING_NOTICE = r"\s*'hydra/launcher/submitit_local' is validated against ConfigStore schema"
+SRUN_HINT = r"The `srun` command is available on your system but is not used"
+"""Lightning's hint on a machine with SLURM's tools, outside a SLURM job: a local run is meant."""
 
 CLUSTER_VARIABLES = (
     "SLURM_JOB_ID",
@@ -52,14 +54,20 @@ import) is not consulted."""
 
 
 def available_experiments() -> dict[str, str]:
-    """Experiment name -> first comment line of its YAML (a one-line description)."""
+    """Experiment name -> the first sentence of its YAML's header comment (a description; the
+    comment lines up to the first that ends with a full stop)."""
     out: dict[str, str] = {}
     for path in sorted((CONF_DIR / "exp").glob("*.yaml")):
-        first = path.read_text().splitlines()[:3]
-        desc = next(
-            (ln.lstrip("# ").strip() for ln in first if ln.startswith("#") and "@package" not in ln), ""
-        )
-        out[path.stem] = desc
+        words: list[str] = []
+        for line in path.read_text().splitlines():
+            if not line.startswith("#"):
+                break
+            if "@package" in line:
+                continue
+            words.append(line.lstrip("# ").strip())
+            if words[-1].endswith("."):
+                break
+        out[path.stem] = " ".join(words)
     return out
 
 
@@ -252,6 +260,8 @@ def main() -> None:
     # checked against it, as Hydra does for a file named like a stored schema); the notice that
     # this matching is deprecated says nothing to the user
     warnings.filterwarnings("ignore", message=SCHEMA_MATCHING_NOTICE, category=UserWarning)
+    if not os.environ.get("SLURM_JOB_ID"):  # inside a SLURM job the hint may matter: kept
+        warnings.filterwarnings("ignore", message=SRUN_HINT)
     register_defaults()  # the dataclass defaults nodes the YAML pulls in (common.config)
     hydra.main(config_path=str(CONF_DIR), config_name="config", version_base="1.3")(run_task)()
 

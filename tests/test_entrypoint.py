@@ -30,6 +30,16 @@ def test_without_experiment_lists_them_and_fails() -> None:
     assert "hello" in proc.stderr
 
 
+def test_every_experiment_is_listed_with_a_whole_sentence() -> None:
+    from experiments.run import available_experiments
+
+    exps = available_experiments()
+    assert len(exps) == len(list((Path(__file__).parents[1] / "conf" / "exp").glob("*.yaml")))
+    cut = {name: desc for name, desc in exps.items() if not desc.endswith(".") or "  " in desc}
+    assert cut == {}
+    assert exps["t2ieval_r1_sft_scores"].endswith("then meta-evaluation.")
+
+
 def test_unknown_experiment_lists_them_and_fails() -> None:
     proc = run_cli("+exp=does_not_exist")
     assert proc.returncode == 2

@@ -326,9 +326,9 @@ class FlowRLTrainer:
                     metrics = self.train_step(self.step)
                 except CriticUnavailableError as err:
                     saved = self.save() if self.step > 0 else None
+                    kept = f"steps 1-{self.step} are saved in {saved}" if saved else "no step had finished"
                     raise CriticUnavailableError(
-                        f"the critic is unreachable after its retries ({err}); steps 1-{self.step} are "
-                        f"{'saved in ' + str(saved) if saved else 'not needed (none finished)'}. Start or "
+                        f"the critic is unreachable after its retries ({err}); {kept}. Start or "
                         "fix the reward server (task.critic), then rerun the same command to resume."
                     ) from err
                 self.step += 1
