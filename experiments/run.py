@@ -54,15 +54,15 @@ import) is not consulted."""
 
 
 def available_experiments() -> dict[str, str]:
-    """Experiment name -> the first sentence of its YAML's header comment (a description; the
-    comment lines up to the first that ends with a full stop)."""
+    """Experiment name -> the start of its YAML's header comment: its lines joined up to the first
+    that ends with a full stop (blank comment lines skipped)."""
     out: dict[str, str] = {}
     for path in sorted((CONF_DIR / "exp").glob("*.yaml")):
         words: list[str] = []
         for line in path.read_text().splitlines():
             if not line.startswith("#"):
                 break
-            if "@package" in line:
+            if "@package" in line or not line.lstrip("# ").strip():
                 continue
             words.append(line.lstrip("# ").strip())
             if words[-1].endswith("."):

@@ -97,7 +97,7 @@ class RunSpec:
     ``None``: counted as one minute."""
 
     def __post_init__(self) -> None:
-        if self.minutes is not None and self.minutes < 0:
+        if self.minutes is not None and not self.minutes >= 0:  # NaN too
             raise ValueError(f"run {self.id!r}: minutes must be >= 0, got {self.minutes}")
         for o in self.overrides:
             if o.lstrip("+~").split("=", 1)[0] in ("seed", "exp", "hydra.run.dir"):

@@ -68,7 +68,8 @@ def mean_records(runs: Sequence[Sequence[Mapping[str, Any]]]) -> list[dict[str, 
     for p in pairs:
         first = by_pair[0][p]
         rec: dict[str, Any] = {k: first[k] for k in _ID_FIELDS if k in first}
-        for k, v in first.items():
+        fields = {k: v for run in by_pair for k, v in run[p].items() if v is not None}
+        for k, v in fields.items():
             if k in rec or not isinstance(v, bool | int | float):
                 continue
             vals = [float(run[p][k]) for run in by_pair if run[p].get(k) is not None]
@@ -80,28 +81,39 @@ def mean_records(runs: Sequence[Sequence[Mapping[str, Any]]]) -> list[dict[str, 
 
 def _same_start(starts: Sequence[Sequence[Mapping[str, Any]]], key: str) -> None:
     ref = {r["pair"]: r.get(key) for r in starts[0]}
+
+    def same(a: Any, b: Any) -> bool:
+        if isinstance(a, int | float) and isinstance(b, int | float):
+            return math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=1e-9) or (a != a and b != b)
+        return a == b
+
     for i, recs in enumerate(starts[1:], start=1):
-        if {r["pair"]: r.get(key) for r in recs} != ref:
+        values = {r["pair"]: r.get(key) for r in recs}
+        if set(values) != set(ref):
+            raise ValueError(
+                f"run {i} was evaluated on other held-out pairs than run 0 ({len(set(values) ^ set(ref))} "
+                "differ): pool only runs with the same task.eval"
+            )
+        if not all(same(values[p], v) for p, v in ref.items()):
             raise ValueError(
                 f"run {i} starts from another policy than run 0 (its start records differ on {key!r}): "
                 "pool only runs that differ in their training seed"
             )
 
 
-def pool_seeds(records: Sequence[Mapping[str, Any]], key: str, *, confidence: float = 0.95) -> dict[str, Any]:
+def pool_seeds(records: Sequence[Mapping[str, Any]], key: str) -> dict[str, Any]:
     """Per-seed and pooled gains of ``key`` for the records files of several runs (module doc)."""
     if not records:
         raise ValueError("no runs to pool")
     starts = [r["start"] for r in records]
     ends = [r["end"] for r in records]
     _same_start(starts, key)
-    trained = [set(r.get("trained_texts") or []) for r in records]
     per_seed = [paired_gain(s, e, key) for s, e in zip(starts, ends, strict=True)]
     pooled = paired_gain(starts[0], mean_records(ends), key)
     gains = np.array([g["gain"] for g in per_seed], dtype=np.float64)
     n = len(gains)
     if n > 1:
-        half = float(stats.t.ppf(0.5 + confidence / 2, n - 1) * gains.std(ddof=1) / math.sqrt(n))
+        half = float(stats.t.ppf(0.975, n - 1) * gains.std(ddof=1) / math.sqrt(n))
         t_ci = [float(gains.mean() - half), float(gains.mean() + half)]
     else:
         t_ci = [float("nan"), float("nan")]
@@ -118,7 +130,6 @@ def pool_seeds(records: Sequence[Mapping[str, Any]], key: str, *, confidence: fl
         "before": pooled["before"],
         "after_mean": pooled["after"],
         "n_pairs": pooled["n_pairs"],
-        "trained_prompt_texts": sorted(set().union(*trained)) if any(trained) else None,
     }
 
 
@@ -150,12 +161,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m firm.rl.seeds", description=__doc__.split("\n\n")[0])
     parser.add_argument("run_dirs", nargs="+", help="directories of finished FIRM RL runs (one per seed)")
     parser.add_argument(
-        "--key", default=None, help="the record field (default: strict for gen, execution for edit)"
+        "--key",
+        default=None,
+        help="the record field (default: strict for gen; correct, execution, consistency, lazy for edit)",
     )
     args = parser.parse_args(argv)
     records = [load_records(d) for d in args.run_dirs]
     kind = records[0]["start"][0]["kind"] if records[0]["start"] else "gen"
-    keys = [args.key] if args.key else (["strict"] if kind == "gen" else ["execution", "consistency", "lazy"])
+    edit_keys = ["correct", "execution", "consistency", "lazy"]
+    keys = [args.key] if args.key else (["strict"] if kind == "gen" else edit_keys)
     for key in keys:
         print(seed_table(pool_seeds(records, key), [str(d) for d in args.run_dirs]))
         print()

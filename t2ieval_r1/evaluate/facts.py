@@ -38,8 +38,11 @@ circles). ``the ...`` refers to an object mentioned before and only needs one to
 How text is cut. The text is lower-cased, hyphens become spaces, then split into sentences at
 ``. ; ! ?`` and new lines. A sentence that opens with ``the prompt asks for`` (``asks`` /
 ``requests`` / ``wants`` / ``says``) restates the prompt, whatever it lists ("the prompt asks for a
-red circle and a blue square"): all of it is ``other``. The rest is split into *clauses* at
-``. ; ! ?``, new lines, commas and the words ``and``, ``but``, ``while``, ``whereas``. Each clause
+red circle and a blue square"): it is ``other`` up to ``but`` / ``while`` / ``whereas`` /
+``however`` or ``the image`` / ``this picture``, and what follows is read as usual ("the prompt
+asks for a red circle but the image shows a blue square" states one fact, a blue square). The
+rest is split into *clauses* at ``. ; ! ?``, new lines, commas and the words ``and``, ``but``,
+``while``, ``whereas``. Each clause
 is searched for the patterns above (relations first, then absences, counts, colour predicates,
 objects; a matched span is not read twice). A clause with no fact is
 
@@ -135,6 +138,7 @@ _ABOUT_PROMPT_RE = re.compile(
     r"supposed|needs?)\b"
 )
 _PROMPT_SENTENCE_RE = re.compile(r"^\s*(?:the\s+)?prompt\s+(?:asks|asked|requests|wants|says)\b")
+_RESTATEMENT_END_RE = re.compile(r"\b(?:but|while|whereas|however)\b|\b(?:the|this)\s+(?:image|picture)\b")
 _SENTENCE_SPLIT_RE = re.compile(r"[.;!?\n]")
 _WORLD_WORD_RE = re.compile(rf"\b(?:{_COLOR}|{_ANY_SHAPE})\b")
 _CLAUSE_SPLIT_RE = re.compile(r"[.;!?\n,]|\b(?:and|but|while|whereas)\b")
@@ -305,8 +309,13 @@ def parse_rationale(text: str | None) -> ParsedRationale:
         return out
     clauses: list[str] = []
     for sentence in _SENTENCE_SPLIT_RE.split(normalise(text)):
-        restates_prompt = _PROMPT_SENTENCE_RE.search(sentence)
-        clauses += [sentence.strip()] if restates_prompt else split_clauses(sentence)
+        restates = _PROMPT_SENTENCE_RE.search(sentence)
+        if restates is None:
+            clauses += split_clauses(sentence)
+            continue
+        end = _RESTATEMENT_END_RE.search(sentence, restates.end())
+        cut = end.start() if end else len(sentence)
+        clauses += [sentence[:cut].strip(), *split_clauses(sentence[cut:])]
     for clause in clauses:
         if _ABOUT_PROMPT_RE.search(clause):
             out.other.append(clause)

@@ -33,7 +33,7 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from common.config import plain
+from common.config import InputError, plain
 from common.engine import export_pretrained, on_rank_zero
 from common.runtime import RunContext
 from common.sft import SFTConfig
@@ -41,6 +41,7 @@ from common.world.levels import run_level
 from t2ieval_r1.data import corpus_at_level, load_corpus
 from t2ieval_r1.grpo.model import PolicySpec, build_policy, policy_source
 from t2ieval_r1.sft import train_evaluator_sft
+from t2ieval_r1.sft_targets import THINK_STYLES
 from t2ieval_r1.tasks.evaluate_after import evaluate_exported
 
 __all__ = ["run"]
@@ -68,6 +69,13 @@ def run(
 ) -> dict[str, Any]:
     """Fine-tune the evaluator on ``kind`` targets; see the module docstring."""
     t0 = time.perf_counter()
+    if think not in THINK_STYLES:
+        raise InputError(f"task.think: unknown style {think!r}; choose one of {', '.join(THINK_STYLES)}")
+    if think != "caption" and kind == "rationale":
+        raise InputError(
+            "task.think: the 'rationale' kind writes the ground-truth rationale, not a caption; "
+            "drop task.think or use kind 'scores'"
+        )
     if train is None:
         raise ValueError("task.train must name a single-wise training corpus (e.g. {source: world, ...})")
     sft_params = {**(plain(sft) or {}), "seed": int(ctx.seed)}

@@ -109,3 +109,14 @@ def test_the_restated_prompt_is_not_fact_checked() -> None:
     check = check_rationale(think, Scene.from_dict(SCENE))
     assert check.truth == [True, True] and check.n_unparseable == 0
     assert check.n_other == 1  # the prompt sentence
+    # a restatement ends where the image is described again, in the same sentence too
+    for text in (
+        "the prompt asks for a red star but the image shows a blue triangle",
+        "the prompt asks for a red star , the image shows a blue triangle",
+        "The prompt wants a red star; a blue triangle at the center",
+    ):
+        check = check_rationale(text, Scene.from_dict(SCENE))
+        assert [f.text for f in check.facts] == [
+            next(t for t in ("a blue triangle at the center", "a blue triangle") if t in text.lower())
+        ], text
+        assert check.truth == [True]
