@@ -19,7 +19,7 @@ class FlowRLConfig:
     Attributes:
         algorithm: a flow entry of :data:`~common.rl.algorithms.RL_ALGORITHMS` (``diffusion_nft``,
             ``flow_grpo``).
-        steps: RL iterations.
+        steps: RL iterations (0: no training, the run only evaluates its policy).
         prompts_per_iteration: items per iteration (per rank).
         group_size: samples per item (FIRM: 16).
         sample_steps: denoising steps of a rollout (FIRM: SD3.5 10, editor 6).
@@ -89,7 +89,9 @@ class FlowRLConfig:
             out.append(f"algorithm must be one of {sorted(FLOW_UPDATES.names())}, got {self.algorithm!r}")
         if self.sampler not in SAMPLERS:
             out.append(f"sampler must be one of {SAMPLERS}, got {self.sampler!r}")
-        for name in ("steps", "prompts_per_iteration", "sample_steps", "sample_chunks", "train_batch"):
+        if self.steps < 0:
+            out.append(f"steps must be >= 0 (0: evaluate only), got {self.steps}")
+        for name in ("prompts_per_iteration", "sample_steps", "sample_chunks", "train_batch"):
             if getattr(self, name) < 1:
                 out.append(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.group_size < 2:

@@ -96,3 +96,14 @@ def test_bad_rl_settings_name_the_key(policy_dirs: dict[str, Path], tmp_path: Pa
         run_experiment("firm_gen_rl", tmp_path, *base, "task.reward=cme")
     with pytest.raises(ValueError, match=r"task\.kind must be one of"):
         run_experiment("firm_gen_rl", tmp_path, *base, "task.kind=video")
+
+
+def test_zero_steps_evaluates_the_policy_only(policy_dirs: dict[str, Path], tmp_path: Path) -> None:
+    """``task.rl.steps=0``: no update, the held-out records of start and end are the same policy's
+    (what re-evaluates a saved policy for :mod:`firm.rl.seeds`)."""
+    metrics, ctx = run_experiment("firm_gen_rl", tmp_path, *rl_overrides(policy_dirs["gen"], steps=0))
+    assert metrics["train"]["steps"] == 0 and metrics["final_reward"] is None
+    records = load_records(ctx.run_dir)
+    strict = [(r["pair"], r["strict"]) for r in records["start"]]
+    assert strict == [(r["pair"], r["strict"]) for r in records["end"]]
+    assert metrics["heldout"]["gains"]["strict"]["gain"] == 0.0
