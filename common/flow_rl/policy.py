@@ -24,7 +24,7 @@ from typing import Any, Literal
 
 import torch
 
-from common.models.lora import LoRASettings, adapters_disabled, add_lora, lora_state_dict
+from common.models.lora import LoRASettings, adapters_disabled, add_lora, fold_lora, lora_state_dict
 from common.models.t2i import Conditioning, T2IBundle
 from common.rl.ema import EMAUpdater
 
@@ -55,6 +55,8 @@ class FlowPolicy(torch.nn.Module):
         for module in bundle.modules().values():
             module.requires_grad_(False)
         self.uses_lora = lora is not None
+        # a policy trained by an earlier run (its adapters saved with it) is this run's base
+        fold_lora(self.transformer)
         if lora is not None:
             add_lora(self.transformer, lora)
             with warnings.catch_warnings():  # peft warns that a second adapter is being added: intended

@@ -114,6 +114,17 @@ def add_lora(model: torch.nn.Module, settings: LoRASettings | None = None, **kwa
     return model
 
 
+def fold_lora(model: torch.nn.Module) -> torch.nn.Module:
+    """Merge the active LoRA adapters of a diffusers model into its base weights and remove the
+    adapter layers (diffusers' ``fuse_lora`` then ``unload_lora``), in place: a trained policy
+    loaded as the start of another run becomes a plain model whose outputs are the adapted ones.
+    A model without LoRA is returned unchanged."""
+    if has_lora(model):
+        model.fuse_lora(lora_scale=1.0)
+        model.unload_lora()
+    return model
+
+
 def has_lora(model: torch.nn.Module) -> bool:
     """Whether ``model`` has LoRA layers injected."""
     return any("lora_" in name for name, _ in model.named_parameters())

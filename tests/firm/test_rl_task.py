@@ -98,12 +98,20 @@ def test_bad_rl_settings_name_the_key(policy_dirs: dict[str, Path], tmp_path: Pa
         run_experiment("firm_gen_rl", tmp_path, *base, "task.kind=video")
 
 
-def test_zero_steps_evaluates_the_policy_only(policy_dirs: dict[str, Path], tmp_path: Path) -> None:
-    """``task.rl.steps=0``: no update, the held-out records of start and end are the same policy's
-    (what re-evaluates a saved policy for :mod:`firm.rl.seeds`)."""
-    metrics, ctx = run_experiment("firm_gen_rl", tmp_path, *rl_overrides(policy_dirs["gen"], steps=0))
+def test_a_trained_policy_reevaluated_with_zero_steps_reads_as_it_ended(
+    policy_dirs: dict[str, Path], tmp_path: Path
+) -> None:
+    """A run's saved policy (LoRA adapters and all) as the ``task.policy`` of another run: its
+    adapters are folded into the base, and ``task.rl.steps=0`` evaluates it without training, so
+    its start records are the first run's end records, pair for pair."""
+    _, first = run_experiment("firm_gen_rl", tmp_path / "a", *rl_overrides(policy_dirs["gen"]))
+    metrics, again = run_experiment(
+        "firm_gen_rl", tmp_path / "b", *rl_overrides(first.run_dir / "policy", steps=0)
+    )
     assert metrics["train"]["steps"] == 0 and metrics["final_reward"] is None
-    records = load_records(ctx.run_dir)
-    strict = [(r["pair"], r["strict"]) for r in records["start"]]
-    assert strict == [(r["pair"], r["strict"]) for r in records["end"]]
+    ended = load_records(first.run_dir)["end"]
+    records = load_records(again.run_dir)
+    key = [(r["pair"], r["strict"], r["n_objects"]) for r in ended]
+    assert [(r["pair"], r["strict"], r["n_objects"]) for r in records["start"]] == key
+    assert [(r["pair"], r["strict"], r["n_objects"]) for r in records["end"]] == key
     assert metrics["heldout"]["gains"]["strict"]["gain"] == 0.0
