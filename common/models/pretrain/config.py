@@ -33,8 +33,9 @@ from common.world.sampling import size_names
 PRETRAIN_FORMAT = 1
 """Bumped when the training code changes what a config produces (invalidates cached bases)."""
 
-NOT_HASHED: frozenset[str] = frozenset({"checkpoint_every", "log_every", "name"})
-"""Config fields that do not change the weights."""
+NOT_HASHED: frozenset[str] = frozenset({"checkpoint_every", "log_every", "name", "length_groups"})
+"""Config fields that do not change the weights, or change them only by float rounding (the
+length-grouped micro-batches compute the one batch's loss, summed in another order)."""
 
 HASHED_UNLESS_DEFAULT: dict[str, Any] = {
     "lr_schedule": "cosine",
@@ -175,6 +176,9 @@ class VLMPretrainConfig(PretrainConfig):
             it trains on with the rest). ``None``: the preset's random tower.
         vision_init_overrides: pretraining config keys of that base to replace (part of both
             bases' cache keys).
+        length_groups: micro-batches each step's items are split into, by length, with their
+            gradients accumulated (:func:`common.train.length_groups.length_groups`): the same
+            loss on fewer padded positions. 1: one padded batch.
         max_new_tokens: generation limit when evaluating captions.
         eval_batch_size: items per generation batch in evaluation.
     """
@@ -188,6 +192,7 @@ class VLMPretrainConfig(PretrainConfig):
     vision_aux_weight: float = 0.0
     vision_init: str | None = None
     vision_init_overrides: dict[str, Any] = field(default_factory=dict)
+    length_groups: int = 1
     max_new_tokens: int = 64
     eval_batch_size: int = 64
 
@@ -201,6 +206,8 @@ class VLMPretrainConfig(PretrainConfig):
             )
         if self.vision_aux_weight < 0:
             raise ValueError(f"pretrain {self.name}: vision_aux_weight must be >= 0")
+        if self.length_groups < 1:
+            raise ValueError(f"pretrain {self.name}: length_groups must be >= 1 (1: one padded batch)")
         if self.vision_lr_mult <= 0:
             raise ValueError(f"pretrain {self.name}: vision_lr_mult must be positive")
         if self.vision_init_overrides and not self.vision_init:

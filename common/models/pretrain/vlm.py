@@ -46,6 +46,7 @@ from common.models.pretrain.dense import DENSE_KEYS, dense_labels, dense_token_l
 from common.models.pretrain.objectives import PretrainObjective
 from common.models.tiny import count_parameters
 from common.models.vlm_sampling import sample_vlm
+from common.train.length_groups import length_groups
 from common.world.captions import caption_triples, describe, parse_caption
 from common.world.levels import get_level
 from common.world.render import render_at
@@ -115,6 +116,26 @@ class VLMItem:
     qa: QA
 
 
+STEP_TOTALS: tuple[str, str] = ("step_label_tokens", "step_image_tokens")
+"""Keys a length-grouped micro-batch carries: the step's answer-token count (the language
+model's loss becomes a sum over the micro-batch divided by it, ``num_items_in_batch`` in
+transformers) and its image-token count (the same for the dense vision loss)."""
+
+
+def item_length(bundle: Any, item: VLMItem, image_tokens: int) -> int:
+    """Tokens ``item`` takes in a batch, up to the chat template's fixed tokens: its images'
+    (``image_tokens`` each) plus its question's and answer's (for grouping similar lengths)."""
+    text = bundle.tokenizer(f"{item.qa.question} {item.qa.answer}", add_special_tokens=False).input_ids
+    return len(item.images) * image_tokens + len(text)
+
+
+def world_image_tokens(bundle: Any) -> int:
+    """Merged image tokens one world image (``IMAGE_SIZE`` square) becomes in ``bundle``'s model."""
+    enc = bundle.encode_chat([conversation(Image.new("RGB", (IMAGE_SIZE, IMAGE_SIZE)), "")])
+    merge = int(bundle.model.config.vision_config.spatial_merge_size)
+    return int(enc["image_grid_thw"].prod(-1).sum()) // merge**2
+
+
 class VLMLoss(torch.nn.Module):
     """``forward(batch) -> loss``: the model's cross-entropy on the labelled (answer) tokens, plus,
     with ``aux_weight > 0``, the dense vision loss ``aux_weight * (CE_shape + CE_colour) / 2``.
@@ -137,7 +158,13 @@ class VLMLoss(torch.nn.Module):
                 self.color_head = torch.nn.Linear(width, len(COLORS) + 1)
 
     def forward(self, batch: dict[str, Any]) -> torch.Tensor:
-        inputs = {k: v for k, v in batch.items() if k != "labels" and k not in DENSE_KEYS}
+        inputs = {
+            k: v for k, v in batch.items() if k != "labels" and k not in DENSE_KEYS and k not in STEP_TOTALS
+        }
+        # In a micro-batch of a length-grouped step, the means are over the whole step's tokens.
+        step_labels, step_images = (batch.get(k) for k in STEP_TOTALS)
+        if step_labels is not None:
+            inputs["num_items_in_batch"] = torch.tensor(float(step_labels))
         if self.aux_weight <= 0:
             return self.model(**inputs, labels=batch["labels"], use_cache=False).loss
         captured: list[torch.Tensor] = []
@@ -159,6 +186,8 @@ class VLMLoss(torch.nn.Module):
                 f"{tokens.shape[0]} merged image tokens but {shape_labels.shape[0]} dense labels"
             )
         dense = dense_token_loss(self.shape_head, self.color_head, tokens, shape_labels, color_labels)
+        if step_images is not None:
+            dense = dense * (tokens.shape[0] / float(step_images))
         return lm + self.aux_weight * dense
 
 
@@ -166,6 +195,7 @@ class VLMObjective(PretrainObjective):
     """Describe + VQA pretraining of a tiny Qwen2.5-VL / Qwen3-VL (see the module docstring)."""
 
     name = "vlm"
+    _image_tokens: int | None = None
 
     def build(self, cfg: PretrainConfig, scale: Any = None) -> Any:
         """The preset's bundle; with ``cfg.vision_init`` its vision tower replaced by the one
@@ -242,12 +272,41 @@ class VLMObjective(PretrainObjective):
         return out
 
     def batch(self, cfg: PretrainConfig, bundle: Any, data: VLMPool, step: int) -> dict[str, Any]:
+        """This rank's whole batch of ``step`` as one padded batch."""
+        return self.encode(cfg, bundle, self.items(cfg, data, step))
+
+    def micro_batches(
+        self, cfg: Any, bundle: Any, data: Any, step: int
+    ) -> list[tuple[dict[str, Any], float]]:
+        """The step's items in ``cfg.length_groups`` micro-batches of similar lengths
+        (:func:`common.train.length_groups.length_groups`), each weight 1: every micro-batch
+        carries the step's answer-token and image-token counts (:data:`STEP_TOTALS`), so its
+        losses are sums over the step's tokens and the micro-batches add up to the one-batch
+        loss (``length_groups: 1``: the one batch itself)."""
+        assert isinstance(cfg, VLMPretrainConfig)
         items = self.items(cfg, data, step)
+        if cfg.length_groups <= 1:
+            return [(self.encode(cfg, bundle, items), 1.0)]
+        if self._image_tokens is None:
+            self._image_tokens = world_image_tokens(bundle)
+        lengths = [item_length(bundle, it, self._image_tokens) for it in items]
+        groups = length_groups(lengths, cfg.length_groups)
+        batches = [self.encode(cfg, bundle, [items[i] for i in g]) for g in groups]
+        n_labels = sum(int((b["labels"][:, 1:] != -100).sum()) for b in batches)
+        n_images = sum(int(b[DENSE_KEYS[0]].numel()) for b in batches) if cfg.vision_aux_weight > 0 else 0
+        for b in batches:
+            b[STEP_TOTALS[0]] = n_labels
+            if n_images:
+                b[STEP_TOTALS[1]] = n_images
+        return [(b, 1.0) for b in batches]
+
+    def encode(self, cfg: VLMPretrainConfig, bundle: Any, items: Sequence[VLMItem]) -> dict[str, Any]:
+        """``items`` as one padded model batch: inputs, answer-only labels and, with the dense
+        vision loss, its per-token labels."""
         convs = [conversation(it.images, it.qa.question, it.qa.answer) for it in items]
         enc = bundle.encode_chat(convs, add_generation_prompt=False)
         out = dict(enc)
         out["labels"] = answer_labels(bundle, enc, [it.qa.answer for it in items])
-        assert isinstance(cfg, VLMPretrainConfig)
         if cfg.vision_aux_weight > 0:
             merge = int(bundle.model.config.vision_config.spatial_merge_size)
             scenes = [scene for it in items for scene in it.scenes]

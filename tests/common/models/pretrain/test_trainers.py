@@ -183,3 +183,44 @@ def test_dense_vision_loss_trains_its_heads_and_the_vision_tower(name: str) -> N
     assert heads and all(not torch.equal(params[n], p) for n, p in heads.items())
     assert sum(not torch.equal(params[n], p) for n, p in vision.items()) > 0.8 * len(vision)
     assert not any(n.startswith(DENSE_HEADS) for n in bundle.model.state_dict())  # not in the saved base
+
+
+def test_length_grouped_micro_batches_add_up_to_the_one_batch_loss_and_gradient() -> None:
+    """``length_groups: 2`` splits a step of captions and two-image "what changed" items into two
+    micro-batches with less padding; the loop adds them with weight 1, so their losses and
+    gradients must sum to the one padded batch's (language model and dense vision loss alike)."""
+    name = "tiny_qwen3_vl"
+    budget = {**TINY_BUDGET[name], "difference_share": 0.5, "batch_size": 8, "vision_aux_weight": 1.0}
+    cfg = load_pretrain_config(name, {**budget, "length_groups": 2})
+    one_batch = load_pretrain_config(name, {**budget, "length_groups": 1})
+    assert config_hash(cfg) == config_hash(one_batch)  # the same weights up to rounding: the same key
+    objective = get_objective("vlm")
+    bundle = objective.build(cfg)
+    module = objective.module(cfg, bundle)
+    data = objective.prepare(cfg, bundle)
+    step = next(s for s in range(20) if len({len(it.images) for it in objective.items(cfg, data, s)}) == 2)
+
+    def loss_and_grads(micro: list[tuple[dict, float]]) -> tuple[float, dict[str, torch.Tensor]]:
+        module.zero_grad()
+        total = 0.0
+        for batch, weight in micro:
+            loss = module(batch) * weight
+            loss.backward()
+            total += float(loss.detach())
+        return total, {n: p.grad.clone() for n, p in module.named_parameters() if p.grad is not None}
+
+    micro = objective.micro_batches(cfg, bundle, data, step)
+    one = objective.batch(cfg, bundle, data, step)
+    assert len(micro) == 2 and all(w == 1.0 for _, w in micro)
+    padded = sum(b["input_ids"].numel() for b, _ in micro)
+    assert padded < one["input_ids"].numel()  # fewer positions computed
+    assert sorted(len(b["input_ids"]) for b, _ in micro) != [0, len(one["input_ids"])]
+    got, got_grads = loss_and_grads(micro)
+    want, want_grads = loss_and_grads([(one, 1.0)])
+    assert got == pytest.approx(want, rel=1e-5)
+    assert got_grads.keys() == want_grads.keys()
+    assert any(n.startswith(DENSE_HEADS) for n in got_grads)
+    for n, g in want_grads.items():
+        torch.testing.assert_close(got_grads[n], g, rtol=1e-4, atol=1e-6 * float(g.abs().max()) + 1e-9)
+    single = objective.micro_batches(one_batch, bundle, data, step)
+    assert len(single) == 1 and _equal(single[0][0], one)  # length_groups 1: the one batch
