@@ -84,6 +84,11 @@ def _quality_vlm(q: dict[str, Any]) -> list[str]:
             f"{_pct(q['difference_precision'])} | |",
             f"| what changed: some change vs none | {_pct(q['difference_any_accuracy'])} | |",
         ]
+        for kind, c in q.get("difference_recall_by_kind", {}).items():
+            lines.append(
+                f"| what changed: {kind} recalled | {c['recalled']} / {c['true']} "
+                f"({_pct(c['recalled'] / max(c['true'], 1))}) | |"
+            )
     lines += ["", f"{q['n_captions']} held-out scenes; greedy decoding. Chance = best constant answer."]
     if q.get("difference_examples"):
         lines += ["", "Example answers to what changed (truth / model):", ""]

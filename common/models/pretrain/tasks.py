@@ -34,7 +34,14 @@ HEADLINES: dict[str, tuple[str, ...]] = {
     "t2i": ("geneval_clean", "geneval", "color_presence", "best_guidance"),
     "editor": ("edit_accuracy", "best_guidance"),
     "autoencoder": ("l1", "psnr"),
-    "vision": ("shape_accuracy", "shape_chance", "color_accuracy", "color_chance"),
+    "vision": (
+        "shape_accuracy",
+        "shape_chance",
+        "color_accuracy",
+        "color_chance",
+        "cell_shape_accuracy",
+        "cell_shape_chance",
+    ),
 }
 
 

@@ -48,6 +48,7 @@ from common.models.tiny import count_parameters
 from common.models.vlm_sampling import sample_vlm
 from common.train.length_groups import length_groups
 from common.world.captions import caption_triples, describe, parse_caption
+from common.world.edits import change_kind
 from common.world.levels import get_level
 from common.world.render import render_at
 from common.world.scene import Scene
@@ -459,9 +460,12 @@ def vqa_scores(predictions: list[str], items: list[QA]) -> dict[str, Any]:
 
 def difference_scores(predictions: list[str], pairs: list[DifferencePair]) -> dict[str, float]:
     """ "What changed" quality: exact-answer accuracy, recall / precision of the change phrases
-    (multisets), and accuracy of "no clear change" vs some change, with the best-constant-answer
+    (multisets), recall per kind of change (:func:`common.world.edits.change_kind` of the true
+    phrases), and accuracy of "no clear change" vs some change, with the best-constant-answer
     accuracy of the exact answer ("chance")."""
     exact, hit, n_true, n_pred, any_ok = 0, 0, 0, 0, 0
+    kind_hit: Counter[str] = Counter()
+    kind_true: Counter[str] = Counter()
     for pred, pair in zip(predictions, pairs, strict=True):
         exact += int(changes_part(pred) == changes_part(pair.answer))
         truth, got = Counter(difference_changes(pair.answer)), Counter(difference_changes(pred))
@@ -469,8 +473,15 @@ def difference_scores(predictions: list[str], pairs: list[DifferencePair]) -> di
         n_true += sum(truth.values())
         n_pred += sum(got.values())
         any_ok += int(bool(truth) == bool(got))
+        for phrase, k in truth.items():
+            kind = change_kind(phrase) or "other"
+            kind_true[kind] += k
+            kind_hit[kind] += min(k, got[phrase])
     n = max(len(pairs), 1)
     return {
+        "difference_recall_by_kind": {
+            kind: {"recalled": kind_hit[kind], "true": kind_true[kind]} for kind in sorted(kind_true)
+        },
         "difference_exact": exact / n,
         "difference_chance": (
             Counter(changes_part(p.answer) for p in pairs).most_common(1)[0][1] / n if pairs else 0.0

@@ -56,6 +56,8 @@ from common.world.edits.rubric import (
 from common.world.edits.sampling import RESIZE_FACTOR, sample_edit, sample_edit_sources
 from common.world.edits.sloppy import CONSISTENCY_VARIANTS, EXECUTION_VARIANTS, sloppy_result
 from common.world.edits.text import (
+    CHANGE_KINDS,
+    change_kind,
     change_text,
     describe_object,
     difference_report,
@@ -65,6 +67,7 @@ from common.world.edits.text import (
 )
 
 __all__ = [
+    "CHANGE_KINDS",
     "CONSISTENCY_VARIANTS",
     "EDIT_KINDS",
     "EXECUTION_VARIANTS",
@@ -87,6 +90,7 @@ __all__ = [
     "Ref",
     "SceneDiff",
     "apply_edit",
+    "change_kind",
     "change_text",
     "consistency_from_counts",
     "consistency_score",

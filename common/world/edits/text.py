@@ -126,6 +126,43 @@ def change_text(c: Change, source: Scene) -> str:
     return "the background changed slightly"
 
 
+CHANGE_KINDS: tuple[str, ...] = (
+    "added",
+    "removed",
+    "recoloured",
+    "reshaped",
+    "moved",
+    "resized",
+    "rotated",
+    "background",
+)
+"""The kinds of change :func:`change_text` words (``"background"``: every other change)."""
+
+
+def change_kind(text: str) -> str | None:
+    """The kind of change a :func:`change_text` phrase words, read from its verb (the inverse of
+    :func:`change_text` on its kinds; ``None`` for a phrase it does not write)."""
+    t = " ".join(text.split())
+    if t.endswith(" was added"):
+        return "added"
+    if t.endswith(" was removed"):
+        return "removed"
+    if t.endswith(" is slightly turned"):
+        return "rotated"
+    if t.endswith((" moved", " moved slightly")):
+        return "moved"
+    if t.endswith((" got bigger", " got smaller")):
+        return "resized"
+    if t == "the background changed slightly":
+        return "background"
+    words = t.split()
+    if len(words) >= 2 and words[-2] == "turned":
+        return "recoloured"
+    if len(words) >= 3 and words[-3] == "became":
+        return "reshaped"
+    return None
+
+
 def significant_changes_text(source: Scene, result: Scene, diff: SceneDiff | None = None) -> str:
     """The significant changes from ``source`` to ``result``, ``"; "``-joined, or ``"no clear
     change"``: what the oracle's execution reasoning says it sees, and the answer of the VLMs'

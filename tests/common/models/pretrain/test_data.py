@@ -180,3 +180,9 @@ def test_difference_scores_count_exact_answers_and_change_phrases() -> None:
     assert out["difference_recall"] == 1.0  # both true changes named
     assert out["difference_precision"] == pytest.approx(2 / 3)  # one invented
     assert out["difference_any_accuracy"] == pytest.approx(2 / 3)
+    assert out["difference_recall_by_kind"] == {
+        "added": {"recalled": 1, "true": 1},
+        "recoloured": {"recalled": 1, "true": 1},
+    }
+    missed = difference_scores(["the red circle was removed ; the blue circle was added"], pairs[:1])
+    assert missed["difference_recall_by_kind"]["recoloured"] == {"recalled": 0, "true": 1}
