@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from PIL import Image
 
 from common.models.module_io import ADAPTERS_DIR, save_module
 
@@ -44,6 +45,31 @@ class VLMBundle:
     @property
     def device(self) -> torch.device:
         return next(self.model.parameters()).device
+
+    def presize(self, images: Sequence[Image.Image]) -> list[Image.Image]:
+        """``images`` resized as the image processor would resize them (its target size for each
+        input size, its resampling filter), where the processor keeps an image of the target size
+        as it is; otherwise the image itself. Either way processing the result gives the same
+        ``pixel_values``; a training pool presized once saves the resize at every step (the
+        224-px tiny presets upsample every 128-px world image)."""
+        image_processor = self.processor.image_processor
+        patch = int(image_processor.patch_size)
+        resample = Image.Resampling(int(image_processor.resample))
+
+        def target(size: tuple[int, int]) -> tuple[int, int]:
+            probe = Image.new("RGB", size)
+            _, h, w = image_processor(images=[probe], return_tensors="pt")["image_grid_thw"][0].tolist()
+            return int(w) * patch, int(h) * patch
+
+        sizes: dict[tuple[int, int], tuple[int, int]] = {}
+        out = []
+        for im in images:
+            if im.size not in sizes:
+                size = target(im.size)
+                sizes[im.size] = size if target(size) == size else im.size  # a fixed point only
+            size = sizes[im.size]
+            out.append(im if im.size == size else im.convert("RGB").resize(size, resample=resample))
+        return out
 
     def to(self, device: str | torch.device | None = None, dtype: torch.dtype | None = None) -> VLMBundle:
         """Move the model (in place) and return the bundle."""

@@ -232,9 +232,8 @@ class VisionObjective(PretrainObjective):
         scenes = single_object_scenes(cfg.pool_size - n_scenes, cfg.seed, level=cfg.world_level)
         scenes += [s for _, s in world_scenes(n_scenes, cfg.seed, level=cfg.world_level)]
         cells = cell_labels(bundle.vlm, scenes) if cfg.dense_weight > 0 else {}
-        return VisionPool(
-            [render_at(s, IMAGE_SIZE) for s in scenes], scene_labels(scenes, cfg.world_level), cells
-        )
+        images = bundle.vlm.presize([render_at(s, IMAGE_SIZE) for s in scenes])  # resized once, not per step
+        return VisionPool(images, scene_labels(scenes, cfg.world_level), cells)
 
     def batch(self, cfg: PretrainConfig, bundle: VisionBundle, data: VisionPool, step: int) -> dict[str, Any]:
         g = step_generator(cfg.seed, step, 0x715, self.rank)

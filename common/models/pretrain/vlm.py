@@ -235,11 +235,14 @@ class VLMObjective(PretrainObjective):
             if cfg.difference_share > 0
             else []
         )
+        # Rendered at the world's size, then resized once as the processor would at every step.
+        images = bundle.presize([render_at(s, IMAGE_SIZE) for s in scenes])
+        flat = bundle.presize([render_at(s, IMAGE_SIZE) for p in pairs for s in (p.source, p.result)])
         return VLMPool(
             scenes=scenes,
-            images=[render_at(s, IMAGE_SIZE) for s in scenes],
+            images=images,
             pairs=pairs,
-            pair_images=[(render_at(p.source, IMAGE_SIZE), render_at(p.result, IMAGE_SIZE)) for p in pairs],
+            pair_images=list(zip(flat[0::2], flat[1::2], strict=True)),
         )
 
     def items(self, cfg: PretrainConfig, data: VLMPool, step: int) -> list[VLMItem]:

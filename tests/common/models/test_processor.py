@@ -12,8 +12,9 @@ from common.models.processor import (
     build_image_processor,
     build_processor,
 )
+from common.models.tiny import build_tiny_vlm
 from common.models.tokenizer import build_tokenizer
-from tests.common.models.conftest import random_image
+from tests.common.models.conftest import SMALL_VLM, random_image
 
 TOKENIZER = build_tokenizer()
 
@@ -97,3 +98,20 @@ def test_apply_chat_template_can_tokenize_with_images_inline() -> None:
     )
     assert batch["image_grid_thw"].tolist() == [[1, 8, 8]]
     assert "mm_token_type_ids" in batch
+
+
+@pytest.mark.parametrize("arch", ["qwen2_5_vl", "qwen3_vl"])
+def test_presized_images_give_the_same_pixel_values(arch: str) -> None:
+    """``VLMBundle.presize`` resizes as the processor does, so a pool presized once feeds the model
+    exactly what the processor makes of the world-sized images (the 224-px presets upsample 128).
+    A size the processor would resize again (the 96x160 one) is left as it is."""
+    bundle = build_tiny_vlm(arch, **{**SMALL_VLM, "image_pixels": 224 * 224})
+    images = [random_image(k, (128, 128)) for k in range(3)] + [random_image(3, (96, 160))]
+    presized = bundle.presize(images)
+    assert [im.size for im in presized] == [(224, 224)] * 3 + [(96, 160)]
+    assert bundle.presize(presized) == presized  # at the target size already: kept as they are
+    image_processor = bundle.processor.image_processor
+    want = image_processor(images=images, return_tensors="pt")
+    got = image_processor(images=presized, return_tensors="pt")
+    assert torch.equal(got["image_grid_thw"], want["image_grid_thw"])
+    assert torch.equal(got["pixel_values"], want["pixel_values"])

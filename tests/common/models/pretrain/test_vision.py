@@ -13,6 +13,7 @@ from common.models.pretrain import config_hash, ensure_base, load_pretrain_confi
 from common.models.pretrain.data import sample_qa, vlm_eval_items, world_scenes
 from common.models.pretrain.objectives import get_objective
 from common.models.pretrain.vlm import VLMObjective, vision_tower
+from common.models.tiny import build_tiny_vlm
 from common.runtime import RunSettings
 from common.world.levels import get_level
 from common.world.vocab import SHAPE_PLURALS, SHAPES
@@ -82,7 +83,7 @@ def test_full_level_vlm_data_is_byte_identical_to_before_levels() -> None:
         },
     )
     obj = VLMObjective()
-    pool = obj.prepare(cfg, None)
+    pool = obj.prepare(cfg, build_tiny_vlm("qwen3_vl", **SMALL_VLM))  # the bundle only resizes the images
     rows: list[list[object]] = [
         [it.qa.kind, it.qa.question, it.qa.answer] for s in range(6) for it in obj.items(cfg, pool, s)
     ]
