@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from common.config import InputError, to_dataclass
+from common.config import to_dataclass
 from common.engine import EngineConfig, export_pretrained
 from common.models.builders import load_vlm
 from common.models.vocabulary import vocabulary_fingerprint
@@ -36,7 +36,7 @@ from common.sft import SFTConfig, SFTExample, SFTTrainer
 from common.train import file_lock
 from t2ieval_r1.data import corpus_at_level, load_corpus
 from t2ieval_r1.grpo.items import load_items
-from t2ieval_r1.sft_targets import SFT_KINDS, THINK_STYLES, own_captions, sft_targets
+from t2ieval_r1.sft_targets import SFT_KINDS, check_think, own_captions, sft_targets
 
 __all__ = [
     "WARMUP_DIR",
@@ -174,10 +174,7 @@ class WarmupSpec:
 
     def __post_init__(self) -> None:
         SFTConfig.from_dict(self.sft, "model.warmup.sft")  # its keys and values are checked here
-        if self.think not in THINK_STYLES:
-            raise InputError(
-                f"model.warmup.think: unknown style {self.think!r}; choose one of {', '.join(THINK_STYLES)}"
-            )
+        check_think(self.think, "model.warmup.think")
 
     @classmethod
     def from_dict(cls, data: Any) -> WarmupSpec:

@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from common.config import InputError
 from common.models.pretrain.data import DESCRIBE_QUESTION
 from common.models.pretrain.vlm import answer_questions
 from common.world.captions import describe
@@ -58,6 +59,15 @@ SFT_KINDS: tuple[str, ...] = ("format", "scores", "rationale")
 
 THINK_STYLES: tuple[str, ...] = ("caption", "compare")
 """What the ``<think>`` of a ``format`` / ``scores`` target holds (module docstring)."""
+
+
+def check_think(think: str, key: str = "think") -> str:
+    """``think`` if it is one of :data:`THINK_STYLES`, else :class:`common.config.InputError`
+    naming the config ``key`` it came from and the choices."""
+    if think not in THINK_STYLES:
+        raise InputError(f"{key}: unknown style {think!r}; choose one of {', '.join(THINK_STYLES)}")
+    return think
+
 
 _PHOTO_PREFIX = "a photo of "
 
@@ -144,9 +154,7 @@ def think_text(caption: str, prompt: str | None = None, think: str = "caption") 
     """The ``<think>`` text of a ``format`` / ``scores`` target: the caption, or with ``think=
     "compare"`` ``the prompt asks for <prompt> . the image shows <caption>`` (GenEval's "a photo
     of" dropped; sentence marks in the prompt become spaces, so the prompt stays one sentence)."""
-    if think not in THINK_STYLES:
-        raise ValueError(f"unknown think style {think!r}; choose one of {', '.join(THINK_STYLES)}")
-    if think == "caption":
+    if check_think(think) == "caption":
         return caption
     if prompt is None:
         raise ValueError("think='compare' needs the items' prompts")

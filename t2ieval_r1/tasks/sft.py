@@ -41,7 +41,7 @@ from common.world.levels import run_level
 from t2ieval_r1.data import corpus_at_level, load_corpus
 from t2ieval_r1.grpo.model import PolicySpec, build_policy, policy_source
 from t2ieval_r1.sft import train_evaluator_sft
-from t2ieval_r1.sft_targets import THINK_STYLES
+from t2ieval_r1.sft_targets import check_think
 from t2ieval_r1.tasks.evaluate_after import evaluate_exported
 
 __all__ = ["run"]
@@ -69,9 +69,7 @@ def run(
 ) -> dict[str, Any]:
     """Fine-tune the evaluator on ``kind`` targets; see the module docstring."""
     t0 = time.perf_counter()
-    if think not in THINK_STYLES:
-        raise InputError(f"task.think: unknown style {think!r}; choose one of {', '.join(THINK_STYLES)}")
-    if think != "caption" and kind == "rationale":
+    if check_think(think, "task.think") != "caption" and kind == "rationale":
         raise InputError(
             "task.think: the 'rationale' kind writes the ground-truth rationale, not a caption; "
             "drop task.think or use kind 'scores'"

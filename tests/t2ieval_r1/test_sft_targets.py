@@ -94,7 +94,7 @@ def test_compare_think_states_the_prompt_then_the_caption() -> None:
     )  # the default is the caption alone
     with pytest.raises(ValueError, match="needs the items' prompts"):
         think_text("nothing .", None, "compare")
-    with pytest.raises(ValueError, match="unknown think style"):
+    with pytest.raises(ValueError, match="think: unknown style"):
         think_text("nothing .", "a photo of a star", "both")
 
 
