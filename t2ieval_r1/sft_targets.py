@@ -48,6 +48,7 @@ __all__ = [
     "DEFECT_WORDS",
     "SFT_KINDS",
     "THINK_STYLES",
+    "check_think",
     "own_captions",
     "random_score",
     "scene_rationale",

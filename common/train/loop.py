@@ -87,6 +87,7 @@ def fit(
     optimizer = build_optimizer(cfg, [{**g, "lr": cfg.lr * g["lr_mult"]} for g in groups])
     module, optimizer = fabric.setup(module, optimizer)
     ds_engine = find_deepspeed_engine(module)
+    objective.fixed_accumulation = ds_engine is not None
     ema = EMA(params, cfg.ema_decay) if objective.uses_ema else None  # type: ignore[attr-defined]
     max_time_s = cfg.max_time_s
 

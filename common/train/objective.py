@@ -26,6 +26,10 @@ class Objective:
     world_size: int = 1
     uses_ema: bool = False
     """Whether the loop keeps an EMA of the weights (decay ``cfg.ema_decay``) and saves it."""
+    fixed_accumulation: bool = False
+    """Set by the loop: the engine accumulates a fixed number of micro-batches per step
+    (DeepSpeed's ``gradient_accumulation_steps``), so an objective that may split a step into a
+    varying number (length-grouped micro-batches) must give the configured count."""
 
     def module(self, cfg: Any, bundle: Any) -> torch.nn.Module:
         """The trainable module; ``module(batch)`` returns the scalar loss."""

@@ -10,7 +10,11 @@ about two (a source scene and a sloppy edit of it); formats in :mod:`common.mode
 Evaluation on held-out scenes (greedy decoding): exact caption accuracy (the caption equals the
 canonical one), object recall / precision over (colour, shape, position) triples, VQA accuracy
 per kind with the best-constant-answer ("chance") accuracy beside it, and for "what changed":
-exact-answer accuracy and recall / precision over the change phrases.
+exact-answer accuracy, recall / precision over the change phrases and recall per kind of change.
+
+``length_groups > 1`` splits each step into micro-batches of similar lengths whose losses are
+sums over the step's tokens (:meth:`VLMObjective.micro_batches`): the one batch's loss on fewer
+padded positions.
 """
 
 from __future__ import annotations
@@ -124,8 +128,8 @@ transformers) and its image-token count (the same for the dense vision loss)."""
 
 
 def item_length(bundle: Any, item: VLMItem, image_tokens: int) -> int:
-    """Tokens ``item`` takes in a batch, up to the chat template's fixed tokens: its images'
-    (``image_tokens`` each) plus its question's and answer's (for grouping similar lengths)."""
+    """About the tokens ``item`` takes in a batch: its images' (``image_tokens`` each) plus its
+    question's and answer's, without the chat template's few tokens (grouping needs no more)."""
     text = bundle.tokenizer(f"{item.qa.question} {item.qa.answer}", add_special_tokens=False).input_ids
     return len(item.images) * image_tokens + len(text)
 
@@ -187,7 +191,7 @@ class VLMLoss(torch.nn.Module):
                 f"{tokens.shape[0]} merged image tokens but {shape_labels.shape[0]} dense labels"
             )
         dense = dense_token_loss(self.shape_head, self.color_head, tokens, shape_labels, color_labels)
-        if step_images is not None:
+        if step_images is not None:  # an unweighted mean over tokens (background weight 1): rescale
             dense = dense * (tokens.shape[0] / float(step_images))
         return lm + self.aux_weight * dense
 
@@ -286,10 +290,11 @@ class VLMObjective(PretrainObjective):
         (:func:`common.train.length_groups.length_groups`), each weight 1: every micro-batch
         carries the step's answer-token and image-token counts (:data:`STEP_TOTALS`), so its
         losses are sums over the step's tokens and the micro-batches add up to the one-batch
-        loss (``length_groups: 1``: the one batch itself)."""
+        loss (``length_groups: 1``, or an engine with a fixed accumulation count such as
+        DeepSpeed: the one batch itself)."""
         assert isinstance(cfg, VLMPretrainConfig)
         items = self.items(cfg, data, step)
-        if cfg.length_groups <= 1:
+        if cfg.length_groups <= 1 or self.fixed_accumulation:
             return [(self.encode(cfg, bundle, items), 1.0)]
         if self._image_tokens is None:
             self._image_tokens = world_image_tokens(bundle)
@@ -461,7 +466,7 @@ def vqa_scores(predictions: list[str], items: list[QA]) -> dict[str, Any]:
     }
 
 
-def difference_scores(predictions: list[str], pairs: list[DifferencePair]) -> dict[str, float]:
+def difference_scores(predictions: list[str], pairs: list[DifferencePair]) -> dict[str, Any]:
     """ "What changed" quality: exact-answer accuracy, recall / precision of the change phrases
     (multisets), recall per kind of change (:func:`common.world.edits.change_kind` of the true
     phrases), and accuracy of "no clear change" vs some change, with the best-constant-answer
