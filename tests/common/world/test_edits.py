@@ -345,34 +345,15 @@ def test_sloppy_variants_reach_every_level_and_reproduce() -> None:
 
 def test_change_kind_reads_back_the_kind_of_every_change_phrase() -> None:
     """Every kind :func:`change_text` words is read back from its phrase (the per-kind recall of
-    the VLMs' "what changed" answers relies on it), over many random sloppy edits."""
-    from common.world.edits import (
-        CHANGE_KINDS,
-        CONSISTENCY_VARIANTS,
-        EXECUTION_VARIANTS,
-        change_kind,
-        change_text,
-        diff_scenes,
-        make_example,
-        sample_edit_sources,
-    )
+    the VLMs' "what changed" answers relies on it), over the sloppy edits of 300 pretraining pairs."""
+    from common.models.pretrain.data import difference_pairs
+    from common.world.edits import CHANGE_KINDS, change_kind, change_text, diff_scenes
 
-    rng = np.random.default_rng(0)
     seen: set[str] = set()
-
-    def sloppy(source, edit):  # type: ignore[no-untyped-def]
-        return make_example(
-            source,
-            edit,
-            rng,
-            execution=EXECUTION_VARIANTS[int(rng.integers(len(EXECUTION_VARIANTS)))],
-            consistency=CONSISTENCY_VARIANTS[int(rng.integers(len(CONSISTENCY_VARIANTS)))],
-        )
-
-    for _, ex in zip(range(300), sample_edit_sources(rng, distractors=(1, 3), make=sloppy), strict=False):
-        for c in diff_scenes(ex.source, ex.result).changes:
+    for pair in difference_pairs(300, seed=0):
+        for c in diff_scenes(pair.source, pair.result).changes:
             assert c.kind in CHANGE_KINDS
-            assert change_kind(change_text(c, ex.source)) == c.kind, change_text(c, ex.source)
+            assert change_kind(change_text(c, pair.source)) == c.kind, change_text(c, pair.source)
             seen.add(c.kind)
     assert seen == set(CHANGE_KINDS)  # every kind, rotated and background included
     assert change_kind("the red circle") is None and change_kind("no clear change") is None
