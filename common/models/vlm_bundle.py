@@ -46,6 +46,11 @@ class VLMBundle:
     def device(self) -> torch.device:
         return next(self.model.parameters()).device
 
+    def merged_token_counts(self, grid_thw: torch.Tensor) -> list[int]:
+        """Merged image tokens per image of the processor's ``image_grid_thw`` (patches / merge^2)."""
+        merge = int(self.model.config.vision_config.spatial_merge_size)
+        return (grid_thw.prod(-1) // merge**2).tolist()
+
     def presize(self, images: Sequence[Image.Image]) -> list[Image.Image]:
         """``images`` resized as the image processor would resize them (its target size for each
         input size, its resampling filter), where the processor keeps an image of the target size

@@ -107,9 +107,7 @@ def merged_tokens(vlm: Any, pixel_values: torch.Tensor, grid_thw: torch.Tensor) 
 
 def max_pool(vlm: Any, tokens: torch.Tensor, grid_thw: torch.Tensor) -> torch.Tensor:
     """``[images, width]``: each image's merged tokens max-pooled (see the module docstring)."""
-    merge = int(vlm.model.config.vision_config.spatial_merge_size)
-    counts = (grid_thw.prod(-1) // merge**2).tolist()
-    return torch.stack([t.max(dim=0).values for t in tokens.split(counts)])
+    return torch.stack([t.max(dim=0).values for t in tokens.split(vlm.merged_token_counts(grid_thw))])
 
 
 def pooled_features(vlm: Any, pixel_values: torch.Tensor, grid_thw: torch.Tensor) -> torch.Tensor:

@@ -110,6 +110,8 @@ class VLMPool:
     images: list[Image.Image]
     pairs: list[DifferencePair] = field(default_factory=list)
     pair_images: list[tuple[Image.Image, Image.Image]] = field(default_factory=list)
+    image_tokens: int = 0
+    """Merged tokens one pool image becomes (all have one size); length groups use it."""
 
 
 @dataclass(frozen=True)
@@ -132,13 +134,6 @@ def item_length(bundle: Any, item: VLMItem, image_tokens: int) -> int:
     question's and answer's, without the chat template's few tokens (grouping needs no more)."""
     text = bundle.tokenizer(f"{item.qa.question} {item.qa.answer}", add_special_tokens=False).input_ids
     return len(item.images) * image_tokens + len(text)
-
-
-def world_image_tokens(bundle: Any) -> int:
-    """Merged image tokens one world image (``IMAGE_SIZE`` square) becomes in ``bundle``'s model."""
-    enc = bundle.encode_chat([conversation(Image.new("RGB", (IMAGE_SIZE, IMAGE_SIZE)), "")])
-    merge = int(bundle.model.config.vision_config.spatial_merge_size)
-    return int(enc["image_grid_thw"].prod(-1).sum()) // merge**2
 
 
 class VLMLoss(torch.nn.Module):
@@ -200,7 +195,6 @@ class VLMObjective(PretrainObjective):
     """Describe + VQA pretraining of a tiny Qwen2.5-VL / Qwen3-VL (see the module docstring)."""
 
     name = "vlm"
-    _image_tokens: int | None = None
 
     def build(self, cfg: PretrainConfig, scale: Any = None) -> Any:
         """The preset's bundle; with ``cfg.vision_init`` its vision tower replaced by the one
@@ -242,11 +236,13 @@ class VLMObjective(PretrainObjective):
         # Rendered at the world's size, then resized once as the processor would at every step.
         images = bundle.presize([render_at(s, IMAGE_SIZE) for s in scenes])
         flat = bundle.presize([render_at(s, IMAGE_SIZE) for p in pairs for s in (p.source, p.result)])
+        grid = bundle.processor.image_processor(images=images[:1], return_tensors="pt")["image_grid_thw"]
         return VLMPool(
             scenes=scenes,
             images=images,
             pairs=pairs,
             pair_images=list(zip(flat[0::2], flat[1::2], strict=True)),
+            image_tokens=bundle.merged_token_counts(grid)[0],
         )
 
     def items(self, cfg: PretrainConfig, data: VLMPool, step: int) -> list[VLMItem]:
@@ -296,9 +292,7 @@ class VLMObjective(PretrainObjective):
         items = self.items(cfg, data, step)
         if cfg.length_groups <= 1 or self.fixed_accumulation:
             return [(self.encode(cfg, bundle, items), 1.0)]
-        if self._image_tokens is None:
-            self._image_tokens = world_image_tokens(bundle)
-        lengths = [item_length(bundle, it, self._image_tokens) for it in items]
+        lengths = [item_length(bundle, it, data.image_tokens) for it in items]
         groups = length_groups(lengths, cfg.length_groups)
         batches = [self.encode(cfg, bundle, [items[i] for i in g]) for g in groups]
         n_labels = sum(int((b["labels"][:, 1:] != -100).sum()) for b in batches)
