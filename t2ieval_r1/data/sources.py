@@ -16,10 +16,12 @@ t2i_eval_bench      ``bench_json``, ``scores_json``, ``image_root``, ``aspects``
 ranked_pairs        ``path``, ``image_root``, ``include_ties`` (ImageReward-style rankings)
 ==================  ==========================================================================
 
-Every source accepts ``limit`` (keep the first rows) and ``aspects`` (keep rows of these aspects,
-for sources whose rows carry several). The result is validated against the schemas. The world
-sources (``world``, ``world_quick``) take ``level`` (a :mod:`common.world.levels` name): the spec's
-own, else the ``level`` given to :func:`load_corpus` (tasks pass the run's ``world.level``).
+Every source accepts ``limit`` (keep the first rows), ``aspects`` (keep rows of these aspects,
+for sources whose rows carry several) and ``rescale`` (``{share, to, seed}``: a share of the rows
+restated on another score scale, :mod:`t2ieval_r1.data.rescale`). The result is validated
+against the schemas. The world sources (``world``, ``world_quick``) take ``level`` (a
+:mod:`common.world.levels` name): the spec's own, else the ``level`` given to :func:`load_corpus`
+(tasks pass the run's ``world.level``).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from common.registry import Registry
 from common.runtime import RunSettings
 from common.world.levels import DEFAULT_LEVEL, get_level
 from t2ieval_r1.data.real import load_ranked_pairs, load_t2i_eval_bench, load_t2i_eval_distill
+from t2ieval_r1.data.rescale import rescale_corpus
 from t2ieval_r1.data.schema import DataFormatError, validate_corpus
 from t2ieval_r1.data.world import quick_pairwise, quick_singlewise
 from t2ieval_r1.data.world_benchmarks import load_world_benchmark
@@ -123,6 +126,7 @@ def load_corpus(
     params = corpus_at_level(spec, level)
     source = str(params.pop("source"))
     limit = params.pop("limit", None)
+    rescale = params.pop("rescale", None)
     # sources that build rows per aspect take `aspects` themselves; the others are filtered after
     aspects = None if source in _TAKES_ASPECTS else params.pop("aspects", None)
     if source == "world":
@@ -141,5 +145,7 @@ def load_corpus(
         ds = ds.select(range(min(int(limit), len(ds))))
     if len(ds) == 0:
         raise DataFormatError(f"corpus {spec!r} is empty after filtering (aspects={aspects}, limit={limit})")
+    if rescale:
+        ds = rescale_corpus(ds, rescale)
     validate_corpus(ds)
     return ds
