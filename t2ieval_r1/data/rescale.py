@@ -46,14 +46,18 @@ def rescale_corpus(ds: datasets.Dataset, spec: Mapping[str, Any]) -> datasets.Da
             f"rescale: unknown keys {sorted(unknown)}; a rescale spec takes {sorted(RESCALE_KEYS)}"
         )
     if "share" not in spec or "to" not in spec:
-        raise DataFormatError("rescale needs `share` (0-1) and `to` ([lo, hi]), e.g. {share: 0.5, to: [1, 5]}")
+        raise DataFormatError(
+            "rescale needs `share` (0-1) and `to` ([lo, hi]), e.g. {share: 0.5, to: [1, 5]}"
+        )
     share = float(spec["share"])
     if not 0.0 <= share <= 1.0:
         raise DataFormatError(f"rescale.share must lie in [0, 1], got {share}")
     new_lo, new_hi = _target_scale(spec["to"])
     for column in ("scale_lo", "scale_hi"):
         if column not in ds.column_names:
-            raise DataFormatError(f"rescale: the corpus has no {column!r} column (columns: {ds.column_names})")
+            raise DataFormatError(
+                f"rescale: the corpus has no {column!r} column (columns: {ds.column_names})"
+            )
     n = len(ds)
     rng = np.random.default_rng([int(spec.get("seed", 0)), _SALT])
     picked = np.zeros(n, dtype=bool)
