@@ -16,12 +16,12 @@ t2i_eval_bench      ``bench_json``, ``scores_json``, ``image_root``, ``aspects``
 ranked_pairs        ``path``, ``image_root``, ``include_ties`` (ImageReward-style rankings)
 ==================  ==========================================================================
 
-Every source accepts ``limit`` (keep the first rows), ``aspects`` (keep rows of these aspects,
-for sources whose rows carry several) and ``rescale`` (``{share, to, seed}``: a share of the rows
-restated on another score scale, :mod:`t2ieval_r1.data.rescale`). The result is validated
-against the schemas. The world sources (``world``, ``world_quick``) take ``level`` (a
-:mod:`common.world.levels` name): the spec's own, else the ``level`` given to :func:`load_corpus`
-(tasks pass the run's ``world.level``).
+Every source accepts ``limit`` (keep the first rows) and ``aspects`` (keep rows of these aspects,
+for sources whose rows carry several); training corpora also take ``rescale`` (``{share, to,
+seed}``: a share of the rows restated on another score scale, :mod:`t2ieval_r1.data.rescale`).
+The result is validated against the schemas. The world sources (``world``, ``world_quick``) take
+``level`` (a :mod:`common.world.levels` name): the spec's own, else the ``level`` given to
+:func:`load_corpus` (tasks pass the run's ``world.level``).
 """
 
 from __future__ import annotations
@@ -145,7 +145,7 @@ def load_corpus(
         ds = ds.select(range(min(int(limit), len(ds))))
     if len(ds) == 0:
         raise DataFormatError(f"corpus {spec!r} is empty after filtering (aspects={aspects}, limit={limit})")
-    if rescale:
+    if rescale is not None:
         ds = rescale_corpus(ds, rescale)
     validate_corpus(ds)
     return ds

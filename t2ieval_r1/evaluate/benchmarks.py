@@ -76,6 +76,11 @@ class BenchmarkSpec:
                 f"benchmark {self.name!r}: `corpus` must be a load_corpus spec with a `source`, "
                 f"got {self.corpus!r}"
             )
+        if "rescale" in self.corpus:
+            raise ValueError(
+                f"benchmark {self.name!r}: `rescale` is for training corpora; a benchmark is ranked "
+                "on one scale, so remove the key from its corpus"
+            )
 
     @classmethod
     def from_config(cls, name: str, node: Any) -> BenchmarkSpec:

@@ -180,6 +180,11 @@ def run(
     t_start = time.perf_counter()
     if train is None:
         raise ValueError("task.train must name a training corpus (e.g. {source: world_quick, kind: single})")
+    if val is not None and "rescale" in (plain(val) or {}):
+        raise ValueError(
+            "task.val: `rescale` is for the training corpus; the validation curve ranks labels on one "
+            "scale, so remove task.val.rescale"
+        )
     grpo_params = dict(plain(grpo) or {})
     grpo_params["seed"] = int(ctx.seed)
     gcfg = GRPOConfig.from_dict(grpo_params)
