@@ -228,24 +228,21 @@ def test_serve_defaults_the_experiment_and_the_cli_agree(scale: str) -> None:
 # ---------------------------------------------------------------------------------- corpora
 
 WORLD_T2I_EVAL = {"source": "world", "name": "t2i_eval", "aspects": ["overall"]}
+MIXED_TRAIN = {**WORLD_T2I_EVAL, "split": "train", "rescale": {"share": 0.5, "to": [1, 5]}}
 
 
 @pytest.mark.parametrize(
     ("exp", "train", "val"),
     [
-        ("t2ieval_r1_grpo", {**WORLD_T2I_EVAL, "split": "train"}, {**WORLD_T2I_EVAL, "split": "test"}),
-        (
-            "t2ieval_r1_grpo_discrete",
-            {**WORLD_T2I_EVAL, "split": "train"},
-            {**WORLD_T2I_EVAL, "split": "test"},
-        ),
+        ("t2ieval_r1_grpo", MIXED_TRAIN, {**WORLD_T2I_EVAL, "split": "test"}),
+        ("t2ieval_r1_grpo_discrete", MIXED_TRAIN, {**WORLD_T2I_EVAL, "split": "test"}),
         (
             "t2ieval_r1_grpo_pairwise",
             {"source": "world", "name": "pairwise", "split": "train", "aspects": ["overall"]},
             {"source": "world", "name": "imagereward", "split": "test", "aspects": ["overall"]},
         ),
-        ("t2ieval_r1_sft_scores", {**WORLD_T2I_EVAL, "split": "train"}, None),
-        ("t2ieval_r1_sft_rationale", {**WORLD_T2I_EVAL, "split": "train"}, None),
+        ("t2ieval_r1_sft_scores", MIXED_TRAIN, None),
+        ("t2ieval_r1_sft_rationale", MIXED_TRAIN, None),
     ],
 )
 def test_the_experiments_corpora(exp: str, train: dict[str, Any], val: dict[str, Any] | None) -> None:

@@ -92,7 +92,7 @@ def test_every_experiment_validates_at_both_scales(exp: str, scale: str, engine:
     if "task.grpo" in found:  # what the trainer will build from the same node
         grpo = GRPOConfig.from_dict(OmegaConf.to_container(cfg.task.grpo, resolve=True))
         assert found["task.grpo"] == grpo
-        assert grpo.kl_coef == 0.04 and grpo.rollout.group_size == 8
+        assert grpo.kl_coef == (0.2 if scale == "tiny" else 0.04) and grpo.rollout.group_size == 8
 
 
 @pytest.mark.parametrize(

@@ -171,8 +171,13 @@ def test_tiny_scale_uses_the_tiny_presets(exp: str) -> None:
         assert name.startswith("tiny_") or name == "base", f"{exp} at scale=tiny: model {name!r}"
     if exp in GRPO:
         grpo = cfg["task"]["grpo"]
-        assert cfg["task"]["model"]["name"] == "tiny_qwen2_5_vl" and grpo["max_time_s"] == 600, exp
-        assert (grpo["lr"], grpo["rollout"]["group_size"], grpo["kl_coef"]) == (2e-4, 8, 0.04), exp
+        assert cfg["task"]["model"]["name"] == "tiny_qwen2_5_vl" and grpo["max_time_s"] is None, exp
+        assert (grpo["lr"], grpo["rollout"]["group_size"], grpo["kl_coef"], grpo["steps"]) == (
+            2e-4,
+            8,
+            0.2,
+            200,
+        ), exp
     if exp in FIRM_RM:
         assert cfg["task"]["model"] == "base" and cfg["task"]["sft"]["lr"] == 5e-4, exp
     if exp in T2I_SFT:

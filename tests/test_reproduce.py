@@ -568,7 +568,7 @@ def test_a_run_declares_its_expected_minutes(tmp_path: Path) -> None:
     decl = load_declarations()
     minutes = {r.exp: r.minutes for t in decl.tables for r in t.runs}
     assert all(m is not None and m > 0 for m in minutes.values())  # every shipped run is hinted
-    assert minutes["firm_gen_rl"] > minutes["t2ieval_r1_grpo"] > minutes["tifa_meta_eval"]
+    assert min(minutes["firm_gen_rl"], minutes["t2ieval_r1_grpo"]) > minutes["tifa_meta_eval"]
     with pytest.raises(ValueError, match="minutes must be >= 0"):
         RunSpec(id="x", exp="hello", minutes=-1)
 
