@@ -28,7 +28,7 @@ import numpy as np
 
 from t2ieval_r1.data.schema import DataFormatError
 
-__all__ = ["RESCALE_KEYS", "rescale_corpus"]
+__all__ = ["RESCALE_KEYS", "refuse_rescale", "rescale_corpus"]
 
 RESCALE_KEYS: frozenset[str] = frozenset({"share", "to", "seed"})
 """The keys of a corpus spec's ``rescale`` mapping."""
@@ -51,6 +51,16 @@ def _target_scale(to: Any) -> tuple[float, float]:
     if not (np.isfinite(lo) and np.isfinite(hi)) or lo >= hi:
         raise DataFormatError(f"rescale.to must be a finite scale [lo, hi] with lo < hi, got {list(to)}")
     return lo, hi
+
+
+def refuse_rescale(spec: Mapping[str, Any], where: str, remove: str) -> None:
+    """Raise when corpus ``spec`` (of ``where``, a benchmark or a validation set) asks for
+    ``rescale``: labels ranked across one corpus must share one scale. ``remove`` names the key."""
+    if "rescale" in spec:
+        raise DataFormatError(
+            f"{where}: `rescale` is for training corpora; this corpus is ranked on one scale, "
+            f"so remove {remove}"
+        )
 
 
 def rescale_corpus(ds: datasets.Dataset, spec: Mapping[str, Any]) -> datasets.Dataset:

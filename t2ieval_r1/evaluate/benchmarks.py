@@ -31,6 +31,7 @@ import datasets
 from common.config import to_dataclass
 from common.runtime import RunSettings
 from t2ieval_r1.data import load_corpus
+from t2ieval_r1.data.rescale import refuse_rescale
 
 __all__ = ["BENCHMARK_KINDS", "DEFAULT_BENCHMARKS", "BenchmarkSpec", "limit_corpus", "load_benchmark"]
 
@@ -76,11 +77,7 @@ class BenchmarkSpec:
                 f"benchmark {self.name!r}: `corpus` must be a load_corpus spec with a `source`, "
                 f"got {self.corpus!r}"
             )
-        if "rescale" in self.corpus:
-            raise ValueError(
-                f"benchmark {self.name!r}: `rescale` is for training corpora; a benchmark is ranked "
-                "on one scale, so remove the key from its corpus"
-            )
+        refuse_rescale(self.corpus, f"benchmark {self.name!r}", "the key from its corpus")
 
     @classmethod
     def from_config(cls, name: str, node: Any) -> BenchmarkSpec:

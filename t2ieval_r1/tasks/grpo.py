@@ -39,6 +39,7 @@ from common.runtime import RunContext
 from common.train import make_fabric
 from common.world.levels import run_level
 from t2ieval_r1.data import load_corpus
+from t2ieval_r1.data.rescale import refuse_rescale
 from t2ieval_r1.evaluate.results import correlation_as_zero, is_rank_correlation
 from t2ieval_r1.grpo import GRPOConfig, GRPOTrainer
 from t2ieval_r1.grpo.checkpoint import NOT_IN_RESUME_KEY
@@ -180,11 +181,8 @@ def run(
     t_start = time.perf_counter()
     if train is None:
         raise ValueError("task.train must name a training corpus (e.g. {source: world_quick, kind: single})")
-    if val is not None and "rescale" in (plain(val) or {}):
-        raise ValueError(
-            "task.val: `rescale` is for the training corpus; the validation curve ranks labels on one "
-            "scale, so remove task.val.rescale"
-        )
+    if val is not None:
+        refuse_rescale(plain(val) or {}, "task.val", "task.val.rescale")
     grpo_params = dict(plain(grpo) or {})
     grpo_params["seed"] = int(ctx.seed)
     gcfg = GRPOConfig.from_dict(grpo_params)
