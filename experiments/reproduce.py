@@ -15,7 +15,8 @@
    (rerunning resumes); ``--dry-run`` only lists what would run and what is reused;
 3. writes every table to ``<results>/tables/<name>.md``, ``.csv`` and ``.tex``
    (:mod:`experiments.reproduction.render`: mean and 95% interval over seeds, the paper's numbers
-   beside them, labelled; placeholders for slots not reproduced yet), the figures to
+   beside them, labelled; placeholders for slots not reproduced yet; below a table, its paired
+   differences between two runs, :mod:`experiments.reproduction.compare`), the figures to
    ``<results>/figures/`` (:mod:`experiments.reproduction.figures`), an index of the tables with the
    runs' wall times in ``<results>/tables/README.md`` and the run list in
    ``<results>/reproduce.json``.
@@ -37,6 +38,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 
+from experiments.reproduction.compare import compare_runs
 from experiments.reproduction.figures import curve_figure, score_figure, score_values
 from experiments.reproduction.render import Cell, RenderedTable, build_table, placeholder_table, write_table
 from experiments.reproduction.runs import (
@@ -182,6 +184,12 @@ def _render(
                 return _source_label(runs, max((len(c.values) for c in cells), default=0))
 
             out = build_table(table, metrics, failed, source_label=label, caption_extra=extra)
+            for comp in table.comparisons:
+                planned = [per_table.get((table.name, run_id)) for run_id in (comp.a, comp.b)]
+                if any(p is None for p in planned):  # an ablation outside the profile
+                    continue
+                dirs = [{r.seed: r.run_dir for r in p or [] if r.status in DONE} for p in planned]
+                out.comparisons.append(compare_runs(comp, *dirs))
         write_table(out, results / "tables")
         rendered.append(out)
     return rendered

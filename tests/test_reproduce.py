@@ -699,3 +699,119 @@ def test_sigterm_or_ctrl_c_stops_every_run_in_flight_and_leaves_them_to_resume(
     assert _wait_until_gone(started)
     assert main([*args, "--dry-run"]) == 0
     assert "2 runs, 0 reused, 2 to run" in capsys.readouterr().out  # nothing completed: both run again
+
+
+def _write_predictions(
+    path: Path, human: list[float], preds: list[float | None], aspect: str = "overall"
+) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = [
+        {
+            "benchmark": "t2i_eval",
+            "aspect": aspect,
+            "key": f"item-{i}",
+            "label": h,
+            "prediction": p,
+            "answer": None,
+        }
+        for i, (h, p) in enumerate(zip(human, preds, strict=True))
+    ]
+    lines.append(
+        {"benchmark": "tifa", "aspect": "faithfulness", "key": "other", "label": 1.0, "prediction": 9.0}
+    )
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+
+
+def _comparison_tables(tmp_path: Path) -> Path:
+    tables = {
+        "profiles": {"quick": {"seeds": [0, 1]}},
+        "tables": [
+            {
+                "name": "paired",
+                "title": "paired",
+                "runs": [
+                    {"id": "new", "exp": "hello", "overrides": ["task.message=new"]},
+                    {"id": "old", "exp": "hello", "overrides": ["task.message=old"]},
+                ],
+                "columns": [{"key": "seed", "label": "seed"}],
+                "rows": [{"label": "new", "run": "new"}, {"label": "old", "run": "old"}],
+                "comparisons": [
+                    {
+                        "label": "new - old",
+                        "a": "new",
+                        "b": "old",
+                        "scores": "preds.jsonl",
+                        "where": {"benchmark": "t2i_eval", "aspect": "overall"},
+                    }
+                ],
+            }
+        ],
+    }
+    path = tmp_path / "tables.yaml"
+    path.write_text(yaml.safe_dump(tables))
+    return path
+
+
+def test_a_tables_paired_comparison_is_rendered_below_it_from_the_runs_predictions(tmp_path: Path) -> None:
+    """Two finished runs per seed with per-item predictions: the table's Markdown and CSV carry the
+    paired difference of their Spearman, the numbers of ``paired_difference`` on the same items
+    (only the lines ``where`` selects; a missing prediction mean-filled)."""
+    from common.scoring import paired_difference, spearman
+
+    path = _comparison_tables(tmp_path)
+    results = tmp_path / "results"
+    decl = load_declarations(path)
+    _, per_table = plan_runs(decl, decl.tables, "quick", results)
+    human = [float(i % 7) for i in range(40)]
+    preds: dict[str, list[list[float | None]]] = {"new": [], "old": []}
+    for run_id, noise in (("new", 1.0), ("old", 6.0)):
+        for k, run in enumerate(per_table[("paired", run_id)]):
+            row: list[float | None] = [h + noise * ((7 * i + 3 * k) % 5 - 2) for i, h in enumerate(human)]
+            row[k] = None
+            preds[run_id].append(row)
+            fake_completed(run.run_dir, run.key, {"seed": run.seed})
+            _write_predictions(run.run_dir / "preds.jsonl", human, row)
+    assert main(["--tables-file", str(path), "--results", str(results)]) == 0
+    expected = paired_difference(preds["new"], preds["old"], human, spearman)
+    md = (results / "tables" / "paired.md").read_text()
+    assert "Paired differences" in md
+    assert f"mean over 2 paired seeds {expected.mean:+.3f} [{expected.mean_ci.low:+.3f}, " in md
+    assert f"seed 1: {expected.per_seed[1]:+.3f}" in md and "(40 items, 1000 paired item resamples" in md
+    row_csv = next(
+        r
+        for r in csv.DictReader(io.StringIO((results / "tables" / "paired.csv").read_text()))
+        if r["row"] == "new - old"
+    )
+    assert float(row_csv["mean"]) == pytest.approx(expected.mean)
+    assert row_csv["ci_kind"] == "paired item bootstrap" and row_csv["n"] == "2"
+    assert [float(v) for v in row_csv["values"].split()] == pytest.approx(expected.per_seed)
+
+
+def test_a_comparison_of_runs_that_scored_different_items_says_which(tmp_path: Path) -> None:
+    from experiments.reproduction.compare import compare_runs
+    from experiments.reproduction.spec import ComparisonSpec
+
+    spec = ComparisonSpec(label="x", a="a", b="b", scores="p.jsonl")
+    _write_predictions(tmp_path / "a" / "p.jsonl", [1.0, 2.0, 3.0], [1.0, 2.0, 3.0])
+    _write_predictions(tmp_path / "b" / "p.jsonl", [1.0, 2.0], [2.0, 1.0])
+    with pytest.raises(ValueError, match="seed 0: the runs scored different items"):
+        compare_runs(spec, {0: tmp_path / "a"}, {0: tmp_path / "b"})
+    assert (
+        compare_runs(spec, {0: tmp_path / "a"}, {1: tmp_path / "b"})
+        .text()
+        .endswith("- (no seed that both runs finished)")
+    )
+    with pytest.raises(FileNotFoundError, match="no predictions file"):
+        compare_runs(spec, {0: tmp_path / "a"}, {0: tmp_path / "c"})
+    bad = ComparisonSpec(label="x", a="a", b="b", scores="p.jsonl", prediction="score")
+    with pytest.raises(KeyError, match=r"p.jsonl:1: no field 'score'"):
+        compare_runs(bad, {0: tmp_path / "a"}, {0: tmp_path / "a"})
+
+
+def test_a_comparison_naming_an_unknown_run_is_refused(tmp_path: Path) -> None:
+    path = _comparison_tables(tmp_path)
+    data = yaml.safe_load(path.read_text())
+    data["tables"][0]["comparisons"][0]["b"] = "nope"
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(ConfigError, match="comparison 'new - old' names unknown run 'nope'"):
+        load_declarations(path)

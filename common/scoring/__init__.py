@@ -10,6 +10,8 @@ Modules (each documents its formulas):
 * :mod:`~common.scoring.predictions`: reading a scorer's predictions file (JSONL / JSON).
 * :mod:`~common.scoring.tables`: Markdown / CSV / LaTeX tables.
 * :mod:`~common.scoring.meta`: :func:`meta_evaluate`, all of the above in one call.
+* :mod:`~common.scoring.paired`: :func:`paired_difference`, two scorers' difference over paired
+  seeds with a paired item bootstrap.
 """
 
 from common.scoring.bootstrap import (
@@ -23,6 +25,7 @@ from common.scoring.correlation import kendall_tau_b, pearson, spearman
 from common.scoring.errors import mae, rmse
 from common.scoring.meta import PAIRWISE_METRICS, STATISTICS, align, meta_evaluate
 from common.scoring.missing import MISSING_POLICIES, MissingReport, apply_missing_policy
+from common.scoring.paired import PairedDifference, paired_difference
 from common.scoring.pairwise import (
     PairwiseResult,
     pairwise_accuracy,
@@ -39,6 +42,7 @@ __all__ = [
     "BootstrapConfig",
     "ConfidenceInterval",
     "MissingReport",
+    "PairedDifference",
     "PairwiseResult",
     "PredictionsFormatError",
     "align",
@@ -48,6 +52,7 @@ __all__ = [
     "load_predictions",
     "mae",
     "meta_evaluate",
+    "paired_difference",
     "pairwise_accuracy",
     "pairwise_accuracy_grouped",
     "pearson",

@@ -9,6 +9,9 @@ the value alone. A missing value (the run failed, or did not report it) is ``-``
 ``null`` in metrics.json (e.g. an undefined rank correlation) is left out and counted
 (``(k/n)``: defined for k of n seeds).
 
+A table's paired comparisons (:mod:`experiments.reproduction.compare`) follow it: a line each in
+the Markdown, a line each in the CSV (the seeds' differences as its values).
+
 Each table is written as ``<out>/<name>.md``, ``.csv`` (long format: one line per row and column,
 mean, interval, kind, number of values and the values) and ``.tex`` (booktabs), with the caption
 stating the scale, the profile and the seeds.
@@ -25,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from common.scoring.tables import latex_escape, to_latex, to_markdown
+from experiments.reproduction.compare import Comparison
 from experiments.reproduction.paper import paper_rows
 from experiments.reproduction.spec import ColumnSpec, PlaceholderSpec, RowSpec, TableSpec
 
@@ -177,6 +181,8 @@ class RenderedTable:
     """``(label, source, cells)``; source is the reproduction's label or the paper's."""
     floatfmt: str = ".3f"
     placeholder: str | None = None
+    comparisons: list[Comparison] = field(default_factory=list)
+    """Paired differences between two of the table's runs, shown below the table."""
 
     def display_rows(self) -> list[dict[str, Any]]:
         out = []
@@ -192,7 +198,11 @@ class RenderedTable:
         if self.placeholder is not None:
             return head + f"**{self.placeholder}**\n"
         table = to_markdown(self.display_rows(), columns=["row", "source", *(c.label for c in self.columns)])
-        return head + table + "\n\n" + self.caption + "\n"
+        text = head + table + "\n\n" + self.caption + "\n"
+        if self.comparisons:
+            text += "\nPaired differences (items resampled jointly for both runs and every seed):\n\n"
+            text += "".join(f"- {c.text()}\n" for c in self.comparisons)
+        return text
 
     def csv(self) -> str:
         buf = io.StringIO()
@@ -232,6 +242,23 @@ class RenderedTable:
                         "published" if cell.published is not None else cell.status,
                     ]
                 )
+        for c in self.comparisons:
+            r = c.result
+            w.writerow(
+                [
+                    self.name,
+                    c.spec.label,
+                    f"{c.spec.a} - {c.spec.b}",
+                    c.spec.statistic,
+                    "" if r is None else repr(r.mean),
+                    "" if r is None else repr(r.mean_ci.low),
+                    "" if r is None else repr(r.mean_ci.high),
+                    "paired item bootstrap",
+                    len(c.seeds),
+                    "" if r is None else " ".join(repr(v) for v in r.per_seed),
+                    "ok" if r is not None else "missing",
+                ]
+            )
         return buf.getvalue()
 
     def latex(self) -> str:

@@ -18,6 +18,9 @@ A table (:class:`TableSpec`) names
   benchmark) shows ``-`` in the reproduced rows;
 * the ``paper`` rows shown beside the reproduced ones (:class:`PaperSpec`, a named source of
   published numbers, :mod:`experiments.reproduction.paper`), each labelled as the paper's;
+* its ``comparisons`` (:class:`ComparisonSpec`): the difference of a statistic between two of
+  its runs on the same items, seed paired with seed, with a paired item bootstrap
+  (:func:`common.scoring.paired_difference`), read from the runs' per-item predictions;
 * or a ``placeholder``: a slot that is not reproduced yet, rendered as such (no numbers), with the
   experiments it waits for.
 """
@@ -36,6 +39,7 @@ from common.presets import preset_path
 __all__ = [
     "DECLARATIONS",
     "ColumnSpec",
+    "ComparisonSpec",
     "Declarations",
     "PaperSpec",
     "PlaceholderSpec",
@@ -131,6 +135,30 @@ class RowSpec:
 
 
 @dataclass
+class ComparisonSpec:
+    """``a - b`` of ``statistic`` on the items both runs scored, mean over the seeds both finished."""
+
+    label: str
+    a: str
+    """Run id of the first system."""
+    b: str
+    """Run id of the system subtracted."""
+    scores: str
+    """The per-item predictions file in each run directory (JSON lines)."""
+    scores_b: str | None = None
+    """Run ``b``'s file, where it differs (e.g. the same run's starting checkpoint); ``None``: ``scores``."""
+    prediction: str = "prediction"
+    """The field holding the prediction (``null``: a missing prediction, mean-filled)."""
+    where: dict[str, str] = field(default_factory=dict)
+    """Only lines whose fields equal these values (e.g. one benchmark's one aspect)."""
+    key: str = "key"
+    """The field naming an item, to pair the two runs' lines."""
+    human: str = "label"
+    """The field holding the human score."""
+    statistic: Literal["spearman", "kendall", "pearson"] = "spearman"
+
+
+@dataclass
 class PaperSpec:
     source: str
     """A source of published numbers (:data:`experiments.reproduction.paper.PAPER_SOURCES`)."""
@@ -161,6 +189,7 @@ class TableSpec:
     profiles: list[str] | None = None
     """Profiles that build this table (``None``: every profile)."""
     placeholder: PlaceholderSpec | None = None
+    comparisons: list[ComparisonSpec] = field(default_factory=list)
     floatfmt: str = ".3f"
 
     def __post_init__(self) -> None:
@@ -173,8 +202,14 @@ class TableSpec:
             for row in self.rows:
                 if row.run not in ids:
                     raise ValueError(f"table {self.name!r}: row {row.label!r} names unknown run {row.run!r}")
-        elif self.runs or self.rows:
-            raise ValueError(f"table {self.name!r}: a placeholder has no runs or rows")
+            for c in self.comparisons:
+                for run_id in (c.a, c.b):
+                    if run_id not in ids:
+                        raise ValueError(
+                            f"table {self.name!r}: comparison {c.label!r} names unknown run {run_id!r}"
+                        )
+        elif self.runs or self.rows or self.comparisons:
+            raise ValueError(f"table {self.name!r}: a placeholder has no runs, rows or comparisons")
 
     def run(self, run_id: str) -> RunSpec:
         return next(r for r in self.runs if r.id == run_id)
