@@ -759,6 +759,10 @@ def test_a_tables_paired_comparison_is_rendered_below_it_from_the_runs_predictio
     from common.scoring import paired_difference, spearman
 
     path = _comparison_tables(tmp_path)
+    data = yaml.safe_load(path.read_text())
+    broken = {"label": "unreadable", "a": "new", "b": "old", "scores": "nothing.jsonl"}
+    data["tables"][0]["comparisons"].append(broken)
+    path.write_text(yaml.safe_dump(data))
     results = tmp_path / "results"
     decl = load_declarations(path)
     _, per_table = plan_runs(decl, decl.tables, "quick", results)
@@ -777,6 +781,10 @@ def test_a_tables_paired_comparison_is_rendered_below_it_from_the_runs_predictio
     assert "Paired differences" in md
     assert f"mean over 2 paired seeds {expected.mean:+.3f} [{expected.mean_ci.low:+.3f}, " in md
     assert f"seed 1: {expected.per_seed[1]:+.3f}" in md and "(40 items, 1000 paired item resamples" in md
+    assert "mean-filled predictions per seed: new 1/1, old 1/1" in md
+    assert (
+        "**unreadable** (spearman, new - old): - (predictions file not found" in md
+    )  # the rest still renders
     row_csv = next(
         r
         for r in csv.DictReader(io.StringIO((results / "tables" / "paired.csv").read_text()))
@@ -787,25 +795,68 @@ def test_a_tables_paired_comparison_is_rendered_below_it_from_the_runs_predictio
     assert [float(v) for v in row_csv["values"].split()] == pytest.approx(expected.per_seed)
 
 
-def test_a_comparison_of_runs_that_scored_different_items_says_which(tmp_path: Path) -> None:
+def test_a_comparison_that_cannot_be_computed_says_why_instead_of_stopping(tmp_path: Path) -> None:
     from experiments.reproduction.compare import compare_runs
     from experiments.reproduction.spec import ComparisonSpec
 
     spec = ComparisonSpec(label="x", a="a", b="b", scores="p.jsonl")
     _write_predictions(tmp_path / "a" / "p.jsonl", [1.0, 2.0, 3.0], [1.0, 2.0, 3.0])
     _write_predictions(tmp_path / "b" / "p.jsonl", [1.0, 2.0], [2.0, 1.0])
-    with pytest.raises(ValueError, match="seed 0: the runs scored different items"):
-        compare_runs(spec, {0: tmp_path / "a"}, {0: tmp_path / "b"})
-    assert (
-        compare_runs(spec, {0: tmp_path / "a"}, {1: tmp_path / "b"})
-        .text()
-        .endswith("- (no seed that both runs finished)")
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "p.jsonl").write_text('{"key": "item-0", "label": 1.0, "prediction": "high"}\n')
+    cases = {
+        "b": "seed 0: the runs scored different items (1 only in",
+        "missing": "predictions file not found",
+        "bad": "p.jsonl:1: field 'prediction': expected a number or null, got 'high'",
+    }
+    for run, reason in cases.items():
+        c = compare_runs(spec, {0: tmp_path / "a"}, {0: tmp_path / run})
+        assert c.status == "error" and c.result is None and reason in (c.error or "")
+        assert c.text().endswith(f"({c.error})") and c.text().startswith("**x** (spearman, a - b): - ")
+    none = compare_runs(spec, {0: tmp_path / "a"}, {1: tmp_path / "b"})
+    assert none.status == "missing" and none.text().endswith("- (no seed that both runs finished)")
+    other_field = ComparisonSpec(label="x", a="a", b="b", scores="p.jsonl", prediction="score")
+    assert "p.jsonl:1: field 'score': missing" in (
+        compare_runs(other_field, {0: tmp_path / "a"}, {0: tmp_path / "a"}).error or ""
     )
-    with pytest.raises(FileNotFoundError, match="no predictions file"):
-        compare_runs(spec, {0: tmp_path / "a"}, {0: tmp_path / "c"})
-    bad = ComparisonSpec(label="x", a="a", b="b", scores="p.jsonl", prediction="score")
-    with pytest.raises(KeyError, match=r"p.jsonl:1: no field 'score'"):
-        compare_runs(bad, {0: tmp_path / "a"}, {0: tmp_path / "a"})
+
+
+def test_a_comparison_pairs_items_by_key_and_can_read_another_file_of_run_b(tmp_path: Path) -> None:
+    """Run b's lines in another order, and its predictions in ``scores_b`` (e.g. the same run's
+    starting checkpoint): the difference is that of the items matched by key, from that file."""
+    from common.scoring import paired_difference, spearman
+    from experiments.reproduction.compare import compare_runs
+    from experiments.reproduction.spec import ComparisonSpec
+
+    human = [float(i % 5) for i in range(30)]
+    new = [h + (i % 3) for i, h in enumerate(human)]
+    old = [float((7 * i) % 11) for i in range(30)]
+    _write_predictions(tmp_path / "run" / "trained.jsonl", human, new)
+    lines = [
+        {
+            "benchmark": "t2i_eval",
+            "aspect": "overall",
+            "key": f"item-{i}",
+            "label": human[i],
+            "prediction": old[i],
+        }
+        for i in reversed(range(30))
+    ]
+    (tmp_path / "run" / "start.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+    spec = ComparisonSpec(
+        label="gain",
+        a="r",
+        b="r",
+        scores="trained.jsonl",
+        scores_b="start.jsonl",
+        where={"aspect": "overall"},
+    )
+    c = compare_runs(spec, {0: tmp_path / "run"}, {0: tmp_path / "run"})
+    expected = paired_difference([new], [old], human, spearman)
+    assert c.result is not None and c.result.per_seed == pytest.approx(expected.per_seed)
+    assert c.result.mean_ci == expected.mean_ci
+    assert c.result.mean == pytest.approx(float(spearman(new, human)) - float(spearman(old, human)))
+    assert c.result.mean > 0.3
 
 
 def test_a_comparison_naming_an_unknown_run_is_refused(tmp_path: Path) -> None:
@@ -814,4 +865,8 @@ def test_a_comparison_naming_an_unknown_run_is_refused(tmp_path: Path) -> None:
     data["tables"][0]["comparisons"][0]["b"] = "nope"
     path.write_text(yaml.safe_dump(data))
     with pytest.raises(ConfigError, match="comparison 'new - old' names unknown run 'nope'"):
+        load_declarations(path)
+    data["tables"][0]["comparisons"][0]["b"] = "new"
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(ConfigError, match="compares run 'new' with itself; name another run as b"):
         load_declarations(path)

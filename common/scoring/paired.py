@@ -15,12 +15,17 @@ One bootstrap resample draws ``n`` item indices ``I`` with replacement
 its two predictions and its human score together (the pairing) and the interval measures how much
 the difference owes to which items the benchmark holds. The interval of ``d`` and of each ``d_s``
 is the percentile interval of the resampled values (resamples where ``f`` is undefined, e.g. all
-predictions equal, are left out and counted). Seeds are not resampled, as three are too few to
-resample; the per-seed ``d_s`` show how much the seeds vary.
+predictions equal, are left out and counted in ``n_invalid``; a resample is left out of the
+mean's interval when any seed's is undefined). An undefined observed ``d_s`` makes ``d`` ``nan``
+(shown as undefined), where the meta-evaluation's gain counts an undefined correlation as 0.
+Seeds are not resampled, as three are too few to resample; the per-seed ``d_s`` show how much the
+seeds vary. When the two systems are independent trainings, which seed is paired with which does
+not change ``d`` or its interval, only the per-seed lines.
 
 Missing predictions (``None``, e.g. an unparsed answer) are filled per system and seed before
 resampling, with :func:`common.scoring.missing.apply_missing_policy`'s ``mean_fill``: the same
-protocol as the meta-evaluation's own numbers, so ``d_s`` is the difference of the two reported values.
+protocol as the meta-evaluation's own numbers (which fill per aspect, so pass one aspect's items),
+so ``d_s`` is the difference of the two reported values.
 """
 
 from __future__ import annotations
@@ -99,14 +104,19 @@ def paired_difference(
     h = np.asarray(human, dtype=np.float64)
     if h.ndim != 1 or h.size < 2:
         raise ValueError(f"human must be 1-D with at least 2 items, got shape {h.shape}")
-    if len(a) != len(b) or not a:
+    if not np.isfinite(h).all():
+        raise ValueError("human scores must all be finite")
+    if len(a) != len(b) or len(a) == 0:
         raise ValueError(f"a and b need the same number of seeds (at least 1), got {len(a)} and {len(b)}")
     for name, rows in (("a", a), ("b", b)):
         for s, row in enumerate(rows):
             if len(row) != h.size:
                 raise ValueError(f"system {name}, seed index {s}: {len(row)} predictions for {h.size} items")
     idx = resample_indices(h.size, cfg.n_resamples, cfg.seed)
-    observed, resampled, miss_a, miss_b = [], [], [], []
+    observed: list[float] = []
+    resampled: list[NDArray[np.float64]] = []
+    miss_a: list[int] = []
+    miss_b: list[int] = []
     for s, (row_a, row_b) in enumerate(zip(a, b, strict=True)):
         pa, ma = _filled(row_a, h, "a", s)
         pb, mb = _filled(row_b, h, "b", s)

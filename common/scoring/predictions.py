@@ -7,6 +7,9 @@ Accepted formats:
   completion) are ignored; blank lines are skipped.
 * JSON (``.json``): a mapping ``{"<item id>": <number or null>, ...}`` or a list of the JSONL objects.
 
+``where`` keeps only the records whose fields equal the given values (e.g. one benchmark and aspect
+of a file that holds several); it needs records, so not the id -> score mapping.
+
 ``null`` (and ``NaN``) is a *missing* prediction, kept as ``None`` so that the meta-evaluation's
 missing-prediction policy can count and handle it. Ids are strings (an integer id is converted with
 ``str``). Any problem raises :class:`PredictionsFormatError`, whose message names the file, the
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -51,13 +55,19 @@ def _score(value: Any, path: Path, line: int | None, field: str, context: str = 
 
 
 def _from_records(
-    records: list[tuple[int | None, Any]], path: Path, id_field: str, score_field: str
+    records: list[tuple[int | None, Any]],
+    path: Path,
+    id_field: str,
+    score_field: str,
+    where: Mapping[str, Any] | None = None,
 ) -> dict[str, float | None]:
     out: dict[str, float | None] = {}
     seen_at: dict[str, int | None] = {}
     for line, rec in records:
         if not isinstance(rec, dict):
             raise PredictionsFormatError(path, f"expected a JSON object, got {type(rec).__name__}", line)
+        if where and any(rec.get(k) != v for k, v in where.items()):
+            continue
         for fld in (id_field, score_field):
             if fld not in rec:
                 raise PredictionsFormatError(path, f"missing (keys: {sorted(rec)})", line, fld)
@@ -71,7 +81,9 @@ def _from_records(
     return out
 
 
-def _read_jsonl(text: str, path: Path, id_field: str, score_field: str) -> dict[str, float | None]:
+def _read_jsonl(
+    text: str, path: Path, id_field: str, score_field: str, where: Mapping[str, Any] | None
+) -> dict[str, float | None]:
     records: list[tuple[int | None, Any]] = []
     for lineno, raw in enumerate(text.splitlines(), start=1):
         if not raw.strip():
@@ -82,10 +94,12 @@ def _read_jsonl(text: str, path: Path, id_field: str, score_field: str) -> dict[
             raise PredictionsFormatError(
                 path, f"invalid JSON ({err.msg} at column {err.colno})", lineno
             ) from None
-    return _from_records(records, path, id_field, score_field)
+    return _from_records(records, path, id_field, score_field, where)
 
 
-def _read_json(text: str, path: Path, id_field: str, score_field: str) -> dict[str, float | None]:
+def _read_json(
+    text: str, path: Path, id_field: str, score_field: str, where: Mapping[str, Any] | None
+) -> dict[str, float | None]:
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as err:
@@ -93,8 +107,12 @@ def _read_json(text: str, path: Path, id_field: str, score_field: str) -> dict[s
             path, f"invalid JSON ({err.msg} at column {err.colno})", err.lineno
         ) from None
     if isinstance(doc, list):
-        return _from_records([(None, rec) for rec in doc], path, id_field, score_field)
+        return _from_records([(None, rec) for rec in doc], path, id_field, score_field, where)
     if isinstance(doc, dict):
+        if where:
+            raise PredictionsFormatError(
+                path, f"an id -> score mapping has no fields to select {dict(where)} by"
+            )
         return {str(k): _score(v, path, None, score_field, f"id {k!r}: ") for k, v in doc.items()}
     raise PredictionsFormatError(
         path, f"expected a JSON object (id -> score) or list, got {type(doc).__name__}"
@@ -111,14 +129,18 @@ def _looks_like_json_document(text: str) -> bool:
 
 
 def load_predictions(
-    path: str | Path, id_field: str = "id", score_field: str = "score"
+    path: str | Path,
+    id_field: str = "id",
+    score_field: str = "score",
+    where: Mapping[str, Any] | None = None,
 ) -> dict[str, float | None]:
-    """Read ``path`` (see module doc) into ``{id: score or None}`` in file order."""
+    """Read ``path`` (see module doc) into ``{id: score or None}`` in file order (``where``: only
+    the records whose fields equal these values)."""
     p = Path(path)
     if not p.is_file():
         raise FileNotFoundError(f"predictions file not found: {p}")
     text = p.read_text(encoding="utf-8")
     suffix = p.suffix.lower()
     if suffix == ".json" or (suffix != ".jsonl" and _looks_like_json_document(text)):
-        return _read_json(text, p, id_field, score_field)
-    return _read_jsonl(text, p, id_field, score_field)
+        return _read_json(text, p, id_field, score_field, where)
+    return _read_jsonl(text, p, id_field, score_field, where)

@@ -256,7 +256,7 @@ class RenderedTable:
                     "paired item bootstrap",
                     len(c.seeds),
                     "" if r is None else " ".join(repr(v) for v in r.per_seed),
-                    "ok" if r is not None else "missing",
+                    c.status if c.error is None else f"error: {c.error}",
                 ]
             )
         return buf.getvalue()

@@ -150,7 +150,8 @@ class ComparisonSpec:
     prediction: str = "prediction"
     """The field holding the prediction (``null``: a missing prediction, mean-filled)."""
     where: dict[str, str] = field(default_factory=dict)
-    """Only lines whose fields equal these values (e.g. one benchmark's one aspect)."""
+    """Only lines whose fields equal these values; select one benchmark's one aspect, as the
+    meta-evaluation mean-fills missing predictions per aspect."""
     key: str = "key"
     """The field naming an item, to pair the two runs' lines."""
     human: str = "label"
@@ -203,6 +204,11 @@ class TableSpec:
                 if row.run not in ids:
                     raise ValueError(f"table {self.name!r}: row {row.label!r} names unknown run {row.run!r}")
             for c in self.comparisons:
+                if c.a == c.b and c.scores_b is None:
+                    raise ValueError(
+                        f"table {self.name!r}: comparison {c.label!r} compares run {c.a!r} with itself; "
+                        "name another run as b, or its other predictions file as scores_b"
+                    )
                 for run_id in (c.a, c.b):
                     if run_id not in ids:
                         raise ValueError(

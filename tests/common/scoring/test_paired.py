@@ -49,8 +49,8 @@ def test_a_scorer_against_itself_differs_by_exactly_zero() -> None:
 
 
 def test_the_interval_is_paired_narrower_than_two_independent_intervals_would_allow() -> None:
-    """Two scorers that share most of their error: the paired interval of the difference is much
-    narrower than the spread of either statistic on its own (what an unpaired comparison would see)."""
+    """Two scorers that share most of their error: the paired interval of their difference is much
+    narrower than that of the same scorer against an unrelated one (pairing cancels the shared error)."""
     rng = np.random.default_rng(3)
     human = rng.normal(size=N)
     shared = human + rng.normal(scale=1.5, size=N)
@@ -88,3 +88,32 @@ def test_bad_input_names_the_system_and_seed() -> None:
         paired_difference(good, poor[:2], human, spearman)
     with pytest.raises(ValueError, match="system a, seed index 0: all 120 predictions are missing"):
         paired_difference([[None] * N], [poor[0]], human, spearman)
+
+
+def test_the_intervals_are_percentiles_of_the_same_item_resamples_for_every_seed() -> None:
+    """Rebuilt by hand: one index matrix for both systems and all seeds; the mean's interval is the
+    percentile interval of the per-resample mean over seeds (not of independent resamples per seed,
+    nor the mean of the per-seed bounds)."""
+    from common.scoring import percentile_interval, resample_indices
+    from common.scoring.bootstrap import bootstrap_distribution
+
+    human, good, poor = _systems(7)
+    cfg = BootstrapConfig(n_resamples=200, seed=3)
+    res = paired_difference(good, poor, human, spearman, cfg)
+    idx = resample_indices(N, 200, 3)
+    per_seed = [
+        bootstrap_distribution(spearman, np.asarray(g), human, idx)
+        - bootstrap_distribution(spearman, np.asarray(p), human, idx)
+        for g, p in zip(good, poor, strict=True)
+    ]
+    assert res.per_seed_ci == [percentile_interval(d) for d in per_seed]
+    assert res.mean_ci == percentile_interval(np.mean(per_seed, axis=0))
+    same = paired_difference([good[0]] * 3, [poor[0]] * 3, human, spearman, cfg)
+    assert same.mean_ci == same.per_seed_ci[0] and same.mean == pytest.approx(same.per_seed[0])
+
+
+def test_an_undefined_statistic_on_a_seed_makes_the_mean_undefined() -> None:
+    human, good, poor = _systems(8)
+    res = paired_difference([good[0], [5.0] * N], [poor[0], poor[1]], human, spearman)
+    assert np.isnan(res.per_seed[1]) and np.isnan(res.mean)
+    assert np.isfinite(res.per_seed[0])

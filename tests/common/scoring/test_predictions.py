@@ -78,3 +78,22 @@ def test_json_errors(tmp_path: Path) -> None:
         load_predictions(write(tmp_path, "num.json", "3"))
     with pytest.raises(FileNotFoundError, match="predictions file not found"):
         load_predictions(tmp_path / "nope.jsonl")
+
+
+def test_where_keeps_only_the_records_whose_fields_match(tmp_path: Path) -> None:
+    rows = [
+        {"id": "a", "score": 1.0, "bench": "x"},
+        {"id": "a", "score": 9.0, "bench": "y"},  # the same id in another benchmark: not a duplicate
+        {"id": "b", "score": None, "bench": "x"},
+        {"id": "c", "bench": "y"},  # no score, but not selected: not an error
+    ]
+    path = tmp_path / "p.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert load_predictions(path, where={"bench": "x"}) == {"a": 1.0, "b": None}
+    assert load_predictions(path, where={"bench": "z"}) == {}
+    with pytest.raises(PredictionsFormatError, match=r"p\.jsonl:4: field 'score': missing"):
+        load_predictions(path, where={"bench": "y"})
+    mapping = tmp_path / "m.json"
+    mapping.write_text(json.dumps({"a": 1.0}))
+    with pytest.raises(PredictionsFormatError, match="no fields to select"):
+        load_predictions(mapping, where={"bench": "x"})
