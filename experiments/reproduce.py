@@ -143,6 +143,11 @@ def _source_label(runs: Sequence[PlannedRun], n_values: int) -> str:
     return f"this repo, {'/'.join(scales)} scale, {n} seed{'s' if n != 1 else ''}"
 
 
+def _finished_dirs(runs: Sequence[PlannedRun]) -> dict[int, Path]:
+    """Seed -> run directory of the runs that finished (completed or reused)."""
+    return {r.seed: r.run_dir for r in runs if r.status in DONE}
+
+
 def _render(
     decl: Declarations,
     tables: Sequence[TableSpec],
@@ -185,11 +190,10 @@ def _render(
 
             out = build_table(table, metrics, failed, source_label=label, caption_extra=extra)
             for comp in table.comparisons:
-                planned = [per_table.get((table.name, run_id)) for run_id in (comp.a, comp.b)]
-                if any(p is None for p in planned):  # an ablation outside the profile
+                runs_a, runs_b = (per_table.get((table.name, run_id)) for run_id in (comp.a, comp.b))
+                if runs_a is None or runs_b is None:  # an ablation outside the profile
                     continue
-                dirs = [{r.seed: r.run_dir for r in p or [] if r.status in DONE} for p in planned]
-                out.comparisons.append(compare_runs(comp, *dirs))
+                out.comparisons.append(compare_runs(comp, _finished_dirs(runs_a), _finished_dirs(runs_b)))
         write_table(out, results / "tables")
         rendered.append(out)
     return rendered

@@ -32,7 +32,7 @@ from common.scoring.pairwise import (
     pairwise_accuracy_grouped,
     tie_calibrated_accuracy,
 )
-from common.scoring.predictions import PredictionsFormatError, load_predictions
+from common.scoring.predictions import PredictionsFormatError, load_prediction_fields, load_predictions
 from common.scoring.tables import to_csv, to_latex, to_markdown, write_tables
 
 __all__ = [
@@ -49,6 +49,7 @@ __all__ = [
     "apply_missing_policy",
     "bootstrap_ci",
     "kendall_tau_b",
+    "load_prediction_fields",
     "load_predictions",
     "mae",
     "meta_evaluate",

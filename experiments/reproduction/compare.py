@@ -2,9 +2,10 @@
 
 For a :class:`~experiments.reproduction.spec.ComparisonSpec` the seeds that both runs finished are
 paired (seed ``s`` of run ``a`` with seed ``s`` of run ``b``); each seed's predictions file is read
-with :func:`common.scoring.load_predictions` (its lines kept where the ``where`` fields match) and
-the two runs' items matched by ``key``. The difference and its interval come from
-:func:`common.scoring.paired_difference` (its docstring has the formula and the resampling).
+once with :func:`common.scoring.load_prediction_fields` (prediction and human score of the lines
+where the ``where`` fields match) and the two runs' items matched by ``key``. The difference and
+its interval come from :func:`common.scoring.paired_difference` (its docstring has the formula and
+the resampling).
 
 A comparison that cannot be computed (a missing or unreadable file, runs that scored different
 items, no valid prediction) is rendered with its reason instead of numbers, so one bad comparison
@@ -18,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from common.scoring import STATISTICS, BootstrapConfig, load_predictions, paired_difference
+from common.scoring import STATISTICS, BootstrapConfig, load_prediction_fields, paired_difference
 from common.scoring.paired import PairedDifference
 from experiments.reproduction.spec import ComparisonSpec
 
@@ -69,17 +70,16 @@ class Comparison:
 def read_items(path: Path, spec: ComparisonSpec) -> dict[str, tuple[float | None, float]]:
     """``{item key: (prediction or None, human score)}`` of the lines of ``path`` that match ``where``,
     in file order."""
-    preds = load_predictions(path, spec.key, spec.prediction, spec.where)
-    human = load_predictions(path, spec.key, spec.human, spec.where)
-    if not preds:
+    items = load_prediction_fields(path, spec.key, (spec.prediction, spec.human), spec.where)
+    if not items:
         raise ValueError(f"{path}: no line has the fields {spec.where}")
-    unlabelled = [k for k, h in human.items() if h is None]
+    unlabelled = [k for k, (_, h) in items.items() if h is None]
     if unlabelled:
         raise ValueError(
             f"{path}: item {unlabelled[0]!r} has no human score in field {spec.human!r} "
             f"({len(unlabelled)} such items); select single-wise items with `where`"
         )
-    return {k: (p, float(human[k])) for k, p in preds.items()}  # type: ignore[arg-type]
+    return {k: (p, float(h)) for k, (p, h) in items.items()}  # type: ignore[arg-type]
 
 
 def _compare(

@@ -97,3 +97,18 @@ def test_where_keeps_only_the_records_whose_fields_match(tmp_path: Path) -> None
     mapping.write_text(json.dumps({"a": 1.0}))
     with pytest.raises(PredictionsFormatError, match="no fields to select"):
         load_predictions(mapping, where={"bench": "x"})
+
+
+def test_several_fields_are_read_in_one_pass(tmp_path: Path) -> None:
+    from common.scoring import load_prediction_fields
+
+    rows = [{"key": "a", "p": 1.0, "h": 2.0}, {"key": "b", "p": None, "h": 3.0}]
+    path = tmp_path / "p.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert load_prediction_fields(path, "key", ("p", "h")) == {"a": (1.0, 2.0), "b": (None, 3.0)}
+    with pytest.raises(PredictionsFormatError, match=r"p\.jsonl:1: field 'x': missing"):
+        load_prediction_fields(path, "key", ("p", "x"))
+    mapping = tmp_path / "m.json"
+    mapping.write_text(json.dumps({"a": 1.0}))
+    with pytest.raises(PredictionsFormatError, match="or to read"):
+        load_prediction_fields(mapping, "id", ("p", "h"))
